@@ -1,0 +1,157 @@
+"""Settings, read from HERALD_* environment variables and a .env file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# Values people paste from tutorials; a key like these protects nothing.
+WEAK_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "secret", "secret-key", "secretkey", "password",
+     "herald", "dev", "development", "test", "testing", "default", "insecure", "12345678"}
+)
+MIN_SECRET_LENGTH = 16
+
+_DRIVERS = {
+    "sqlite": "sqlite+pysqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+class ConfigError(ValueError):
+    """The configuration is not usable."""
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Turn what a user writes (postgresql://, mysql://, sqlite:///) into a URL with our driver."""
+    raw = raw.strip()
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            f"HERALD_DATABASE_URL {raw!r} is not a database URL; expected e.g. "
+            "sqlite:///herald.db, postgresql://user@host/db or mysql://user@host/db"
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ConfigError(
+            f"HERALD_DATABASE_URL uses {backend!r}; Herald supports sqlite, postgresql and mysql "
+            "(MariaDB)"
+        )
+    if backend != "sqlite" and not url.database:
+        raise ConfigError(f"HERALD_DATABASE_URL {url.render_as_string()!r} names no database")
+    return url.set(drivername=_DRIVERS[backend])
+
+
+class Settings(BaseSettings):
+    """Everything Herald reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HERALD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///herald.db"
+    secret_key: SecretStr | None = None
+    media_dir: Path = Path("media")
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    graph_api_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v25.0"
+    linkedin_api_url: str = "https://api.linkedin.com"
+    linkedin_version: str = "202609"
+    allow_private_media_urls: bool = False
+
+    # Worker knobs. The seed published 5 posts a minute, one at a time; these defaults
+    # publish 50 at once and claim a batch ahead so slots never sit empty.
+    worker_concurrency: int = Field(default=50, ge=1)
+    worker_batch_size: int = Field(default=50, ge=1)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    retry_base_seconds: float = Field(default=30.0, ge=0)
+    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    poll_interval: float = Field(default=1.0, gt=0, le=1.0)
+    rescue_interval: float = Field(default=15.0, gt=0)
+    shutdown_grace: float = Field(default=30.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        normalize_database_url(value)
+        return value
+
+    @field_validator("public_url", "graph_api_url", "linkedin_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def sqlalchemy_url(self) -> URL:
+        return normalize_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.get_backend_name() == "sqlite"
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; on the embedded SQLite default one is made and kept beside the DB."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    "HERALD_SECRET_KEY is too weak: use at least "
+                    f"{MIN_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+                )
+            return value
+        if not self.is_sqlite:
+            raise ConfigError(
+                "HERALD_SECRET_KEY is required with PostgreSQL or MariaDB: every host must "
+                "share it to read the stored tokens (e.g. `openssl rand -hex 32`)"
+            )
+        return _embedded_secret(self.sqlalchemy_url)
+
+
+def _embedded_secret(url: URL) -> str:
+    database = url.database
+    if not database or database == ":memory:" or url.query.get("mode") == "memory":
+        return secrets.token_hex(32)
+    path = Path(database).resolve().with_name(".herald-secret")
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    # O_EXCL: two processes starting at once on a fresh folder must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation errors into one readable ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HERALD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(problems) from None

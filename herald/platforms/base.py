@@ -1,0 +1,156 @@
+"""What every platform client shares: the publish job, the result, the error hierarchy.
+
+The worker only ever sees these types. Each platform module maps its own error JSON to
+this hierarchy in exactly one place, so the retry decision lives in the queue, not in
+the clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class PublishError(Exception):
+    """Publishing failed."""
+
+    #: Short machine-readable kind, stored in the journal and shown by the API.
+    kind = "error"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "Publishing failed.").strip()
+        self.code = code
+        super().__init__(self.message)
+
+
+class TransientError(PublishError):
+    """The platform had a passing problem; the same post may be sent again later."""
+
+    kind = "transient"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(TransientError):
+    """The platform throttled this account; back the account off, not just the post."""
+
+    kind = "rate_limited"
+
+
+class PermanentError(PublishError):
+    """The platform refused the post; sending it again will not help."""
+
+    kind = "permanent"
+
+
+class NeedsReauthError(PermanentError):
+    """The account's token is no longer valid; the account must be reconnected."""
+
+    kind = "needs_reauth"
+
+
+class OutcomeUnknownError(PublishError):
+    """The publishing call may or may not have been accepted (timeout or crash mid-commit)."""
+
+    kind = "outcome_unknown"
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One piece of media of a post, by public URL."""
+
+    url: str
+    type: str  # "image" | "video" | "document"
+    alt_text: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaItem:
+        return cls(url=str(data["url"]), type=str(data.get("type", "image")),
+                   alt_text=data.get("alt_text"))
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """The account a post goes to, with its decrypted token (never logged)."""
+
+    id: str
+    platform: str
+    external_id: str
+    name: str
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    token_expires_at: datetime | None = None
+
+
+#: Records journal progress: phase name plus platform ids obtained so far.
+JournalFn = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def _no_journal(phase: str, ids: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class PublishJob:
+    """Everything a publisher needs for one attempt at one post."""
+
+    post_id: str
+    attempt: int
+    platform: str
+    post_type: str
+    caption: str
+    media: tuple[MediaItem, ...]
+    account: AccountRef
+    run_at: datetime
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Ids recorded by earlier attempts (e.g. an Instagram container to reuse).
+    previous: dict[str, Any] = field(default_factory=dict)
+    journal: JournalFn = _no_journal
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What the platform gave back for a published post."""
+
+    external_id: str
+    permalink: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Publisher(Protocol):
+    """Publishes posts of one platform."""
+
+    platform: str
+
+    async def publish(self, job: PublishJob) -> PublishResult: ...
+
+
+class PublisherRegistry:
+    """Publishers keyed by platform name."""
+
+    def __init__(self, publishers: dict[str, Publisher] | None = None) -> None:
+        self._publishers: dict[str, Publisher] = dict(publishers or {})
+
+    def register(self, publisher: Publisher) -> None:
+        self._publishers[publisher.platform] = publisher
+
+    def get(self, platform: str) -> Publisher:
+        try:
+            return self._publishers[platform]
+        except KeyError:
+            raise PermanentError(
+                f"No publisher is configured for platform {platform!r}.", code="no_publisher"
+            ) from None
+
+    def __contains__(self, platform: object) -> bool:
+        return platform in self._publishers

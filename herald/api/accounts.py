@@ -1,0 +1,54 @@
+"""Social accounts: tokens go in, never out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from herald import services
+from herald.api.deps import ContextDep, HeraldDep
+from herald.models import SocialAccount, SocialToken
+from herald.schemas import AccountCreate, AccountOut, AccountTokenUpdate
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+def account_out(account: SocialAccount, token: SocialToken | None) -> AccountOut:
+    out = AccountOut.model_validate(account)
+    out.token_expires_at = token.expires_at if token else None
+    return out
+
+
+@router.post("", status_code=201)
+def create_account(data: AccountCreate, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
+    with herald.db.session() as session:
+        account = services.create_account(session, ctx, data)
+        return account_out(account, services.account_token(session, account.id))
+
+
+@router.get("")
+def list_accounts(herald: HeraldDep, ctx: ContextDep) -> list[AccountOut]:
+    with herald.db.session() as session:
+        return [account_out(a, t) for a, t in services.list_accounts(session, ctx)]
+
+
+@router.get("/{account_id}")
+def get_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
+    with herald.db.session() as session:
+        account = services.get_account(session, ctx, account_id)
+        return account_out(account, services.account_token(session, account.id))
+
+
+@router.put("/{account_id}/token")
+def update_token(account_id: str, data: AccountTokenUpdate, herald: HeraldDep,
+                 ctx: ContextDep) -> AccountOut:
+    with herald.db.session() as session:
+        account = services.update_account_token(session, ctx, account_id, data)
+        session.flush()
+        return account_out(account, services.account_token(session, account.id))
+
+
+@router.delete("/{account_id}", status_code=204)
+def delete_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> Response:
+    with herald.db.session() as session:
+        services.delete_account(session, ctx, account_id)
+    return Response(status_code=204)

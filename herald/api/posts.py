@@ -1,0 +1,133 @@
+"""Posts: create for one or many accounts, list, read with attempts, edit, cancel, retry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from herald import services
+from herald.api.deps import ContextDep, HeraldDep
+from herald.errors import Invalid
+from herald.models import POST_STATUSES
+from herald.schemas import (
+    AttemptOut,
+    PostCreate,
+    PostDetail,
+    PostOut,
+    PostPage,
+    PostPatch,
+    parse_run_at,
+)
+
+router = APIRouter(prefix="/posts", tags=["posts"])
+
+
+class PostsCreated(BaseModel):
+    group_id: str
+    items: list[PostOut]
+
+
+class ScheduleDraft(BaseModel):
+    run_at: str
+
+
+@router.post("", status_code=201)
+def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
+    with herald.db.session() as session:
+        posts = services.create_posts(session, ctx, data)
+        out = PostsCreated(group_id=posts[0].group_id,
+                           items=[PostOut.model_validate(p) for p in posts])
+    services.after_commit(ctx)
+    return out
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = parse_run_at(value)
+    except ValueError as exc:
+        raise Invalid(str(exc).replace("run_at", name)) from None
+    if not isinstance(parsed, datetime):
+        raise Invalid(f"{name} must be a time, not {value!r}")
+    return parsed
+
+
+@router.get("")
+def list_posts(
+    herald: HeraldDep,
+    ctx: ContextDep,
+    status: Annotated[list[str] | None, Query()] = None,
+    account_id: str | None = None,
+    platform: str | None = None,
+    group_id: str | None = None,
+    run_from: Annotated[str | None, Query(alias="from")] = None,
+    run_to: Annotated[str | None, Query(alias="to")] = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PostPage:
+    statuses = [s for value in status or [] for s in value.split(",") if s]
+    unknown = [s for s in statuses if s not in POST_STATUSES]
+    if unknown:
+        raise Invalid(f"unknown status {unknown[0]!r}; use one of {', '.join(POST_STATUSES)}")
+    filters = services.PostFilters(
+        status=statuses, account_id=account_id, platform=platform, group_id=group_id,
+        run_from=_time(run_from, "from"), run_to=_time(run_to, "to"), search=q,
+    )
+    with herald.db.session() as session:
+        posts, next_cursor = services.list_posts(session, ctx, filters, cursor=cursor,
+                                                 limit=limit)
+        return PostPage(items=[PostOut.model_validate(p) for p in posts],
+                        next_cursor=next_cursor)
+
+
+def _detail(found: dict[str, Any]) -> PostDetail:
+    detail = PostDetail.model_validate(found["post"])
+    detail.next_attempt_at = found["next_attempt_at"]
+    detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
+    return detail
+
+
+@router.get("/{post_id}")
+def get_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostDetail:
+    with herald.db.session() as session:
+        return _detail(services.post_detail(session, ctx, post_id))
+
+
+@router.patch("/{post_id}")
+def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextDep) -> PostOut:
+    with herald.db.session() as session:
+        out = PostOut.model_validate(services.update_post(session, ctx, post_id, patch))
+    services.after_commit(ctx)
+    return out
+
+
+@router.post("/{post_id}/schedule")
+def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
+                   ctx: ContextDep) -> PostOut:
+    try:
+        run_at = parse_run_at(body.run_at)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    with herald.db.session() as session:
+        out = PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
+    services.after_commit(ctx)
+    return out
+
+
+@router.delete("/{post_id}")
+def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostOut:
+    with herald.db.session() as session:
+        return PostOut.model_validate(services.cancel_post(session, ctx, post_id))
+
+
+@router.post("/{post_id}/retry")
+def retry_post(post_id: str, herald: HeraldDep, ctx: ContextDep, force: bool = False) -> PostOut:
+    with herald.db.session() as session:
+        out = PostOut.model_validate(services.retry_post(session, ctx, post_id, force=force))
+    services.after_commit(ctx)
+    return out

@@ -1,0 +1,75 @@
+"""The FastAPI application factory (no settings or engines at import time)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from herald import __version__
+from herald.api import accounts, posts
+from herald.api import errors as api_errors
+from herald.state import Herald
+from herald.worker import Wakeup, Worker
+
+log = logging.getLogger(__name__)
+
+
+def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | None = None
+               ) -> FastAPI:
+    """The API (and, for `herald run`, a worker in the same process and event loop)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task: asyncio.Task[Any] | None = None
+        worker: Worker | None = None
+        if run_worker:
+            wakeup = Wakeup()
+            herald.on_enqueue = wakeup
+            worker = build_worker(herald, worker_id=worker_id, wakeup=wakeup)
+            task = asyncio.create_task(worker.run(), name="worker")
+        try:
+            yield
+        finally:
+            if worker is not None and task is not None:
+                worker.stop()
+                await task
+            herald.db.dispose()
+
+    app = FastAPI(
+        title="Herald",
+        version=__version__,
+        description="Schedule posts to Facebook Pages, Instagram and LinkedIn; Herald "
+                    "publishes each exactly once, on time.",
+        lifespan=lifespan,
+    )
+    app.state.herald = herald
+    api_errors.install(app)
+    app.include_router(accounts.router, prefix="/api/v1")
+    app.include_router(posts.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, Any]:
+        with herald.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"ok": True, "version": __version__, "database": herald.db.dialect}
+
+    return app
+
+
+def build_worker(herald: Herald, *, worker_id: str | None = None,
+                 wakeup: Wakeup | None = None, **overrides: Any) -> Worker:
+    s = herald.settings
+    options: dict[str, Any] = dict(
+        concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
+        poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
+        shutdown_grace=s.shutdown_grace,
+    )
+    options.update(overrides)
+    return Worker(db=herald.db, queue=herald.queue(), registry=herald.registry,
+                  cipher=herald.cipher, worker_id=worker_id, wakeup=wakeup, **options)

@@ -1,0 +1,93 @@
+"""Engines per dialect and the session factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from herald.config import ConfigError, Settings
+
+
+def make_engine(url: URL, *, pool_size: int = 10) -> Engine:
+    """An engine tuned for its dialect."""
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {"future": True}
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    if backend == "mysql":
+        # READ COMMITTED: the claim's SELECT … FOR UPDATE SKIP LOCKED must not take
+        # gap locks, which under REPEATABLE READ make concurrent claimers deadlock.
+        kwargs.update(isolation_level="READ COMMITTED", pool_recycle=3600)
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = url.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if memory:
+        # One shared connection for :memory:, or each connection would see its own database.
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module so BEGIN IMMEDIATE below is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+        # then writes fails with SQLITE_BUSY at once instead of waiting on busy_timeout.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """The engine and session factory of one Herald instance."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pool_size: int = 10) -> Database:
+        return cls(make_engine(settings.sqlalchemy_url, pool_size=pool_size))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def check_connection(self) -> None:
+        """Fail with one readable line when the database cannot be reached."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise ConfigError(f"cannot reach the database {where}: {reason}") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,51 @@
+"""Errors the services raise; the API turns each into JSON with a stable shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """The request cannot be served."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str | None = None, *, details: list[Any] | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        self.details = details or []
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class Unauthorized(AppError):
+    """A valid API token is required: send `Authorization: Bearer <token>`."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(AppError):
+    """Not found."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The resource is not in a state that allows this."""
+
+    status = 409
+    code = "conflict"
+
+
+class Invalid(AppError):
+    """The request is not valid."""
+
+    status = 422
+    code = "invalid"

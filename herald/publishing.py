@@ -1,0 +1,192 @@
+"""One claimed post through its publisher, ending in a queue Outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from herald.crypto import TokenCipher
+from herald.models import Post, SocialAccount, SocialToken, utcnow
+from herald.platforms.base import (
+    AccountRef,
+    MediaItem,
+    NeedsReauthError,
+    OutcomeUnknownError,
+    PermanentError,
+    PublisherRegistry,
+    PublishError,
+    PublishJob,
+    RateLimitedError,
+    TransientError,
+)
+from herald.queue import Claim, Outcome, Queue
+
+log = logging.getLogger(__name__)
+
+posts = Post.__table__
+accounts = SocialAccount.__table__
+tokens = SocialToken.__table__
+
+#: Phases after which a crash leaves the platform's state unknown.
+COMMIT_PHASES = frozenset({"committing"})
+
+
+@dataclass
+class Prepared:
+    """A claim with its job ready, or the outcome that makes publishing pointless."""
+
+    claim: Claim
+    job: PublishJob | None = None
+    outcome: Outcome | None = None
+
+
+def load_jobs(
+    engine: Engine, cipher: TokenCipher, queue: Queue, claims: Sequence[Claim]
+) -> list[Prepared]:
+    """Read posts, accounts and tokens for a batch of claims in one query."""
+    if not claims:
+        return []
+    ids = [c.post_id for c in claims]
+    with engine.connect() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                select(posts.c.id, posts.c.platform, posts.c.post_type, posts.c.caption,
+                       posts.c.media, posts.c.options, posts.c.scheduled_at,
+                       accounts.c.id.label("account_id"), accounts.c.external_id,
+                       accounts.c.name, accounts.c.state, accounts.c.state_reason,
+                       tokens.c.access_token_enc, tokens.c.refresh_token_enc,
+                       tokens.c.expires_at)
+                .join(accounts, accounts.c.id == posts.c.account_id)
+                .outerjoin(tokens, tokens.c.account_id == accounts.c.id)
+                .where(posts.c.id.in_(ids))
+            )
+        }
+    retried = [c.post_id for c in claims if c.attempt > 1]
+    previous = queue.previous_ids(retried) if retried else {}
+    return [_prepare(c, rows.get(c.post_id), cipher, previous.get(c.post_id, {}))
+            for c in claims]
+
+
+def _prepare(claim: Claim, row: Any, cipher: TokenCipher,
+             previous: dict[str, Any]) -> Prepared:
+    if row is None:
+        return Prepared(claim, outcome=Outcome(claim, "failed", error_code="missing",
+                                               error_message="The post no longer exists."))
+    if row.state == "needs_reauth":
+        return Prepared(claim, outcome=Outcome(
+            claim, "failed", error_code="needs_reauth",
+            error_message=f"The account {row.name!r} must be reconnected before it can "
+                          f"publish ({row.state_reason or 'its token is no longer valid'})."))
+    if row.access_token_enc is None:
+        return Prepared(claim, outcome=Outcome(
+            claim, "failed", error_code="no_token",
+            error_message=f"The account {row.name!r} has no access token; reconnect it."))
+    try:
+        access = cipher.decrypt(row.access_token_enc)
+        refresh = cipher.decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
+    except ValueError as exc:
+        return Prepared(claim, outcome=Outcome(claim, "failed", error_code="token_key",
+                                               error_message=str(exc)))
+    account = AccountRef(id=row.account_id, platform=row.platform,
+                         external_id=row.external_id, name=row.name, access_token=access,
+                         refresh_token=refresh, token_expires_at=row.expires_at)
+    job = PublishJob(
+        post_id=claim.post_id, attempt=claim.attempt, platform=row.platform,
+        post_type=row.post_type, caption=row.caption or "",
+        media=tuple(MediaItem.from_dict(m) for m in row.media or []),
+        account=account, run_at=row.scheduled_at or utcnow(),
+        options=dict(row.options or {}), previous=previous,
+    )
+    return Prepared(claim, job=job)
+
+
+class Publishing:
+    """Runs one job through its publisher and turns what happened into an Outcome."""
+
+    def __init__(self, *, queue: Queue, registry: PublisherRegistry, engine: Engine) -> None:
+        self.queue = queue
+        self.registry = registry
+        self.engine = engine
+
+    async def run(self, prepared: Prepared) -> Outcome:
+        if prepared.outcome is not None or prepared.job is None:
+            assert prepared.outcome is not None
+            return prepared.outcome
+        claim = prepared.claim
+        phase = {"name": "claimed"}
+
+        async def journal(name: str, ids: dict[str, Any]) -> None:
+            phase["name"] = name
+            await asyncio.to_thread(self.queue.record_phase, claim, phase=name, ids=ids)
+
+        job = _with_journal(prepared.job, journal)
+        try:
+            publisher = self.registry.get(job.platform)
+            result = await publisher.publish(job)
+        except PublishError as exc:
+            return await self._failed(claim, job, exc, phase["name"])
+        except Exception as exc:  # a bug of ours or an unmapped library error
+            log.exception("publishing post %s failed unexpectedly", claim.post_id)
+            if phase["name"] in COMMIT_PHASES:
+                return _unconfirmed(claim, f"Herald failed while the post was being "
+                                           f"committed ({type(exc).__name__}); it may be "
+                                           "live. Check the account before retrying.")
+            return Outcome(claim, "retry", error_code="internal",
+                           error_message=f"Internal error: {type(exc).__name__}: {exc}")
+        return Outcome(claim, "published", external_id=result.external_id,
+                       permalink=result.permalink, phase="committed",
+                       platform_ids=result.extra)
+
+    async def _failed(self, claim: Claim, job: PublishJob, exc: PublishError,
+                      phase: str) -> Outcome:
+        code = exc.code or exc.kind
+        if isinstance(exc, OutcomeUnknownError):
+            return _unconfirmed(claim, exc.message)
+        if isinstance(exc, NeedsReauthError):
+            await asyncio.to_thread(mark_needs_reauth, self.engine, job.account.id, exc.message)
+            return Outcome(claim, "failed", error_code=code,
+                           error_message=f"{exc.message} Reconnect the account "
+                                         f"{job.account.name!r}, then retry the post.")
+        if isinstance(exc, PermanentError):
+            return Outcome(claim, "failed", error_code=code, error_message=exc.message)
+        if isinstance(exc, TransientError):
+            not_before = None
+            if exc.retry_after:
+                not_before = utcnow() + timedelta(seconds=exc.retry_after)
+            if isinstance(exc, RateLimitedError) and not_before is not None:
+                await asyncio.to_thread(back_off_account, self.engine, job.account.id,
+                                        not_before)
+            return Outcome(claim, "retry", error_code=code, error_message=exc.message,
+                           not_before=not_before)
+        return Outcome(claim, "failed", error_code=code, error_message=exc.message)
+
+
+def _unconfirmed(claim: Claim, message: str) -> Outcome:
+    return Outcome(claim, "unconfirmed", error_code="outcome_unknown", error_message=message)
+
+
+def _with_journal(job: PublishJob, journal: Any) -> PublishJob:
+    return replace(job, journal=journal)
+
+
+def mark_needs_reauth(engine: Engine, account_id: str, reason: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(accounts).where(accounts.c.id == account_id)
+            .values(state="needs_reauth", state_reason=reason, updated_at=utcnow())
+        )
+
+
+def back_off_account(engine: Engine, account_id: str, until: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(accounts).where(accounts.c.id == account_id)
+            .values(backoff_until=until, updated_at=utcnow())
+        )

@@ -1,0 +1,571 @@
+"""The queue: every statement that reads or writes `post_schedule` lives here.
+
+A claim is a lease. The worker that holds it heartbeats; a lease that runs out is
+rescued by any worker. Each claim bumps `attempts`, and every later write for that claim
+is conditional on (status, worker_id, attempts) still being what the claimer saw, so a
+slow worker and a rescuer can never both finish one post.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, update
+from sqlalchemy.exc import OperationalError
+
+from herald.models import Post, PostSchedule, PublishAttempt
+
+log = logging.getLogger(__name__)
+
+schedule = PostSchedule.__table__
+posts = Post.__table__
+attempts_t = PublishAttempt.__table__
+
+NOTIFY_CHANNEL = "herald_queue"
+#: A post whose lease ran out this many times is failed rather than tried again:
+#: something about it keeps killing or hanging workers.
+MAX_RESCUES = 3
+
+OutcomeKind = Literal["published", "retry", "failed", "unconfirmed"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lease on one post, held by one worker for one attempt."""
+
+    post_id: str
+    attempt: int
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed attempt ended, as the worker reports it."""
+
+    claim: Claim
+    kind: OutcomeKind
+    external_id: str | None = None
+    permalink: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    #: For retries: the earliest time the platform allows (Retry-After and the like).
+    not_before: datetime | None = None
+    phase: str | None = None
+    platform_ids: dict[str, Any] = field(default_factory=dict)
+
+
+def backoff_seconds(
+    attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Exponential backoff with full jitter over the upper half: base·2^(n-1)·[0.5, 1)."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return ceiling * (0.5 + rand() / 2)
+
+
+# --- used by services inside their own transaction -------------------------------------
+
+
+def enqueue(conn: Connection, *, post_id: str, run_at: datetime, max_attempts: int,
+            now: datetime) -> None:
+    """Put a post in the queue (the caller's transaction inserts the post too)."""
+    conn.execute(
+        schedule.insert().values(
+            post_id=post_id, run_at=run_at, status="pending", attempts=0,
+            max_attempts=max_attempts, rescues=0, created_at=now, updated_at=now,
+        )
+    )
+    notify(conn)
+
+
+def notify(conn: Connection) -> None:
+    """Wake PostgreSQL listeners when the transaction commits (a no-op elsewhere)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+def queue_status(conn: Connection, post_id: str) -> str | None:
+    return conn.execute(
+        select(schedule.c.status).where(schedule.c.post_id == post_id)
+    ).scalar_one_or_none()
+
+
+def cancel(conn: Connection, *, post_id: str, now: datetime) -> bool:
+    """Cancel a post that no worker holds. False when it is being published right now."""
+    result = conn.execute(
+        update(schedule)
+        .where(schedule.c.post_id == post_id, schedule.c.status == "pending")
+        .values(status="cancelled", updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def reschedule(conn: Connection, *, post_id: str, run_at: datetime, now: datetime) -> bool:
+    """Move a pending post to another time. False when it is no longer pending."""
+    result = conn.execute(
+        update(schedule)
+        .where(schedule.c.post_id == post_id, schedule.c.status == "pending")
+        .values(run_at=run_at, updated_at=now)
+    )
+    if result.rowcount == 1:
+        notify(conn)
+    return result.rowcount == 1
+
+
+def requeue(conn: Connection, *, post_id: str, now: datetime, extra_attempts: int) -> bool:
+    """Put a failed post back in the queue with a fresh attempt budget."""
+    result = conn.execute(
+        update(schedule)
+        .where(schedule.c.post_id == post_id, schedule.c.status == "failed")
+        .values(
+            status="pending", run_at=now, worker_id=None, lease_expires_at=None,
+            max_attempts=schedule.c.attempts + extra_attempts, rescues=0, updated_at=now,
+        )
+    )
+    if result.rowcount == 1:
+        notify(conn)
+    return result.rowcount == 1
+
+
+# --- used by workers --------------------------------------------------------------------
+
+
+class Queue:
+    """Claims, heartbeats, completions and rescues against one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease_seconds: float = 60.0,
+        retry_base_seconds: float = 30.0,
+        retry_max_seconds: float = 3600.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.lease = timedelta(seconds=lease_seconds)
+        self.retry_base = retry_base_seconds
+        self.retry_max = retry_max_seconds
+        self.rand = rand
+
+    # Idle path: this is the one cheap query an idle worker makes per wake-up.
+    def next_due(self) -> datetime | None:
+        """The earliest run_at of a pending post (an index-only lookup)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.min(schedule.c.run_at)).where(schedule.c.status == "pending")
+            ).scalar_one_or_none()
+
+    def claim(self, *, worker_id: str, limit: int, now: datetime) -> list[Claim]:
+        """Lease up to `limit` due posts, oldest first; skip rows other workers hold."""
+        if limit <= 0:
+            return []
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    claimed = self._claim_rows(conn, worker_id, limit, now)
+                    if claimed:
+                        self._mark_claimed(conn, claimed, worker_id, now)
+                    return [Claim(pid, n, worker_id) for pid, n in claimed]
+            except OperationalError as exc:
+                # MariaDB may still pick two claimers as a deadlock; the loser retries once.
+                if attempt == 2 or not _is_deadlock(exc):
+                    raise
+                log.info("claim deadlocked, retrying once")
+        return []
+
+    def _claim_rows(
+        self, conn: Connection, worker_id: str, limit: int, now: datetime
+    ) -> list[tuple[str, int]]:
+        due = (
+            select(schedule.c.post_id)
+            .where(schedule.c.status == "pending", schedule.c.run_at <= now)
+            .order_by(schedule.c.run_at)
+            .limit(limit)
+        )
+        values = dict(
+            status="processing", worker_id=worker_id, locked_at=now,
+            lease_expires_at=now + self.lease, attempts=schedule.c.attempts + 1,
+            updated_at=now,
+        )
+        if self.dialect == "mysql":
+            # No UPDATE … RETURNING and no LIMIT in an IN-subquery on MariaDB: lock the
+            # rows with SKIP LOCKED, then update exactly those, in this one transaction.
+            rows = conn.execute(
+                select(schedule.c.post_id, schedule.c.attempts)
+                .where(schedule.c.status == "pending", schedule.c.run_at <= now)
+                .order_by(schedule.c.run_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return []
+            conn.execute(
+                update(schedule)
+                .where(schedule.c.post_id.in_([r.post_id for r in rows]))
+                .values(**values)
+            )
+            return [(r.post_id, r.attempts + 1) for r in rows]
+        if self.dialect == "postgresql":
+            # SKIP LOCKED: concurrent claimers take different rows instead of queueing.
+            due = due.with_for_update(skip_locked=True)
+        # SQLite: the transaction began IMMEDIATE (herald.db), so claimers are serialised.
+        stmt = (
+            update(schedule)
+            .where(schedule.c.post_id.in_(due.scalar_subquery()))
+            .values(**values)
+            .returning(schedule.c.post_id, schedule.c.attempts)
+        )
+        return [(r.post_id, r.attempts) for r in conn.execute(stmt)]
+
+    def _mark_claimed(
+        self, conn: Connection, claimed: list[tuple[str, int]], worker_id: str, now: datetime
+    ) -> None:
+        ids = [pid for pid, _ in claimed]
+        conn.execute(
+            update(posts).where(posts.c.id.in_(ids)).values(status="processing", updated_at=now)
+        )
+        conn.execute(
+            attempts_t.insert(),
+            [
+                dict(post_id=pid, attempt=n, worker_id=worker_id, started_at=now,
+                     phase="claimed", platform_ids={}, outcome="running")
+                for pid, n in claimed
+            ],
+        )
+
+    def heartbeat(self, *, worker_id: str, now: datetime) -> int:
+        """Extend every lease this worker holds; returns how many it still holds."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(schedule)
+                .where(schedule.c.status == "processing", schedule.c.worker_id == worker_id)
+                .values(lease_expires_at=now + self.lease)
+            )
+            return result.rowcount
+
+    def record_phase(self, claim: Claim, *, phase: str, ids: dict[str, Any]) -> None:
+        """Journal progress of an attempt: the phase reached and platform ids so far."""
+        with self.engine.begin() as conn:
+            current = conn.execute(
+                select(attempts_t.c.platform_ids).where(
+                    attempts_t.c.post_id == claim.post_id, attempts_t.c.attempt == claim.attempt
+                )
+            ).scalar_one_or_none()
+            merged = {**(current or {}), **ids}
+            conn.execute(
+                update(attempts_t)
+                .where(attempts_t.c.post_id == claim.post_id,
+                       attempts_t.c.attempt == claim.attempt)
+                .values(phase=phase, platform_ids=merged)
+            )
+
+    def previous_ids(self, post_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Platform ids recorded by earlier attempts, merged oldest to newest, per post."""
+        if not post_ids:
+            return {}
+        merged: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(attempts_t.c.post_id, attempts_t.c.phase, attempts_t.c.outcome,
+                       attempts_t.c.platform_ids)
+                .where(attempts_t.c.post_id.in_(list(post_ids)))
+                .order_by(attempts_t.c.post_id, attempts_t.c.attempt)
+            ).all()
+        for row in rows:
+            entry = merged.setdefault(row.post_id, {})
+            entry.update(row.platform_ids or {})
+            if row.outcome != "running":
+                entry["last_phase"] = row.phase
+                entry["last_outcome"] = row.outcome
+        return merged
+
+    def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[Outcome]:
+        """Apply outcomes in one transaction; returns those applied.
+
+        An outcome whose claim is no longer held (rescued, cancelled, re-claimed) is
+        dropped: the lease moved on, so this worker's word no longer counts.
+        """
+        if not outcomes:
+            return []
+        with self.engine.begin() as conn:
+            held = self._still_held(conn, outcomes)
+            applied = [o for o in outcomes if held.get(o.claim.post_id, (None,))[0]
+                       == o.claim.attempt]
+            retries: list[dict[str, Any]] = []
+            finals: list[dict[str, Any]] = []
+            journal: list[dict[str, Any]] = []
+            for o in applied:
+                attempt, max_attempts = held[o.claim.post_id]
+                kind = o.kind
+                message = o.error_message
+                if kind == "retry" and attempt >= max_attempts:
+                    kind = "failed"
+                    message = f"{message} (gave up after {attempt} attempts)"
+                journal.append(dict(
+                    b_post=o.claim.post_id, b_attempt=attempt, finished_at=now,
+                    outcome=kind, error_code=o.error_code, error_message=message,
+                    **({"phase": o.phase} if o.phase else {}),
+                ))
+                if kind == "retry":
+                    delay = backoff_seconds(attempt, base=self.retry_base, cap=self.retry_max,
+                                            rand=self.rand)
+                    run_at = now + timedelta(seconds=delay)
+                    if o.not_before is not None and o.not_before > run_at:
+                        run_at = o.not_before
+                    retries.append(dict(b_post=o.claim.post_id, run_at=run_at,
+                                        error_message=message, attempts=attempt))
+                else:
+                    finals.append(dict(
+                        b_post=o.claim.post_id, post_status=kind,
+                        queue_status="done" if kind == "published" else "failed",
+                        external_post_id=o.external_id, permalink=o.permalink,
+                        error_message=message, attempts=attempt,
+                        published_at=now if kind == "published" else None,
+                    ))
+            self._write_journal(conn, journal)
+            self._write_retries(conn, retries, now)
+            self._write_finals(conn, finals, now)
+        return applied
+
+    def _still_held(
+        self, conn: Connection, outcomes: Sequence[Outcome]
+    ) -> dict[str, tuple[int, int]]:
+        by_worker: dict[str, list[str]] = {}
+        for o in outcomes:
+            by_worker.setdefault(o.claim.worker_id, []).append(o.claim.post_id)
+        held: dict[str, tuple[int, int]] = {}
+        for worker_id, ids in by_worker.items():
+            rows = conn.execute(
+                select(schedule.c.post_id, schedule.c.attempts, schedule.c.max_attempts)
+                .where(schedule.c.post_id.in_(ids), schedule.c.status == "processing",
+                       schedule.c.worker_id == worker_id)
+                .with_for_update()
+            ).all()
+            held.update({r.post_id: (r.attempts, r.max_attempts) for r in rows})
+        return held
+
+    def _write_journal(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        for keys, group in _group_by_keys(rows).items():
+            values = {k: bindparam(k) for k in keys if not k.startswith("b_")}
+            conn.execute(
+                update(attempts_t)
+                .where(attempts_t.c.post_id == bindparam("b_post"),
+                       attempts_t.c.attempt == bindparam("b_attempt"))
+                .values(**values),
+                group,
+            )
+
+    def _write_retries(self, conn: Connection, rows: list[dict[str, Any]],
+                       now: datetime) -> None:
+        if not rows:
+            return
+        conn.execute(
+            update(schedule)
+            .where(schedule.c.post_id == bindparam("b_post"))
+            .values(status="pending", run_at=bindparam("run_at"), worker_id=None,
+                    lease_expires_at=None, updated_at=now),
+            [{"b_post": r["b_post"], "run_at": r["run_at"]} for r in rows],
+        )
+        conn.execute(
+            update(posts)
+            .where(posts.c.id == bindparam("b_post"))
+            .values(status="pending", error_message=bindparam("error_message"),
+                    attempts=bindparam("attempts"), updated_at=now),
+            [{k: r[k] for k in ("b_post", "error_message", "attempts")} for r in rows],
+        )
+        notify(conn)
+
+    def _write_finals(self, conn: Connection, rows: list[dict[str, Any]],
+                      now: datetime) -> None:
+        if not rows:
+            return
+        for status in ("done", "failed"):
+            ids = [r["b_post"] for r in rows if r["queue_status"] == status]
+            if ids:
+                conn.execute(
+                    update(schedule).where(schedule.c.post_id.in_(ids))
+                    .values(status=status, lease_expires_at=None, updated_at=now)
+                )
+        conn.execute(
+            update(posts)
+            .where(posts.c.id == bindparam("b_post"))
+            .values(status=bindparam("post_status"),
+                    external_post_id=bindparam("external_post_id"),
+                    permalink=bindparam("permalink"),
+                    error_message=bindparam("error_message"),
+                    attempts=bindparam("attempts"),
+                    published_at=bindparam("published_at"), updated_at=now),
+            [{k: r[k] for k in ("b_post", "post_status", "external_post_id", "permalink",
+                                "error_message", "attempts", "published_at")} for r in rows],
+        )
+
+    def release(self, claims: Sequence[Claim], *, now: datetime) -> int:
+        """Hand back claims this worker never started (graceful shutdown)."""
+        released = 0
+        with self.engine.begin() as conn:
+            for c in claims:
+                result = conn.execute(
+                    update(schedule)
+                    .where(schedule.c.post_id == c.post_id, schedule.c.status == "processing",
+                           schedule.c.worker_id == c.worker_id,
+                           schedule.c.attempts == c.attempt)
+                    .values(status="pending", worker_id=None, lease_expires_at=None,
+                            attempts=schedule.c.attempts - 1, updated_at=now)
+                )
+                if result.rowcount != 1:
+                    continue
+                released += 1
+                conn.execute(
+                    update(posts).where(posts.c.id == c.post_id)
+                    .values(status="pending", updated_at=now)
+                )
+                conn.execute(
+                    attempts_t.delete().where(attempts_t.c.post_id == c.post_id,
+                                              attempts_t.c.attempt == c.attempt)
+                )
+            if released:
+                notify(conn)
+        return released
+
+    def rescue_expired(self, *, now: datetime, limit: int = 500) -> int:
+        """Return posts whose lease ran out to the queue (or fail them past MAX_RESCUES).
+
+        The next claim sees the expired attempt in the journal and reconciles before it
+        sends anything again, so a post that went out just before its worker died is
+        not posted twice.
+        """
+        with self.engine.begin() as conn:
+            expired = (
+                select(schedule.c.post_id, schedule.c.attempts, schedule.c.rescues)
+                .where(schedule.c.status == "processing", schedule.c.lease_expires_at < now)
+                .limit(limit)
+            )
+            if self.dialect != "sqlite":
+                expired = expired.with_for_update(skip_locked=True)
+            rows = conn.execute(expired).all()
+            if not rows:
+                return 0
+            # Conditional on the lease still being expired: a heartbeat that landed since
+            # the SELECT (SQLite has no row locks) wins over the rescue.
+            still_expired = and_(schedule.c.status == "processing",
+                                 schedule.c.lease_expires_at < now)
+            back = [r.post_id for r in rows if r.rescues + 1 < MAX_RESCUES]
+            dead = [r.post_id for r in rows if r.rescues + 1 >= MAX_RESCUES]
+            if back:
+                # A lost lease is not the post's fault: it gets its attempt back.
+                conn.execute(
+                    update(schedule).where(schedule.c.post_id.in_(back), still_expired)
+                    .values(status="pending", run_at=now, worker_id=None,
+                            lease_expires_at=None, rescues=schedule.c.rescues + 1,
+                            max_attempts=schedule.c.max_attempts + 1, updated_at=now)
+                )
+                conn.execute(
+                    update(posts).where(posts.c.id.in_(back), posts.c.status == "processing")
+                    .values(status="pending", updated_at=now)
+                )
+            if dead:
+                message = (f"The worker publishing this post stopped {MAX_RESCUES} times "
+                           "before finishing; check the workers' logs, then retry.")
+                conn.execute(
+                    update(schedule).where(schedule.c.post_id.in_(dead), still_expired)
+                    .values(status="failed", lease_expires_at=None,
+                            rescues=schedule.c.rescues + 1, updated_at=now)
+                )
+                conn.execute(
+                    update(posts).where(posts.c.id.in_(dead), posts.c.status == "processing")
+                    .values(status="failed", error_message=message, updated_at=now)
+                )
+            conn.execute(
+                update(attempts_t)
+                .where(attempts_t.c.post_id.in_([r.post_id for r in rows]),
+                       attempts_t.c.outcome == "running")
+                .values(outcome="lease_expired", finished_at=now)
+            )
+            notify(conn)
+            return len(rows)
+
+    def stats(self, *, now: datetime, since: datetime) -> dict[str, Any]:
+        """The seed's monitoring queries, in one place."""
+        with self.engine.connect() as conn:
+            due = conn.execute(
+                select(func.count()).where(schedule.c.status == "pending",
+                                           schedule.c.run_at <= now)
+            ).scalar_one()
+            by_status: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+                select(schedule.c.status, func.count()).group_by(schedule.c.status)
+            ).all())
+            expired = conn.execute(
+                select(func.count()).where(schedule.c.status == "processing",
+                                           schedule.c.lease_expires_at < now)
+            ).scalar_one()
+            per_worker: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+                select(schedule.c.worker_id, func.count())
+                .where(schedule.c.status == "processing")
+                .group_by(schedule.c.worker_id)
+            ).all())
+            today: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+                select(posts.c.status, func.count())
+                .where(posts.c.updated_at >= since,
+                       posts.c.status.in_(("published", "failed", "unconfirmed")))
+                .group_by(posts.c.status)
+            ).all())
+        finished = sum(today.values())
+        return {
+            "due_now": due,
+            "pending": by_status.get("pending", 0),
+            "processing": by_status.get("processing", 0),
+            "expired_leases": expired,
+            "published_today": today.get("published", 0),
+            "failed_today": today.get("failed", 0),
+            "unconfirmed_today": today.get("unconfirmed", 0),
+            "success_rate_today": (today.get("published", 0) / finished) if finished else None,
+            "processing_per_worker": per_worker,
+        }
+
+
+def _group_by_keys(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """executemany needs the same keys in every row."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return groups
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "args", (None,))[0]
+    return code in (1213, 1205)  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
+
+
+async def listen(url: Any, on_notify: Callable[[], None], *, health_every: float = 30.0) -> None:
+    """Call `on_notify` for every NOTIFY on the queue channel until cancelled (PostgreSQL).
+
+    Returns (rather than raising) when the connection dies, so the caller decides how
+    to reconnect. A silent TCP death would block `notifies()` forever, so every
+    `health_every` seconds without traffic the connection is probed.
+    """
+    import psycopg
+
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        on_notify()  # anything enqueued while we were not listening
+        while True:
+            async for _ in conn.notifies(timeout=health_every):
+                on_notify()
+            await conn.execute("SELECT 1")
+
+
+def dismiss(conn: Connection, *, post_id: str, now: datetime) -> bool:
+    """Take a failed post out of the queue for good (the user cancelled it)."""
+    result = conn.execute(
+        update(schedule)
+        .where(schedule.c.post_id == post_id, schedule.c.status == "failed")
+        .values(status="cancelled", updated_at=now)
+    )
+    return result.rowcount == 1

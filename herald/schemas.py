@@ -1,0 +1,195 @@
+"""Request and response bodies of the REST API (shared with the CLI's --json output)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from herald.models import PLATFORMS, POST_TYPES
+
+Platform = Literal["facebook", "instagram", "linkedin"]
+PostType = Literal["feed", "carousel", "reel", "story", "feed_story", "video", "article", "text"]
+assert set(PLATFORMS) == set(Platform.__args__)  # type: ignore[attr-defined]
+assert set(POST_TYPES) == set(PostType.__args__)  # type: ignore[attr-defined]
+
+RUN_AT_EXAMPLE = "2026-12-01T09:00:00+01:00"
+
+
+def parse_run_at(value: Any) -> datetime | Literal["now"]:
+    """A timezone-aware ISO 8601 time, or "now"; naive times are refused, not guessed."""
+    if isinstance(value, str) and value.strip().lower() == "now":
+        return "now"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"run_at {value!r} is not an ISO 8601 time; write e.g. {RUN_AT_EXAMPLE!r} "
+                'or "now"'
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValueError(f'run_at must be an ISO 8601 string like {RUN_AT_EXAMPLE!r} or "now"')
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"run_at {value.isoformat()!r} has no timezone; add an offset, e.g. "
+            f"{RUN_AT_EXAMPLE!r} or a trailing 'Z' for UTC"
+        )
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MediaIn(Strict):
+    url: str = Field(min_length=1, max_length=2000)
+    type: Literal["image", "video", "document"] = "image"
+    alt_text: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"media url {value!r} is not an http(s) URL")
+        return value
+
+
+class AccountCreate(Strict):
+    platform: Platform
+    external_id: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255)
+    access_token: str = Field(min_length=1)
+    refresh_token: str | None = None
+    token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+    sandbox: bool = False
+
+    @field_validator("token_expires_at", "refresh_token_expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expiry times need a timezone, e.g. 2027-01-31T00:00:00Z")
+        return value
+
+
+class AccountTokenUpdate(Strict):
+    access_token: str = Field(min_length=1)
+    refresh_token: str | None = None
+    token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+
+    _aware = field_validator("token_expires_at", "refresh_token_expires_at")(
+        AccountCreate._aware.__func__  # type: ignore[attr-defined]
+    )
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    platform: str
+    external_id: str
+    name: str
+    state: str
+    state_reason: str | None = None
+    backoff_until: datetime | None = None
+    token_expires_at: datetime | None = None
+    sandbox: bool = False
+    created_at: datetime
+
+
+class PostCreate(Strict):
+    account_id: str | None = None
+    account_ids: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    post_type: PostType = "feed"
+    caption: str = Field(default="", max_length=100_000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=20)
+    options: dict[str, Any] = Field(default_factory=dict)
+    run_at: datetime | Literal["now"] | None = None
+    draft: bool = False
+
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _run_at(cls, value: Any) -> Any:
+        return None if value is None else parse_run_at(value)
+
+    @model_validator(mode="after")
+    def _targets(self) -> PostCreate:
+        if (self.account_id is None) == (self.account_ids is None):
+            raise ValueError("give either account_id or account_ids (one post per account)")
+        if self.run_at is None and not self.draft:
+            raise ValueError('run_at is required (an ISO 8601 time with timezone, or "now") '
+                             "unless draft is true")
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        ids = self.account_ids if self.account_ids is not None else [self.account_id or ""]
+        return list(dict.fromkeys(ids))
+
+
+class PostPatch(Strict):
+    caption: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=20)
+    options: dict[str, Any] | None = None
+    run_at: datetime | Literal["now"] | None = None
+
+    _run_at = field_validator("run_at", mode="before")(
+        PostCreate._run_at.__func__  # type: ignore[attr-defined]
+    )
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    attempt: int
+    worker_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    phase: str
+    outcome: str
+    platform_ids: dict[str, Any]
+    error_code: str | None
+    error_message: str | None
+
+
+class PostOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    group_id: str
+    account_id: str
+    platform: str
+    post_type: str
+    caption: str
+    media: list[dict[str, Any]]
+    options: dict[str, Any]
+    status: str
+    run_at: datetime | None = Field(validation_alias="scheduled_at")
+    external_post_id: str | None
+    permalink: str | None
+    error_message: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+
+class PostDetail(PostOut):
+    next_attempt_at: datetime | None = None
+    attempt_log: list[AttemptOut] = Field(default_factory=list)
+
+
+class PostPage(BaseModel):
+    items: list[PostOut]
+    next_cursor: str | None
+
+
+class CompanyCreated(BaseModel):
+    company_id: str
+    api_token: str

@@ -1,0 +1,431 @@
+"""Use cases shared by the REST API, the web UI and the CLI. No HTTP here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from herald import queue
+from herald.crypto import TokenCipher, hash_api_token, new_api_token
+from herald.errors import Conflict, Invalid, NotFound, Unauthorized
+from herald.models import (
+    ApiToken,
+    Company,
+    Post,
+    PostSchedule,
+    PublishAttempt,
+    SocialAccount,
+    SocialToken,
+    new_id,
+    utcnow,
+)
+from herald.schemas import AccountCreate, AccountTokenUpdate, PostCreate, PostPatch
+
+#: How far in the past a run_at may be and still count as "now" (clock skew, slow clients).
+PAST_TOLERANCE = timedelta(seconds=5)
+#: Instagram's feed_story is two posts: the feed post and the story, tracked separately.
+SPLIT_TYPES = {("instagram", "feed_story"): ("feed", "story")}
+
+
+@dataclass
+class Context:
+    """What a use case needs besides the session: who asks, the time, the settings."""
+
+    company_id: str
+    cipher: TokenCipher
+    max_attempts: int = 3
+    now: Callable[[], datetime] = utcnow
+    actor: str | None = None
+    validate: Callable[[Any, Any], list[str]] | None = None
+    on_enqueue: Callable[[], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- companies and API tokens -----------------------------------------------------------
+
+
+def create_company(session: Session, *, name: str, timezone: str = "UTC") -> tuple[Company, str]:
+    name = name.strip()
+    if not name:
+        raise Invalid("A company needs a name.")
+    company = Company(id=new_id(), name=name, timezone=timezone, created_at=utcnow())
+    session.add(company)
+    session.flush()
+    token = create_api_token(session, company_id=company.id, name="default")
+    return company, token
+
+
+def create_api_token(session: Session, *, company_id: str, name: str = "") -> str:
+    if session.get(Company, company_id) is None:
+        raise NotFound(f"No company with id {company_id!r}.")
+    token = new_api_token()
+    session.add(ApiToken(id=new_id(), company_id=company_id, name=name,
+                         token_hash=hash_api_token(token), prefix=token[:12],
+                         created_at=utcnow()))
+    session.flush()
+    return token
+
+
+def revoke_api_token(session: Session, *, token: str) -> ApiToken:
+    """Revoke by the token itself, its id or its printed prefix."""
+    row = session.scalars(
+        select(ApiToken).where(or_(ApiToken.token_hash == hash_api_token(token),
+                                   ApiToken.id == token, ApiToken.prefix == token))
+    ).first()
+    if row is None:
+        raise NotFound("No such API token.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+def authenticate(session: Session, token: str | None) -> str:
+    """The company id a bearer token belongs to."""
+    if not token:
+        raise Unauthorized()
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_api_token(token))
+    ).first()
+    if row is None:
+        raise Unauthorized("This API token is not valid.")
+    if row.revoked_at is not None:
+        raise Unauthorized("This API token has been revoked; create a new one.")
+    return row.company_id
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+def create_account(session: Session, ctx: Context, data: AccountCreate) -> SocialAccount:
+    exists = session.scalars(
+        select(SocialAccount.id).where(SocialAccount.company_id == ctx.company_id,
+                                       SocialAccount.platform == data.platform,
+                                       SocialAccount.external_id == data.external_id)
+    ).first()
+    if exists:
+        raise Conflict(f"This company already has the {data.platform} account "
+                       f"{data.external_id!r} (id {exists}).")
+    now = ctx.now()
+    account = SocialAccount(id=new_id(), company_id=ctx.company_id, platform=data.platform,
+                            external_id=data.external_id, name=data.name, state="active",
+                            sandbox=data.sandbox, created_at=now, updated_at=now)
+    session.add(account)
+    session.flush()
+    session.add(_token_row(ctx, account.id, data))
+    session.flush()
+    return account
+
+
+def _token_row(ctx: Context, account_id: str, data: AccountCreate | AccountTokenUpdate,
+               existing: SocialToken | None = None) -> SocialToken:
+    row = existing or SocialToken(account_id=account_id)
+    row.access_token_enc = ctx.cipher.encrypt(data.access_token)
+    # An update without a refresh token keeps the old one: dropping it would force a
+    # reconnect at the next expiry for no reason.
+    if data.refresh_token:
+        row.refresh_token_enc = ctx.cipher.encrypt(data.refresh_token)
+    elif existing is None:
+        row.refresh_token_enc = None
+    row.expires_at = data.token_expires_at
+    if data.refresh_token_expires_at is not None or existing is None:
+        row.refresh_expires_at = data.refresh_token_expires_at
+    row.updated_at = ctx.now()
+    return row
+
+
+def list_accounts(session: Session, ctx: Context) -> list[tuple[SocialAccount, SocialToken]]:
+    return [
+        (a, t) for a, t in session.execute(
+            select(SocialAccount, SocialToken)
+            .join(SocialToken, SocialToken.account_id == SocialAccount.id, isouter=True)
+            .where(SocialAccount.company_id == ctx.company_id)
+            .order_by(SocialAccount.created_at, SocialAccount.id)
+        )
+    ]
+
+
+def get_account(session: Session, ctx: Context, account_id: str) -> SocialAccount:
+    account = session.get(SocialAccount, account_id)
+    if account is None or account.company_id != ctx.company_id:
+        raise NotFound(f"No account with id {account_id!r}.")
+    return account
+
+
+def account_token(session: Session, account_id: str) -> SocialToken | None:
+    return session.get(SocialToken, account_id)
+
+
+def update_account_token(session: Session, ctx: Context, account_id: str,
+                         data: AccountTokenUpdate) -> SocialAccount:
+    account = get_account(session, ctx, account_id)
+    session.add(_token_row(ctx, account.id, data, session.get(SocialToken, account.id)))
+    # A fresh token is the reconnect: the account may publish again.
+    account.state = "active"
+    account.state_reason = None
+    account.updated_at = ctx.now()
+    return account
+
+
+def delete_account(session: Session, ctx: Context, account_id: str) -> None:
+    account = get_account(session, ctx, account_id)
+    busy = session.scalars(
+        select(Post.id).where(Post.account_id == account.id, Post.status == "processing")
+    ).first()
+    if busy:
+        raise Conflict("A post of this account is being published right now; try again in a "
+                       "moment.")
+    post_ids = select(Post.id).where(Post.account_id == account.id).scalar_subquery()
+    session.execute(delete(PublishAttempt).where(PublishAttempt.post_id.in_(post_ids)))
+    session.execute(delete(PostSchedule).where(PostSchedule.post_id.in_(post_ids)))
+    session.execute(delete(Post).where(Post.account_id == account.id))
+    session.execute(delete(SocialToken).where(SocialToken.account_id == account.id))
+    session.delete(account)
+
+
+# --- posts -------------------------------------------------------------------------------
+
+
+def _resolve_run_at(ctx: Context, value: datetime | str | None) -> datetime | None:
+    now = ctx.now()
+    if value is None:
+        return None
+    if value == "now":
+        return now
+    assert isinstance(value, datetime)
+    if value < now - PAST_TOLERANCE:
+        raise Invalid(f"run_at {value.isoformat()} is in the past (it is now "
+                      f"{now.isoformat(timespec='seconds')}); pick a future time or \"now\".")
+    return max(value, now)
+
+
+def create_posts(session: Session, ctx: Context, data: PostCreate) -> list[Post]:
+    """One post per target account, tied together by a group id; queued unless draft."""
+    run_at = _resolve_run_at(ctx, data.run_at)
+    targets = data.targets
+    found = {
+        a.id: a for a in session.scalars(
+            select(SocialAccount).where(SocialAccount.id.in_(targets),
+                                        SocialAccount.company_id == ctx.company_id)
+        )
+    }
+    missing = [t for t in targets if t not in found]
+    if missing:
+        raise NotFound(f"No account with id {missing[0]!r}.")
+    media = [m.model_dump(exclude_none=True) for m in data.media]
+    problems: list[str] = []
+    for account in found.values():
+        for post_type in SPLIT_TYPES.get((account.platform, data.post_type), (data.post_type,)):
+            problems += _check(ctx, account, post_type, data.caption, media, data.options)
+    if problems:
+        raise Invalid(problems[0] if len(problems) == 1 else
+                      f"{len(problems)} problems: " + " ".join(problems), details=problems)
+    now = ctx.now()
+    group_id = new_id()
+    created: list[Post] = []
+    for account_id in targets:
+        account = found[account_id]
+        for post_type in SPLIT_TYPES.get((account.platform, data.post_type), (data.post_type,)):
+            post = Post(
+                id=new_id(), company_id=ctx.company_id, group_id=group_id,
+                account_id=account.id, platform=account.platform, post_type=post_type,
+                caption=data.caption, media=media, options=dict(data.options),
+                status="draft" if data.draft else "pending", scheduled_at=run_at,
+                attempts=0, created_by=ctx.actor, created_at=now, updated_at=now,
+            )
+            created.append(post)
+    session.add_all(created)
+    session.flush()
+    if not data.draft:
+        conn = session.connection()
+        assert run_at is not None
+        for post in created:
+            queue.enqueue(conn, post_id=post.id, run_at=run_at, max_attempts=ctx.max_attempts,
+                          now=now)
+    return created
+
+
+def _check(ctx: Context, account: SocialAccount, post_type: str, caption: str,
+           media: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+    if ctx.validate is None:
+        return []
+    return ctx.validate(account, {"post_type": post_type, "caption": caption, "media": media,
+                                  "options": options})
+
+
+def after_commit(ctx: Context) -> None:
+    """Tell an in-process worker that the queue changed (PostgreSQL uses NOTIFY)."""
+    if ctx.on_enqueue is not None:
+        ctx.on_enqueue()
+
+
+def get_post(session: Session, ctx: Context, post_id: str) -> Post:
+    post = session.get(Post, post_id)
+    if post is None or post.company_id != ctx.company_id:
+        raise NotFound(f"No post with id {post_id!r}.")
+    return post
+
+
+def post_detail(session: Session, ctx: Context, post_id: str) -> dict[str, Any]:
+    post = get_post(session, ctx, post_id)
+    attempts = session.scalars(
+        select(PublishAttempt).where(PublishAttempt.post_id == post.id)
+        .order_by(PublishAttempt.attempt)
+    ).all()
+    entry = session.get(PostSchedule, post.id)
+    next_at = entry.run_at if entry is not None and entry.status == "pending" else None
+    return {"post": post, "attempts": list(attempts), "next_attempt_at": next_at}
+
+
+@dataclass
+class PostFilters:
+    status: Sequence[str] = ()
+    account_id: str | None = None
+    platform: str | None = None
+    group_id: str | None = None
+    run_from: datetime | None = None
+    run_to: datetime | None = None
+    search: str | None = None
+
+
+def list_posts(session: Session, ctx: Context, filters: PostFilters, *,
+               cursor: str | None = None, limit: int = 50) -> tuple[list[Post], str | None]:
+    """Newest first, paged by an opaque cursor (stable under inserts, unlike offsets)."""
+    stmt = select(Post).where(Post.company_id == ctx.company_id)
+    if filters.status:
+        stmt = stmt.where(Post.status.in_(list(filters.status)))
+    if filters.account_id:
+        stmt = stmt.where(Post.account_id == filters.account_id)
+    if filters.platform:
+        stmt = stmt.where(Post.platform == filters.platform)
+    if filters.group_id:
+        stmt = stmt.where(Post.group_id == filters.group_id)
+    if filters.run_from:
+        stmt = stmt.where(Post.scheduled_at >= filters.run_from)
+    if filters.run_to:
+        stmt = stmt.where(Post.scheduled_at < filters.run_to)
+    if filters.search:
+        stmt = stmt.where(Post.caption.contains(filters.search, autoescape=True))
+    if cursor:
+        created, last_id = _decode_cursor(cursor)
+        stmt = stmt.where(or_(Post.created_at < created,
+                              and_(Post.created_at == created, Post.id < last_id)))
+    rows = list(session.scalars(
+        stmt.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
+    ))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1])
+    return rows, next_cursor
+
+
+def _encode_cursor(post: Post) -> str:
+    raw = json.dumps([post.created_at.isoformat(), post.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, post_id = json.loads(raw)
+        return datetime.fromisoformat(created), str(post_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise Invalid("The cursor is not valid; use the next_cursor of a previous page.") \
+            from None
+
+
+def _lock_editable(session: Session, post: Post, action: str) -> PostSchedule | None:
+    """Lock the post's queue row so no worker can claim it while we change it."""
+    entry = session.scalars(
+        select(PostSchedule).where(PostSchedule.post_id == post.id).with_for_update()
+    ).first()
+    session.refresh(post)
+    if post.status in ("processing",) or (entry is not None and entry.status == "processing"):
+        raise Conflict(f"The post is being published right now; it can no longer be {action}.")
+    if post.status not in ("draft", "pending"):
+        raise Conflict(f"The post is {post.status}; only draft or pending posts can be "
+                       f"{action}.")
+    return entry
+
+
+def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) -> Post:
+    post = get_post(session, ctx, post_id)
+    entry = _lock_editable(session, post, "edited")
+    account = session.get(SocialAccount, post.account_id)
+    assert account is not None
+    caption = patch.caption if patch.caption is not None else post.caption
+    media = ([m.model_dump(exclude_none=True) for m in patch.media]
+             if patch.media is not None else post.media)
+    options = patch.options if patch.options is not None else post.options
+    problems = _check(ctx, account, post.post_type, caption, media, options)
+    if problems:
+        raise Invalid(" ".join(problems), details=problems)
+    post.caption, post.media, post.options = caption, media, options
+    if patch.run_at is not None:
+        run_at = _resolve_run_at(ctx, patch.run_at)
+        assert run_at is not None
+        post.scheduled_at = run_at
+        if entry is not None and not queue.reschedule(session.connection(), post_id=post.id,
+                                                      run_at=run_at, now=ctx.now()):
+            raise Conflict("The post is being published right now; it can no longer be "
+                           "rescheduled.")
+    post.updated_at = ctx.now()
+    return post
+
+
+def schedule_draft(session: Session, ctx: Context, post_id: str,
+                   run_at: datetime | str) -> Post:
+    post = get_post(session, ctx, post_id)
+    if post.status != "draft":
+        raise Conflict(f"The post is {post.status}, not a draft.")
+    when = _resolve_run_at(ctx, run_at)
+    assert when is not None
+    post.status, post.scheduled_at, post.updated_at = "pending", when, ctx.now()
+    session.flush()
+    queue.enqueue(session.connection(), post_id=post.id, run_at=when,
+                  max_attempts=ctx.max_attempts, now=ctx.now())
+    return post
+
+
+def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
+    post = get_post(session, ctx, post_id)
+    if post.status == "published":
+        raise Conflict("The post is already published; it cannot be cancelled. Delete it on "
+                       f"{post.platform.capitalize()} if it should not be there.")
+    if post.status == "cancelled":
+        return post
+    conn = session.connection()
+    if post.status == "processing" or queue.queue_status(conn, post.id) == "processing":
+        raise Conflict("The post is being published right now; it can no longer be cancelled.")
+    if post.status == "pending" and not queue.cancel(conn, post_id=post.id, now=ctx.now()):
+        raise Conflict("The post is being published right now; it can no longer be cancelled.")
+    if post.status in ("failed", "unconfirmed"):
+        queue.dismiss(conn, post_id=post.id, now=ctx.now())
+    post.status = "cancelled"
+    post.updated_at = ctx.now()
+    return post
+
+
+def retry_post(session: Session, ctx: Context, post_id: str, *, force: bool = False) -> Post:
+    post = get_post(session, ctx, post_id)
+    if post.status == "unconfirmed" and not force:
+        raise Conflict("Herald cannot tell whether this post went out. Check the account "
+                       "first; if it is not there, retry with force=true.")
+    if post.status not in ("failed", "unconfirmed"):
+        raise Conflict(f"The post is {post.status}; only failed or unconfirmed posts can be "
+                       "retried.")
+    if not queue.requeue(session.connection(), post_id=post.id, now=ctx.now(),
+                         extra_attempts=ctx.max_attempts):
+        raise Conflict("The post is not in the queue's failed state; it cannot be retried.")
+    post.status = "pending"
+    post.error_message = None
+    post.updated_at = ctx.now()
+    return post

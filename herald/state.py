@@ -1,0 +1,42 @@
+"""What one running Herald holds: settings, database, cipher, publishers, wake-up hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from herald.config import Settings
+from herald.crypto import TokenCipher
+from herald.db import Database
+from herald.platforms.base import PublisherRegistry
+from herald.queue import Queue
+from herald.services import Context
+
+
+@dataclass
+class Herald:
+    settings: Settings
+    db: Database
+    cipher: TokenCipher
+    registry: PublisherRegistry = field(default_factory=PublisherRegistry)
+    #: Called after a transaction that changed the queue commits (wakes an in-process worker).
+    on_enqueue: Callable[[], None] | None = None
+    validate: Callable[[Any, Any], list[str]] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Herald:
+        db = kwargs.pop("db", None) or Database.from_settings(settings)
+        return cls(settings=settings, db=db, cipher=TokenCipher(settings.resolved_secret_key()),
+                   **kwargs)
+
+    def queue(self) -> Queue:
+        s = self.settings
+        return Queue(self.db.engine, lease_seconds=s.lease_seconds,
+                     retry_base_seconds=s.retry_base_seconds,
+                     retry_max_seconds=s.retry_max_seconds)
+
+    def context(self, company_id: str, *, actor: str | None = None) -> Context:
+        return Context(company_id=company_id, cipher=self.cipher,
+                       max_attempts=self.settings.max_attempts, actor=actor,
+                       validate=self.validate, on_enqueue=self.on_enqueue)

@@ -1,0 +1,334 @@
+"""The worker loop: wake, claim, publish concurrently, report, shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from herald import queue as q
+from herald.crypto import TokenCipher
+from herald.db import Database
+from herald.models import utcnow
+from herald.platforms.base import PublisherRegistry
+from herald.publishing import Prepared, Publishing, load_jobs
+from herald.queue import Claim, Outcome, Queue
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Wakeup:
+    """Wakes a sleeping worker: from a PostgreSQL listener or from the same process."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        #: True while an instant notification source is connected (LISTEN).
+        self.live = False
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def __call__(self) -> None:
+        """Safe to call from any thread (API request handlers run in a thread pool)."""
+        if self.loop is None or self.loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.event.set()
+        else:
+            self.loop.call_soon_threadsafe(self.event.set)
+
+
+@dataclass
+class Summary:
+    """Counts since the last summary line, like the seed's cycle summary."""
+
+    claimed: int = 0
+    published: int = 0
+    retried: int = 0
+    failed: int = 0
+    unconfirmed: int = 0
+    rescued: int = 0
+    started: float = 0.0
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.kind == "published":
+            self.published += 1
+        elif outcome.kind == "retry":
+            self.retried += 1
+        elif outcome.kind == "failed":
+            self.failed += 1
+        else:
+            self.unconfirmed += 1
+
+    @property
+    def active(self) -> bool:
+        return bool(self.claimed or self.rescued)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claimed": self.claimed, "published": self.published, "retried": self.retried,
+            "failed": self.failed, "unconfirmed": self.unconfirmed, "rescued": self.rescued,
+            "duration_ms": round((time.monotonic() - self.started) * 1000),
+        }
+
+
+class Worker:
+    """Publishes due posts: up to `concurrency` at once, a batch claimed ahead."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        queue: Queue,
+        registry: PublisherRegistry,
+        cipher: TokenCipher,
+        worker_id: str | None = None,
+        concurrency: int = 50,
+        batch_size: int = 50,
+        poll_interval: float = 1.0,
+        rescue_interval: float = 15.0,
+        shutdown_grace: float = 30.0,
+        clock: Clock = utcnow,
+        wakeup: Wakeup | None = None,
+        listen: bool = True,
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.cipher = cipher
+        self.publishing = Publishing(queue=queue, registry=registry, engine=db.engine)
+        self.worker_id = worker_id or default_worker_id()
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.rescue_interval = rescue_interval
+        self.shutdown_grace = shutdown_grace
+        self.clock = clock
+        self.wakeup = wakeup or Wakeup()
+        self.listen = listen and db.dialect == "postgresql"
+        self._slots = asyncio.Semaphore(concurrency)
+        self._held: dict[str, Claim] = {}
+        self._started: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._done: list[Outcome] = []
+        self._done_event = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+        self.summary = Summary(started=time.monotonic())
+        self.totals = Summary(started=time.monotonic())
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; finish what started within the grace period; hand back the rest."""
+        if not self._stopping:
+            log.info("worker %s stopping", self.worker_id)
+        self._stopping = True
+        self.wakeup()
+
+    async def run(self, *, until_idle: bool = False) -> Summary:
+        """Run until stop(); with `until_idle`, until nothing is due or held (cron mode)."""
+        self.wakeup.bind(asyncio.get_running_loop())
+        log.info("worker %s started (concurrency %d, batch %d, %s)", self.worker_id,
+                 self.concurrency, self.batch_size, self.db.dialect)
+        background = [
+            asyncio.create_task(self._flush_loop(), name="flush"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._rescue_loop(), name="rescue"),
+        ]
+        if self.listen:
+            background.append(asyncio.create_task(self._listen_loop(), name="listen"))
+        try:
+            await self._claim_loop(until_idle)
+        finally:
+            await self._shutdown()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            self._log_summary(force=True)
+        return self.totals
+
+    async def _claim_loop(self, until_idle: bool) -> None:
+        while not self._stopping:
+            self.wakeup.event.clear()
+            free = self.concurrency + self.batch_size - len(self._held)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            due = await asyncio.to_thread(self.queue.next_due)
+            now = self.clock()
+            if due is not None and due <= now:
+                claims = await asyncio.to_thread(
+                    self.queue.claim, worker_id=self.worker_id,
+                    limit=min(self.batch_size, free), now=now,
+                )
+                if claims:
+                    await self._start(claims)
+                    continue
+                # Due rows exist but others hold their locks: their commit is moments away.
+                await self._sleep(0.02)
+                continue
+            if until_idle:
+                if not self._held:
+                    return
+                await self._sleep(self.poll_interval)
+                continue
+            self._log_summary()
+            # With LISTEN we hear of new posts at once; otherwise poll, at most 1 s apart.
+            timeout = 60.0 if self.wakeup.live else self.poll_interval
+            if due is not None:
+                timeout = min(timeout, max(0.0, (due - now).total_seconds()))
+            await self._sleep(timeout)
+
+    async def _sleep(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wakeup.event.wait(), timeout)
+
+    async def _start(self, claims: list[Claim]) -> None:
+        self.summary.claimed += len(claims)
+        self.totals.claimed += len(claims)
+        for claim in claims:
+            self._held[claim.post_id] = claim
+        prepared = await asyncio.to_thread(load_jobs, self.db.engine, self.cipher,
+                                           self.queue, claims)
+        for item in prepared:
+            self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
+
+    async def _publish(self, item: Prepared) -> None:
+        async with self._slots:
+            if self._stopping:
+                return  # never started: handed back by _shutdown
+            self._started.add(item.claim.post_id)
+            outcome = await self.publishing.run(item)
+        self._done.append(outcome)
+        self._done_event.set()
+
+    # --- background loops ----------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        """Write outcomes in batches: one transaction for however many finished meanwhile."""
+        while True:
+            await self._done_event.wait()
+            self._done_event.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._done = self._done, []
+        if not batch:
+            return
+        try:
+            await asyncio.to_thread(self.queue.finish, batch, now=self.clock())
+        except Exception:
+            log.exception("could not record %d outcomes; will try again", len(batch))
+            self._done = batch + self._done
+            await asyncio.sleep(1.0)
+            self._done_event.set()
+            return
+        for outcome in batch:
+            pid = outcome.claim.post_id
+            self._held.pop(pid, None)
+            self._started.discard(pid)
+            self._tasks.pop(pid, None)
+            self.summary.add(outcome)
+            self.totals.add(outcome)
+            if outcome.kind != "published":
+                log.warning("post %s: %s (%s) %s", pid, outcome.kind, outcome.error_code,
+                            outcome.error_message)
+        self._slot_freed.set()
+        self.wakeup()
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.queue.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not self._held:
+                continue  # nothing leased: an idle worker makes no heartbeat queries
+            try:
+                await asyncio.to_thread(self.queue.heartbeat, worker_id=self.worker_id,
+                                        now=self.clock())
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def _rescue_loop(self) -> None:
+        while True:
+            try:
+                rescued = await asyncio.to_thread(self.queue.rescue_expired, now=self.clock())
+            except Exception as exc:
+                log.warning("rescue sweep failed: %s", exc)
+            else:
+                if rescued:
+                    log.warning("rescued %d posts whose worker stopped renewing its lease",
+                                rescued)
+                    self.summary.rescued += rescued
+                    self.totals.rescued += rescued
+                    self.wakeup()
+            await asyncio.sleep(self.rescue_interval)
+
+    async def _listen_loop(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                self.wakeup.live = True
+                await q.listen(self.db.engine.url, self._on_notify)
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); polling every %.1fs until it is back",
+                            exc, self.poll_interval)
+            self.wakeup.live = False
+            self.wakeup()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    def _on_notify(self) -> None:
+        self.wakeup.event.set()
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        self._stopping = True
+        unstarted = [c for pid, c in self._held.items() if pid not in self._started]
+        for claim in unstarted:
+            task = self._tasks.pop(claim.post_id, None)
+            if task is not None:
+                task.cancel()
+            self._held.pop(claim.post_id, None)
+        if unstarted:
+            released = await asyncio.to_thread(self.queue.release, unstarted, now=self.clock())
+            log.info("handed back %d posts not yet started", released)
+        running = [t for t in self._tasks.values() if not t.done()]
+        if running:
+            log.info("waiting up to %.0fs for %d posts in flight", self.shutdown_grace,
+                     len(running))
+            _, late = await asyncio.wait(running, timeout=self.shutdown_grace)
+            for task in late:
+                task.cancel()
+            if late:
+                # Their leases stay; once they expire, a worker reconciles before resending.
+                log.warning("%d posts still in flight after the grace period; their leases "
+                            "will be rescued", len(late))
+        await self._flush()
+
+    def _log_summary(self, *, force: bool = False) -> None:
+        if not self.summary.active and not force:
+            return
+        if self._held and not force:
+            return
+        log.info("cycle summary: %s", self.summary.as_dict())
+        self.summary = Summary(started=time.monotonic())

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from herald import migrate
+from herald.db import Database
+
+
+def test_migrations_upgrade_from_empty_to_head(herald):
+    # The session fixture migrated a freshly created, empty database on this engine.
+    assert migrate.is_up_to_date(herald.db.engine)
+    tables = set(inspect(herald.db.engine).get_table_names())
+    assert {"companies", "api_tokens", "social_accounts", "social_tokens", "posts",
+            "post_schedule", "publish_attempts"} <= tables
+
+
+def test_queue_indexes_cover_due_and_rescue_queries(herald):
+    indexes = {ix["name"]: ix["column_names"]
+               for ix in inspect(herald.db.engine).get_indexes("post_schedule")}
+    assert indexes["ix_post_schedule_due"] == ["status", "run_at", "post_id"]
+    assert indexes["ix_post_schedule_lease"] == ["status", "lease_expires_at", "post_id"]
+
+
+def test_upgrade_is_idempotent(herald):
+    migrate.upgrade(herald.db.engine)
+    assert migrate.current_revision(herald.db.engine) == migrate.head_revision()
+
+
+def test_sqlite_file_is_created_and_migrated(tmp_path):
+    from herald.config import Settings
+
+    db = Database.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}"))
+    migrate.upgrade(db.engine)
+    assert migrate.is_up_to_date(db.engine)
+    db.dispose()

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from herald import queue as q
+from herald.models import Post, PostSchedule, PublishAttempt, utcnow
+from herald.queue import Outcome, backoff_seconds
+from tests.helpers import add_account, add_posts, make_due
+
+
+def _queue(herald, **kw):
+    return q.Queue(herald.db.engine, lease_seconds=kw.pop("lease", 30), rand=lambda: 0.5, **kw)
+
+
+def _row(herald, post_id):
+    with herald.db.session() as s:
+        return s.get(PostSchedule, post_id), s.get(Post, post_id)
+
+
+def test_claim_takes_due_posts_oldest_first_and_leaves_future_ones(herald, company):
+    account = add_account(herald, company[0])
+    later = add_posts(herald, company[0], account, 2,
+                      run_at=utcnow() + timedelta(hours=1))
+    due = add_posts(herald, company[0], account, 3, run_at=utcnow() + timedelta(hours=2))
+    make_due(herald, due)
+    claims = _queue(herald).claim(worker_id="w1", limit=10, now=utcnow())
+    assert sorted(c.post_id for c in claims) == sorted(due)
+    assert all(c.attempt == 1 for c in claims)
+    entry, post = _row(herald, due[0])
+    assert (entry.status, entry.worker_id, post.status) == ("processing", "w1", "processing")
+    assert _row(herald, later[0])[0].status == "pending"
+
+
+def test_two_workers_never_claim_the_same_post(herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 500)
+    make_due(herald, ids)
+    queue = _queue(herald)
+    got: dict[str, list[str]] = {"a": [], "b": []}
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            while True:
+                claims = queue.claim(worker_id=name, limit=7, now=utcnow())
+                if not claims:
+                    return
+                got[name] += [c.post_id for c in claims]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    everything = got["a"] + got["b"]
+    assert len(everything) == len(set(everything)) == 500
+    with herald.db.session() as s:
+        owners = dict(s.execute(select(PostSchedule.post_id, PostSchedule.worker_id)).all())
+    assert all(owners[pid] == "a" for pid in got["a"])
+    assert all(owners[pid] == "b" for pid in got["b"])
+
+
+def test_finish_publishes_and_journals(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = _queue(herald)
+    [claim] = queue.claim(worker_id="w1", limit=5, now=utcnow())
+    applied = queue.finish([Outcome(claim, "published", external_id="fb_1",
+                                    permalink="https://fb/1", phase="committed")], now=utcnow())
+    assert len(applied) == 1
+    entry, post = _row(herald, pid)
+    assert (entry.status, post.status, post.external_post_id, post.attempts) == (
+        "done", "published", "fb_1", 1)
+    with herald.db.session() as s:
+        attempt = s.scalars(select(PublishAttempt)).one()
+    assert (attempt.outcome, attempt.phase, attempt.worker_id) == ("published", "committed", "w1")
+
+
+def test_expired_lease_is_rescued_and_the_old_worker_cannot_finish(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = _queue(herald, lease=5)
+    now = utcnow()
+    [old] = queue.claim(worker_id="crashed", limit=1, now=now)
+    # The worker died: no heartbeat. Before the lease ends nothing is rescued…
+    assert queue.rescue_expired(now=now + timedelta(seconds=4)) == 0
+    # …after it, the post is back in the queue for anyone.
+    assert queue.rescue_expired(now=now + timedelta(seconds=6)) == 1
+    entry, post = _row(herald, pid)
+    assert (entry.status, entry.worker_id, post.status) == ("pending", None, "pending")
+    [new] = queue.claim(worker_id="rescuer", limit=1, now=now + timedelta(seconds=7))
+    assert new.attempt == 2
+    # The old worker wakes up and reports success: its word no longer counts.
+    assert queue.finish([Outcome(old, "published", external_id="late")], now=utcnow()) == []
+    assert queue.finish([Outcome(new, "published", external_id="ok")], now=utcnow()) != []
+    assert _row(herald, pid)[1].external_post_id == "ok"
+    with herald.db.session() as s:
+        outcomes = [a.outcome for a in s.scalars(
+            select(PublishAttempt).order_by(PublishAttempt.attempt))]
+    assert outcomes == ["lease_expired", "published"]
+
+
+def test_heartbeat_keeps_the_lease(herald, company):
+    account = add_account(herald, company[0])
+    add_posts(herald, company[0], account)
+    queue = _queue(herald, lease=5)
+    now = utcnow()
+    queue.claim(worker_id="w1", limit=1, now=now)
+    assert queue.heartbeat(worker_id="w1", now=now + timedelta(seconds=4)) == 1
+    assert queue.rescue_expired(now=now + timedelta(seconds=6)) == 0
+    assert queue.heartbeat(worker_id="someone-else", now=now) == 0
+
+
+def test_a_post_that_keeps_losing_its_worker_fails(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = _queue(herald, lease=1)
+    now = utcnow()
+    for i in range(q.MAX_RESCUES):
+        t = now + timedelta(seconds=10 * i)
+        assert queue.claim(worker_id=f"w{i}", limit=1, now=t)
+        assert queue.rescue_expired(now=t + timedelta(seconds=2)) == 1
+    entry, post = _row(herald, pid)
+    assert (entry.status, post.status) == ("failed", "failed")
+    assert "stopped 3 times" in post.error_message
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped():
+    values = [backoff_seconds(n, base=10, cap=300, rand=lambda: 1.0) for n in range(1, 8)]
+    assert values[:5] == [10, 20, 40, 80, 160]
+    assert values[5:] == [300, 300]
+    assert backoff_seconds(3, base=10, cap=300, rand=lambda: 0.0) == 20  # half the ceiling
+
+
+def test_retry_backs_off_then_fails_at_max_attempts(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = q.Queue(herald.db.engine, retry_base_seconds=10, retry_max_seconds=1000,
+                    rand=lambda: 1.0)
+    now = utcnow()
+    delays = []
+    for attempt in (1, 2):
+        [claim] = queue.claim(worker_id="w", limit=1, now=now)
+        queue.finish([Outcome(claim, "retry", error_message="HTTP 503")], now=now)
+        entry, post = _row(herald, pid)
+        assert (entry.status, post.status, post.attempts) == ("pending", "pending", attempt)
+        delays.append((entry.run_at - now).total_seconds())
+        now = entry.run_at
+    assert delays == [10, 20]
+    [claim] = queue.claim(worker_id="w", limit=1, now=now)
+    queue.finish([Outcome(claim, "retry", error_message="HTTP 503")], now=now)
+    entry, post = _row(herald, pid)
+    assert (entry.status, post.status) == ("failed", "failed")
+    assert post.error_message == "HTTP 503 (gave up after 3 attempts)"
+
+
+def test_retry_honours_the_platforms_not_before(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = _queue(herald)
+    now = utcnow()
+    [claim] = queue.claim(worker_id="w", limit=1, now=now)
+    later = now + timedelta(minutes=30)
+    queue.finish([Outcome(claim, "retry", not_before=later)], now=now)
+    assert _row(herald, pid)[0].run_at == later
+
+
+def test_release_hands_back_unstarted_claims(herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 3)
+    queue = _queue(herald)
+    claims = queue.claim(worker_id="w", limit=3, now=utcnow())
+    assert queue.release(claims, now=utcnow()) == 3
+    for pid in ids:
+        entry, post = _row(herald, pid)
+        assert (entry.status, entry.attempts, post.status) == ("pending", 0, "pending")
+    with herald.db.session() as s:
+        assert s.scalars(select(PublishAttempt)).all() == []
+
+
+def test_next_due_is_the_earliest_pending_run_at(herald, company):
+    account = add_account(herald, company[0])
+    queue = _queue(herald)
+    assert queue.next_due() is None
+    soon = utcnow() + timedelta(minutes=5)
+    add_posts(herald, company[0], account, run_at=soon + timedelta(minutes=5))
+    add_posts(herald, company[0], account, run_at=soon)
+    assert abs((queue.next_due() - soon).total_seconds()) < 0.001
+
+
+def test_stats_count_the_seed_monitoring_figures(herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 3)
+    queue = _queue(herald, lease=1)
+    now = utcnow()
+    claims = queue.claim(worker_id="w", limit=2, now=now)
+    queue.finish([Outcome(claims[0], "published", external_id="x")], now=now)
+    stats = queue.stats(now=now + timedelta(seconds=5), since=now - timedelta(days=1))
+    assert stats["due_now"] == 1
+    assert stats["processing"] == 1
+    assert stats["expired_leases"] == 1
+    assert stats["published_today"] == 1
+    assert stats["processing_per_worker"] == {"w": 1}
+    assert len(ids) == 3

@@ -129,6 +129,9 @@ class Worker:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._done: list[Outcome] = []
         self._done_event = asyncio.Event()
+        # The final flush at shutdown must wait for one already writing, or a worker could
+        # exit before its last outcomes are stored.
+        self._flush_lock = asyncio.Lock()
         self._slot_freed = asyncio.Event()
         self._stopping = False
         self.summary = Summary(started=time.monotonic())
@@ -231,6 +234,10 @@ class Worker:
             await self._flush()
 
     async def _flush(self) -> None:
+        async with self._flush_lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
         batch, self._done = self._done, []
         if not batch:
             return

@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from herald.app import build_worker
+from herald.models import Post, PostSchedule, SocialAccount, utcnow
+from herald.platforms.base import (
+    NeedsReauthError,
+    OutcomeUnknownError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+from herald.worker import Wakeup
+from tests.helpers import add_account, add_posts
+
+
+def _posts(herald, ids):
+    with herald.db.session() as s:
+        return {p.id: p for p in s.scalars(select(Post).where(Post.id.in_(ids)))}
+
+
+async def _run_until(worker, predicate, timeout=15.0):
+    task = asyncio.create_task(worker.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await asyncio.to_thread(predicate):
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.05)
+    finally:
+        worker.stop()
+        await task
+
+
+def _all_status(herald, ids, *statuses):
+    return lambda: all(p.status in statuses for p in _posts(herald, ids).values())
+
+
+async def test_worker_publishes_due_posts_concurrently(herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 20)
+    publisher = herald.registry.get("facebook")
+    publisher.delay = 0.2
+    worker = build_worker(herald, worker_id="w1", concurrency=10, batch_size=5)
+    started = asyncio.get_running_loop().time()
+    await _run_until(worker, _all_status(herald, ids, "published"))
+    elapsed = asyncio.get_running_loop().time() - started
+    posts = _posts(herald, ids)
+    assert all(p.external_post_id for p in posts.values())
+    assert sorted(publisher.published_ids()) == sorted(ids)
+    # 20 posts at 0.2 s each, 10 at a time: well under the 4 s one at a time would take.
+    assert elapsed < 4.0
+    assert worker.totals.published == 20
+
+
+async def test_worker_wakes_for_a_post_due_in_two_seconds_within_a_second(herald, company):
+    account = add_account(herald, company[0])
+    publisher = herald.registry.get("facebook")
+    worker = build_worker(herald, worker_id="w1")
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)  # the worker is asleep on an empty queue
+    run_at = utcnow() + timedelta(seconds=2)
+    [pid] = await asyncio.to_thread(add_posts, herald, company[0], account, run_at=run_at)
+    try:
+        await asyncio.wait_for(publisher.started.wait(), 10)
+    finally:
+        worker.stop()
+        await task
+    [(job, called_at)] = publisher.calls
+    assert job.post_id == pid
+    lateness = (called_at - run_at).total_seconds()
+    assert 0 <= lateness < 1.0
+
+
+async def test_in_process_wakeup_starts_a_post_due_now(herald, company):
+    account = add_account(herald, company[0])
+    wakeup = Wakeup()
+    herald.on_enqueue = wakeup
+    worker = build_worker(herald, worker_id="w1", wakeup=wakeup, poll_interval=1.0,
+                          listen=False)
+    publisher = herald.registry.get("facebook")
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(add_posts, herald, company[0], account)
+    wakeup()
+    try:
+        await asyncio.wait_for(publisher.started.wait(), 10)
+    finally:
+        worker.stop()
+        await task
+    assert len(publisher.calls) == 1
+
+
+async def test_graceful_shutdown_hands_back_unstarted_posts(herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 6)
+    publisher = herald.registry.get("facebook")
+    publisher.delay = 0.5
+    worker = build_worker(herald, worker_id="w1", concurrency=1, batch_size=5)
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(publisher.started.wait(), 10)
+    worker.stop()
+    await task
+    posts = _posts(herald, ids)
+    published = [p for p in posts.values() if p.status == "published"]
+    pending = [p for p in posts.values() if p.status == "pending"]
+    # The one in flight finished within the grace period; the claimed-but-unstarted
+    # ones went back to the queue untouched, with their attempt returned.
+    assert len(published) == 1
+    assert len(pending) == 5
+    with herald.db.session() as s:
+        entries = s.scalars(select(PostSchedule).where(PostSchedule.status == "pending")).all()
+    assert {e.attempts for e in entries} == {0}
+    assert all(e.worker_id is None for e in entries)
+
+
+async def test_transient_error_is_retried_then_published(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    publisher = herald.registry.get("facebook")
+    publisher.fail(pid, TransientError("Facebook had a hiccup (code 2)."))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, _all_status(herald, [pid], "published"))
+    post = _posts(herald, [pid])[pid]
+    assert post.attempts == 2
+    assert [job.attempt for job, _ in publisher.calls] == [1, 2]
+
+
+async def test_permanent_error_fails_at_once_with_the_platforms_message(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    herald.registry.get("facebook").fail(pid, PermanentError("The image is too large."))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, _all_status(herald, [pid], "failed"))
+    post = _posts(herald, [pid])[pid]
+    assert (post.error_message, post.attempts) == ("The image is too large.", 1)
+
+
+async def test_needs_reauth_fails_and_marks_the_account(herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 1)
+    herald.registry.get("facebook").fail(ids[0], NeedsReauthError("The token expired."))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, _all_status(herald, ids, "failed"))
+    post = _posts(herald, ids)[ids[0]]
+    assert "Reconnect the account" in post.error_message
+    with herald.db.session() as s:
+        acc = s.get(SocialAccount, account)
+        assert acc.state == "needs_reauth"
+    # Further posts of that account fail without calling the platform.
+    [later] = add_posts(herald, company[0], account)
+    calls = len(herald.registry.get("facebook").calls)
+    worker = build_worker(herald, worker_id="w2")
+    await _run_until(worker, _all_status(herald, [later], "failed"))
+    assert len(herald.registry.get("facebook").calls) == calls
+    assert "must be reconnected" in _posts(herald, [later])[later].error_message
+
+
+async def test_outcome_unknown_becomes_unconfirmed_never_resent(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    herald.registry.get("facebook").fail(pid, OutcomeUnknownError("Timed out while posting."))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, _all_status(herald, [pid], "unconfirmed"))
+    await asyncio.sleep(0.3)
+    assert len(herald.registry.get("facebook").calls) == 1
+
+
+async def test_rate_limit_waits_for_retry_after_and_backs_off_the_account(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    herald.registry.get("facebook").fail(pid, RateLimitedError("Slow down.", retry_after=600))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, lambda: _posts(herald, [pid])[pid].attempts == 1)
+    with herald.db.session() as s:
+        entry = s.get(PostSchedule, pid)
+        acc = s.get(SocialAccount, account)
+    wait = (entry.run_at - utcnow()).total_seconds()
+    assert 590 < wait <= 600
+    assert acc.backoff_until is not None
+
+
+async def test_unexpected_exception_is_retried_not_lost(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    herald.registry.get("facebook").fail(pid, RuntimeError("bug"))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, _all_status(herald, [pid], "published"))
+
+
+async def test_run_until_idle_publishes_everything_due_then_returns(herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 12)
+    future = add_posts(herald, company[0], account, run_at=utcnow() + timedelta(hours=1))
+    worker = build_worker(herald, worker_id="cron", concurrency=4, batch_size=5)
+    totals = await asyncio.wait_for(worker.run(until_idle=True), 30)
+    assert totals.published == 12
+    posts = _posts(herald, ids + future)
+    assert posts[future[0]].status == "pending"

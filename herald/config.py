@@ -143,6 +143,13 @@ def _embedded_secret(url: URL) -> str:
     return value
 
 
+def _problem(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith("HERALD_"):
+        return message
+    return f"HERALD_{'_'.join(str(p) for p in error['loc']).upper()}: {message}"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings, turning validation errors into one readable ConfigError."""
     from pydantic import ValidationError
@@ -150,8 +157,5 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"HERALD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise ConfigError(problems) from None

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, select, update
 
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
@@ -29,9 +29,9 @@ from herald.queue import Claim, Outcome, Queue
 
 log = logging.getLogger(__name__)
 
-posts = Post.__table__
-accounts = SocialAccount.__table__
-tokens = SocialToken.__table__
+posts = cast(Table, Post.__table__)
+accounts = cast(Table, SocialAccount.__table__)
+tokens = cast(Table, SocialToken.__table__)
 
 #: Phases after which a crash leaves the platform's state unknown.
 COMMIT_PHASES = frozenset({"committing"})

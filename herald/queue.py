@@ -13,18 +13,19 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from herald.models import Post, PostSchedule, PublishAttempt
 
 log = logging.getLogger(__name__)
 
-schedule = PostSchedule.__table__
-posts = Post.__table__
-attempts_t = PublishAttempt.__table__
+# Declarative models type __table__ as FromClause; these are plain Tables.
+schedule = cast(Table, PostSchedule.__table__)
+posts = cast(Table, Post.__table__)
+attempts_t = cast(Table, PublishAttempt.__table__)
 
 NOTIFY_CHANNEL = "herald_queue"
 #: A post whose lease ran out this many times is failed rather than tried again:
@@ -62,8 +63,8 @@ class Outcome:
 def backoff_seconds(
     attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
 ) -> float:
-    """Exponential backoff with full jitter over the upper half: base·2^(n-1)·[0.5, 1)."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    """Exponential backoff with jitter: base·2^(n-1), capped, times a random [0.5, 1)."""
+    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
     return ceiling * (0.5 + rand() / 2)
 
 
@@ -188,7 +189,7 @@ class Queue:
             .order_by(schedule.c.run_at)
             .limit(limit)
         )
-        values = dict(
+        values: dict[str, Any] = dict(
             status="processing", worker_id=worker_id, locked_at=now,
             lease_expires_at=now + self.lease, attempts=schedule.c.attempts + 1,
             updated_at=now,
@@ -352,7 +353,7 @@ class Queue:
 
     def _write_journal(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         for keys, group in _group_by_keys(rows).items():
-            values = {k: bindparam(k) for k in keys if not k.startswith("b_")}
+            values: dict[str, Any] = {k: bindparam(k) for k in keys if not k.startswith("b_")}
             conn.execute(
                 update(attempts_t)
                 .where(attempts_t.c.post_id == bindparam("b_post"),
@@ -497,19 +498,19 @@ class Queue:
                 select(func.count()).where(schedule.c.status == "pending",
                                            schedule.c.run_at <= now)
             ).scalar_one()
-            by_status: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+            by_status: dict[str, int] = dict(conn.execute(
                 select(schedule.c.status, func.count()).group_by(schedule.c.status)
             ).all())
             expired = conn.execute(
                 select(func.count()).where(schedule.c.status == "processing",
                                            schedule.c.lease_expires_at < now)
             ).scalar_one()
-            per_worker: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+            per_worker: dict[str, int] = dict(conn.execute(
                 select(schedule.c.worker_id, func.count())
                 .where(schedule.c.status == "processing")
                 .group_by(schedule.c.worker_id)
             ).all())
-            today: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+            today: dict[str, int] = dict(conn.execute(
                 select(posts.c.status, func.count())
                 .where(posts.c.updated_at >= since,
                        posts.c.status.in_(("published", "failed", "unconfirmed")))

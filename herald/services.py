@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
@@ -203,7 +203,7 @@ def _resolve_run_at(ctx: Context, value: datetime | str | None) -> datetime | No
     if value < now - PAST_TOLERANCE:
         raise Invalid(f"run_at {value.isoformat()} is in the past (it is now "
                       f"{now.isoformat(timespec='seconds')}); pick a future time or \"now\".")
-    return max(value, now)
+    return max(value.astimezone(UTC), now)
 
 
 def create_posts(session: Session, ctx: Context, data: PostCreate) -> list[Post]:

@@ -1,0 +1,333 @@
+"""The `herald` command: every role of the one package, plus admin and monitoring."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from herald import __version__, migrate, services
+from herald.config import ConfigError, Settings, load_settings
+from herald.errors import AppError
+from herald.models import Company, utcnow
+from herald.schemas import PostOut
+from herald.state import Herald
+
+app = typer.Typer(help="Herald: schedule social media posts and publish them exactly once, "
+                       "on time.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+company_app = typer.Typer(help="Companies (tenants).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+posts_app = typer.Typer(help="Posts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(company_app, name="company")
+app.add_typer(token_app, name="token")
+app.add_typer(posts_app, name="posts")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+CompanyOpt = Annotated[str | None, typer.Option(
+    "--company", help="Company id (default: the only company, if there is one).")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"herald: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _herald(*, migrated: bool = True, auto_migrate: bool = False) -> Herald:
+    """Settings, database and cipher, with one readable line for anything wrong."""
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        herald = Herald.from_settings(settings)
+        herald.db.check_connection()
+        if auto_migrate:
+            migrate.upgrade(herald.db.engine)
+        elif migrated and not migrate.is_up_to_date(herald.db.engine):
+            fail("the database schema is not up to date; run `herald db upgrade` first")
+    except ConfigError as exc:
+        fail(str(exc))
+    from herald.platforms.registry import build_registry
+
+    herald.registry = build_registry(settings)
+    return herald
+
+
+def _print(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, default=str, indent=2))
+    else:
+        typer.echo(text)
+
+
+def _company_id(herald: Herald, given: str | None) -> str:
+    if given:
+        return given
+    from sqlalchemy import select
+
+    with herald.db.session() as session:
+        ids = session.scalars(select(Company.id).limit(2)).all()
+    if len(ids) != 1:
+        fail("say which company with --company ID" if ids else
+             "there is no company yet; create one with `herald company create NAME`")
+    return ids[0]
+
+
+@app.callback(invoke_without_command=True)
+def _main(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
+          ) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    worker_id: Annotated[str | None, typer.Option("--id", help="Worker id.")] = None,
+) -> None:
+    """API, web UI and one worker in one process: the embedded default (SQLite)."""
+    import uvicorn
+
+    from herald.app import create_app
+
+    herald = _herald(auto_migrate=True)
+    settings = herald.settings
+    host, port = host or settings.host, port or settings.port
+    _first_company(herald, f"http://{host}:{port}")
+    uvicorn.run(create_app(herald, run_worker=True, worker_id=worker_id), host=host, port=port,
+                log_level=settings.log_level.lower())
+
+
+def _first_company(herald: Herald, base_url: str) -> None:
+    """On a fresh embedded install, make a company so the API can be tried at once."""
+    from sqlalchemy import select
+
+    with herald.db.session() as session:
+        if session.scalars(select(Company.id).limit(1)).first() is not None:
+            return
+        company, token = services.create_company(session, name="My company")
+    typer.echo(f"Created company {company.name!r} ({company.id}).\n"
+               f"Its API token, shown once: {token}\n"
+               f"API docs: {base_url}/docs")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """API and web UI only (production: run workers separately)."""
+    import uvicorn
+
+    from herald.app import create_app
+
+    herald = _herald()
+    settings = herald.settings
+    uvicorn.run(create_app(herald), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower())
+
+
+@app.command()
+def worker(
+    worker_id: Annotated[str | None, typer.Option("--id", help="Worker id (default: "
+                                                  "hostname-pid).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Posts published at once.")] = None,
+) -> None:
+    """The publishing worker. Run any number, on any hosts sharing the database."""
+    from herald.app import build_worker
+
+    herald = _herald()
+    overrides: dict[str, Any] = {}
+    if concurrency:
+        overrides["concurrency"] = concurrency
+    w = build_worker(herald, worker_id=worker_id, **overrides)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        signals = {"count": 0}
+
+        def on_signal() -> None:
+            signals["count"] += 1
+            if signals["count"] > 1:
+                # Second signal: leave now. Leases of posts in flight expire and are
+                # rescued (and reconciled) by another worker.
+                logging.getLogger("herald").warning("second signal: exiting at once")
+                os._exit(130)
+            w.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        await w.run()
+
+    asyncio.run(main())
+
+
+@app.command("run-once")
+def run_once(
+    json_out: JsonOpt = False,
+    worker_id: Annotated[str | None, typer.Option("--id", help="Worker id.")] = None,
+) -> None:
+    """Publish everything due now, then exit (for cron, a Kubernetes CronJob or PM2)."""
+    from herald.app import build_worker
+
+    herald = _herald()
+    w = build_worker(herald, worker_id=worker_id, listen=False)
+    totals = asyncio.run(w.run(until_idle=True))
+    data = totals.as_dict()
+    _print(data, json_out, " ".join(f"{k}={v}" for k, v in data.items()))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema to the latest version."""
+    herald = _herald(migrated=False)
+    migrate.upgrade(herald.db.engine)
+    typer.echo(f"database at revision {migrate.current_revision(herald.db.engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    herald = _herald(migrated=False)
+    current = migrate.current_revision(herald.db.engine)
+    typer.echo(f"{current or 'empty'} (latest: {migrate.head_revision()})")
+
+
+# --- admin -------------------------------------------------------------------------------
+
+
+@company_app.command("create")
+def company_create(name: str, json_out: JsonOpt = False) -> None:
+    """Create a company and print its id and a new API token (shown once)."""
+    herald = _herald()
+    with herald.db.session() as session:
+        company, token = services.create_company(session, name=name)
+    _print({"company_id": company.id, "api_token": token}, json_out,
+           f"company {company.id}\napi token (shown once): {token}")
+
+
+@token_app.command("create")
+def token_create(company: CompanyOpt = None, name: str = "", json_out: JsonOpt = False) -> None:
+    """Create an API token for a company (shown once)."""
+    herald = _herald()
+    company_id = _company_id(herald, company)
+    try:
+        with herald.db.session() as session:
+            token = services.create_api_token(session, company_id=company_id, name=name)
+    except AppError as exc:
+        fail(exc.message, 1)
+    _print({"company_id": company_id, "api_token": token}, json_out, token)
+
+
+@token_app.command("revoke")
+def token_revoke(token: str, json_out: JsonOpt = False) -> None:
+    """Revoke an API token (the token, its id or its printed prefix)."""
+    herald = _herald()
+    try:
+        with herald.db.session() as session:
+            row = services.revoke_api_token(session, token=token)
+    except AppError as exc:
+        fail(exc.message, 1)
+    _print({"id": row.id, "revoked_at": row.revoked_at}, json_out, f"revoked {row.prefix}…")
+
+
+@posts_app.command("list")
+def posts_list(
+    company: CompanyOpt = None,
+    status: Annotated[list[str] | None, typer.Option(help="Only posts in this status.")] = None,
+    limit: int = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """List posts, newest first."""
+    herald = _herald()
+    ctx = herald.context(_company_id(herald, company))
+    with herald.db.session() as session:
+        rows, _ = services.list_posts(session, ctx, services.PostFilters(status=status or ()),
+                                      limit=limit)
+        items = [PostOut.model_validate(p).model_dump(mode="json") for p in rows]
+    lines = [f"{p['id']}  {p['status']:<11} {p['platform']:<9} {p['run_at'] or '-':<32} "
+             f"{(p['caption'] or '')[:40]!r}" for p in items]
+    _print(items, json_out, "\n".join(lines) or "no posts")
+
+
+@posts_app.command("show")
+def posts_show(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one post with its attempts."""
+    from herald.api.posts import _detail
+
+    herald = _herald()
+    ctx = herald.context(_company_id(herald, company))
+    try:
+        with herald.db.session() as session:
+            detail = _detail(services.post_detail(session, ctx, post_id)).model_dump(mode="json")
+    except AppError as exc:
+        fail(exc.message, 1)
+    attempts = "\n".join(
+        f"  #{a['attempt']} {a['worker_id']} {a['started_at']} {a['phase']} {a['outcome']} "
+        f"{a['error_message'] or ''}" for a in detail["attempt_log"])
+    text = (f"{detail['id']} {detail['status']} on {detail['platform']} at {detail['run_at']}\n"
+            f"caption: {detail['caption']!r}\n"
+            f"external id: {detail['external_post_id'] or '-'}  "
+            f"permalink: {detail['permalink'] or '-'}\n"
+            f"error: {detail['error_message'] or '-'}\nattempts:\n{attempts or '  none'}")
+    _print(detail, json_out, text)
+
+
+@posts_app.command("cancel")
+def posts_cancel(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = False) -> None:
+    """Cancel a post that has not gone out."""
+    herald = _herald()
+    ctx = herald.context(_company_id(herald, company))
+    try:
+        with herald.db.session() as session:
+            post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
+    except AppError as exc:
+        fail(exc.message, 1)
+    _print(post.model_dump(mode="json"), json_out, f"{post.id} {post.status}")
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """Queue health: due now, processing, expired leases, today's results, per worker."""
+    herald = _herald()
+    now = utcnow()
+    stats = herald.queue().stats(now=now, since=now - timedelta(days=1))
+    rate = stats["success_rate_today"]
+    workers = ", ".join(f"{w}: {n}" for w, n in stats["processing_per_worker"].items()) or "-"
+    text = (f"due now:          {stats['due_now']}\n"
+            f"pending:          {stats['pending']}\n"
+            f"processing:       {stats['processing']} ({workers})\n"
+            f"expired leases:   {stats['expired_leases']}\n"
+            f"last 24 h:        {stats['published_today']} published, "
+            f"{stats['failed_today']} failed, {stats['unconfirmed_today']} unconfirmed\n"
+            f"success rate:     {'-' if rate is None else f'{rate:.1%}'}")
+    _print(stats, json_out, text)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"herald: error: {exc}", err=True)
+        sys.exit(2)

@@ -94,7 +94,7 @@ def check_media_url(url: str, *, allow_private: bool) -> CheckedURL:
             if not is_public_address(address):
                 raise PrivateAddressError(
                     f"Media URLs must point to the public internet; {parsed.host} is "
-                    f"{address}, a {_describe(address)} address."
+                    f"{_describe(address)}."
                 )
     return CheckedURL(url=parsed, addresses=addresses)
 
@@ -160,10 +160,15 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 
 
 def _describe(address: IPAddress) -> str:
+    """'10.0.0.1, a private address', for the error message."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return f"{address}, which reaches {_describe(embedded)}"
     for kind in ("loopback", "link_local", "multicast", "unspecified", "private", "reserved"):
         if getattr(address, f"is_{kind}"):
-            return kind.replace("_", "-")
-    return "non-public"
+            return f"{address}, a {kind.replace('_', '-')} address"
+    return f"{address}, a non-public address"
 
 
 # --- fetching --------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 Pure rules: the caller probes the media (herald.media) and hands the results in, so
 validation does no I/O and every rule is testable in microseconds. Each problem is a
-sentence a person can act on. Limits come from /work/shared/platforms/API.md; where a
-source is soft (◐) or ambiguous (MB vs MiB) we take the stricter reading, so a post we
-accept is not refused at 9 a.m.
+sentence a person can act on. Limits come from the team's publishing-API reference
+(shared/platforms/API.md); where a source is soft (◐) or ambiguous (MB vs MiB) we take the
+stricter reading, so a post we accept is not refused at 9 a.m.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ LINKEDIN_VIDEO_MIN_BYTES = 75 * 1000
 LINKEDIN_VIDEO_MAX_BYTES = 500 * MB
 LINKEDIN_DOCUMENT_MAX_BYTES = 100 * MB
 
-#: Post types each platform can publish here (the platform clients dispatch on these).
+#: Post types each platform can publish here. One composed post goes to several accounts
+#: with one post type, so a carousel is also accepted where it maps to a multi-image post.
 SUPPORTED_POST_TYPES: Mapping[str, frozenset[str]] = {
-    "instagram": frozenset({"feed", "carousel", "reel", "story", "feed_story"}),
-    "facebook": frozenset({"feed", "text", "video", "article"}),
-    "linkedin": frozenset({"feed", "text", "video", "article"}),
+    "instagram": frozenset({"feed", "carousel", "reel", "video", "story", "feed_story"}),
+    "facebook": frozenset({"feed", "text", "carousel", "video", "article"}),
+    "linkedin": frozenset({"feed", "text", "carousel", "video", "article"}),
 }
 
 # A hashtag needs a letter: Instagram does not link "#1". "&#39;" is an HTML entity.
@@ -265,7 +266,7 @@ def _duration_problems(what: str, m: _Media, low: float, high: float) -> list[st
 
 
 def _seconds(value: float) -> str:
-    if value >= 60 and value % 60 == 0:
+    if value >= 120 and value % 60 == 0:
         return f"{value / 60:g} minutes"
     return f"{value:.1f} seconds" if value % 1 else f"{value:g} seconds"
 
@@ -280,6 +281,7 @@ _INSTAGRAM_SHAPES: dict[str, tuple[str, int, int, frozenset[str]]] = {
     "feed": ("An Instagram feed post", 1, 1, _VISUAL),
     "carousel": ("An Instagram carousel", 2, INSTAGRAM_CAROUSEL_MAX, _VISUAL),
     "reel": ("An Instagram reel", 1, 1, _VIDEO),
+    "video": ("An Instagram video post (published as a reel)", 1, 1, _VIDEO),
     "story": ("An Instagram story", 1, 1, _VISUAL),
     "feed_story": ("An Instagram feed-and-story post", 1, 1, _VISUAL),
 }
@@ -290,7 +292,7 @@ def _instagram(post: _Post) -> list[str]:
     shape = _INSTAGRAM_SHAPES.get(post.post_type)
     if shape is None:
         return problems + _refuse_type("Instagram", post, _INSTAGRAM_HINTS.get(
-            post.post_type, "use feed, carousel, reel, story or feed_story."))
+            post.post_type, "use feed, carousel, reel, video, story or feed_story."))
     what, low, high, kinds = shape
     noun = "video" if kinds == _VIDEO else "image or video"
     problems += _count(what, low, high, noun, len(post.media))
@@ -301,7 +303,8 @@ def _instagram(post: _Post) -> list[str]:
         if m.type == "image":
             problems += _instagram_image(m, story=post.post_type == "story")
         elif m.type == "video":
-            problems += _instagram_video(m, story=post.post_type == "story")
+            # A feed_story video is also a story: the story limits (60 s, 100 MB) are stricter.
+            problems += _instagram_video(m, story=post.post_type in ("story", "feed_story"))
     return problems
 
 
@@ -309,7 +312,6 @@ _INSTAGRAM_HINTS = {
     "text": "every Instagram post needs an image or video; add one and schedule a feed post.",
     "article": "Instagram has no link posts; add an image or video and put the link in the "
     "caption or your bio.",
-    "video": "schedule the video as a reel (a feed post with a video is published as a reel).",
 }
 
 
@@ -381,7 +383,6 @@ def _instagram_video(m: _Media, *, story: bool) -> list[str]:
 # --- Facebook Pages --------------------------------------------------------------------
 
 _FACEBOOK_HINTS = {
-    "carousel": "use a feed post with 2 to 10 photos.",
     "reel": "reels are not published through the Pages API here; post the video as 'video'.",
     "story": "stories are not published through the Pages API here.",
     "feed_story": "stories are not published through the Pages API here; use feed.",
@@ -395,7 +396,7 @@ def _facebook(post: _Post) -> list[str]:
     problems = _caption_length("Facebook", post.caption, FACEBOOK_CAPTION_MAX, "post messages")
     if post.post_type not in SUPPORTED_POST_TYPES["facebook"]:
         return problems + _refuse_type("Facebook", post, _FACEBOOK_HINTS.get(
-            post.post_type, "use feed, text, video or article."))
+            post.post_type, "use feed, text, carousel, video or article."))
     problems += _link_problems("Facebook", post, required=post.post_type == "article")
     problems += _FACEBOOK_SHAPES[post.post_type](post)
     return problems + [p for m in post.of_type("image") for p in _facebook_photo(m)]
@@ -426,6 +427,12 @@ def _facebook_text(post: _Post) -> list[str]:
     return problems
 
 
+def _facebook_carousel(post: _Post) -> list[str]:
+    what = "A Facebook carousel (a multi-photo post)"
+    return (_count(what, 2, FACEBOOK_PHOTOS_MAX, "photo", len(post.media))
+            + _only(what, frozenset({"image"}), post))
+
+
 def _facebook_video(post: _Post) -> list[str]:
     what = "A Facebook video post"
     return _count(what, 1, 1, "video", len(post.media)) + _only(what, _VIDEO, post)
@@ -441,6 +448,7 @@ def _facebook_article(post: _Post) -> list[str]:
 _FACEBOOK_SHAPES: dict[str, Callable[[_Post], list[str]]] = {
     "feed": _facebook_feed,
     "text": _facebook_text,
+    "carousel": _facebook_carousel,
     "video": _facebook_video,
     "article": _facebook_article,
 }
@@ -462,7 +470,6 @@ def _facebook_photo(m: _Media) -> list[str]:
 # --- LinkedIn --------------------------------------------------------------------------
 
 _LINKEDIN_HINTS = {
-    "carousel": "use a feed post with 2 to 20 images.",
     "reel": "post the video as 'video' or 'feed'.",
     "story": "LinkedIn has no stories.",
     "feed_story": "LinkedIn has no stories; use feed.",
@@ -474,10 +481,14 @@ def _linkedin(post: _Post) -> list[str]:
     problems = _caption_length("LinkedIn", post.caption, LINKEDIN_COMMENTARY_MAX, "posts")
     if post.post_type not in SUPPORTED_POST_TYPES["linkedin"]:
         return problems + _refuse_type("LinkedIn", post, _LINKEDIN_HINTS.get(
-            post.post_type, "use feed, text, video or article."))
+            post.post_type, "use feed, text, carousel, video or article."))
     problems += _link_problems("LinkedIn", post, required=post.post_type == "article")
     if post.post_type == "article":
         problems += _linkedin_article(post)
+    elif post.post_type == "carousel":
+        what = "A LinkedIn carousel (a multi-image post)"
+        problems += _count(what, 2, LINKEDIN_IMAGES_MAX, "image", len(post.media))
+        problems += _only(what, frozenset({"image"}), post)
     elif post.post_type == "video":
         problems += _count("A LinkedIn video post", 1, 1, "video", len(post.media))
         problems += _only("A LinkedIn video post", _VIDEO, post)

@@ -6,13 +6,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from herald import __version__
-from herald.api import accounts, posts
+from herald.api import accounts, media, posts, seed
 from herald.api import errors as api_errors
 from herald.state import Herald
 from herald.worker import Wakeup, Worker
@@ -52,6 +54,14 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     api_errors.install(app)
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
+    app.include_router(media.router, prefix="/api/v1")
+    app.include_router(seed.router, prefix="/api/v1")
+    # The seed served these at the root; old clients keep working.
+    app.include_router(seed.router, include_in_schema=False)
+    if herald.settings.media_store == "local":
+        media_dir = Path(herald.settings.media_dir)
+        media_dir.mkdir(parents=True, exist_ok=True)
+        app.mount("/media", StaticFiles(directory=media_dir), name="media")
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:

@@ -6,7 +6,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     linkedin_api_url: str = "https://api.linkedin.com"
     linkedin_version: str = "202609"
     allow_private_media_urls: bool = False
+
+    # Media store: a local folder served at /media/ (default) or an S3-compatible bucket.
+    media_store: Literal["local", "s3"] = "local"
+    media_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    media_fetch_timeout: float = Field(default=30.0, gt=0)
+    media_jpeg_quality: int = Field(default=90, ge=1, le=100)
+    media_cdn_url: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_prefix: str = ""
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_acl: str | None = None
 
     # Worker knobs. The seed published 5 posts a minute, one at a time; these defaults
     # publish 50 at once and claim a batch ahead so slots never sit empty.

@@ -49,3 +49,10 @@ class Invalid(AppError):
 
     status = 422
     code = "invalid"
+
+
+class TooLarge(AppError):
+    """The upload is larger than Herald accepts."""
+
+    status = 413
+    code = "too_large"

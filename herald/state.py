@@ -9,6 +9,8 @@ from typing import Any
 from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
+from herald.inspection import MediaInspector, build_store
+from herald.media import MediaStore
 from herald.platforms.base import PublisherRegistry
 from herald.queue import Queue
 from herald.services import Context
@@ -23,10 +25,14 @@ class Herald:
     #: Called after a transaction that changed the queue commits (wakes an in-process worker).
     on_enqueue: Callable[[], None] | None = None
     validate: Callable[[Any, Any], list[str]] | None = None
+    media_store: MediaStore | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Herald:
+        """A Herald with its database, media store and scheduling-time validation."""
         db = kwargs.pop("db", None) or Database.from_settings(settings)
+        kwargs.setdefault("media_store", build_store(settings))
+        kwargs.setdefault("validate", MediaInspector(settings).validate)
         return cls(settings=settings, db=db, cipher=TokenCipher(settings.resolved_secret_key()),
                    **kwargs)
 

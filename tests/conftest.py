@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from herald import migrate, services
@@ -32,7 +33,9 @@ SECRET = "test-secret-key-0123456789abcdef"
 
 
 def _db_name() -> str:
-    return "herald_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Per process: two test runs on one machine (a clone and a work tree) must not drop
+    # each other's databases.
+    return f"herald_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def _unreachable(engine: str, exc: Exception) -> None:
@@ -42,28 +45,42 @@ def _unreachable(engine: str, exc: Exception) -> None:
     pytest.skip(message)
 
 
-def _fresh_server_database(engine: str) -> str:
-    name = _db_name()
+def _admin_engine(engine: str) -> Engine:
     if engine == "postgresql":
-        admin = create_engine(
+        return create_engine(
             PG_SERVER.replace("postgresql://", "postgresql+psycopg://") + "/postgres",
             isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        return f"{PG_SERVER}/{name}"
-    admin = create_engine(MARIADB_SERVER.replace("mysql://", "mysql+pymysql://") + "/")
+    return create_engine(MARIADB_SERVER.replace("mysql://", "mysql+pymysql://") + "/")
+
+
+def _drop_server_database(engine: str) -> None:
+    admin = _admin_engine(engine)
+    name = _db_name()
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        if engine == "postgresql":
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        else:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
     admin.dispose()
-    return f"{MARIADB_SERVER}/{name}"
+
+
+def _fresh_server_database(engine: str) -> str:
+    _drop_server_database(engine)
+    admin = _admin_engine(engine)
+    name = _db_name()
+    with admin.connect() as conn:
+        if engine == "postgresql":
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        else:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    admin.dispose()
+    server = PG_SERVER if engine == "postgresql" else MARIADB_SERVER
+    return f"{server}/{name}"
 
 
 @pytest.fixture(scope="session", params=ENGINES)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                 ) -> str:
+                 ) -> Iterator[str]:
     """A migrated, empty database on one engine, for the whole session."""
     engine: str = request.param
     if engine == "sqlite":
@@ -77,7 +94,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     db = Database.from_settings(settings)
     migrate.upgrade(db.engine)
     db.dispose()
-    return url
+    yield url
+    if engine != "sqlite":
+        _drop_server_database(engine)
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -91,8 +110,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: object) -> Settings:
-    return make_settings(database_url)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, media_dir=tmp_path / "media",
+                         public_url="http://testserver")
 
 
 def _empty_tables(db: Database) -> None:
@@ -124,6 +144,23 @@ def company(herald: Herald) -> tuple[str, str]:
     with herald.db.session() as session:
         created, token = services.create_company(session, name="Acme")
         return created.id, token
+
+
+@pytest.fixture
+def image_url(herald: Herald) -> str:
+    """A 1080×1080 JPEG in the local media store: valid for every platform."""
+    assert herald.media_store is not None
+    return herald.media_store.save(jpeg_bytes(1080, 1080), filename="square.jpg").url
+
+
+def jpeg_bytes(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 80, 40)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
 
 
 @pytest.fixture

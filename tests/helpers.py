@@ -67,8 +67,7 @@ def add_posts(herald: Herald, company_id: str, account_id: str, count: int = 1, 
         ctx = herald.context(company_id)
         for _ in range(count):
             data = PostCreate(account_id=account_id, caption=caption, run_at=run_at,
-                              post_type=post_type,
-                              media=media or [{"url": "https://cdn.example.test/a.jpg"}])
+                              post_type=post_type, media=media or [])
             ids += [p.id for p in services.create_posts(session, ctx, data)]
     return ids
 

@@ -85,12 +85,12 @@ def test_delete_account_removes_it_and_its_posts(client, auth, herald, company):
 # --- posts -------------------------------------------------------------------------------
 
 
-def test_create_for_several_accounts_makes_one_post_each_in_one_group(client, auth, herald):
+def test_create_for_several_accounts_makes_one_post_each_in_one_group(client, auth, herald, image_url):
     a = _account(client, auth)
     b = _account(client, auth, platform="linkedin", external_id="urn:li:person:1")
     response = client.post("/api/v1/posts", headers=auth, json={
         "account_ids": [a["id"], b["id"]], "caption": "Launch!", "run_at": _future(),
-        "media": [{"url": "https://cdn.example.test/a.jpg", "type": "image"}]})
+        "media": [{"url": image_url, "type": "image"}]})
     assert response.status_code == 201, response.text
     body = response.json()
     assert len(body["items"]) == 2
@@ -101,11 +101,11 @@ def test_create_for_several_accounts_makes_one_post_each_in_one_group(client, au
         assert s.scalar(select(func.count()).select_from(PostSchedule)) == 2
 
 
-def test_instagram_feed_story_is_two_posts(client, auth):
+def test_instagram_feed_story_is_two_posts(client, auth, image_url):
     ig = _account(client, auth, platform="instagram", external_id="1784")
     response = client.post("/api/v1/posts", headers=auth, json={
         "account_id": ig["id"], "post_type": "feed_story", "run_at": "now",
-        "media": [{"url": "https://cdn.example.test/a.jpg"}]})
+        "media": [{"url": image_url}]})
     assert response.status_code == 201, response.text
     assert sorted(p["post_type"] for p in response.json()["items"]) == ["feed", "story"]
 

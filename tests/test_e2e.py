@@ -11,7 +11,7 @@ from herald.app import create_app
 from herald.models import utcnow
 
 
-def test_a_post_created_through_the_api_is_published_on_time(herald, auth):
+def test_a_post_created_through_the_api_is_published_on_time(herald, auth, image_url):
     publisher = herald.registry.get("instagram")
     with TestClient(create_app(herald, run_worker=True, worker_id="e2e")) as client:
         account = client.post("/api/v1/accounts", headers=auth, json={
@@ -20,7 +20,7 @@ def test_a_post_created_through_the_api_is_published_on_time(herald, auth):
         run_at = (utcnow() + timedelta(seconds=1.5)).isoformat()
         created = client.post("/api/v1/posts", headers=auth, json={
             "account_id": account["id"], "caption": "Hello from Herald", "run_at": run_at,
-            "media": [{"url": "https://cdn.example.test/a.jpg"}]})
+            "media": [{"url": image_url}]})
         assert created.status_code == 201, created.text
         post_id = created.json()["items"][0]["id"]
         deadline = time.monotonic() + 15

@@ -1,0 +1,114 @@
+"""Scheduling-time checks: what each media URL holds, then the platform's rules.
+
+A user learns that an image is too large when they schedule the post, not at 9 a.m.
+when the platform refuses it. Files in Herald's own local store are read from disk;
+anything else is fetched (bounded in size and time, private addresses refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from herald.config import Settings
+from herald.media import LocalMediaStore, MediaError, MediaInfo, MediaStore, S3MediaStore, probe
+from herald.urls import MediaURLError, fetch_media_url
+from herald.validation import validate_post
+
+#: Remote media may change behind its URL; a short memory spares refetching the same file
+#: for each account of one post without trusting it for long.
+REMOTE_TTL = 600.0
+
+
+def build_store(settings: Settings) -> MediaStore:
+    if settings.media_store == "s3":
+        if not settings.s3_bucket:
+            from herald.config import ConfigError
+
+            raise ConfigError("HERALD_MEDIA_STORE=s3 needs HERALD_S3_BUCKET")
+        secret = settings.s3_secret_access_key
+        return S3MediaStore(
+            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region, cdn_base_url=settings.media_cdn_url,
+            prefix=settings.s3_prefix, access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            acl=settings.s3_acl, max_bytes=settings.media_max_upload_bytes,
+            jpeg_quality=settings.media_jpeg_quality,
+        )
+    return LocalMediaStore(settings.media_dir, settings.public_url,
+                           max_bytes=settings.media_max_upload_bytes,
+                           jpeg_quality=settings.media_jpeg_quality)
+
+
+class MediaInspector:
+    """Probes media URLs (with a small cache) and validates posts against platform rules."""
+
+    def __init__(self, settings: Settings, *, cache_size: int = 1024) -> None:
+        self.local_prefix = f"{settings.public_url}/media/"
+        self.media_dir = Path(settings.media_dir)
+        self.allow_private = settings.allow_private_media_urls
+        self.max_bytes = settings.media_max_upload_bytes
+        self.timeout = settings.media_fetch_timeout
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[float, MediaInfo]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def validate(self, account: Any, payload: dict[str, Any]) -> list[str]:
+        media: Sequence[dict[str, Any]] = payload["media"]
+        probes: list[MediaInfo | None] = []
+        problems: list[str] = []
+        for number, item in enumerate(media, start=1):
+            try:
+                probes.append(self.probe(item["url"]))
+            except (MediaURLError, MediaError) as exc:
+                problems.append(f"Media {number} ({item['url']}): {exc}")
+        if problems:
+            return problems
+        return validate_post(account.platform, payload["post_type"], payload["caption"],
+                             list(media), payload["options"], probes=probes)
+
+    def probe(self, url: str) -> MediaInfo:
+        cached = self._cached(url)
+        if cached is not None:
+            return cached
+        local = url.startswith(self.local_prefix)
+        info = probe(self._local_bytes(url) if local else self._fetch(url),
+                     filename=url.rsplit("/", 1)[-1])
+        with self._lock:
+            # Local names are content hashes: the same name is the same bytes forever.
+            self._cache[url] = (float("inf") if local else time.monotonic() + REMOTE_TTL, info)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return info
+
+    def _cached(self, url: str) -> MediaInfo | None:
+        with self._lock:
+            entry = self._cache.get(url)
+            if entry is None or entry[0] < time.monotonic():
+                return None
+            self._cache.move_to_end(url)
+            return entry[1]
+
+    def _local_bytes(self, url: str) -> bytes:
+        name = url[len(self.local_prefix):]
+        path = self.media_dir / Path(name).name
+        if "/" in name or not path.is_file():
+            raise MediaError("There is no such file in Herald's media store; upload it again.")
+        return path.read_bytes()
+
+    def _fetch(self, url: str) -> bytes:
+        async def fetch() -> bytes:
+            async with httpx.AsyncClient() as client:
+                return await fetch_media_url(url, client=client,
+                                             allow_private=self.allow_private,
+                                             max_bytes=self.max_bytes, timeout=self.timeout)
+
+        # Request handlers run in a worker thread with no event loop of their own.
+        return asyncio.run(fetch())

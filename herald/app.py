@@ -16,6 +16,7 @@ from sqlalchemy import text
 from herald import __version__
 from herald.api import accounts, media, posts, seed
 from herald.api import errors as api_errors
+from herald.platforms.registry import SANDBOX_PATH
 from herald.state import Herald
 from herald.worker import Wakeup, Worker
 
@@ -41,6 +42,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
             if worker is not None and task is not None:
                 worker.stop()
                 await task
+            await herald.aclose()
             herald.db.dispose()
 
     app = FastAPI(
@@ -58,6 +60,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(seed.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.
     app.include_router(seed.router, include_in_schema=False)
+    if herald.sandbox is not None:
+        app.mount(SANDBOX_PATH, herald.sandbox.app, name="sandbox")
     if herald.settings.media_store == "local":
         media_dir = Path(herald.settings.media_dir)
         media_dir.mkdir(parents=True, exist_ok=True)

@@ -48,9 +48,10 @@ def _settings() -> Settings:
         fail(str(exc))
 
 
-def _herald(*, migrated: bool = True, auto_migrate: bool = False) -> Herald:
+def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: bool = False,
+            sandbox: bool = False, settings: Settings | None = None) -> Herald:
     """Settings, database and cipher, with one readable line for anything wrong."""
-    settings = _settings()
+    settings = settings or _settings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -63,9 +64,8 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False) -> Herald:
             fail("the database schema is not up to date; run `herald db upgrade` first")
     except ConfigError as exc:
         fail(str(exc))
-    from herald.platforms.registry import build_registry
-
-    herald.registry = build_registry(settings)
+    if platforms:
+        herald.use_platforms(sandbox=sandbox)
     return herald
 
 
@@ -111,9 +111,13 @@ def run(
 
     from herald.app import create_app
 
-    herald = _herald(auto_migrate=True)
-    settings = herald.settings
+    settings = _settings()
     host, port = host or settings.host, port or settings.port
+    if "public_url" not in settings.model_fields_set:
+        # Media URLs and the sandbox must point at the port actually served.
+        public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings.public_url = f"http://{public_host}:{port}"
+    herald = _herald(auto_migrate=True, platforms=True, sandbox=True, settings=settings)
     _first_company(herald, f"http://{host}:{port}")
     uvicorn.run(create_app(herald, run_worker=True, worker_id=worker_id), host=host, port=port,
                 log_level=settings.log_level.lower())
@@ -157,7 +161,7 @@ def worker(
     """The publishing worker. Run any number, on any hosts sharing the database."""
     from herald.app import build_worker
 
-    herald = _herald()
+    herald = _herald(platforms=True)
     overrides: dict[str, Any] = {}
     if concurrency:
         overrides["concurrency"] = concurrency
@@ -178,7 +182,10 @@ def worker(
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal)
-        await w.run()
+        try:
+            await w.run()
+        finally:
+            await herald.aclose()
 
     asyncio.run(main())
 
@@ -191,9 +198,16 @@ def run_once(
     """Publish everything due now, then exit (for cron, a Kubernetes CronJob or PM2)."""
     from herald.app import build_worker
 
-    herald = _herald()
+    herald = _herald(platforms=True)
     w = build_worker(herald, worker_id=worker_id, listen=False)
-    totals = asyncio.run(w.run(until_idle=True))
+
+    async def main() -> Any:
+        try:
+            return await w.run(until_idle=True)
+        finally:
+            await herald.aclose()
+
+    totals = asyncio.run(main())
     data = totals.as_dict()
     _print(data, json_out, " ".join(f"{k}={v}" for k, v in data.items()))
 

@@ -22,6 +22,7 @@ from herald.platforms.base import (
     PublisherRegistry,
     PublishError,
     PublishJob,
+    PublishResult,
     RateLimitedError,
     TransientError,
 )
@@ -61,6 +62,7 @@ def load_jobs(
                        posts.c.media, posts.c.options, posts.c.scheduled_at,
                        accounts.c.id.label("account_id"), accounts.c.external_id,
                        accounts.c.name, accounts.c.state, accounts.c.state_reason,
+                       accounts.c.sandbox,
                        tokens.c.access_token_enc, tokens.c.refresh_token_enc,
                        tokens.c.expires_at)
                 .join(accounts, accounts.c.id == posts.c.account_id)
@@ -96,7 +98,8 @@ def _prepare(claim: Claim, row: Any, cipher: TokenCipher,
                                                error_message=str(exc)))
     account = AccountRef(id=row.account_id, platform=row.platform,
                          external_id=row.external_id, name=row.name, access_token=access,
-                         refresh_token=refresh, token_expires_at=row.expires_at)
+                         refresh_token=refresh, token_expires_at=row.expires_at,
+                         sandbox=bool(row.sandbox))
     job = PublishJob(
         post_id=claim.post_id, attempt=claim.attempt, platform=row.platform,
         post_type=row.post_type, caption=row.caption or "",
@@ -129,33 +132,64 @@ class Publishing:
         job = _with_journal(prepared.job, journal)
         try:
             publisher = self.registry.get(job.platform)
+            result = None
+            if needs_reconciling(job.previous):
+                result = await self._reconcile(publisher, job)
+                if result is not None:
+                    return Outcome(claim, "published", external_id=result.external_id,
+                                   permalink=result.permalink, phase="reconciled",
+                                   platform_ids=result.extra)
             result = await publisher.publish(job)
         except PublishError as exc:
             return await self._failed(claim, job, exc, phase["name"])
         except Exception as exc:  # a bug of ours or an unmapped library error
             log.exception("publishing post %s failed unexpectedly", claim.post_id)
             if phase["name"] in COMMIT_PHASES:
-                return _unconfirmed(claim, f"Herald failed while the post was being "
-                                           f"committed ({type(exc).__name__}); it may be "
-                                           "live. Check the account before retrying.")
+                return Outcome(claim, "retry", error_code="internal", unknown=True,
+                               error_message=f"Herald failed while the post was being "
+                                             f"committed ({type(exc).__name__}); it will check "
+                                             "whether it went out before trying again.")
             return Outcome(claim, "retry", error_code="internal",
                            error_message=f"Internal error: {type(exc).__name__}: {exc}")
         return Outcome(claim, "published", external_id=result.external_id,
                        permalink=result.permalink, phase="committed",
                        platform_ids=result.extra)
 
+    async def _reconcile(self, publisher: Any, job: PublishJob) -> PublishResult | None:
+        """Did the earlier, unfinished commit go out? Raises when nobody can tell."""
+        reconcile = getattr(publisher, "reconcile", None)
+        if reconcile is None:
+            raise _Unsettled(f"An earlier attempt was cut off while publishing, and "
+                             f"{job.platform} posts cannot be checked after the fact; check "
+                             "the account, then retry or cancel.")
+        log.info("post %s: reconciling an earlier attempt cut off mid-commit", job.post_id)
+        try:
+            result: PublishResult | None = await reconcile(job)
+        except OutcomeUnknownError as exc:
+            raise _Unsettled(exc.message, code=exc.code) from None
+        return result
+
     async def _failed(self, claim: Claim, job: PublishJob, exc: PublishError,
                       phase: str) -> Outcome:
         code = exc.code or exc.kind
-        if isinstance(exc, OutcomeUnknownError):
+        if isinstance(exc, _Unsettled):
             return _unconfirmed(claim, exc.message)
+        if isinstance(exc, OutcomeUnknownError):
+            # The platform may have the post. Never resend blindly: retry, and the next
+            # attempt reconciles (checks the platform) before it sends anything.
+            return Outcome(claim, "retry", error_code=code, unknown=True,
+                           error_message=f"{exc.message} Herald will check whether it went "
+                                         "out before trying again.", phase="committing")
         if isinstance(exc, NeedsReauthError):
             await asyncio.to_thread(mark_needs_reauth, self.engine, job.account.id, exc.message)
             return Outcome(claim, "failed", error_code=code,
                            error_message=f"{exc.message} Reconnect the account "
                                          f"{job.account.name!r}, then retry the post.")
+        # A definite refusal of the commit: nothing went out, nothing to reconcile later.
+        refused = "refused" if phase in COMMIT_PHASES else None
         if isinstance(exc, PermanentError):
-            return Outcome(claim, "failed", error_code=code, error_message=exc.message)
+            return Outcome(claim, "failed", error_code=code, error_message=exc.message,
+                           phase=refused)
         if isinstance(exc, TransientError):
             not_before = None
             if exc.retry_after:
@@ -164,8 +198,18 @@ class Publishing:
                 await asyncio.to_thread(back_off_account, self.engine, job.account.id,
                                         not_before)
             return Outcome(claim, "retry", error_code=code, error_message=exc.message,
-                           not_before=not_before)
+                           not_before=not_before, phase=refused)
         return Outcome(claim, "failed", error_code=code, error_message=exc.message)
+
+
+class _Unsettled(OutcomeUnknownError):
+    """Reconciliation could not tell whether the post went out."""
+
+
+def needs_reconciling(previous: dict[str, Any]) -> bool:
+    """An earlier attempt reached the commit and never learned its result."""
+    return previous.get("last_phase") in COMMIT_PHASES and previous.get("last_outcome") in (
+        "lease_expired", "retry", "unconfirmed")
 
 
 def _unconfirmed(claim: Claim, message: str) -> Outcome:

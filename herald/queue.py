@@ -58,6 +58,9 @@ class Outcome:
     not_before: datetime | None = None
     phase: str | None = None
     platform_ids: dict[str, Any] = field(default_factory=dict)
+    #: A retry whose last commit may have gone out: the next attempt reconciles first,
+    #: and if attempts run out the post is `unconfirmed`, never `failed`.
+    unknown: bool = False
 
 
 def backoff_seconds(
@@ -306,7 +309,7 @@ class Queue:
                 kind = o.kind
                 message = o.error_message
                 if kind == "retry" and attempt >= max_attempts:
-                    kind = "failed"
+                    kind = "unconfirmed" if o.unknown else "failed"
                     message = f"{message} (gave up after {attempt} attempts)"
                 journal.append(dict(
                     b_post=o.claim.post_id, b_attempt=attempt, finished_at=now,

@@ -61,9 +61,9 @@ class MediaIn(Strict):
 
 class AccountCreate(Strict):
     platform: Platform
-    external_id: str = Field(min_length=1, max_length=255)
+    external_id: str | None = Field(default=None, min_length=1, max_length=255)
     name: str = Field(min_length=1, max_length=255)
-    access_token: str = Field(min_length=1)
+    access_token: str | None = Field(default=None, min_length=1)
     refresh_token: str | None = None
     token_expires_at: datetime | None = None
     refresh_token_expires_at: datetime | None = None
@@ -75,6 +75,14 @@ class AccountCreate(Strict):
         if value is not None and value.tzinfo is None:
             raise ValueError("expiry times need a timezone, e.g. 2027-01-31T00:00:00Z")
         return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> AccountCreate:
+        # Sandbox accounts get made-up ids and tokens; real ones must bring theirs.
+        if not self.sandbox and (self.external_id is None or self.access_token is None):
+            raise ValueError("external_id and access_token are required (or set sandbox: "
+                             "true for a sandbox account)")
+        return self
 
 
 class AccountTokenUpdate(Strict):

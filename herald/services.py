@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from herald.models import (
     new_id,
     utcnow,
 )
+from herald.sandbox import Sandbox, sandbox_identity
 from herald.schemas import AccountCreate, AccountTokenUpdate, PostCreate, PostPatch
 
 #: How far in the past a run_at may be and still count as "now" (clock skew, slow clients).
@@ -46,7 +47,7 @@ class Context:
     actor: str | None = None
     validate: Callable[[Any, Any], list[str]] | None = None
     on_enqueue: Callable[[], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    sandbox: Sandbox | None = None
 
 
 # --- companies and API tokens -----------------------------------------------------------
@@ -105,6 +106,15 @@ def authenticate(session: Session, token: str | None) -> str:
 
 
 def create_account(session: Session, ctx: Context, data: AccountCreate) -> SocialAccount:
+    if data.sandbox:
+        if ctx.sandbox is None:
+            raise Conflict("Sandbox accounts need the built-in sandbox, which runs under "
+                           "`herald run`.")
+        external_id, token = sandbox_identity(data.platform)
+        data = data.model_copy(update={
+            "external_id": data.external_id or external_id,
+            "access_token": data.access_token or token})
+    assert data.external_id is not None and data.access_token is not None
     exists = session.scalars(
         select(SocialAccount.id).where(SocialAccount.company_id == ctx.company_id,
                                        SocialAccount.platform == data.platform,
@@ -121,12 +131,15 @@ def create_account(session: Session, ctx: Context, data: AccountCreate) -> Socia
     session.flush()
     session.add(_token_row(ctx, account.id, data))
     session.flush()
+    if data.sandbox and ctx.sandbox is not None:
+        ctx.sandbox.register(data.platform, data.external_id, data.access_token, data.name)
     return account
 
 
 def _token_row(ctx: Context, account_id: str, data: AccountCreate | AccountTokenUpdate,
                existing: SocialToken | None = None) -> SocialToken:
     row = existing or SocialToken(account_id=account_id)
+    assert data.access_token is not None
     row.access_token_enc = ctx.cipher.encrypt(data.access_token)
     # An update without a refresh token keeps the old one: dropping it would force a
     # reconnect at the next expiry for no reason.

@@ -6,13 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.inspection import MediaInspector, build_store
 from herald.media import MediaStore
 from herald.platforms.base import PublisherRegistry
+from herald.platforms.registry import build_registry, http_client
 from herald.queue import Queue
+from herald.sandbox import Sandbox
 from herald.services import Context
 
 
@@ -26,6 +30,9 @@ class Herald:
     on_enqueue: Callable[[], None] | None = None
     validate: Callable[[Any, Any], list[str]] | None = None
     media_store: MediaStore | None = None
+    sandbox: Sandbox | None = None
+    #: The platform clients' HTTP client, closed when Herald stops.
+    http: httpx.AsyncClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Herald:
@@ -45,4 +52,17 @@ class Herald:
     def context(self, company_id: str, *, actor: str | None = None) -> Context:
         return Context(company_id=company_id, cipher=self.cipher,
                        max_attempts=self.settings.max_attempts, actor=actor,
-                       validate=self.validate, on_enqueue=self.on_enqueue)
+                       validate=self.validate, on_enqueue=self.on_enqueue,
+                       sandbox=self.sandbox)
+
+    def use_platforms(self, *, sandbox: bool = False) -> None:
+        """Publish through the real clients (and, with `sandbox`, the in-app sandbox)."""
+        self.http = http_client(self.settings)
+        if sandbox:
+            self.sandbox = Sandbox()
+            self.sandbox.load(self.db, self.cipher)
+        self.registry = build_registry(self.settings, self.http, sandbox=sandbox)
+
+    async def aclose(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()

@@ -148,7 +148,7 @@ def company(herald: Herald) -> tuple[str, str]:
 
 @pytest.fixture
 def image_url(herald: Herald) -> str:
-    """A 1080×1080 JPEG in the local media store: valid for every platform."""
+    """A 1080x1080 JPEG in the local media store: valid for every platform."""
     assert herald.media_store is not None
     return herald.media_store.save(jpeg_bytes(1080, 1080), filename="square.jpg").url
 

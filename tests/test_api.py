@@ -85,7 +85,9 @@ def test_delete_account_removes_it_and_its_posts(client, auth, herald, company):
 # --- posts -------------------------------------------------------------------------------
 
 
-def test_create_for_several_accounts_makes_one_post_each_in_one_group(client, auth, herald, image_url):
+def test_create_for_several_accounts_makes_one_post_each_in_one_group(
+    client, auth, herald, image_url
+):
     a = _account(client, auth)
     b = _account(client, auth, platform="linkedin", external_id="urn:li:person:1")
     response = client.post("/api/v1/posts", headers=auth, json={

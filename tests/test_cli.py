@@ -66,18 +66,25 @@ def test_status_and_posts_list_print_json(herald, cli_env, tmp_path, company):
     assert [p["status"] for p in json.loads(result.stdout)] == ["pending", "pending"]
 
 
-def test_run_once_publishes_due_posts_and_exits(herald, cli_env, tmp_path, company):
+def test_run_once_publishes_due_posts_through_the_platform_and_exits(
+    herald, cli_env, tmp_path, company
+):
+    from herald.platforms.fake import FakeServer
     from tests.helpers import add_account, add_posts
 
-    account = add_account(herald, company[0])
-    add_posts(herald, company[0], account, 3)
-    # No platform clients are configured for this account in a bare process, so the
-    # posts fail with a clear reason rather than hang: the cycle still ends.
-    result = herald_cmd("run-once", "--json", env=cli_env, cwd=tmp_path)
+    account = add_account(herald, company[0], "facebook", "1001")
+    for n in range(3):  # Facebook refuses identical consecutive posts (code 506)
+        add_posts(herald, company[0], account, caption=f"Hello {n}")
+    with FakeServer() as fake:
+        fake.state.add_facebook_page("1001", "secret-token-1001")
+        env = {**cli_env, "HERALD_GRAPH_API_URL": fake.graph_url}
+        result = herald_cmd("run-once", "--json", env=env, cwd=tmp_path)
+        published = fake.state.published(platform="facebook")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["claimed"] == 3
-    assert summary["published"] + summary["failed"] == 3
+    assert (summary["claimed"], summary["published"]) == (3, 3)
+    assert sorted(r.caption for r in published) == ["Hello 0", "Hello 1", "Hello 2"]
+    assert "secret-token-1001" not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("url,expected", [

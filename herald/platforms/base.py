@@ -90,6 +90,8 @@ class AccountRef:
     access_token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     token_expires_at: datetime | None = None
+    #: A sandbox account publishes to Herald's built-in platform fake, never the real API.
+    sandbox: bool = False
 
 
 #: Records journal progress: phase name plus platform ids obtained so far.
@@ -133,6 +135,17 @@ class Publisher(Protocol):
     platform: str
 
     async def publish(self, job: PublishJob) -> PublishResult: ...
+
+
+class Reconciler(Protocol):
+    """A publisher that can tell whether an earlier, unfinished commit went out."""
+
+    async def reconcile(self, job: PublishJob) -> PublishResult | None:
+        """The result if the post is out, None if it provably is not.
+
+        Raises OutcomeUnknownError when it cannot be settled.
+        """
+        ...
 
 
 class PublisherRegistry:

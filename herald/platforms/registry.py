@@ -1,11 +1,103 @@
-"""Which publisher serves which platform in a running Herald."""
+"""Which publisher serves which account in a running Herald."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import httpx
+
 from herald.config import Settings
-from herald.platforms.base import PublisherRegistry
+from herald.platforms.base import Publisher, PublisherRegistry, PublishJob, PublishResult
+from herald.platforms.facebook import FacebookPublisher
+from herald.platforms.instagram import InstagramPublisher
+from herald.platforms.linkedin import LinkedInPublisher
+
+#: Where the built-in sandbox (the platform fake) is mounted in Herald's own app.
+SANDBOX_PATH = "/sandbox"
 
 
-def build_registry(settings: Settings) -> PublisherRegistry:
-    """The real platform clients (wired in with the platform clients)."""
-    return PublisherRegistry()
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    """One client for all platform calls: pooled connections, bounded waits."""
+    limits = httpx.Limits(max_connections=settings.worker_concurrency * 2,
+                          max_keepalive_connections=settings.worker_concurrency)
+    # A commit that outlives the read timeout becomes "outcome unknown" and is reconciled,
+    # so the timeout bounds how long a post can hang, not whether it is posted twice.
+    return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), limits=limits)
+
+
+def _publishers(client: httpx.AsyncClient, graph_url: str, graph_version: str,
+                linkedin_url: str, linkedin_version: str, *, quick: bool = False
+                ) -> dict[str, Publisher]:
+    # The sandbox finishes containers and videos at once; real platforms take minutes, and
+    # Meta asks for polls no more often than about once a minute after the first ones.
+    if quick:
+        return {
+            "instagram": InstagramPublisher(client, base_url=graph_url, version=graph_version,
+                                            poll_interval=0.2, max_poll_interval=1.0),
+            "facebook": FacebookPublisher(client, base_url=graph_url, version=graph_version),
+            "linkedin": LinkedInPublisher(client, base_url=linkedin_url,
+                                          version=linkedin_version, poll_interval=0.2,
+                                          max_poll_interval=1.0),
+        }
+    return {
+        "instagram": InstagramPublisher(client, base_url=graph_url, version=graph_version),
+        "facebook": FacebookPublisher(client, base_url=graph_url, version=graph_version),
+        "linkedin": LinkedInPublisher(client, base_url=linkedin_url, version=linkedin_version),
+    }
+
+
+class Routed:
+    """Sends sandbox accounts' posts to the sandbox and all others to the real platform."""
+
+    def __init__(self, platform: str, real: Publisher, sandbox: Publisher | None,
+                 sandbox_page: str = "") -> None:
+        self.platform = platform
+        self.real = real
+        self.sandbox = sandbox
+        self.sandbox_page = sandbox_page
+
+    def _for(self, job: PublishJob) -> Publisher:
+        if job.account.sandbox:
+            if self.sandbox is None:
+                from herald.platforms.base import PermanentError
+
+                raise PermanentError("This is a sandbox account, and the sandbox only runs "
+                                     "under `herald run`.", code="no_sandbox")
+            return self.sandbox
+        return self.real
+
+    async def publish(self, job: PublishJob) -> PublishResult:
+        result = await self._for(job).publish(job)
+        return self._sandboxed(job, result)
+
+    def _sandboxed(self, job: PublishJob, result: PublishResult) -> PublishResult:
+        # A sandbox post lives on the sandbox page, not on linkedin.com or instagram.com.
+        if job.account.sandbox:
+            return replace(result, permalink=f"{self.sandbox_page}?id={result.external_id}")
+        return result
+
+    async def reconcile(self, job: PublishJob) -> PublishResult | None:
+        publisher = self._for(job)
+        reconcile = getattr(publisher, "reconcile", None)
+        if reconcile is None:
+            from herald.platforms.base import OutcomeUnknownError
+
+            raise OutcomeUnknownError(f"{self.platform} posts cannot be checked after the fact.")
+        result: PublishResult | None = await reconcile(job)
+        return None if result is None else self._sandboxed(job, result)
+
+
+def build_registry(settings: Settings, client: httpx.AsyncClient, *,
+                   sandbox: bool = False) -> PublisherRegistry:
+    """The real clients; with `sandbox`, sandbox accounts go to the fake mounted in-app."""
+    real = _publishers(client, settings.graph_api_url, settings.graph_api_version,
+                       settings.linkedin_api_url, settings.linkedin_version)
+    fake: dict[str, Publisher] = {}
+    if sandbox:
+        base = settings.public_url + SANDBOX_PATH
+        fake = _publishers(client, base + "/graph", settings.graph_api_version,
+                           base + "/linkedin", settings.linkedin_version, quick=True)
+    page = settings.public_url + SANDBOX_PATH + "/"
+    return PublisherRegistry({
+        name: Routed(name, publisher, fake.get(name), page) for name, publisher in real.items()
+    })

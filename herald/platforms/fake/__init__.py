@@ -1,0 +1,40 @@
+"""A faithful fake of the Graph API (Instagram via Facebook Login, Facebook Pages) and of
+LinkedIn's REST API, for the tests, the benchmarks and Herald's built-in sandbox.
+
+One ASGI app (`create_fake_app`) serves everything; it works mounted under any prefix
+(all absolute URLs it hands out are built from the request's root_path):
+
+    GET  /                                   sandbox page: what was published, newest first
+    /graph/{vNN.0}/{object-id}[/{edge}]      Graph API    → HERALD_GRAPH_API_URL=<base>/graph
+        POST {ig-user}/media, media_publish; GET {ig-user}/media, stories,
+             content_publishing_limit; GET {container}, {media}
+        POST {page}/feed, photos, videos; GET {page}/published_posts, posts, feed,
+             scheduled_posts; GET {post}, {photo}, {video}; GET me, me/accounts, {page}
+    /linkedin/rest/...                       LinkedIn     → HERALD_LINKEDIN_API_URL=<base>/linkedin
+        POST|GET posts, GET posts/{urn}; POST images|documents?action=initializeUpload;
+        POST videos?action=initializeUpload|finalizeUpload; GET images|videos|documents/{urn}
+    /linkedin/dms-uploads/{id}[/parts/{n}]   upload URLs handed out by initializeUpload
+    /_fake/...                               admin JSON API (see admin.py)
+
+Python side: `FakeState` (accounts, tokens, faults, clock, what was published) and
+`FakeServer` (uvicorn in a background thread). Standalone:
+``python -m herald.platforms.fake --port 8400 [--latency 1.2] [--demo]``.
+"""
+
+from __future__ import annotations
+
+from herald.platforms.fake.app import create_fake_app
+from herald.platforms.fake.faults import FaultRule
+from herald.platforms.fake.models import CommitCall, PublishedRecord
+from herald.platforms.fake.server import FakeServer
+from herald.platforms.fake.state import FakeConfig, FakeState
+
+__all__ = [
+    "CommitCall",
+    "FakeConfig",
+    "FakeServer",
+    "FakeState",
+    "FaultRule",
+    "PublishedRecord",
+    "create_fake_app",
+]

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from herald.platforms.fake.server import main
+
+main()

@@ -1,0 +1,26 @@
+"""Demo accounts for the sandbox and for `python -m herald.platforms.fake --demo`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from herald.platforms.fake.state import FakeState
+
+DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
+    {"platform": "facebook", "id": "100000000000001", "token": "sandbox-facebook-token",
+     "name": "Sandbox Page"},
+    {"platform": "instagram", "id": "17841400000000001", "token": "sandbox-instagram-token",
+     "name": "Sandbox Instagram", "username": "herald_sandbox", "page_id": "100000000000001"},
+    {"platform": "linkedin", "id": "urn:li:person:sandbox", "token": "sandbox-linkedin-token",
+     "name": "Sandbox Member"},
+    {"platform": "linkedin", "id": "urn:li:organization:1000001",
+     "token": "sandbox-linkedin-token", "name": "Sandbox Organization"},
+)
+
+
+def add_demo_accounts(state: FakeState) -> list[dict[str, Any]]:
+    """Register the demo accounts; returns them (with their tokens)."""
+    for spec in DEMO_ACCOUNTS:
+        options = {k: v for k, v in spec.items() if k not in ("platform", "id", "token")}
+        state.add_account(spec["platform"], spec["id"], spec["token"], **options)
+    return [dict(spec) for spec in DEMO_ACCOUNTS]

@@ -1,0 +1,376 @@
+"""Facebook Pages: feed posts, photos, videos, scheduling and the published-post lists."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from herald.platforms.fake import graph_errors as errors
+from herald.platforms.fake.calls import as_bool, as_text
+from herald.platforms.fake.graph import GraphCall, GraphRouter, graph_time, new_id
+from herald.platforms.fake.media_check import MediaProblem, inspect_image
+from herald.platforms.fake.models import (
+    DAY,
+    FACEBOOK,
+    INSTAGRAM,
+    Account,
+    FbPhoto,
+    FbPost,
+    FbVideo,
+    PublishedRecord,
+    utc,
+)
+
+ROUTES = GraphRouter()
+
+MESSAGE_MAX = 63_206  # ◐ what Postiz assumes
+PHOTO_MAX_BYTES = 4 * 1024 * 1024  # "Photos should be less than 4 MB" ◐
+PHOTO_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "MPO"})
+#: Native scheduling window: 10 minutes to 75 days ahead ◐ (Graph Page-feed reference).
+SCHEDULE_MIN, SCHEDULE_MAX = 600.0, 75 * DAY
+_TASKS = ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]
+
+
+def _photos_endpoint(params: dict[str, Any]) -> str:
+    # An unpublished photo is an idempotent upload step; a published one is a post.
+    return "commit" if as_bool(params.get("published"), True) else "upload"
+
+
+# --- the user and the Page ---------------------------------------------------------------
+
+
+@ROUTES.route("GET", "me")
+async def get_me(call: GraphCall) -> dict[str, Any]:
+    # A stable id per token: each token stands for one Facebook user.
+    digest = int(hashlib.sha256(call.token.value.encode()).hexdigest()[:12], 16)
+    return call.select("User", {"id": str(10**14 + digest % 10**14), "name": "Fake User"})
+
+
+@ROUTES.route("GET", "me", "accounts")
+async def list_pages(call: GraphCall) -> dict[str, Any]:
+    state = call.state
+    with state.lock:
+        pages = [a for a in state.data.accounts.values()
+                 if a.platform == FACEBOOK and a.id in call.token.accounts]
+    return call.page([call.select("Page", _page_fields(call, p), default=("id", "name",
+                                  "access_token", "tasks")) for p in pages])
+
+
+@ROUTES.route("GET", "page")
+async def get_page(call: GraphCall) -> dict[str, Any]:
+    return call.select("Page", _page_fields(call, call.account))
+
+
+def _page_fields(call: GraphCall, page: Account) -> dict[str, Any]:
+    with call.state.lock:
+        linked = next((a.id for a in call.state.data.accounts.values()
+                       if a.platform == INSTAGRAM and a.page_id == page.id), None)
+    return {
+        "id": page.id, "name": page.name, "access_token": call.token.value, "tasks": _TASKS,
+        "category": "Brand", "link": call.permalink(page.id),
+        "instagram_business_account": {"id": linked} if linked else None,
+    }
+
+
+# --- publishing --------------------------------------------------------------------------
+
+
+@ROUTES.route("POST", "page", "feed", endpoint="commit")
+async def create_post(call: GraphCall) -> dict[str, Any]:
+    params, state, page = call.params, call.state, call.account
+    message = as_text(params.get("message"))
+    link = as_text(params.get("link")) or None
+    call.info.caption = message
+    fbids = _attached_media(params)
+    if not (message or link or fbids):
+        raise errors.invalid_param("Missing message or attachment")
+    if len(message) > MESSAGE_MAX:
+        raise errors.invalid_param(f"The message is longer than {MESSAGE_MAX} characters.")
+    published = as_bool(params.get("published"), True)
+    scheduled_for = _scheduled_time(call, params.get("scheduled_publish_time"), published)
+
+    with state.lock:
+        now = state.now()
+        photos = [_attachable_photo(call, i, fbid) for i, fbid in enumerate(fbids)]
+        signature = ("feed", message, link, tuple(p.url or p.id for p in photos))
+        _check_duplicate(call, signature)
+        post = FbPost(
+            id=f"{page.id}_{new_id(state, '1221000')}", account_id=page.id, message=message,
+            created_at=now, link=link, photo_ids=tuple(p.id for p in photos),
+            published=published and scheduled_for is None, scheduled_for=scheduled_for,
+        )
+        post.permalink = call.permalink(post.id)
+        for photo in photos:
+            photo.post_id = post.id
+        kind = ("multi_photo" if len(photos) > 1 else "photo" if photos
+                else "link" if link else "text")
+        _store_post(call, post, signature, kind,
+                    media_urls=tuple(p.url for p in photos if p.url) or tuple(filter(None, [link])),
+                    media_ids=tuple(p.id for p in photos))
+    call.info.external_id = post.id
+    return {"id": post.id}
+
+
+def _attached_media(params: dict[str, Any]) -> list[str]:
+    """media_fbid values from JSON (a list) or a form (a JSON string or attached_media[N])."""
+    raw: Any = params.get("attached_media")
+    items: list[Any]
+    if raw is None:
+        keyed = sorted((k for k in params if k.startswith("attached_media[")),
+                       key=lambda k: int(k[15:-1]) if k[15:-1].isdigit() else 0)
+        items = [params[k] for k in keyed]
+    elif isinstance(raw, str):
+        try:
+            items = json.loads(raw) if raw.strip() else []
+        except ValueError:
+            raise errors.invalid_param("attached_media must be a JSON array") from None
+    else:
+        items = raw if isinstance(raw, list) else [raw]
+    fbids: list[str] = []
+    for index, item in enumerate(items):
+        if isinstance(item, str):
+            try:
+                item = json.loads(item)
+            except ValueError:
+                item = {"media_fbid": item}
+        if not isinstance(item, dict) or not item.get("media_fbid"):
+            raise errors.invalid_param(f"param attached_media[{index}] must be an object "
+                                       "with a media_fbid")
+        fbids.append(str(item["media_fbid"]))
+    return fbids
+
+
+def _attachable_photo(call: GraphCall, index: int, fbid: str) -> FbPhoto:
+    photo = call.state.data.nodes.get(fbid)
+    if (not isinstance(photo, FbPhoto) or photo.account_id != call.account.id
+            or photo.published or photo.post_id is not None):
+        raise errors.invalid_param(
+            f"param attached_media[{index}] has media_fbid {fbid}, which is not an "
+            "unpublished photo of this Page"
+        )
+    return photo
+
+
+def _scheduled_time(call: GraphCall, raw: Any, published: bool) -> float | None:
+    if raw in (None, ""):
+        return None
+    if published:
+        raise errors.invalid_param(
+            "You cannot specify a scheduled publish time on a published post"
+        )
+    try:
+        when = float(raw)
+    except (TypeError, ValueError):
+        try:
+            when = datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise errors.invalid_param("The specified scheduled publish time is invalid.") from None
+    if not SCHEDULE_MIN <= when - call.state.now() <= SCHEDULE_MAX:
+        raise errors.invalid_param("The specified scheduled publish time is invalid.")
+    return when
+
+
+def _check_duplicate(call: GraphCall, signature: tuple[Any, ...]) -> None:
+    # Only identical *consecutive* posts are refused, as on Facebook: a partial guard.
+    if call.state.data.fb_last_post.get(call.account.id) == signature:
+        raise errors.GraphError(506, "(#506) Duplicate status message", subcode=1455006)
+
+
+def _store_post(
+    call: GraphCall, post: FbPost, signature: tuple[Any, ...], kind: str, *,
+    media_urls: tuple[str, ...], media_ids: tuple[str, ...] = (), external_id: str | None = None,
+) -> None:
+    """Keep a new post and record it; the caller holds the state lock."""
+    data = call.state.data
+    data.nodes[post.id] = post
+    data.fb_posts.setdefault(post.account_id, []).append(post.id)
+    data.fb_last_post[post.account_id] = signature
+    call.state.record_published(PublishedRecord(
+        platform=FACEBOOK, account=post.account_id, kind=kind, caption=post.message,
+        media_urls=media_urls, external_id=external_id or post.id, permalink=post.permalink,
+        published_at=utc(post.created_at), dropped=call.info.dropping,
+        scheduled_for=utc(post.scheduled_for) if post.scheduled_for else None,
+        media_ids=media_ids,
+    ))
+
+
+@ROUTES.route("POST", "page", "photos", endpoint=_photos_endpoint)
+async def create_photo(call: GraphCall) -> dict[str, Any]:
+    params, state, page = call.params, call.state, call.account
+    url = as_text(params.get("url")) or None
+    source = call.files.get("source")
+    caption = as_text(params.get("caption") or params.get("message"))
+    published = as_bool(params.get("published"), True)
+    call.info.caption = caption
+    if url is None and source is None:
+        raise errors.GraphError(324, "(#324) Requires upload file")
+    await _check_photo(call, url, source)
+
+    with state.lock:
+        now = state.now()
+        photo = FbPhoto(id=new_id(state, "1222000"), account_id=page.id, url=url,
+                        caption=caption, created_at=now, published=published)
+        result = {"id": photo.id}
+        if published:
+            digest = url or hashlib.sha256(source or b"").hexdigest()
+            signature = ("photo", caption, digest)
+            _check_duplicate(call, signature)
+            post = FbPost(id=f"{page.id}_{new_id(state, '1221000')}", account_id=page.id,
+                          message=caption, created_at=now, photo_ids=(photo.id,))
+            post.permalink = call.permalink(post.id)
+            photo.post_id = post.id
+            _store_post(call, post, signature, "photo", media_urls=tuple(filter(None, [url])),
+                        media_ids=(photo.id,))
+            result["post_id"] = post.id
+            call.info.external_id = post.id
+        state.data.nodes[photo.id] = photo
+    return result
+
+
+async def _check_photo(call: GraphCall, url: str | None, source: bytes | None) -> None:
+    if source is not None:
+        info = inspect_image(source)
+    elif url is not None and call.state.config.fetch_media:
+        try:
+            info = await call.fetcher.image(call.state, url)
+        except MediaProblem as problem:
+            if problem.kind == "unreachable":
+                raise errors.GraphError(324, "(#324) Missing or invalid image file") from None
+            info = None
+    else:
+        return
+    if info is None or info.format not in PHOTO_FORMATS or info.size > PHOTO_MAX_BYTES:
+        raise errors.invalid_param(
+            "Photos should be smaller than 4 MB and saved as JPG, PNG, GIF, TIFF or WEBP files.",
+            subcode=1366046,
+        )
+
+
+@ROUTES.route("POST", "page", "videos", endpoint="commit")
+async def create_video(call: GraphCall) -> dict[str, Any]:
+    params, state, page = call.params, call.state, call.account
+    file_url = as_text(params.get("file_url")) or None
+    description = as_text(params.get("description"))
+    title = as_text(params.get("title"))
+    call.info.caption = description
+    if file_url is None and "source" not in call.files:
+        raise errors.invalid_param("The parameter file_url or source is required.")
+    failed = call.info.processing_error
+    if file_url and state.config.fetch_media and not failed:
+        # Facebook downloads the file after answering; a bad URL shows up in the status.
+        failed = not await call.fetcher.reachable(state, file_url)
+
+    with state.lock:
+        now = state.now()
+        signature = ("video", description, title, file_url)
+        _check_duplicate(call, signature)
+        video = FbVideo(
+            id=new_id(state, "1223000"), account_id=page.id, file_url=file_url,
+            description=description, title=title, created_at=now,
+            post_id=f"{page.id}_{new_id(state, '1221000')}",
+            ready_polls=state.config.fb_video_polls, failed=failed,
+        )
+        post = FbPost(id=video.post_id, account_id=page.id, message=description,
+                      created_at=now, permalink=call.permalink(video.id))
+        state.data.nodes[video.id] = video
+        _store_post(call, post, signature, "video", media_urls=tuple(filter(None, [file_url])),
+                    media_ids=(video.id,), external_id=video.id)
+    call.info.external_id = video.id
+    return {"id": video.id}
+
+
+# --- reading back ------------------------------------------------------------------------
+
+
+def _post_fields(post: FbPost) -> dict[str, Any]:
+    shown_at = post.scheduled_for if post.scheduled_for is not None else post.created_at
+    return {
+        "id": post.id,
+        "message": post.message or None,
+        "created_time": graph_time(shown_at),
+        "permalink_url": post.permalink,
+        "is_published": post.published,
+        "scheduled_publish_time": int(post.scheduled_for) if post.scheduled_for else None,
+        "link": post.link,
+    }
+
+
+def _page_posts(call: GraphCall, *, scheduled: bool) -> dict[str, Any]:
+    state = call.state
+    now = state.now()
+    with state.lock:
+        ids = state.data.fb_posts.get(call.account.id, [])
+        posts = [p for i in ids if isinstance(p := state.data.nodes.get(i), FbPost)]
+    if scheduled:
+        chosen = [p for p in posts if not p.visible_at(now) and p.scheduled_for is not None]
+    else:
+        chosen = [p for p in posts if p.visible_at(now)]
+    chosen.sort(key=lambda p: (p.scheduled_for or p.created_at, p.id), reverse=True)
+    return call.page([call.select("Post", _post_fields(p)) for p in chosen])
+
+
+@ROUTES.route("GET", "page", "published_posts")
+async def published_posts(call: GraphCall) -> dict[str, Any]:
+    return _page_posts(call, scheduled=False)
+
+
+@ROUTES.route("GET", "page", "posts")
+async def posts(call: GraphCall) -> dict[str, Any]:
+    return _page_posts(call, scheduled=False)
+
+
+@ROUTES.route("GET", "page", "feed")
+async def feed(call: GraphCall) -> dict[str, Any]:
+    return _page_posts(call, scheduled=False)
+
+
+@ROUTES.route("GET", "page", "scheduled_posts")
+async def scheduled_posts(call: GraphCall) -> dict[str, Any]:
+    return _page_posts(call, scheduled=True)
+
+
+@ROUTES.route("GET", "fb_post")
+async def get_post(call: GraphCall) -> dict[str, Any]:
+    assert isinstance(call.node, FbPost)
+    return call.select("Post", _post_fields(call.node))
+
+
+@ROUTES.route("GET", "fb_photo")
+async def get_photo(call: GraphCall) -> dict[str, Any]:
+    photo = call.node
+    assert isinstance(photo, FbPhoto)
+    return call.select("Photo", {
+        "id": photo.id, "name": photo.caption or None, "created_time": graph_time(photo.created_at),
+        "link": photo.url, "page_story_id": photo.post_id, "published": photo.published,
+    })
+
+
+@ROUTES.route("GET", "fb_video", endpoint="status")
+async def get_video(call: GraphCall) -> dict[str, Any]:
+    video = call.node
+    assert isinstance(video, FbVideo)
+    with call.state.lock:
+        status = _video_status(video)
+        video.polls += 1
+    return call.select("Video", {
+        "id": video.id, "status": status, "title": video.title or None,
+        "description": video.description or None, "created_time": graph_time(video.created_at),
+        "permalink_url": call.permalink(video.id), "post_id": video.post_id,
+    })
+
+
+def _video_status(video: FbVideo) -> dict[str, Any]:
+    done = {"status": "complete"}
+    if video.polls < video.ready_polls:
+        return {"video_status": "processing", "uploading_phase": done,
+                "processing_phase": {"status": "in_progress"},
+                "publishing_phase": {"status": "not_started"}}
+    if video.failed:
+        return {"video_status": "error", "uploading_phase": done,
+                "processing_phase": {"status": "error", "errors": [
+                    {"code": 1363008, "message": "Video processing failed"}]},
+                "publishing_phase": {"status": "not_started"}}
+    return {"video_status": "ready", "uploading_phase": done, "processing_phase": done,
+            "publishing_phase": {"status": "complete", "publish_status": "published"}}

@@ -55,13 +55,13 @@ class Herald:
                        validate=self.validate, on_enqueue=self.on_enqueue,
                        sandbox=self.sandbox)
 
-    def use_platforms(self, *, sandbox: bool = False) -> None:
+    def use_platforms(self, *, sandbox: bool = False, quick: bool = False) -> None:
         """Publish through the real clients (and, with `sandbox`, the in-app sandbox)."""
         self.http = http_client(self.settings)
         if sandbox:
             self.sandbox = Sandbox()
             self.sandbox.load(self.db, self.cipher)
-        self.registry = build_registry(self.settings, self.http, sandbox=sandbox)
+        self.registry = build_registry(self.settings, self.http, sandbox=sandbox, quick=quick)
 
     async def aclose(self) -> None:
         if self.http is not None:

@@ -88,10 +88,14 @@ class Routed:
 
 
 def build_registry(settings: Settings, client: httpx.AsyncClient, *,
-                   sandbox: bool = False) -> PublisherRegistry:
-    """The real clients; with `sandbox`, sandbox accounts go to the fake mounted in-app."""
+                   sandbox: bool = False, quick: bool = False) -> PublisherRegistry:
+    """The real clients; with `sandbox`, sandbox accounts go to the fake mounted in-app.
+
+    `quick` polls containers and videos every fraction of a second: for tests and
+    benchmarks against the fake, never for the real platforms.
+    """
     real = _publishers(client, settings.graph_api_url, settings.graph_api_version,
-                       settings.linkedin_api_url, settings.linkedin_version)
+                       settings.linkedin_api_url, settings.linkedin_version, quick=quick)
     fake: dict[str, Publisher] = {}
     if sandbox:
         base = settings.public_url + SANDBOX_PATH

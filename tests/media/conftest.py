@@ -4,77 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import io
-import os
 import socket
-import struct
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
-from PIL import Image
+
+from tests.media_files import image_bytes as _image
+from tests.media_files import mp4_bytes as _mp4
 
 MakeImage = Callable[..., bytes]
-
-
-def _image(
-    fmt: str = "JPEG",
-    size: tuple[int, int] = (1080, 1080),
-    *,
-    mode: str = "RGB",
-    color: Any = (200, 80, 40),
-    noise: bool = False,
-    orientation: int | None = None,
-    **save: Any,
-) -> bytes:
-    if noise:  # random pixels defeat compression: the quickest way to a big file
-        image = Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode)))
-    else:
-        image = Image.new(mode, size, color)
-    if orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        save["exif"] = exif.tobytes()
-    out = io.BytesIO()
-    image.save(out, fmt, **save)
-    return out.getvalue()
 
 
 @pytest.fixture
 def make_image() -> MakeImage:
     return _image
-
-
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", 8 + len(payload)) + kind + payload
-
-
-def _mp4(
-    *,
-    width: int = 1080,
-    height: int = 1920,
-    seconds: float = 10.0,
-    brand: bytes = b"isom",
-    faststart: bool = True,
-    handler: bytes = b"vide",
-    rotated: bool = False,
-    data_bytes: int = 1000,
-) -> bytes:
-    """A minimal ISO media file: ftyp, moov (mvhd, one trak) and mdat, no real frames."""
-    timescale = 1000
-    mvhd = struct.pack(">B3xIIII", 0, 0, 0, timescale, int(seconds * timescale)) + bytes(80)
-    one, zero = 0x10000, 0
-    a, b, c, d = (zero, one, -one, zero) if rotated else (one, zero, zero, one)
-    matrix = struct.pack(">iiiiiiiii", a, b, 0, c, d, 0, 0, 0, 0x40000000)
-    tkhd = (struct.pack(">B3xIIIII", 0, 0, 0, 1, 0, 0) + bytes(16) + matrix
-            + struct.pack(">II", width << 16, height << 16))
-    hdlr = bytes(8) + handler + bytes(12) + b"Handler\0"
-    trak = _box(b"trak", _box(b"tkhd", tkhd) + _box(b"mdia", _box(b"hdlr", hdlr)))
-    moov = _box(b"moov", _box(b"mvhd", mvhd) + trak)
-    mdat = _box(b"mdat", bytes(data_bytes))
-    ftyp = _box(b"ftyp", brand + bytes(4) + b"isomiso2mp41")
-    return ftyp + (moov + mdat if faststart else mdat + moov)
 
 
 @pytest.fixture

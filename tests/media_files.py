@@ -1,0 +1,66 @@
+"""Real media files made in memory: images by Pillow, minimal MP4s box by box."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from typing import Any
+
+from PIL import Image
+
+
+def image_bytes(
+    fmt: str = "JPEG",
+    size: tuple[int, int] = (1080, 1080),
+    *,
+    mode: str = "RGB",
+    color: Any = (200, 80, 40),
+    noise: bool = False,
+    orientation: int | None = None,
+    **save: Any,
+) -> bytes:
+    if noise:  # random pixels defeat compression: the quickest way to a big file
+        image = Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode)))
+    else:
+        image = Image.new(mode, size, color)
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        save["exif"] = exif.tobytes()
+    out = io.BytesIO()
+    image.save(out, fmt, **save)
+    return out.getvalue()
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def mp4_bytes(
+    *,
+    width: int = 1080,
+    height: int = 1920,
+    seconds: float = 10.0,
+    brand: bytes = b"isom",
+    faststart: bool = True,
+    handler: bytes = b"vide",
+    rotated: bool = False,
+    data_bytes: int = 1000,
+) -> bytes:
+    """A minimal ISO media file: ftyp, moov (mvhd, one trak) and mdat, no real frames."""
+    timescale = 1000
+    mvhd = struct.pack(">B3xIIII", 0, 0, 0, timescale, int(seconds * timescale)) + bytes(80)
+    one, zero = 0x10000, 0
+    a, b, c, d = (zero, one, -one, zero) if rotated else (one, zero, zero, one)
+    matrix = struct.pack(">iiiiiiiii", a, b, 0, c, d, 0, 0, 0, 0x40000000)
+    tkhd = (struct.pack(">B3xIIIII", 0, 0, 0, 1, 0, 0) + bytes(16) + matrix
+            + struct.pack(">II", width << 16, height << 16))
+    hdlr = bytes(8) + handler + bytes(12) + b"Handler\0"
+    trak = box(b"trak", box(b"tkhd", tkhd) + box(b"mdia", box(b"hdlr", hdlr)))
+    moov = box(b"moov", box(b"mvhd", mvhd) + trak)
+    mdat = box(b"mdat", bytes(data_bytes))
+    ftyp = box(b"ftyp", brand + bytes(4) + b"isomiso2mp41")
+    return ftyp + (moov + mdat if faststart else mdat + moov)
+
+

@@ -1,0 +1,157 @@
+"""Every post type, through the real worker and the real clients, over real HTTP to the fake."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from herald import services
+from herald.app import build_worker
+from herald.models import Post
+from herald.platforms.fake import FakeServer
+from herald.schemas import PostCreate
+from tests.helpers import add_account
+from tests.media_files import image_bytes, mp4_bytes
+
+IG, FB, LI, LI_ORG = "17841000001", "1001", "urn:li:person:abc123", "urn:li:organization:42"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    with FakeServer() as server:
+        yield server
+
+
+@pytest.fixture
+def live(herald, fake, company):
+    """Herald publishing to the fake; accounts on both sides; media hosted by the fake."""
+    herald.settings = herald.settings.model_copy(update={
+        "graph_api_url": fake.graph_url, "linkedin_api_url": fake.linkedin_url})
+    herald.use_platforms(quick=True)
+    ids = {}
+    for platform, external in (("instagram", IG), ("facebook", FB), ("linkedin", LI),
+                               ("linkedin", LI_ORG)):
+        ids[external] = add_account(herald, company[0], platform, external)
+        fake.state.add_account(platform, external, "secret-token-" + external)
+    files = {"square.jpg": (image_bytes(size=(1080, 1080)), "image/jpeg"),
+             "tall.jpg": (image_bytes(size=(1080, 1350)), "image/jpeg"),
+             "story.jpg": (image_bytes(size=(1080, 1920)), "image/jpeg"),
+             "clip.mp4": (mp4_bytes(seconds=12, data_bytes=200_000), "video/mp4")}
+    for name, (content, kind) in files.items():
+        fake.state.add_file(name, content, kind)
+    return ids
+
+
+def media(fake: FakeServer, *names: str) -> list[dict[str, Any]]:
+    return [{"url": f"{fake.url}/_fake/files/{n}",
+             "type": "video" if n.endswith(".mp4") else "image"} for n in names]
+
+
+def create(herald, company_id: str, **fields: Any) -> list[str]:
+    with herald.db.session() as session:
+        posts = services.create_posts(session, herald.context(company_id),
+                                      PostCreate(run_at="now", **fields))
+        return [p.id for p in posts]
+
+
+async def drain(herald, ids: list[str], timeout: float = 60.0) -> dict[str, Post]:
+    worker = build_worker(herald, worker_id="e2e", concurrency=20)
+    task = asyncio.create_task(worker.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            posts = await asyncio.to_thread(_posts, herald, ids)
+            if all(p.status not in ("pending", "processing") for p in posts.values()):
+                return posts
+            assert asyncio.get_running_loop().time() < deadline, {
+                p.post_type: (p.status, p.error_message) for p in posts.values()}
+            await asyncio.sleep(0.1)
+    finally:
+        worker.stop()
+        await task
+        await herald.aclose()
+
+
+def _posts(herald, ids):
+    with herald.db.session() as s:
+        return {pid: s.get(Post, pid) for pid in ids}
+
+
+async def test_every_post_type_publishes_end_to_end(herald, fake, live, company):
+    c = company[0]
+    plan = [
+        dict(account_id=live[IG], post_type="feed", caption="IG feed #herald",
+             media=media(fake, "square.jpg")),
+        dict(account_id=live[IG], post_type="carousel", caption="IG carousel",
+             media=media(fake, "square.jpg", "square.jpg", "clip.mp4")),
+        dict(account_id=live[IG], post_type="reel", caption="IG reel",
+             media=media(fake, "clip.mp4")),
+        dict(account_id=live[IG], post_type="story", media=media(fake, "story.jpg")),
+        dict(account_id=live[IG], post_type="feed_story", caption="IG feed and story",
+             media=media(fake, "tall.jpg")),
+        dict(account_id=live[FB], post_type="text", caption="FB text"),
+        dict(account_id=live[FB], post_type="article", caption="FB link",
+             options={"link": "https://example.com/launch"}),
+        dict(account_id=live[FB], post_type="feed", caption="FB photo",
+             media=media(fake, "square.jpg")),
+        dict(account_id=live[FB], post_type="feed", caption="FB photos",
+             media=media(fake, "square.jpg", "tall.jpg", "story.jpg")),
+        dict(account_id=live[FB], post_type="video", caption="FB video",
+             media=media(fake, "clip.mp4")),
+        dict(account_id=live[LI], post_type="text", caption="LI text (with) [brackets] #launch"),
+        dict(account_id=live[LI_ORG], post_type="article", caption="LI article",
+             options={"link": "https://example.com/launch", "title": "Launch"}),
+        dict(account_id=live[LI], post_type="feed", caption="LI image",
+             media=media(fake, "square.jpg")),
+        dict(account_id=live[LI_ORG], post_type="feed", caption="LI images",
+             media=media(fake, "square.jpg", "tall.jpg")),
+        dict(account_id=live[LI], post_type="video", caption="LI video",
+             media=media(fake, "clip.mp4")),
+    ]
+    ids = [pid for fields in plan for pid in await asyncio.to_thread(create, herald, c,
+                                                                     **fields)]
+    posts = await drain(herald, ids)
+    failed = {p.post_type + " " + p.platform: p.error_message
+              for p in posts.values() if p.status != "published"}
+    assert not failed
+    assert all(p.external_post_id and p.permalink for p in posts.values())
+    published = fake.state.published()
+    assert len(published) == len(ids) == 16
+    # Every external id Herald stored is one the platform handed out.
+    assert {p.external_post_id for p in posts.values()} <= {r.external_id for r in published}
+    # Little Text Format reached LinkedIn escaped, so nothing was cut.
+    [li_text] = [r for r in published if r.caption.startswith("LI text")]
+    assert li_text.caption == r"LI text \(with\) \[brackets\] #launch"
+
+
+async def test_needs_reauth_from_the_platform_marks_the_account(herald, fake, live, company):
+    from herald.models import SocialAccount
+
+    fake.state.revoke_token("secret-token-" + FB)
+    ids = await asyncio.to_thread(create, herald, company[0], account_id=live[FB],
+                                  post_type="text", caption="will fail")
+    posts = await drain(herald, ids)
+    [post] = posts.values()
+    assert post.status == "failed"
+    assert "Reconnect" in post.error_message
+    with herald.db.session() as s:
+        assert s.get(SocialAccount, live[FB]).state == "needs_reauth"
+    assert fake.state.published() == []
+
+
+async def test_a_commit_dropped_after_acceptance_is_reconciled_not_reposted(
+    herald, fake, live, company
+):
+    fake.state.add_fault("drop", platform="instagram", endpoint="commit", count=1)
+    ids = await asyncio.to_thread(create, herald, company[0], account_id=live[IG],
+                                  post_type="feed", caption="dropped once",
+                                  media=media(fake, "square.jpg"))
+    posts = await drain(herald, ids)
+    [post] = posts.values()
+    assert post.status == "published", post.error_message
+    records = fake.state.published(platform="instagram")
+    assert len(records) == 1
+    assert post.external_post_id == records[0].external_id

@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table, or_, select, update
 
+from herald import queue
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
@@ -26,6 +27,7 @@ from herald.platforms.base import (
     RateLimitedError,
     TransientError,
 )
+from herald.platforms.graph import usage_percent
 from herald.queue import Claim, Outcome, Queue
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,11 @@ log = logging.getLogger(__name__)
 posts = cast(Table, Post.__table__)
 accounts = cast(Table, SocialAccount.__table__)
 tokens = cast(Table, SocialToken.__table__)
+
+#: Meta throttles at 100 % of an account's budget; like Mixpost, stop at 90 %.
+USAGE_LIMIT = 90.0
+#: How long to pause an account near its budget when Meta gives no regain estimate.
+USAGE_BACKOFF_SECONDS = 600.0
 
 #: Phases after which a crash leaves the platform's state unknown.
 COMMIT_PHASES = frozenset({"committing"})
@@ -141,6 +148,7 @@ class Publishing:
                                    platform_ids=result.extra)
             result = await publisher.publish(job)
         except PublishError as exc:
+            await self._watch_usage(job, exc)
             return await self._failed(claim, job, exc, phase["name"])
         except Exception as exc:  # a bug of ours or an unmapped library error
             log.exception("publishing post %s failed unexpectedly", claim.post_id)
@@ -151,9 +159,24 @@ class Publishing:
                                              "whether it went out before trying again.")
             return Outcome(claim, "retry", error_code="internal",
                            error_message=f"Internal error: {type(exc).__name__}: {exc}")
+        await self._watch_usage(job, result)
         return Outcome(claim, "published", external_id=result.external_id,
                        permalink=result.permalink, phase="committed",
                        platform_ids=result.extra)
+
+    async def _watch_usage(self, job: PublishJob, outcome: PublishResult | BaseException
+                           ) -> None:
+        """Meta reports how much of its budget an account used; stop before it throttles."""
+        percent = usage_percent(outcome)
+        if percent is None or percent < USAGE_LIMIT:
+            return
+        usage = (outcome.extra.get("usage") if isinstance(outcome, PublishResult)
+                 else getattr(outcome, "usage", None)) or {}
+        wait = max(float(usage.get("regain_seconds") or 0.0), USAGE_BACKOFF_SECONDS)
+        log.warning("%s usage at %.0f%% for account %s; pausing it %.0fs", job.platform,
+                    percent, job.account.name, wait)
+        await asyncio.to_thread(back_off_account, self.engine, job.account.id,
+                                utcnow() + timedelta(seconds=wait))
 
     async def _reconcile(self, publisher: Any, job: PublishJob) -> PublishResult | None:
         """Did the earlier, unfinished commit go out? Raises when nobody can tell."""
@@ -229,8 +252,14 @@ def mark_needs_reauth(engine: Engine, account_id: str, reason: str) -> None:
 
 
 def back_off_account(engine: Engine, account_id: str, until: datetime) -> None:
+    """Keep an account away from its platform until `until`, for every worker."""
     with engine.begin() as conn:
         conn.execute(
-            update(accounts).where(accounts.c.id == account_id)
+            update(accounts).where(accounts.c.id == account_id,
+                                   or_(accounts.c.backoff_until.is_(None),
+                                       accounts.c.backoff_until < until))
             .values(backoff_until=until, updated_at=utcnow())
         )
+        deferred = queue.defer_account(conn, account_id=account_id, until=until)
+    log.warning("account %s backed off until %s (%d pending posts held)", account_id,
+                until.isoformat(timespec="seconds"), deferred)

@@ -565,6 +565,21 @@ async def listen(url: Any, on_notify: Callable[[], None], *, health_every: float
             await conn.execute("SELECT 1")
 
 
+def defer_account(conn: Connection, *, account_id: str, until: datetime) -> int:
+    """Hold an account's pending posts until `until` (the platform asked us to wait).
+
+    Moving their run_at, rather than filtering accounts in the claim, keeps the claim a
+    single-table index scan and lets other accounts' posts flow past untouched.
+    """
+    result = conn.execute(
+        update(schedule)
+        .where(schedule.c.status == "pending", schedule.c.run_at < until,
+               schedule.c.post_id.in_(select(posts.c.id).where(posts.c.account_id == account_id)))
+        .values(run_at=until)
+    )
+    return result.rowcount
+
+
 def dismiss(conn: Connection, *, post_id: str, now: datetime) -> bool:
     """Take a failed post out of the queue for good (the user cancelled it)."""
     result = conn.execute(

@@ -260,7 +260,10 @@ def create_posts(session: Session, ctx: Context, data: PostCreate) -> list[Post]
         conn = session.connection()
         assert run_at is not None
         for post in created:
-            queue.enqueue(conn, post_id=post.id, run_at=run_at, max_attempts=ctx.max_attempts,
+            # An account the platform asked us to pause waits; others are not held up.
+            backoff = found[post.account_id].backoff_until
+            due = backoff if backoff is not None and backoff > run_at else run_at
+            queue.enqueue(conn, post_id=post.id, run_at=due, max_attempts=ctx.max_attempts,
                           now=now)
     return created
 

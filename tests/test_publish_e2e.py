@@ -155,3 +155,22 @@ async def test_a_commit_dropped_after_acceptance_is_reconciled_not_reposted(
     records = fake.state.published(platform="instagram")
     assert len(records) == 1
     assert post.external_post_id == records[0].external_id
+
+
+async def test_high_meta_usage_pauses_the_account_before_it_is_throttled(
+    herald, fake, live, company
+):
+    from herald.models import PostSchedule, SocialAccount, utcnow
+
+    fake.state.set_usage(FB, 95)
+    first = await asyncio.to_thread(create, herald, company[0], account_id=live[FB],
+                                    post_type="text", caption="near the limit")
+    posts = await drain(herald, first)
+    assert [p.status for p in posts.values()] == ["published"]
+    with herald.db.session() as s:
+        account = s.get(SocialAccount, live[FB])
+    assert account.backoff_until is not None and account.backoff_until > utcnow()
+    later = await asyncio.to_thread(create, herald, company[0], account_id=live[FB],
+                                    post_type="text", caption="waits")
+    with herald.db.session() as s:
+        assert s.get(PostSchedule, later[0]).run_at >= account.backoff_until

@@ -200,3 +200,25 @@ async def test_run_until_idle_publishes_everything_due_then_returns(herald, comp
     assert totals.published == 12
     posts = _posts(herald, ids + future)
     assert posts[future[0]].status == "pending"
+
+
+async def test_a_throttled_account_does_not_hold_up_another(herald, company):
+    throttled = add_account(herald, company[0], "facebook", "page-a")
+    other = add_account(herald, company[0], "facebook", "page-b")
+    [first, *rest] = add_posts(herald, company[0], throttled, 3)
+    others = add_posts(herald, company[0], other, 3)
+    publisher = herald.registry.get("facebook")
+    publisher.fail(first, RateLimitedError("Page throttled (code 32).", retry_after=900))
+    worker = build_worker(herald, worker_id="w1", concurrency=1, batch_size=1)
+    await _run_until(worker, _all_status(herald, others, "published"))
+    with herald.db.session() as s:
+        held = [s.get(PostSchedule, pid) for pid in [first, *rest]]
+        account = s.get(SocialAccount, throttled)
+    # The throttled account's posts wait out the platform's 15 minutes…
+    waiting = [e for e in held if e.status == "pending"]
+    assert waiting and all((e.run_at - utcnow()).total_seconds() > 800 for e in waiting)
+    assert account.backoff_until is not None
+    # …and a post scheduled for it now waits too, without a call to the platform.
+    [late] = add_posts(herald, company[0], throttled)
+    with herald.db.session() as s:
+        assert (s.get(PostSchedule, late).run_at - utcnow()).total_seconds() > 800

@@ -11,7 +11,7 @@ def test_migrations_upgrade_from_empty_to_head(herald):
     assert migrate.is_up_to_date(herald.db.engine)
     tables = set(inspect(herald.db.engine).get_table_names())
     assert {"companies", "api_tokens", "social_accounts", "social_tokens", "posts",
-            "post_schedule", "publish_attempts"} <= tables
+            "post_schedule", "publish_attempts", "users"} <= tables
 
 
 def test_queue_indexes_cover_due_and_rescue_queries(herald):

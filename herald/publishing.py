@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from herald import queue
 from herald.crypto import TokenCipher
@@ -134,7 +135,15 @@ class Publishing:
 
         async def journal(name: str, ids: dict[str, Any]) -> None:
             phase["name"] = name
-            await asyncio.to_thread(self.queue.record_phase, claim, phase=name, ids=ids)
+            try:
+                await asyncio.to_thread(self.queue.record_phase, claim, phase=name, ids=ids)
+            except DBAPIError:
+                # Never commit without "committing" on record: stop here and retry later.
+                # (After a commit, the journal still says "committing", so the retry
+                # reconciles instead of posting again.)
+                raise TransientError("The database was unavailable while recording "
+                                     "progress; Herald will try again.",
+                                     code="database") from None
 
         job = _with_journal(prepared.job, journal)
         try:

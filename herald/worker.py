@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from herald import queue as q
 from herald.crypto import TokenCipher
 from herald.db import Database
@@ -169,37 +171,56 @@ class Worker:
         return self.totals
 
     async def _claim_loop(self, until_idle: bool) -> None:
+        outage = 0.0
         while not self._stopping:
-            self.wakeup.event.clear()
-            free = self.concurrency + self.batch_size - len(self._held)
-            if free <= 0:
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
-                continue
-            due = await asyncio.to_thread(self.queue.next_due)
-            now = self.clock()
-            if due is not None and due <= now:
-                claims = await asyncio.to_thread(
-                    self.queue.claim, worker_id=self.worker_id,
-                    limit=min(self.batch_size, free), now=now,
-                )
-                if claims:
-                    await self._start(claims)
-                    continue
+            try:
+                if not await self._claim_once(until_idle):
+                    return
+                if outage:
+                    log.warning("database reachable again; worker %s resumes", self.worker_id)
+                outage = 0.0
+            except (DBAPIError, OSError) as exc:
+                # The database went away (restart, failover, network): keep what is in
+                # flight, wait and try again. Leases we cannot renew meanwhile expire and
+                # are rescued, with reconciliation, by whichever worker sees them first.
+                outage = min(max(outage * 2, 0.5), 15.0)
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                log.warning("database unavailable (%s); retrying in %.1fs", reason, outage)
+                await self._sleep(outage)
+
+    async def _claim_once(self, until_idle: bool) -> bool:
+        """One wake-up: claim what is due or sleep. False when a cron run is done."""
+        self.wakeup.event.clear()
+        free = self.concurrency + self.batch_size - len(self._held)
+        if free <= 0:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+            return True
+        due = await asyncio.to_thread(self.queue.next_due)
+        now = self.clock()
+        if due is not None and due <= now:
+            claims = await asyncio.to_thread(
+                self.queue.claim, worker_id=self.worker_id,
+                limit=min(self.batch_size, free), now=now,
+            )
+            if claims:
+                await self._start(claims)
+            else:
                 # Due rows exist but others hold their locks: their commit is moments away.
                 await self._sleep(0.02)
-                continue
-            if until_idle:
-                if not self._held:
-                    return
-                await self._sleep(self.poll_interval)
-                continue
-            self._log_summary()
-            # With LISTEN we hear of new posts at once; otherwise poll, at most 1 s apart.
-            timeout = 60.0 if self.wakeup.live else self.poll_interval
-            if due is not None:
-                timeout = min(timeout, max(0.0, (due - now).total_seconds()))
-            await self._sleep(timeout)
+            return True
+        if until_idle:
+            if not self._held:
+                return False
+            await self._sleep(self.poll_interval)
+            return True
+        self._log_summary()
+        # With LISTEN we hear of new posts at once; otherwise poll, at most 1 s apart.
+        timeout = 60.0 if self.wakeup.live else self.poll_interval
+        if due is not None:
+            timeout = min(timeout, max(0.0, (due - now).total_seconds()))
+        await self._sleep(timeout)
+        return True
 
     async def _sleep(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -210,8 +231,14 @@ class Worker:
         self.totals.claimed += len(claims)
         for claim in claims:
             self._held[claim.post_id] = claim
-        prepared = await asyncio.to_thread(load_jobs, self.db.engine, self.cipher,
-                                           self.queue, claims)
+        try:
+            prepared = await asyncio.to_thread(load_jobs, self.db.engine, self.cipher,
+                                               self.queue, claims)
+        except Exception:
+            # Forget these claims: their leases expire and another attempt picks them up.
+            for claim in claims:
+                self._held.pop(claim.post_id, None)
+            raise
         for item in prepared:
             self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
 
@@ -317,8 +344,13 @@ class Worker:
                 task.cancel()
             self._held.pop(claim.post_id, None)
         if unstarted:
-            released = await asyncio.to_thread(self.queue.release, unstarted, now=self.clock())
-            log.info("handed back %d posts not yet started", released)
+            try:
+                released = await asyncio.to_thread(self.queue.release, unstarted,
+                                                   now=self.clock())
+                log.info("handed back %d posts not yet started", released)
+            except DBAPIError as exc:
+                log.warning("could not hand back %d posts (%s); their leases will expire "
+                            "and be rescued", len(unstarted), exc.orig or exc)
         running = [t for t in self._tasks.values() if not t.done()]
         if running:
             log.info("waiting up to %.0fs for %d posts in flight", self.shutdown_grace,

@@ -222,3 +222,23 @@ async def test_a_throttled_account_does_not_hold_up_another(herald, company):
     [late] = add_posts(herald, company[0], throttled)
     with herald.db.session() as s:
         assert (s.get(PostSchedule, late).run_at - utcnow()).total_seconds() > 800
+
+
+async def test_worker_survives_the_database_going_away(herald, company, monkeypatch):
+    account = add_account(herald, company[0])
+    worker = build_worker(herald, worker_id="w1")
+    real_next_due = worker.queue.next_due
+    calls = {"n": 0}
+
+    def flaky() -> object:
+        calls["n"] += 1
+        if calls["n"] <= 3:
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return real_next_due()
+
+    monkeypatch.setattr(worker.queue, "next_due", flaky)
+    ids = add_posts(herald, company[0], account, 2)
+    await _run_until(worker, _all_status(herald, ids, "published"), timeout=20)
+    assert calls["n"] > 3

@@ -86,4 +86,5 @@ def build_worker(herald: Herald, *, worker_id: str | None = None,
     )
     options.update(overrides)
     return Worker(db=herald.db, queue=herald.queue(), registry=herald.registry,
-                  cipher=herald.cipher, worker_id=worker_id, wakeup=wakeup, **options)
+                  cipher=herald.cipher, worker_id=worker_id, wakeup=wakeup,
+                  refresher=herald.refresher, **options)

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     linkedin_version: str = "202609"
     allow_private_media_urls: bool = False
 
+    # OAuth apps: connecting accounts, and refreshing LinkedIn tokens before they expire.
+    facebook_app_id: str | None = None
+    facebook_app_secret: SecretStr | None = None
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: SecretStr | None = None
+    linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
+    #: Refresh a LinkedIn token this long before it expires (its tokens live 60 days).
+    token_refresh_ahead_seconds: float = Field(default=7 * 86400, ge=0)
+
     # Media store: a local folder served at /media/ (default) or an S3-compatible bucket.
     media_store: Literal["local", "s3"] = "local"
     media_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)

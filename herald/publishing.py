@@ -30,6 +30,7 @@ from herald.platforms.base import (
 )
 from herald.platforms.graph import usage_percent
 from herald.queue import Claim, Outcome, Queue
+from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +122,12 @@ def _prepare(claim: Claim, row: Any, cipher: TokenCipher,
 class Publishing:
     """Runs one job through its publisher and turns what happened into an Outcome."""
 
-    def __init__(self, *, queue: Queue, registry: PublisherRegistry, engine: Engine) -> None:
+    def __init__(self, *, queue: Queue, registry: PublisherRegistry, engine: Engine,
+                 refresher: TokenRefresher | None = None) -> None:
         self.queue = queue
         self.registry = registry
         self.engine = engine
+        self.refresher = refresher
 
     async def run(self, prepared: Prepared) -> Outcome:
         if prepared.outcome is not None or prepared.job is None:
@@ -148,6 +151,8 @@ class Publishing:
         job = _with_journal(prepared.job, journal)
         try:
             publisher = self.registry.get(job.platform)
+            if self.refresher is not None:
+                job = await self.refresher.fresh(job)
             result = None
             if needs_reconciling(job.previous):
                 result = await self._reconcile(publisher, job)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from herald.platforms.registry import build_registry, http_client
 from herald.queue import Queue
 from herald.sandbox import Sandbox
 from herald.services import Context
+from herald.tokens import TokenRefresher
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Herald:
     sandbox: Sandbox | None = None
     #: The platform clients' HTTP client, closed when Herald stops.
     http: httpx.AsyncClient | None = None
+    refresher: TokenRefresher | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Herald:
@@ -62,6 +65,13 @@ class Herald:
             self.sandbox = Sandbox()
             self.sandbox.load(self.db, self.cipher)
         self.registry = build_registry(self.settings, self.http, sandbox=sandbox, quick=quick)
+        s = self.settings
+        secret = s.linkedin_client_secret
+        self.refresher = TokenRefresher(
+            self.db.engine, self.cipher, self.http, token_url=s.linkedin_token_url,
+            client_id=s.linkedin_client_id,
+            client_secret=secret.get_secret_value() if secret else None,
+            ahead=timedelta(seconds=s.token_refresh_ahead_seconds))
 
     async def aclose(self) -> None:
         if self.http is not None:

@@ -22,6 +22,7 @@ from herald.models import utcnow
 from herald.platforms.base import PublisherRegistry
 from herald.publishing import Prepared, Publishing, load_jobs
 from herald.queue import Claim, Outcome, Queue
+from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,13 @@ class Worker:
         clock: Clock = utcnow,
         wakeup: Wakeup | None = None,
         listen: bool = True,
+        refresher: TokenRefresher | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
         self.cipher = cipher
-        self.publishing = Publishing(queue=queue, registry=registry, engine=db.engine)
+        self.publishing = Publishing(queue=queue, registry=registry, engine=db.engine,
+                                     refresher=refresher)
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency
         self.batch_size = batch_size

@@ -1,0 +1,163 @@
+"""Keeping platform tokens fresh: LinkedIn access tokens are refreshed before they expire.
+
+Several workers may notice the same expiring token at once. Exactly one refreshes it: the
+one whose conditional UPDATE takes `refresh_lock_until` (the same "whoever's UPDATE
+matched wins" claim the queue uses); the others wait for its result and read it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import cast
+
+import httpx
+from sqlalchemy import Engine, Table, or_, select, update
+
+from herald.crypto import TokenCipher
+from herald.models import SocialToken, utcnow
+from herald.platforms.base import NeedsReauthError, PublishError, PublishJob
+from herald.platforms.linkedin import TokenSet, refresh_access_token
+
+log = logging.getLogger(__name__)
+
+tokens = cast(Table, SocialToken.__table__)
+
+#: How long one worker may hold the refresh before another may try.
+LOCK_SECONDS = 60.0
+#: How long a worker waits for another's refresh before using what it has.
+WAIT_SECONDS = 15.0
+
+
+class TokenRefresher:
+    """Refreshes LinkedIn tokens close to expiry, one refresh per account at a time."""
+
+    def __init__(self, engine: Engine, cipher: TokenCipher, client: httpx.AsyncClient, *,
+                 token_url: str, client_id: str | None, client_secret: str | None,
+                 ahead: timedelta) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.client = client
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.ahead = ahead
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def due(self, token: StoredToken, now: datetime) -> bool:
+        return (token.refresh_token is not None and token.expires_at is not None
+                and token.expires_at - self.ahead <= now)
+
+    async def fresh(self, job: PublishJob) -> PublishJob:
+        """The job with a token good for a while, refreshing it if it is close to expiry."""
+        if job.platform != "linkedin" or not self.due(StoredToken.of(job), utcnow()):
+            return job
+        if not (self.client_id and self.client_secret):
+            log.warning("the LinkedIn token of %s expires at %s and cannot be refreshed: set "
+                        "HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET",
+                        job.account.name, job.account.token_expires_at)
+            return job
+        lock = self._locks.setdefault(job.account.id, asyncio.Lock())
+        async with lock:  # workers of one process queue here, not at the platform
+            return await self._refresh(job)
+
+    async def _refresh(self, job: PublishJob) -> PublishJob:
+        account_id = job.account.id
+        stored = await asyncio.to_thread(self._read, account_id)
+        if stored is not None and not self.due(stored, utcnow()):
+            return stored.apply(job)  # someone refreshed it meanwhile
+        if not await asyncio.to_thread(self._take_lock, account_id):
+            return await self._wait_for_other(job)
+        try:
+            refresh = (stored or StoredToken.of(job)).refresh_token
+            assert refresh is not None and self.client_id and self.client_secret
+            token_set = await refresh_access_token(
+                self.client, token_url=self.token_url, client_id=self.client_id,
+                client_secret=self.client_secret, refresh_token=refresh)
+        except PublishError as exc:
+            await asyncio.to_thread(self._release, account_id)
+            expires = job.account.token_expires_at
+            if isinstance(exc, NeedsReauthError) or (expires is not None and expires <= utcnow()):
+                raise
+            # The old token still works: publish with it and refresh another time.
+            log.warning("could not refresh the LinkedIn token of %s yet: %s", job.account.name,
+                        exc.message)
+            return job
+        await asyncio.to_thread(self._store, account_id, token_set)
+        log.info("refreshed the LinkedIn token of %s (now valid until %s)", job.account.name,
+                 token_set.expires_at)
+        account = replace(job.account, access_token=token_set.access_token,
+                          refresh_token=token_set.refresh_token or job.account.refresh_token,
+                          token_expires_at=token_set.expires_at)
+        return replace(job, account=account)
+
+    async def _wait_for_other(self, job: PublishJob) -> PublishJob:
+        deadline = utcnow() + timedelta(seconds=WAIT_SECONDS)
+        while utcnow() < deadline:
+            await asyncio.sleep(0.5)
+            stored = await asyncio.to_thread(self._read, job.account.id)
+            if stored is not None and not self.due(stored, utcnow()):
+                return stored.apply(job)
+        return job
+
+    # --- SQL -----------------------------------------------------------------------------
+
+    def _read(self, account_id: str) -> StoredToken | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.account_id == account_id)).first()
+        if row is None:
+            return None
+        refresh = self.cipher.decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
+        return StoredToken(self.cipher.decrypt(row.access_token_enc), refresh, row.expires_at)
+
+    def _take_lock(self, account_id: str) -> bool:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(tokens)
+                .where(tokens.c.account_id == account_id,
+                       or_(tokens.c.refresh_lock_until.is_(None),
+                           tokens.c.refresh_lock_until < now))
+                .values(refresh_lock_until=now + timedelta(seconds=LOCK_SECONDS))
+            )
+            return result.rowcount == 1
+
+    def _release(self, account_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(tokens).where(tokens.c.account_id == account_id)
+                         .values(refresh_lock_until=None))
+
+    def _store(self, account_id: str, token_set: TokenSet) -> None:
+        values: dict[str, object] = dict(
+            access_token_enc=self.cipher.encrypt(token_set.access_token),
+            expires_at=token_set.expires_at, refresh_lock_until=None, updated_at=utcnow())
+        # Never replace a refresh token with an empty one, and LinkedIn's refresh token
+        # keeps its original lifetime: only a new expiry the platform states is stored.
+        if token_set.refresh_token:
+            values["refresh_token_enc"] = self.cipher.encrypt(token_set.refresh_token)
+        if token_set.refresh_token_expires_at is not None:
+            values["refresh_expires_at"] = token_set.refresh_token_expires_at
+        with self.engine.begin() as conn:
+            conn.execute(update(tokens).where(tokens.c.account_id == account_id)
+                         .values(**values))
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """An account's tokens as stored (decrypted)."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, job: PublishJob) -> StoredToken:
+        a = job.account
+        return cls(a.access_token, a.refresh_token, a.token_expires_at)
+
+    def apply(self, job: PublishJob) -> PublishJob:
+        return replace(job, account=replace(
+            job.account, access_token=self.access_token, refresh_token=self.refresh_token,
+            token_expires_at=self.expires_at))

@@ -76,6 +76,7 @@ async def test_two_workers_refresh_an_account_once(herald, company):
     account_id, job = linkedin_account(herald, company[0], expires_in=timedelta(hours=1))
     calls: list[dict[str, str]] = []
     transport = token_endpoint(calls, delay=0.3)
+    assert stored(herald, account_id)[0] == job.account.access_token
     first, second = refresher(herald, transport), refresher(herald, transport)
     a, b = await asyncio.gather(first.fresh(job), second.fresh(job))
     assert len(calls) == 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -81,11 +82,13 @@ def load_jobs(
         }
     retried = [c.post_id for c in claims if c.attempt > 1]
     previous = queue.previous_ids(retried) if retried else {}
-    return [_prepare(c, rows.get(c.post_id), cipher, previous.get(c.post_id, {}))
+    # A batch often holds many posts of one account: decrypt each token once.
+    decrypt = functools.lru_cache(maxsize=256)(cipher.decrypt)
+    return [_prepare(c, rows.get(c.post_id), decrypt, previous.get(c.post_id, {}))
             for c in claims]
 
 
-def _prepare(claim: Claim, row: Any, cipher: TokenCipher,
+def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
              previous: dict[str, Any]) -> Prepared:
     if row is None:
         return Prepared(claim, outcome=Outcome(claim, "failed", error_code="missing",
@@ -100,8 +103,8 @@ def _prepare(claim: Claim, row: Any, cipher: TokenCipher,
             claim, "failed", error_code="no_token",
             error_message=f"The account {row.name!r} has no access token; reconnect it."))
     try:
-        access = cipher.decrypt(row.access_token_enc)
-        refresh = cipher.decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
+        access = decrypt(row.access_token_enc)
+        refresh = decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
     except ValueError as exc:
         return Prepared(claim, outcome=Outcome(claim, "failed", error_code="token_key",
                                                error_message=str(exc)))

@@ -8,17 +8,30 @@ slow worker and a rescuer can never both finish one post.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, text, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    String,
+    Table,
+    and_,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 
-from herald.models import Post, PostSchedule, PublishAttempt
+from herald.models import Post, PostSchedule, PublishAttempt, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -234,13 +247,18 @@ class Queue:
         conn.execute(
             update(posts).where(posts.c.id.in_(ids)).values(status="processing", updated_at=now)
         )
+        # One INSERT … SELECT rather than a row per claim: the journal rows come straight
+        # from the queue rows just claimed (attempt = the bumped attempts).
         conn.execute(
-            attempts_t.insert(),
-            [
-                dict(post_id=pid, attempt=n, worker_id=worker_id, started_at=now,
-                     phase="claimed", platform_ids={}, outcome="running")
-                for pid, n in claimed
-            ],
+            attempts_t.insert().from_select(
+                ["post_id", "attempt", "worker_id", "started_at", "phase", "platform_ids",
+                 "outcome"],
+                select(schedule.c.post_id, schedule.c.attempts,
+                       literal(worker_id, String), literal(now, UTCDateTime()),
+                       literal("claimed", String), literal({}, JSON),
+                       literal("running", String))
+                .where(schedule.c.post_id.in_(ids)),
+            )
         )
 
     def heartbeat(self, *, worker_id: str, now: datetime) -> int:
@@ -355,59 +373,54 @@ class Queue:
         return held
 
     def _write_journal(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        for keys, group in _group_by_keys(rows).items():
-            values: dict[str, Any] = {k: bindparam(k) for k in keys if not k.startswith("b_")}
+        # Outcomes mostly share their values (a burst of "published"): one UPDATE per
+        # distinct set of values, matched by (post, attempt), not one per row.
+        # The rows' queue entries are locked and held by this claim (see _still_held), so
+        # each post's one "running" attempt is this claim's: match on that, which the
+        # (post_id, attempt) index serves, rather than on (post_id, attempt) pairs.
+        groups: dict[tuple[Any, ...], list[str]] = {}
+        for row in rows:
+            values = tuple(sorted((k, v) for k, v in row.items() if not k.startswith("b_")))
+            groups.setdefault(values, []).append(row["b_post"])
+        for values, ids in groups.items():
             conn.execute(
                 update(attempts_t)
-                .where(attempts_t.c.post_id == bindparam("b_post"),
-                       attempts_t.c.attempt == bindparam("b_attempt"))
-                .values(**values),
-                group,
+                .where(attempts_t.c.post_id.in_(ids), attempts_t.c.outcome == "running")
+                .values(**dict(values))
             )
 
     def _write_retries(self, conn: Connection, rows: list[dict[str, Any]],
                        now: datetime) -> None:
         if not rows:
             return
-        conn.execute(
-            update(schedule)
-            .where(schedule.c.post_id == bindparam("b_post"))
-            .values(status="pending", run_at=bindparam("run_at"), worker_id=None,
-                    lease_expires_at=None, updated_at=now),
-            [{"b_post": r["b_post"], "run_at": r["run_at"]} for r in rows],
-        )
-        conn.execute(
-            update(posts)
-            .where(posts.c.id == bindparam("b_post"))
-            .values(status="pending", error_message=bindparam("error_message"),
-                    attempts=bindparam("attempts"), updated_at=now),
-            [{k: r[k] for k in ("b_post", "error_message", "attempts")} for r in rows],
-        )
+        _bulk_update(conn, schedule, [
+            dict(b_post=r["b_post"], status="pending", run_at=r["run_at"], worker_id=None,
+                 lease_expires_at=None, updated_at=now) for r in rows],
+            {"status": "str", "run_at": "time", "worker_id": "str",
+             "lease_expires_at": "time", "updated_at": "time"})
+        _bulk_update(conn, posts, [
+            dict(b_post=r["b_post"], status="pending", error_message=r["error_message"],
+                 attempts=r["attempts"], updated_at=now) for r in rows],
+            {"status": "str", "error_message": "str", "attempts": "int",
+             "updated_at": "time"})
         notify(conn)
 
     def _write_finals(self, conn: Connection, rows: list[dict[str, Any]],
                       now: datetime) -> None:
         if not rows:
             return
-        for status in ("done", "failed"):
-            ids = [r["b_post"] for r in rows if r["queue_status"] == status]
-            if ids:
-                conn.execute(
-                    update(schedule).where(schedule.c.post_id.in_(ids))
-                    .values(status=status, lease_expires_at=None, updated_at=now)
-                )
-        conn.execute(
-            update(posts)
-            .where(posts.c.id == bindparam("b_post"))
-            .values(status=bindparam("post_status"),
-                    external_post_id=bindparam("external_post_id"),
-                    permalink=bindparam("permalink"),
-                    error_message=bindparam("error_message"),
-                    attempts=bindparam("attempts"),
-                    published_at=bindparam("published_at"), updated_at=now),
-            [{k: r[k] for k in ("b_post", "post_status", "external_post_id", "permalink",
-                                "error_message", "attempts", "published_at")} for r in rows],
-        )
+        _bulk_update(conn, schedule, [
+            dict(b_post=r["b_post"], status=r["queue_status"], lease_expires_at=None,
+                 updated_at=now) for r in rows],
+            {"status": "str", "lease_expires_at": "time", "updated_at": "time"})
+        _bulk_update(conn, posts, [
+            dict(b_post=r["b_post"], status=r["post_status"],
+                 external_post_id=r["external_post_id"], permalink=r["permalink"],
+                 error_message=r["error_message"], attempts=r["attempts"],
+                 published_at=r["published_at"], updated_at=now) for r in rows],
+            {"status": "str", "external_post_id": "str", "permalink": "str",
+             "error_message": "str", "attempts": "int", "published_at": "time",
+             "updated_at": "time"})
 
     def release(self, claims: Sequence[Claim], *, now: datetime) -> int:
         """Hand back claims this worker never started (graceful shutdown)."""
@@ -533,12 +546,53 @@ class Queue:
         }
 
 
-def _group_by_keys(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """executemany needs the same keys in every row."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
-    return groups
+#: Types of the columns set in bulk, for each engine's row-source declaration.
+_BULK_TYPES = {
+    "postgresql": {"str": "text", "int": "integer", "time": "timestamp"},
+    "mysql": {"str": "TEXT", "int": "INTEGER", "time": "DATETIME(6)"},
+}
+
+
+def _bulk_update(conn: Connection, table: Table, rows: list[dict[str, Any]],
+                 columns: dict[str, str]) -> None:
+    """Give each row of `table` (by id in "b_post") its own values in ONE statement.
+
+    executemany sends a statement per row, and a CASE per column recompiles per batch
+    size; a JSON array of rows read as a table (json_to_recordset, JSON_TABLE,
+    json_each) keeps one fixed statement text that every engine plans once.
+    `columns` maps column name → "str" | "int" | "time".
+    """
+    key = "post_id" if table is schedule else "id"
+    payload = json.dumps([{"id": r["b_post"], **{c: _json_value(r[c]) for c in columns}}
+                          for r in rows])
+    dialect = conn.dialect.name
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    if dialect == "postgresql":
+        types = _BULK_TYPES[dialect]
+        decl = ", ".join(["id text"] + [f"{c} {types[t]}" for c, t in columns.items()])
+        sql = (f"UPDATE {table.name} AS t SET {assignments} FROM json_to_recordset("
+               f"CAST(:rows AS json)) AS v({decl}) WHERE t.{key} = v.id")
+    elif dialect == "mysql":
+        types = _BULK_TYPES[dialect]
+        decl = ", ".join(["id VARCHAR(36) PATH '$.id'"] + [
+            f"{c} {types[t]} PATH '$.{c}'" for c, t in columns.items()])
+        assignments = ", ".join(f"t.{c} = v.{c}" for c in columns)
+        sql = (f"UPDATE {table.name} AS t JOIN JSON_TABLE(:rows, '$[*]' COLUMNS({decl})) "
+               f"AS v ON t.{key} = v.id SET {assignments}")
+    else:
+        picks = ", ".join(["json_extract(value, '$.id') AS id"] + [
+            f"json_extract(value, '$.{c}') AS {c}" for c in columns])
+        sql = (f"UPDATE {table.name} SET {assignments} FROM (SELECT {picks} FROM "
+               f"json_each(:rows)) AS v WHERE {table.name}.{key} = v.id")
+    conn.execute(text(sql), {"rows": payload})
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Naive UTC in the format SQLAlchemy stores on SQLite, which PostgreSQL and
+        # MariaDB read as well.
+        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
 
 
 def _is_deadlock(exc: OperationalError) -> bool:

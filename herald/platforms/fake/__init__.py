@@ -10,11 +10,21 @@ One ASGI app (`create_fake_app`) serves everything; it works mounted under any p
              content_publishing_limit; GET {container}, {media}
         POST {page}/feed, photos, videos; GET {page}/published_posts, posts, feed,
              scheduled_posts; GET {post}, {photo}, {video}; GET me, me/accounts, {page}
+        GET|POST oauth/access_token (code → short-lived user token; fb_exchange_token →
+             long-lived); /me/accounts with a user token answers each Page's own token
+    /facebook/[vNN.0/]dialog/oauth           Facebook Login dialog (www.facebook.com)
     /linkedin/rest/...                       LinkedIn     → HERALD_LINKEDIN_API_URL=<base>/linkedin
         POST|GET posts, GET posts/{urn}; POST images|documents?action=initializeUpload;
-        POST videos?action=initializeUpload|finalizeUpload; GET images|videos|documents/{urn}
+        POST videos?action=initializeUpload|finalizeUpload; GET images|videos|documents/{urn};
+        GET organizationAcls?q=roleAssignee, organizations/{id}
     /linkedin/dms-uploads/{id}[/parts/{n}]   upload URLs handed out by initializeUpload
+    /linkedin/oauth/v2/authorization         LinkedIn consent dialog (www.linkedin.com)
+    /linkedin/oauth/v2/accessToken           POST: authorization_code and refresh_token grants
+    /linkedin/v2/userinfo                    OpenID Connect userinfo
     /_fake/...                               admin JSON API (see admin.py)
+
+OAuth dialogs show a small consent page (Allow / Cancel); add ``auto=1`` (or ``auto=deny``)
+to the dialog URL, or configure ``oauth_auto_approve``, to be redirected at once.
 
 Python side: `FakeState` (accounts, tokens, faults, clock, what was published) and
 `FakeServer` (uvicorn in a background thread). Standalone:

@@ -13,6 +13,17 @@ can drive FakeState: accounts, tokens, faults, config, clock, what was published
     GET    /_fake/commits         ?platform=&account=
     POST   /_fake/reset
     PUT|GET /_fake/files/{name}   raw bytes, served back with their Content-Type
+
+OAuth (see state.py: add_oauth_app, add_facebook_user, add_linkedin_user, log_in):
+
+    GET    /_fake/oauth           apps, users and who is logged in to each dialog
+    POST   /_fake/oauth/apps      {"platform","client_id","client_secret","redirect_uris",
+                                   "name"?, "refresh_tokens"?}
+    POST   /_fake/oauth/users     {"platform":"facebook","id","name",
+                                   "pages":[[page_id, name, ig_user_id|null], ...]}
+                                  {"platform":"linkedin","id","name","email"?,
+                                   "organizations":[[org_id, name, role?], ...]}
+    POST   /_fake/oauth/login     {"platform","user"}: who consents in that dialog
 """
 
 from __future__ import annotations
@@ -49,6 +60,15 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
+
+
+def _organization(raw: list[Any]) -> tuple[str, str] | tuple[str, str, str]:
+    values = [str(v) for v in raw]
+    if len(values) == 2:
+        return values[0], values[1]
+    if len(values) == 3:
+        return values[0], values[1], values[2]
+    raise ValueError("an organization is [id, name] or [id, name, role]")
 
 
 def admin_routes(state: FakeState) -> list[Route]:
@@ -136,6 +156,49 @@ def admin_routes(state: FakeState) -> list[Route]:
             return JSONResponse({"error": f"no file {name!r}"}, status_code=404)
         return Response(found[0], media_type=found[1])
 
+    async def oauth(request: Request) -> Response:
+        with state.lock:
+            data = state.data
+            return JSONResponse({
+                "apps": [{"platform": a.platform, "client_id": a.client_id, "name": a.name,
+                          "redirect_uris": list(a.redirect_uris),
+                          "refresh_tokens": a.refresh_tokens} for a in data.oauth_apps.values()],
+                "facebook_users": [{"id": u.id, "name": u.name, "pages": u.page_ids}
+                                   for u in data.fb_users.values()],
+                "linkedin_users": [{"id": m.id, "name": m.name, "email": m.email,
+                                    "roles": [[r.organization, r.role, r.state]
+                                              for r in m.roles]}
+                                   for m in data.li_members.values()],
+                "logged_in": dict(data.logged_in),
+            })
+
+    async def oauth_app(request: Request) -> Response:
+        body = await _body(request)
+        app = state.add_oauth_app(
+            body.pop("platform"), str(body.pop("client_id")), body.pop("client_secret"),
+            body.pop("redirect_uris"), **body)
+        return JSONResponse({"platform": app.platform, "client_id": app.client_id},
+                            status_code=201)
+
+    async def oauth_user(request: Request) -> Response:
+        body = await _body(request)
+        platform, user_id, name = body.pop("platform"), str(body.pop("id")), body.pop("name")
+        if platform == "facebook":
+            pages = [(str(page), str(page_name), str(ig) if ig else None)
+                     for page, page_name, ig in body.pop("pages", [])]
+            state.add_facebook_user(user_id, name, pages, **body)
+        elif platform == "linkedin":
+            orgs = [_organization(org) for org in body.pop("organizations", [])]
+            state.add_linkedin_user(user_id, name, organizations=orgs, **body)
+        else:
+            raise ValueError(f"no OAuth users on {platform!r}: use facebook or linkedin")
+        return JSONResponse({"platform": platform, "id": user_id}, status_code=201)
+
+    async def oauth_login(request: Request) -> Response:
+        body = await _body(request)
+        state.log_in(body["platform"], str(body["user"]))
+        return JSONResponse({"ok": True})
+
     def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
         return Route(path, _guarded(endpoint), methods=methods)
 
@@ -152,4 +215,8 @@ def admin_routes(state: FakeState) -> list[Route]:
         route("/commits", commits, ["GET"]),
         route("/reset", reset, ["POST"]),
         route("/files/{name:path}", files, ["GET", "PUT"]),
+        route("/oauth", oauth, ["GET"]),
+        route("/oauth/apps", oauth_app, ["POST"]),
+        route("/oauth/users", oauth_user, ["POST"]),
+        route("/oauth/login", oauth_login, ["POST"]),
     ]

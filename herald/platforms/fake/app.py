@@ -15,6 +15,8 @@ from herald.platforms.fake.graph import GRAPH_MOUNT, GraphRouter, graph_routes
 from herald.platforms.fake.linkedin import linkedin_routes
 from herald.platforms.fake.linkedin_api import LINKEDIN_MOUNT
 from herald.platforms.fake.media_check import MediaFetcher
+from herald.platforms.fake.oauth_facebook import FACEBOOK_MOUNT, facebook_routes, graph_oauth_routes
+from herald.platforms.fake.oauth_linkedin import linkedin_oauth_routes
 from herald.platforms.fake.page import page_route
 from herald.platforms.fake.state import FakeState
 
@@ -39,8 +41,11 @@ def create_fake_app(
     router.include(facebook.ROUTES)
     routes: list[BaseRoute] = [
         page_route(state),
-        Mount(GRAPH_MOUNT, routes=graph_routes(state, fetcher, router)),
-        Mount(LINKEDIN_MOUNT, routes=linkedin_routes(state)),
+        # oauth/access_token first: the generic /{version}/{object}/{edge} route would take it.
+        Mount(GRAPH_MOUNT, routes=[*graph_oauth_routes(state),
+                                   *graph_routes(state, fetcher, router)]),
+        Mount(FACEBOOK_MOUNT, routes=facebook_routes(state)),
+        Mount(LINKEDIN_MOUNT, routes=[*linkedin_routes(state), *linkedin_oauth_routes(state)]),
     ]
     if admin:
         routes.append(Mount(ADMIN_MOUNT, routes=admin_routes(state)))

@@ -180,22 +180,33 @@ def as_text(value: Any) -> str:
 
 def split_fields(raw: str | None) -> list[str]:
     """Split a Graph `fields` list on top-level commas; nested `{…}` selections are dropped."""
-    if not raw:
-        return []
-    out: list[str] = []
-    depth, current = 0, ""
-    for char in raw:
+    return list(split_nested_fields(raw))
+
+
+def split_nested_fields(raw: str | None) -> dict[str, str]:
+    """Top-level fields of a Graph `fields` list, each with its nested `{…}` selection ("" if
+    none): "id,instagram_business_account{id,username}" → {"id": "", "instagram_…": "id,…"}."""
+    out: dict[str, str] = {}
+    depth, name, inner = 0, "", ""
+    for char in (raw or "") + ",":
         if char == "{":
             depth += 1
+            if depth == 1:
+                continue
         elif char == "}":
             depth -= 1
+            if depth == 0:
+                continue
         elif char == "," and depth == 0:
-            out.append(current.strip())
-            current = ""
-        elif depth == 0:
-            current += char
-    out.append(current.strip())
-    return [f for f in out if f]
+            if name.strip():
+                out[name.strip()] = inner
+            name, inner = "", ""
+            continue
+        if depth == 0:
+            name += char
+        else:
+            inner += char
+    return out
 
 
 def mount_url(request: Request) -> str:

@@ -14,7 +14,6 @@ from herald.platforms.fake.media_check import MediaProblem, inspect_image
 from herald.platforms.fake.models import (
     DAY,
     FACEBOOK,
-    INSTAGRAM,
     Account,
     FbPhoto,
     FbPost,
@@ -22,6 +21,7 @@ from herald.platforms.fake.models import (
     PublishedRecord,
     utc,
 )
+from herald.platforms.fake.oauth_facebook import linked_instagram, page_token
 
 ROUTES = GraphRouter()
 
@@ -43,9 +43,23 @@ def _photos_endpoint(params: dict[str, Any]) -> str:
 
 @ROUTES.route("GET", "me")
 async def get_me(call: GraphCall) -> dict[str, Any]:
-    # A stable id per token: each token stands for one Facebook user.
-    digest = int(hashlib.sha256(call.token.value.encode()).hexdigest()[:12], 16)
-    return call.select("User", {"id": str(10**14 + digest % 10**14), "name": "Fake User"})
+    # Without `fields`, Graph answers a user's (or Page's) id and name.
+    token, state, default = call.token, call.state, ("id", "name")
+    user = state.facebook_user(token.user_id) if token.user_id else None
+    if token.kind == "user" and user is not None:
+        return call.select("User", {"id": user.id, "name": user.name}, default)
+    pages = [a for a in map(state.account, sorted(token.accounts))
+             if a is not None and a.platform == FACEBOOK]
+    if token.kind == "page" and pages:
+        # With a Page token, /me is the Page itself.
+        return call.select("Page", {"id": pages[0].id, "name": pages[0].name}, default)
+    # Tokens registered directly: a stable id per token, each standing for one user.
+    digest = int(hashlib.sha256(token.value.encode()).hexdigest()[:12], 16)
+    return call.select("User", {"id": str(10**14 + digest % 10**14), "name": "Fake User"},
+                       default)
+
+
+_PAGE_LIST_FIELDS = ("id", "name", "access_token", "tasks")
 
 
 @ROUTES.route("GET", "me", "accounts")
@@ -54,24 +68,45 @@ async def list_pages(call: GraphCall) -> dict[str, Any]:
     with state.lock:
         pages = [a for a in state.data.accounts.values()
                  if a.platform == FACEBOOK and a.id in call.token.accounts]
-    return call.page([call.select("Page", _page_fields(call, p), default=("id", "name",
-                                  "access_token", "tasks")) for p in pages])
+    return call.page([call.select("Page", _page_fields(call, p, _PAGE_LIST_FIELDS),
+                                  default=_PAGE_LIST_FIELDS) for p in pages])
 
 
 @ROUTES.route("GET", "page")
 async def get_page(call: GraphCall) -> dict[str, Any]:
-    return call.select("Page", _page_fields(call, call.account))
+    return call.select("Page", _page_fields(call, call.account, ("id",)))
 
 
-def _page_fields(call: GraphCall, page: Account) -> dict[str, Any]:
-    with call.state.lock:
-        linked = next((a.id for a in call.state.data.accounts.values()
-                       if a.platform == INSTAGRAM and a.page_id == page.id), None)
+def _page_fields(call: GraphCall, page: Account, default: tuple[str, ...]) -> dict[str, Any]:
+    state, token = call.state, call.token
+    with state.lock:
+        linked = next(iter(linked_instagram(state, page.id)), None)
+        ig = state.data.accounts.get(linked) if linked else None
+    access_token = token.value
+    # A user token answers with the Page's own token (minted only when asked for).
+    if token.kind == "user" and "access_token" in (call.fields() or default):
+        access_token = page_token(state, token, page.id)
     return {
-        "id": page.id, "name": page.name, "access_token": call.token.value, "tasks": _TASKS,
+        "id": page.id, "name": page.name, "access_token": access_token, "tasks": _TASKS,
         "category": "Brand", "link": call.permalink(page.id),
-        "instagram_business_account": {"id": linked} if linked else None,
+        "instagram_business_account": _ig_summary(call, ig) if ig else None,
     }
+
+
+def _ig_summary(call: GraphCall, ig: Account) -> dict[str, Any]:
+    """instagram_business_account, with a nested selection such as {id,username,name}."""
+    available = {"id": ig.id, "username": ig.username, "name": ig.name,
+                 "profile_picture_url": None}
+    return call.select("IGUser", available,
+                       wanted=call.nested_fields("instagram_business_account") or ["id"])
+
+
+def _require_page_token(call: GraphCall) -> None:
+    # ◐ Publishing as a Page takes a Page token; a user token (even the Page admin's) is
+    # refused with this 190, which clients must not mistake for an expired session.
+    if call.token.kind == "user":
+        raise errors.GraphError(190, "(#190) This method must be called with a Page Access "
+                                     "Token")
 
 
 # --- publishing --------------------------------------------------------------------------
@@ -79,6 +114,7 @@ def _page_fields(call: GraphCall, page: Account) -> dict[str, Any]:
 
 @ROUTES.route("POST", "page", "feed", endpoint="commit")
 async def create_post(call: GraphCall) -> dict[str, Any]:
+    _require_page_token(call)
     params, state, page = call.params, call.state, call.account
     message = as_text(params.get("message"))
     link = as_text(params.get("link")) or None
@@ -198,6 +234,7 @@ def _store_post(
 
 @ROUTES.route("POST", "page", "photos", endpoint=_photos_endpoint)
 async def create_photo(call: GraphCall) -> dict[str, Any]:
+    _require_page_token(call)
     params, state, page = call.params, call.state, call.account
     url = as_text(params.get("url")) or None
     source = call.files.get("source")
@@ -250,6 +287,7 @@ async def _check_photo(call: GraphCall, url: str | None, source: bytes | None) -
 
 @ROUTES.route("POST", "page", "videos", endpoint="commit")
 async def create_video(call: GraphCall) -> dict[str, Any]:
+    _require_page_token(call)
     params, state, page = call.params, call.state, call.account
     file_url = as_text(params.get("file_url")) or None
     description = as_text(params.get("description"))

@@ -8,6 +8,7 @@ endpoint kind:
 - ``status``: processing polls (IG container, FB video, LinkedIn video);
 - ``commit``: the non-idempotent call (``media_publish``, ``/feed``, published ``/photos``,
   ``/videos``, ``/rest/posts``);
+- ``oauth``: the token endpoints (Graph ``oauth/access_token``, LinkedIn ``accessToken``);
 - ``read``: every other GET; ``*``: anything.
 
 Kinds:
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 KINDS = frozenset({"error", "throttle", "timeout", "drop", "reset", "processing_error"})
-ENDPOINTS = frozenset({"container", "upload", "status", "commit", "read", "*"})
+ENDPOINTS = frozenset({"container", "upload", "status", "commit", "oauth", "read", "*"})
 PLATFORMS = frozenset({"instagram", "facebook", "linkedin", "*"})
 
 

@@ -28,6 +28,7 @@ from herald.platforms.fake.calls import (
     read_params,
     run_call,
     split_fields,
+    split_nested_fields,
 )
 from herald.platforms.fake.faults import FaultRule
 from herald.platforms.fake.media_check import MediaFetcher
@@ -44,7 +45,8 @@ from herald.platforms.fake.state import FakeState, GraphNode
 
 #: Where create_fake_app mounts the Graph API; HERALD_GRAPH_API_URL = <fake>/graph.
 GRAPH_MOUNT = "/graph"
-_VERSION = re.compile(r"v\d+\.0")
+#: Any major version is accepted, as Graph does while the version lives.
+GRAPH_VERSION = re.compile(r"v\d+\.0")
 _COMPACT = (",", ":")
 
 GraphHandler = Callable[["GraphCall"], Awaitable[dict[str, Any]]]
@@ -110,14 +112,21 @@ class GraphCall:
         # sandbox page, so a sandbox user can click through to what was "published".
         return f"{self.fake_root()}/?id={external_id}"
 
-    def fields(self) -> list[str]:
+    def _raw_fields(self) -> str | None:
         raw = self.params.get("fields")
-        return split_fields(",".join(raw) if isinstance(raw, list) else raw)
+        return ",".join(raw) if isinstance(raw, list) else raw
 
-    def select(self, node_type: str, available: dict[str, Any], default: tuple[str, ...] = ("id",)
-               ) -> dict[str, Any]:
+    def fields(self) -> list[str]:
+        return split_fields(self._raw_fields())
+
+    def nested_fields(self, name: str) -> list[str]:
+        """The selection inside `name{…}` in `fields`, e.g. instagram_business_account{id}."""
+        return split_fields(split_nested_fields(self._raw_fields()).get(name))
+
+    def select(self, node_type: str, available: dict[str, Any], default: tuple[str, ...] = ("id",),
+               *, wanted: list[str] | None = None) -> dict[str, Any]:
         """The requested `fields` of a node; like Graph, unknown fields are an error."""
-        wanted = self.fields() or list(default)
+        wanted = wanted or self.fields() or list(default)
         out: dict[str, Any] = {}
         for name in wanted:
             if name not in available:
@@ -193,7 +202,7 @@ async def _handle(
     object_id = request.path_params["object_id"]
     edge = request.path_params.get("edge", "")
     try:
-        if not _VERSION.fullmatch(request.path_params["version"]):
+        if not GRAPH_VERSION.fullmatch(request.path_params["version"]):
             raise errors.unknown_path(request.url.path)
         try:
             params, files = await read_params(request)
@@ -228,14 +237,18 @@ async def _handle(
         return JSONResponse(body, headers=headers)
 
     def refuse(rule: FaultRule) -> Response:
-        if rule.kind == "error":
-            exc = errors.server_error(rule.code or 2, rule.status)
-        else:
-            exc = errors.throttled(rule.code or 4, subcode=rule.subcode, status=rule.status)
+        exc = fault_error(rule)
         info.error = exc.label
         return _error_response(exc, headers)
 
     return await run_call(state, info, handle, refuse)
+
+
+def fault_error(rule: FaultRule) -> errors.GraphError:
+    """The Graph error an injected error/throttle fault answers with."""
+    if rule.kind == "error":
+        return errors.server_error(rule.code or 2, rule.status)
+    return errors.throttled(rule.code or 4, subcode=rule.subcode, status=rule.status)
 
 
 def _caption_hint(state: FakeState, params: dict[str, Any]) -> str | None:

@@ -147,17 +147,21 @@ def li_route(
                 return exc.response()
 
         def refuse(rule: FaultRule) -> Response:
-            if rule.kind == "throttle":
-                exc = throttled()
-            else:
-                status = rule.status or 500
-                exc = error(status, _SERVER_ERRORS.get(status, "Internal Server Error"))
+            exc = fault_error(rule)
             info.error = exc.label
             return exc.response()
 
         return await run_call(state, info, handle, refuse)
 
     return Route(path, run, methods=methods, name=name)
+
+
+def fault_error(rule: FaultRule) -> LinkedInError:
+    """The LinkedIn error an injected error/throttle fault answers with."""
+    if rule.kind == "throttle":
+        return throttled()
+    status = rule.status or 500
+    return error(status, _SERVER_ERRORS.get(status, "Internal Server Error"))
 
 
 def _check_version(state: FakeState, request: Request) -> None:

@@ -55,6 +55,91 @@ class Token:
     expires_at: float | None = None
     #: Set once revoked: the Graph 190 subcode (LinkedIn answers 65601 whatever it is).
     revoked_subcode: int | None = None
+    #: What the OAuth flows issued: "user" (a Facebook user token), "page" (a Page token
+    #: derived from one), "member" (a LinkedIn access token) or "refresh" (a LinkedIn refresh
+    #: token). None for tokens registered directly, which act like Page/member tokens.
+    kind: str | None = None
+    #: The Facebook user or LinkedIn member id the token stands for, and the app it went to.
+    user_id: str | None = None
+    client_id: str | None = None
+    #: Granted scopes; None (tokens registered directly) means "everything".
+    scope: frozenset[str] | None = None
+    #: A long-lived Facebook user token (its Page tokens never expire).
+    long_lived: bool = False
+
+    def allows(self, *scopes: str) -> bool:
+        """Whether the token was granted any of `scopes` (tokens without scopes allow all)."""
+        return self.scope is None or not self.scope.isdisjoint(scopes)
+
+
+# --- OAuth ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """A developer app: Facebook Login (also Instagram) or a LinkedIn app."""
+
+    platform: str  # facebook | linkedin
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    name: str
+    #: LinkedIn: whether the app has programmatic refresh tokens (MDP partners do).
+    refresh_tokens: bool = True
+
+
+@dataclass
+class FbUser:
+    """A Facebook user who can log in through the fake dialog, and the Pages they manage."""
+
+    id: str
+    name: str
+    page_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LiRole:
+    """One organizationAcls row: a member's role on an organization."""
+
+    organization: str  # urn:li:organization:…
+    role: str = "ADMINISTRATOR"
+    state: str = "APPROVED"
+
+
+@dataclass
+class LiMember:
+    """A LinkedIn member who can authorize apps, with their organization roles."""
+
+    id: str  # the OpenID Connect `sub`; the member URN is urn:li:person:{id}
+    name: str
+    email: str | None = None
+    roles: list[LiRole] = field(default_factory=list)
+
+    @property
+    def urn(self) -> str:
+        return f"urn:li:person:{self.id}"
+
+    @property
+    def given_name(self) -> str:
+        return self.name.split(" ", 1)[0]
+
+    @property
+    def family_name(self) -> str:
+        return self.name.split(" ", 1)[1] if " " in self.name else ""
+
+
+@dataclass
+class AuthCode:
+    """An authorization code handed to a redirect_uri; single use, short-lived."""
+
+    value: str
+    platform: str
+    client_id: str
+    redirect_uri: str
+    user_id: str
+    scope: frozenset[str]
+    expires_at: float
+    used: bool = False
 
 
 @dataclass(frozen=True)

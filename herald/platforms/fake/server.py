@@ -15,6 +15,7 @@ from herald.platforms.fake.app import create_fake_app
 from herald.platforms.fake.demo import add_demo_accounts
 from herald.platforms.fake.graph import GRAPH_MOUNT
 from herald.platforms.fake.linkedin_api import LINKEDIN_MOUNT
+from herald.platforms.fake.oauth_facebook import FACEBOOK_MOUNT
 from herald.platforms.fake.state import FakeState
 
 DEFAULT_PORT = 8400
@@ -58,6 +59,11 @@ class FakeServer:
     def graph_url(self) -> str:
         """What HERALD_GRAPH_API_URL should be."""
         return self.url + GRAPH_MOUNT
+
+    @property
+    def facebook_url(self) -> str:
+        """Stands for www.facebook.com: the Login dialog is at <this>/dialog/oauth."""
+        return self.url + FACEBOOK_MOUNT
 
     @property
     def linkedin_url(self) -> str:
@@ -130,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Sandbox page:            {base}/")
     print(f"HERALD_GRAPH_API_URL=    {base}{GRAPH_MOUNT}")
     print(f"HERALD_LINKEDIN_API_URL= {base}{LINKEDIN_MOUNT}")
+    print(f"Facebook Login dialog:   {base}{FACEBOOK_MOUNT}/dialog/oauth")
+    print(f"LinkedIn authorization:  {base}{LINKEDIN_MOUNT}/oauth/v2/authorization")
     print(f"Admin API:               {base}/_fake/")
     if args.demo:
         for account in add_demo_accounts(state):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -21,14 +21,19 @@ from herald.platforms.fake.models import (
     LINKEDIN,
     TOKEN_API,
     Account,
+    AuthCode,
     CommitCall,
     Container,
     FbPhoto,
     FbPost,
+    FbUser,
     FbVideo,
     IgMedia,
     LiAsset,
+    LiMember,
     LiPost,
+    LiRole,
+    OAuthApp,
     PublishedRecord,
     Token,
 )
@@ -50,6 +55,7 @@ GRAPH_REVOKE_SUBCODES = {
 }
 
 _LINKEDIN_PREFIXES = ("urn:li:person:", "urn:li:organization:")
+_PERSON, _ORGANIZATION = _LINKEDIN_PREFIXES
 
 
 @dataclass
@@ -74,6 +80,10 @@ class FakeConfig:
     li_active_versions: frozenset[str] = DEFAULT_LINKEDIN_VERSIONS
     #: Percent shown in X-App-Usage on every Graph response.
     app_usage_percent: int = 0
+    #: OAuth dialogs answer at once as if the user clicked Allow (as ?auto=1 does).
+    oauth_auto_approve: bool = False
+    #: LinkedIn refresh responses leave out refresh_token (and its expiry), as some do.
+    li_refresh_omits_token: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -104,6 +114,16 @@ class _Stores:
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     #: Successful media checks by URL, so benchmarks don't refetch one image thousands of times.
     media_checks: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: OAuth: apps by (platform, client_id), the users who consent, who is "logged in" to
+    #: each platform's dialog, codes, LinkedIn refresh tokens, and the Page token derived
+    #: from each (user token, Page) so /me/accounts answers the same token every time.
+    oauth_apps: dict[tuple[str, str], OAuthApp] = field(default_factory=dict)
+    fb_users: dict[str, FbUser] = field(default_factory=dict)
+    li_members: dict[str, LiMember] = field(default_factory=dict)
+    logged_in: dict[str, str] = field(default_factory=dict)
+    oauth_codes: dict[str, AuthCode] = field(default_factory=dict)
+    li_refresh_tokens: dict[str, Token] = field(default_factory=dict)
+    page_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class FakeState:
@@ -257,16 +277,17 @@ class FakeState:
             return self.add_linkedin_member(account_id, token, **options)
         raise ValueError(f"unknown platform {platform!r}")
 
-    def _add(self, account: Account, token: str, expires_in: float | None) -> Account:
+    def _add(self, account: Account, token: str | None, expires_in: float | None) -> Account:
         api = TOKEN_API[account.platform]
         with self.lock:
-            tokens = self._tokens(api)
-            record = tokens.get(token)
-            if record is None:
-                record = tokens[token] = Token(value=token, api=api)
-            record.accounts.add(account.id)
-            if expires_in is not None:
-                record.expires_at = self.now() + expires_in
+            if token is not None:
+                tokens = self._tokens(api)
+                record = tokens.get(token)
+                if record is None:
+                    record = tokens[token] = Token(value=token, api=api)
+                record.accounts.add(account.id)
+                if expires_in is not None:
+                    record.expires_at = self.now() + expires_in
             self.data.accounts[account.id] = account
             return account
 
@@ -298,9 +319,19 @@ class FakeState:
             for record in self._find_tokens(token):
                 record.revoked_subcode = subcode
 
+    def store_token(self, token: Token) -> Token:
+        """Register a token the OAuth flows issued (LinkedIn refresh tokens apart)."""
+        with self.lock:
+            if token.kind == "refresh":
+                self.data.li_refresh_tokens[token.value] = token
+            else:
+                self._tokens(token.api)[token.value] = token
+            return token
+
     def _find_tokens(self, token: str) -> list[Token]:
-        found = [t for t in (self.data.graph_tokens.get(token),
-                             self.data.linkedin_tokens.get(token)) if t is not None]
+        data = self.data
+        found = [t for t in (data.graph_tokens.get(token), data.linkedin_tokens.get(token),
+                             data.li_refresh_tokens.get(token)) if t is not None]
         if not found:
             raise KeyError(f"unknown token {token[:6]}…")
         return found
@@ -311,6 +342,101 @@ class FakeState:
             account = self.data.accounts[account_id]
             account.usage_percent = percent
             account.regain_minutes = regain_minutes
+
+    # --- OAuth: apps and the users who consent -------------------------------------------
+
+    def add_oauth_app(
+        self, platform: str, client_id: str, client_secret: str, redirect_uris: Iterable[str],
+        *, name: str | None = None, refresh_tokens: bool = True,
+    ) -> OAuthApp:
+        """Register a developer app: "facebook" (Facebook Login, also for Instagram) or
+        "linkedin" (`refresh_tokens=False`: an app without programmatic refresh tokens)."""
+        if platform == INSTAGRAM:
+            raise ValueError("Instagram accounts connect through Facebook Login: "
+                             "register a 'facebook' app")
+        if platform not in (FACEBOOK, LINKEDIN):
+            raise ValueError(f"unknown platform {platform!r}")
+        uris = tuple(redirect_uris)
+        if not uris:
+            raise ValueError("an app needs at least one redirect URI")
+        app = OAuthApp(platform, client_id, client_secret, uris, name or f"App {client_id}",
+                       refresh_tokens)
+        with self.lock:
+            self.data.oauth_apps[(platform, client_id)] = app
+        return app
+
+    def oauth_app(self, platform: str, client_id: str) -> OAuthApp | None:
+        with self.lock:
+            return self.data.oauth_apps.get((platform, client_id))
+
+    def oauth_apps(self) -> list[OAuthApp]:
+        with self.lock:
+            return list(self.data.oauth_apps.values())
+
+    def add_facebook_user(
+        self, user_id: str, name: str, pages: Iterable[tuple[str, str, str | None]] = (),
+    ) -> FbUser:
+        """A Facebook user who can log in through the fake dialog, with the Pages they
+        manage as (page_id, page_name, linked Instagram user id or None).
+
+        The first user added is the one "logged in" to the dialog; see log_in().
+        """
+        with self.lock:
+            user = FbUser(user_id, name)
+            for page_id, page_name, ig_user_id in pages:
+                self._ensure(Account(FACEBOOK, page_id, page_name))
+                if ig_user_id:
+                    self._ensure(Account(INSTAGRAM, ig_user_id, f"{page_name} on Instagram",
+                                         username=f"fake_{ig_user_id[-6:]}", page_id=page_id))
+                user.page_ids.append(page_id)
+            self.data.fb_users[user_id] = user
+            self.data.logged_in.setdefault(FACEBOOK, user_id)
+            return user
+
+    def add_linkedin_user(
+        self, member_id: str, name: str, *, email: str | None = None,
+        organizations: Iterable[tuple[str, str] | tuple[str, str, str]] = (),
+    ) -> LiMember:
+        """A LinkedIn member who can authorize apps (`member_id` is the OpenID `sub`, or the
+        urn:li:person URN), with organizations as (id or URN, name[, role]); the role is
+        ADMINISTRATOR unless given. The first member added is the one "logged in"."""
+        member_id = member_id.removeprefix(_PERSON)
+        member = LiMember(member_id, name, email)
+        with self.lock:
+            self._ensure(Account(LINKEDIN, member.urn, name))
+            for org, org_name, *role in organizations:
+                urn = org if org.startswith(_ORGANIZATION) else f"{_ORGANIZATION}{org}"
+                self._ensure(Account(LINKEDIN, urn, org_name))
+                member.roles.append(LiRole(urn, *role))
+            self.data.li_members[member_id] = member
+            self.data.logged_in.setdefault(LINKEDIN, member_id)
+            return member
+
+    def _ensure(self, account: Account) -> None:
+        # Keep an account registered earlier (it may carry usage or a quota of its own).
+        self.data.accounts.setdefault(account.id, account)
+
+    def facebook_user(self, user_id: str) -> FbUser | None:
+        with self.lock:
+            return self.data.fb_users.get(user_id)
+
+    def linkedin_user(self, member_id: str) -> LiMember | None:
+        with self.lock:
+            return self.data.li_members.get(member_id.removeprefix(_PERSON))
+
+    def log_in(self, platform: str, user_id: str) -> None:
+        """Choose who consents in `platform`'s OAuth dialog (the user "logged in" there)."""
+        with self.lock:
+            users: set[str] = set(self.data.fb_users if platform == FACEBOOK
+                                  else self.data.li_members if platform == LINKEDIN else ())
+            user_id = user_id.removeprefix(_PERSON)
+            if user_id not in users:
+                raise KeyError(f"no {platform} user {user_id!r}")
+            self.data.logged_in[platform] = user_id
+
+    def logged_in(self, platform: str) -> str | None:
+        with self.lock:
+            return self.data.logged_in.get(platform)
 
     # --- test media hosting -------------------------------------------------------------
 

@@ -133,6 +133,14 @@ class Publishing:
         self.refresher = refresher
 
     async def run(self, prepared: Prepared) -> Outcome:
+        seen: dict[str, Any] = {}
+        outcome = await self._attempt(prepared, seen)
+        if not seen:
+            return outcome
+        # Ids the attempt obtained (containers, uploads) go to the journal with the outcome.
+        return replace(outcome, platform_ids={**seen, **outcome.platform_ids})
+
+    async def _attempt(self, prepared: Prepared, seen: dict[str, Any]) -> Outcome:
         if prepared.outcome is not None or prepared.job is None:
             assert prepared.outcome is not None
             return prepared.outcome
@@ -141,8 +149,15 @@ class Publishing:
 
         async def journal(name: str, ids: dict[str, Any]) -> None:
             phase["name"] = name
+            seen.update(ids)
+            if name not in COMMIT_PHASES:
+                # Ids from idempotent steps ride along with "committing" or the outcome: a
+                # durable write per step would cost a disk flush each, and losing them in
+                # a crash only means a fresh container or upload, never a second post.
+                return
             try:
-                await asyncio.to_thread(self.queue.record_phase, claim, phase=name, ids=ids)
+                await asyncio.to_thread(self.queue.record_phase, claim, phase=name,
+                                        ids=dict(seen))
             except DBAPIError:
                 # Never commit without "committing" on record: stop here and retry later.
                 # (After a commit, the journal still says "committing", so the retry

@@ -333,6 +333,7 @@ class Queue:
                     b_post=o.claim.post_id, b_attempt=attempt, finished_at=now,
                     outcome=kind, error_code=o.error_code, error_message=message,
                     **({"phase": o.phase} if o.phase else {}),
+                    **({"platform_ids": o.platform_ids} if o.platform_ids else {}),
                 ))
                 if kind == "retry":
                     delay = backoff_seconds(attempt, base=self.retry_base, cap=self.retry_max,
@@ -378,15 +379,30 @@ class Queue:
         # The rows' queue entries are locked and held by this claim (see _still_held), so
         # each post's one "running" attempt is this claim's: match on that, which the
         # (post_id, attempt) index serves, rather than on (post_id, attempt) pairs.
-        groups: dict[tuple[Any, ...], list[str]] = {}
+        groups: dict[str, list[str]] = {}
+        values: dict[str, dict[str, Any]] = {}
         for row in rows:
-            values = tuple(sorted((k, v) for k, v in row.items() if not k.startswith("b_")))
-            groups.setdefault(values, []).append(row["b_post"])
-        for values, ids in groups.items():
+            fixed = {k: v for k, v in row.items() if not k.startswith("b_")}
+            ids = fixed.pop("platform_ids", None)
+            key = json.dumps(fixed, sort_keys=True, default=str)
+            groups.setdefault(key, []).append(row["b_post"])
+            values[key] = fixed
+            if ids:
+                groups.setdefault("ids", []).append(row["b_post"])
+                values.setdefault("ids", {})[row["b_post"]] = ids
+        ids_by_post = values.pop("ids", {})
+        groups.pop("ids", None)
+        if ids_by_post:
+            # Platform ids differ per post: set them while the attempt is still "running".
+            _bulk_update(conn, attempts_t, [
+                {"b_post": pid, "platform_ids": json.dumps(ids, default=str)}
+                for pid, ids in ids_by_post.items()], {"platform_ids": "json"},
+                where_running=True)
+        for key, post_ids in groups.items():
             conn.execute(
                 update(attempts_t)
-                .where(attempts_t.c.post_id.in_(ids), attempts_t.c.outcome == "running")
-                .values(**dict(values))
+                .where(attempts_t.c.post_id.in_(post_ids), attempts_t.c.outcome == "running")
+                .values(**values[key])
             )
 
     def _write_retries(self, conn: Connection, rows: list[dict[str, Any]],
@@ -548,42 +564,46 @@ class Queue:
 
 #: Types of the columns set in bulk, for each engine's row-source declaration.
 _BULK_TYPES = {
-    "postgresql": {"str": "text", "int": "integer", "time": "timestamp"},
-    "mysql": {"str": "TEXT", "int": "INTEGER", "time": "DATETIME(6)"},
+    "postgresql": {"str": "text", "int": "integer", "time": "timestamp", "json": "text"},
+    "mysql": {"str": "TEXT", "int": "INTEGER", "time": "DATETIME(6)", "json": "TEXT"},
 }
 
 
 def _bulk_update(conn: Connection, table: Table, rows: list[dict[str, Any]],
-                 columns: dict[str, str]) -> None:
+                 columns: dict[str, str], *, where_running: bool = False) -> None:
     """Give each row of `table` (by id in "b_post") its own values in ONE statement.
 
     executemany sends a statement per row, and a CASE per column recompiles per batch
     size; a JSON array of rows read as a table (json_to_recordset, JSON_TABLE,
     json_each) keeps one fixed statement text that every engine plans once.
-    `columns` maps column name → "str" | "int" | "time".
+    `columns` maps column name → "str" | "int" | "time" | "json".
     """
-    key = "post_id" if table is schedule else "id"
+    key = "id" if table is posts else "post_id"
+    # The journal row of a claim is its post's one attempt still "running".
+    running = " AND t.outcome = 'running'" if where_running else ""
     payload = json.dumps([{"id": r["b_post"], **{c: _json_value(r[c]) for c in columns}}
                           for r in rows])
     dialect = conn.dialect.name
-    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    assignments = ", ".join(
+        f"{c} = CAST(v.{c} AS json)" if t == "json" and dialect == "postgresql" else f"{c} = v.{c}"
+        for c, t in columns.items())
     if dialect == "postgresql":
         types = _BULK_TYPES[dialect]
         decl = ", ".join(["id text"] + [f"{c} {types[t]}" for c, t in columns.items()])
         sql = (f"UPDATE {table.name} AS t SET {assignments} FROM json_to_recordset("
-               f"CAST(:rows AS json)) AS v({decl}) WHERE t.{key} = v.id")
+               f"CAST(:rows AS json)) AS v({decl}) WHERE t.{key} = v.id{running}")
     elif dialect == "mysql":
         types = _BULK_TYPES[dialect]
         decl = ", ".join(["id VARCHAR(36) PATH '$.id'"] + [
             f"{c} {types[t]} PATH '$.{c}'" for c, t in columns.items()])
         assignments = ", ".join(f"t.{c} = v.{c}" for c in columns)
         sql = (f"UPDATE {table.name} AS t JOIN JSON_TABLE(:rows, '$[*]' COLUMNS({decl})) "
-               f"AS v ON t.{key} = v.id SET {assignments}")
+               f"AS v ON t.{key} = v.id{running} SET {assignments}")
     else:
         picks = ", ".join(["json_extract(value, '$.id') AS id"] + [
             f"json_extract(value, '$.{c}') AS {c}" for c in columns])
-        sql = (f"UPDATE {table.name} SET {assignments} FROM (SELECT {picks} FROM "
-               f"json_each(:rows)) AS v WHERE {table.name}.{key} = v.id")
+        sql = (f"UPDATE {table.name} AS t SET {assignments} FROM (SELECT {picks} FROM "
+               f"json_each(:rows)) AS v WHERE t.{key} = v.id{running}")
     conn.execute(text(sql), {"rows": payload})
 
 

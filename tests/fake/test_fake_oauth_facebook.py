@@ -119,6 +119,8 @@ def test_the_whole_flow(login, server, web, graph, state, image_url):
     page_token = pages[PAGE]["access_token"]
     assert page_token not in (token, pages[PAGE2]["access_token"])
     assert page_tokens(graph, token)[PAGE]["access_token"] == page_token  # stable
+    assert graph.get(f"/{PAGE}", params={"fields": "access_token", "access_token": token}
+                     ).json() == {"access_token": page_token, "id": PAGE}
 
     post = graph.post(f"/{PAGE}/feed", data={"message": "Hi", "access_token": page_token})
     assert post.status_code == 200 and post.json()["id"].startswith(f"{PAGE}_")

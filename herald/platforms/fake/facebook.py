@@ -103,7 +103,7 @@ def _ig_summary(call: GraphCall, ig: Account) -> dict[str, Any]:
 
 def _require_page_token(call: GraphCall) -> None:
     # ◐ Publishing as a Page takes a Page token; a user token (even the Page admin's) is
-    # refused with this 190, which clients must not mistake for an expired session.
+    # refused with a 190 that has no subcode: the session is fine, the token is the wrong kind.
     if call.token.kind == "user":
         raise errors.GraphError(190, "(#190) This method must be called with a Page Access "
                                      "Token")

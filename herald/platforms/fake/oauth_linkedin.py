@@ -184,9 +184,9 @@ def _refresh(state: FakeState, app: OAuthApp, value: str) -> dict[str, Any]:
     remaining = record.expires_at - now
     ttl = min(ACCESS_TTL, remaining)
     access = _access_token(state, app, member, scope, ttl)
-    body: dict[str, Any] = {"access_token": access.value, "expires_in": int(ttl)}
+    body: dict[str, Any] = {"access_token": access.value, "expires_in": round(ttl)}
     if not state.config.li_refresh_omits_token:
-        body.update(refresh_token=record.value, refresh_token_expires_in=int(remaining))
+        body.update(refresh_token=record.value, refresh_token_expires_in=round(remaining))
     body.update(scope=_scope_text(scope), token_type="Bearer")
     return body
 

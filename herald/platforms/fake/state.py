@@ -369,10 +369,6 @@ class FakeState:
         with self.lock:
             return self.data.oauth_apps.get((platform, client_id))
 
-    def oauth_apps(self) -> list[OAuthApp]:
-        with self.lock:
-            return list(self.data.oauth_apps.values())
-
     def add_facebook_user(
         self, user_id: str, name: str, pages: Iterable[tuple[str, str, str | None]] = (),
     ) -> FbUser:

@@ -1,0 +1,136 @@
+"""Burst: N posts due in the same second across Instagram, Facebook and LinkedIn,
+published by real `herald worker` processes through the real clients over real HTTP to
+the platform fake answering every call after LATENCY seconds (1.2 s: the seed design's
+measured image-post time).
+
+    python -m bench.burst --engine postgresql --posts 5000 --workers 1,4 --latency 1.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from herald.db import Database
+from herald.models import Post, utcnow
+from herald.state import Herald
+
+from bench.common import fresh_database, percentile, seed_company, seed_posts, settings_for
+from bench.platform import Fake, running_fake, running_workers, worker_env
+from tests.media_files import image_bytes
+
+PLATFORMS = ("instagram", "facebook", "linkedin")
+
+
+def _external(platform: str, n: int) -> str:
+    return {"instagram": f"17841{n:09d}", "facebook": f"10{n:09d}",
+            "linkedin": f"urn:li:person:bench{n}"}[platform]
+
+
+def setup(engine: str, fake: Fake, posts: int, accounts_per_platform: int, tmpdir: str,
+          lead: float) -> tuple[str, list[str], Any]:
+    url = fresh_database(engine, f"herald_bench_burst_{engine}", tmpdir)
+    herald = Herald.from_settings(settings_for(url))
+    # Generous platform limits: the benchmark measures Herald, not Instagram's 50 a day.
+    fake.configure(ig_quota_total=1_000_000, li_daily_limit=1_000_000)
+    image = fake.put_file("burst.jpg", image_bytes(size=(1080, 1080)), "image/jpeg")
+    accounts = []
+    for platform in PLATFORMS:
+        for n in range(accounts_per_platform):
+            external = _external(platform, n)
+            token = f"tok-{platform}-{n}"
+            fake.add_account(platform, external, token)
+            accounts.append((platform, external, token))
+    company, _, ids = seed_company(herald.db, herald.cipher, accounts)
+    run_at = utcnow() + timedelta(seconds=lead)
+    # Interleave platforms so each account gets a share; captions are distinct (Facebook
+    # refuses identical consecutive posts, LinkedIn treats them as duplicates).
+    order = list(range(len(ids)))
+    post_ids = seed_posts(herald.db, company, [ids[i] for i in order],
+                          [accounts[i][0] for i in order], posts, run_at,
+                          media=None)
+    with herald.db.engine.begin() as conn:
+        conn.execute(Post.__table__.update().where(Post.platform == "instagram")
+                     .values(media=[{"url": image, "type": "image"}]))
+    herald.db.dispose()
+    return url, post_ids, run_at
+
+
+def run(engine: str, posts: int, workers: int, latency: float, concurrency: int,
+        accounts: int, lead: float, timeout: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmpdir, running_fake(latency=latency) as fake:
+        url, ids, run_at = setup(engine, fake, posts, accounts, tmpdir, lead)
+        env = worker_env(url, fake, worker_concurrency=concurrency,
+                         worker_batch_size=min(concurrency, 200), lease_seconds=120)
+        db = Database.from_settings(settings_for(url))
+        with running_workers(workers, env, tmpdir):
+            deadline = time.monotonic() + lead + timeout
+            done = 0
+            while time.monotonic() < deadline:
+                with db.engine.connect() as conn:
+                    done = conn.execute(select(func.count()).where(
+                        Post.status.in_(("published", "failed", "unconfirmed")))).scalar_one()
+                if done >= posts:
+                    break
+                time.sleep(0.5)
+        with db.engine.connect() as conn:
+            statuses = dict(conn.execute(select(Post.status, func.count())
+                                         .group_by(Post.status)).all())  # type: ignore[arg-type]
+        db.dispose()
+        records = [r for r in fake.published() if not r.get("dropped")]
+    times = sorted(_ts(r["published_at"]) for r in records)
+    lateness = [t - run_at.timestamp() for t in times]
+    return {
+        "engine": engine, "workers": workers, "posts": posts, "latency_s": latency,
+        "concurrency_per_worker": concurrency, "published": statuses.get("published", 0),
+        "statuses": statuses,
+        "drain_s": round(max(lateness), 2) if lateness else None,
+        "lateness_p50_s": round(percentile(lateness, 50), 2) if lateness else None,
+        "lateness_p99_s": round(percentile(lateness, 99), 2) if lateness else None,
+        "lateness_max_s": round(max(lateness), 2) if lateness else None,
+    }
+
+
+def _ts(value: Any) -> float:
+    from datetime import datetime
+
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", default="postgresql")
+    parser.add_argument("--posts", type=int, default=5000)
+    parser.add_argument("--workers", default="1,4")
+    parser.add_argument("--latency", type=float, default=1.2)
+    parser.add_argument("--concurrency", type=int, default=300,
+                        help="HERALD_WORKER_CONCURRENCY of each worker")
+    parser.add_argument("--accounts", type=int, default=50, help="accounts per platform")
+    parser.add_argument("--lead", type=float, default=8.0,
+                        help="seconds between seeding and the burst's due time")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = [run(args.engine, args.posts, int(w), args.latency, args.concurrency,
+                args.accounts, args.lead, args.timeout) for w in args.workers.split(",")]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['engine']} workers={r['workers']} posts={r['posts']} "
+                  f"published={r['published']} drained in {r['drain_s']}s; lateness "
+                  f"p50={r['lateness_p50_s']}s p99={r['lateness_p99_s']}s "
+                  f"max={r['lateness_max_s']}s")
+
+
+if __name__ == "__main__":
+    main()

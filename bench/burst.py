@@ -17,12 +17,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.common import fresh_database, percentile, seed_company, seed_posts, settings_for
+from bench.platform import Fake, running_fake, running_workers, worker_env
 from herald.db import Database
 from herald.models import Post, utcnow
 from herald.state import Herald
-
-from bench.common import fresh_database, percentile, seed_company, seed_posts, settings_for
-from bench.platform import Fake, running_fake, running_workers, worker_env
 from tests.media_files import image_bytes
 
 PLATFORMS = ("instagram", "facebook", "linkedin")
@@ -34,7 +33,7 @@ def _external(platform: str, n: int) -> str:
 
 
 def setup(engine: str, fake: Fake, posts: int, accounts_per_platform: int, tmpdir: str,
-          lead: float) -> tuple[str, list[str], Any]:
+          lead: float) -> tuple[str, Any]:
     url = fresh_database(engine, f"herald_bench_burst_{engine}", tmpdir)
     herald = Herald.from_settings(settings_for(url))
     # Generous platform limits: the benchmark measures Herald, not Instagram's 50 a day.
@@ -52,20 +51,20 @@ def setup(engine: str, fake: Fake, posts: int, accounts_per_platform: int, tmpdi
     # Interleave platforms so each account gets a share; captions are distinct (Facebook
     # refuses identical consecutive posts, LinkedIn treats them as duplicates).
     order = list(range(len(ids)))
-    post_ids = seed_posts(herald.db, company, [ids[i] for i in order],
+    seed_posts(herald.db, company, [ids[i] for i in order],
                           [accounts[i][0] for i in order], posts, run_at,
                           media=None)
     with herald.db.engine.begin() as conn:
         conn.execute(Post.__table__.update().where(Post.platform == "instagram")
                      .values(media=[{"url": image, "type": "image"}]))
     herald.db.dispose()
-    return url, post_ids, run_at
+    return url, run_at
 
 
 def run(engine: str, posts: int, workers: int, latency: float, concurrency: int,
         accounts: int, lead: float, timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmpdir, running_fake(latency=latency) as fake:
-        url, ids, run_at = setup(engine, fake, posts, accounts, tmpdir, lead)
+        url, run_at = setup(engine, fake, posts, accounts, tmpdir, lead)
         env = worker_env(url, fake, worker_concurrency=concurrency,
                          worker_batch_size=min(concurrency, 200), lease_seconds=120)
         db = Database.from_settings(settings_for(url))

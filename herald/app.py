@@ -78,13 +78,4 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
 
 def build_worker(herald: Herald, *, worker_id: str | None = None,
                  wakeup: Wakeup | None = None, **overrides: Any) -> Worker:
-    s = herald.settings
-    options: dict[str, Any] = dict(
-        concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
-        poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
-        shutdown_grace=s.shutdown_grace,
-    )
-    options.update(overrides)
-    return Worker(db=herald.db, queue=herald.queue(), registry=herald.registry,
-                  cipher=herald.cipher, worker_id=worker_id, wakeup=wakeup,
-                  refresher=herald.refresher, **options)
+    return herald.build_worker(worker_id=worker_id, wakeup=wakeup, **overrides)

@@ -159,13 +159,11 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="Posts published at once.")] = None,
 ) -> None:
     """The publishing worker. Run any number, on any hosts sharing the database."""
-    from herald.app import build_worker
-
     herald = _herald(platforms=True)
     overrides: dict[str, Any] = {}
     if concurrency:
         overrides["concurrency"] = concurrency
-    w = build_worker(herald, worker_id=worker_id, **overrides)
+    w = herald.build_worker(worker_id=worker_id, **overrides)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -196,10 +194,8 @@ def run_once(
     worker_id: Annotated[str | None, typer.Option("--id", help="Worker id.")] = None,
 ) -> None:
     """Publish everything due now, then exit (for cron, a Kubernetes CronJob or PM2)."""
-    from herald.app import build_worker
-
     herald = _herald(platforms=True)
-    w = build_worker(herald, worker_id=worker_id, listen=False)
+    w = herald.build_worker(worker_id=worker_id, listen=False)
 
     async def main() -> Any:
         try:

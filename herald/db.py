@@ -14,6 +14,9 @@ from sqlalchemy.pool import StaticPool
 
 from herald.config import ConfigError, Settings
 
+#: Execution option marking a connection that only reads (see _sqlite_engine).
+READ_ONLY = "herald_read_only"
+
 
 def make_engine(url: URL, *, pool_size: int = 10) -> Engine:
     """An engine tuned for its dialect."""
@@ -53,7 +56,9 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
         # then writes fails with SQLITE_BUSY at once instead of waiting on busy_timeout.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Pure reads (READ_ONLY) take no lock, so an idle worker's poll blocks no writer.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
+from herald.db import READ_ONLY
 from herald.models import Post, PostSchedule, PublishAttempt, UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class Queue:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.engine = engine
+        self.reader = engine.execution_options(**{READ_ONLY: True})
         self.dialect = engine.dialect.name
         self.lease = timedelta(seconds=lease_seconds)
         self.retry_base = retry_base_seconds
@@ -173,7 +175,7 @@ class Queue:
     # Idle path: this is the one cheap query an idle worker makes per wake-up.
     def next_due(self) -> datetime | None:
         """The earliest run_at of a pending post (an index-only lookup)."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return conn.execute(
                 select(func.min(schedule.c.run_at)).where(schedule.c.status == "pending")
             ).scalar_one_or_none()
@@ -292,7 +294,7 @@ class Queue:
         if not post_ids:
             return {}
         merged: dict[str, dict[str, Any]] = {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 select(attempts_t.c.post_id, attempts_t.c.phase, attempts_t.c.outcome,
                        attempts_t.c.platform_ids)
@@ -525,7 +527,7 @@ class Queue:
 
     def stats(self, *, now: datetime, since: datetime) -> dict[str, Any]:
         """The seed's monitoring queries, in one place."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             due = conn.execute(
                 select(func.count()).where(schedule.c.status == "pending",
                                            schedule.c.run_at <= now)

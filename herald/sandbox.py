@@ -15,7 +15,6 @@ from starlette.types import ASGIApp
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.models import SocialAccount, SocialToken
-from herald.platforms.fake import FakeState, create_fake_app
 
 
 def sandbox_identity(platform: str) -> tuple[str, str]:
@@ -33,6 +32,9 @@ class Sandbox:
     """The fake's state and app, and the sandbox accounts it knows."""
 
     def __init__(self) -> None:
+        # Imported here: only `herald run` has a sandbox, and the fake is a large import.
+        from herald.platforms.fake import FakeState, create_fake_app
+
         self.state = FakeState()
         # No admin API: the sandbox page is for users; faults are for tests.
         self.app: ASGIApp = create_fake_app(self.state, admin=False)

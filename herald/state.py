@@ -20,6 +20,7 @@ from herald.queue import Queue
 from herald.sandbox import Sandbox
 from herald.services import Context
 from herald.tokens import TokenRefresher
+from herald.worker import Wakeup, Worker
 
 
 @dataclass
@@ -72,6 +73,20 @@ class Herald:
             client_id=s.linkedin_client_id,
             client_secret=secret.get_secret_value() if secret else None,
             ahead=timedelta(seconds=s.token_refresh_ahead_seconds))
+
+    def build_worker(self, *, worker_id: str | None = None, wakeup: Wakeup | None = None,
+                     **overrides: Any) -> Worker:
+        """A worker with this Herald's settings (overrides win), database and publishers."""
+        s = self.settings
+        options: dict[str, Any] = dict(
+            concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
+            poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
+            shutdown_grace=s.shutdown_grace,
+        )
+        options.update(overrides)
+        return Worker(db=self.db, queue=self.queue(), registry=self.registry,
+                      cipher=self.cipher, worker_id=worker_id, wakeup=wakeup,
+                      refresher=self.refresher, **options)
 
     async def aclose(self) -> None:
         if self.http is not None:

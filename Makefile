@@ -23,6 +23,9 @@ services:
 test: install services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+bench: install services
+	$(PY) -m bench.run_all
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy herald

@@ -90,7 +90,8 @@ def seed_company(db: Database, cipher: TokenCipher,
 
 def seed_posts(db: Database, company_id: str, account_ids: Sequence[str],
                platforms: Sequence[str], count: int, run_at: datetime | Sequence[datetime],
-               *, media: list[dict[str, str]] | None = None, chunk: int = 2000) -> list[str]:
+               *, media: list[dict[str, str]] | None = None, chunk: int = 2000,
+               caption: str = "Benchmark post") -> list[str]:
     """Bulk-insert `count` pending posts round-robin over the accounts."""
     now = utcnow()
     times = [run_at] * count if isinstance(run_at, datetime) else list(run_at)
@@ -103,7 +104,7 @@ def seed_posts(db: Database, company_id: str, account_ids: Sequence[str],
                 id=ids[i], company_id=company_id, group_id=group,
                 account_id=account_ids[i % len(account_ids)],
                 platform=platforms[i % len(platforms)], post_type="feed",
-                caption=f"Benchmark post {i}", media=media or [], options={},
+                caption=f"{caption} {i}", media=media or [], options={},
                 status="pending", scheduled_at=times[i], attempts=0, created_at=now,
                 updated_at=now) for i in part])
             conn.execute(PostSchedule.__table__.insert(), [dict(

@@ -13,12 +13,11 @@ import tempfile
 import time
 from typing import Any
 
+from bench.common import fresh_database, seed_company, seed_posts, settings_for
 from herald.app import build_worker
 from herald.models import utcnow
 from herald.platforms.base import PublisherRegistry, PublishJob, PublishResult
 from herald.state import Herald
-
-from bench.common import fresh_database, seed_company, seed_posts, settings_for
 
 
 class NoopPublisher:

@@ -18,13 +18,12 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench.common import fresh_database, seed_company, seed_posts, settings_for
+from bench.platform import running_fake
 from herald.models import utcnow
 from herald.publishing import Publishing, load_jobs
 from herald.queue import Claim, Outcome
 from herald.state import Herald
-
-from bench.common import fresh_database, seed_company, seed_posts, settings_for
-from bench.platform import running_fake
 
 BATCH = 5  # the seed's BATCH_SIZE
 

@@ -122,7 +122,7 @@ def render(results: dict[str, Any], sizes: dict[str, dict[str, Any]], seconds: f
               "posts and publishing them one at a time, against Herald's worker, same posts, "
               "same fake.", "",
               f"{s['posts']} posts: seed loop {s['seed_s']} s, Herald {s['herald_s']} s — "
-              f"**{s["ratio"]}x**.", ""]
+              f"**{s['ratio']}x**.", ""]
     return "\n".join(lines)
 
 

@@ -91,12 +91,17 @@ def backoff_seconds(
 def enqueue(conn: Connection, *, post_id: str, run_at: datetime, max_attempts: int,
             now: datetime) -> None:
     """Put a post in the queue (the caller's transaction inserts the post too)."""
-    conn.execute(
-        schedule.insert().values(
-            post_id=post_id, run_at=run_at, status="pending", attempts=0,
-            max_attempts=max_attempts, rescues=0, created_at=now, updated_at=now,
-        )
-    )
+    enqueue_many(conn, [(post_id, run_at)], max_attempts=max_attempts, now=now)
+
+
+def enqueue_many(conn: Connection, entries: Sequence[tuple[str, datetime]], *,
+                 max_attempts: int, now: datetime) -> None:
+    """Queue several posts (post id, run_at) with one statement and one notification."""
+    conn.execute(schedule.insert(), [
+        dict(post_id=post_id, run_at=run_at, status="pending", attempts=0,
+             max_attempts=max_attempts, rescues=0, created_at=now, updated_at=now)
+        for post_id, run_at in entries
+    ])
     notify(conn)
 
 

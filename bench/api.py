@@ -49,7 +49,8 @@ async def _load(url: str, token: str, clients: int, seconds: float, make: Any
             "p99_ms": round(percentile(latencies, 99) * 1000, 1), "errors": errors}
 
 
-def run(engine: str, clients: int, seconds: float) -> dict[str, Any]:
+def run(engine: str, clients: int, seconds: float, server_workers: int = 1
+        ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmpdir:
         url = fresh_database(engine, f"herald_bench_api_{engine}", tmpdir)
         herald = Herald.from_settings(settings_for(url))
@@ -58,8 +59,10 @@ def run(engine: str, clients: int, seconds: float) -> dict[str, Any]:
         herald.db.dispose()
         port = free_port()
         env = worker_env(url, None, media_dir=f"{tmpdir}/media")
-        server = subprocess.Popen([sys.executable, "-m", "herald", "serve", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "herald", "serve", "--port", str(port),
+             "--workers", str(server_workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_up(base)
@@ -76,9 +79,12 @@ def run(engine: str, clients: int, seconds: float) -> dict[str, Any]:
             listed = asyncio.run(_load(base, token, clients, seconds, listing))
         finally:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
     return {"engine": engine, "clients": clients, "seconds": seconds,
-            "create": created, "list": listed}
+            "server_workers": server_workers, "create": created, "list": listed}
 
 
 def _wait_up(base: str) -> None:
@@ -99,9 +105,12 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--server-workers", type=int, default=1,
+                        help="processes of `herald serve --workers`")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = [run(e, args.clients, args.seconds) for e in args.engines.split(",")]
+    rows = [run(e, args.clients, args.seconds, args.server_workers)
+            for e in args.engines.split(",")]
     if args.json:
         print(json.dumps(rows))
         return

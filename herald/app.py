@@ -79,3 +79,10 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
 def build_worker(herald: Herald, *, worker_id: str | None = None,
                  wakeup: Wakeup | None = None, **overrides: Any) -> Worker:
     return herald.build_worker(worker_id=worker_id, wakeup=wakeup, **overrides)
+
+
+def app_from_env() -> FastAPI:
+    """The API as configured by the environment (for `herald serve --workers N`)."""
+    from herald.config import load_settings
+
+    return create_app(Herald.from_settings(load_settings()))

@@ -140,6 +140,7 @@ def _first_company(herald: Herald, base_url: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes (use the cores).")] = 1,
 ) -> None:
     """API and web UI only (production: run workers separately)."""
     import uvicorn
@@ -148,8 +149,15 @@ def serve(
 
     herald = _herald()
     settings = herald.settings
-    uvicorn.run(create_app(herald), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower())
+    host, port = host or settings.host, port or settings.port
+    level = settings.log_level.lower()
+    if workers > 1:
+        # Each process builds its own app from the environment.
+        herald.db.dispose()
+        uvicorn.run("herald.app:app_from_env", factory=True, workers=workers, host=host,
+                    port=port, log_level=level)
+    else:
+        uvicorn.run(create_app(herald), host=host, port=port, log_level=level)
 
 
 @app.command()

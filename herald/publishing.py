@@ -30,7 +30,7 @@ from herald.platforms.base import (
     TransientError,
 )
 from herald.platforms.graph import usage_percent
-from herald.queue import Claim, Outcome, Queue
+from herald.queue import CancelRequested, Claim, Outcome, Queue
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,10 @@ class Publishing:
                 return
             try:
                 await asyncio.to_thread(self.queue.record_phase, claim, phase=name,
-                                        ids=dict(seen))
+                                        ids=dict(seen), check_cancel=True)
+            except CancelRequested:
+                phase["name"] = "cancelled"
+                raise Cancelled() from None
             except DBAPIError:
                 # Never commit without "committing" on record: stop here and retry later.
                 # (After a commit, the journal still says "committing", so the retry
@@ -227,6 +230,9 @@ class Publishing:
     async def _failed(self, claim: Claim, job: PublishJob, exc: PublishError,
                       phase: str) -> Outcome:
         code = exc.code or exc.kind
+        if isinstance(exc, Cancelled):
+            return Outcome(claim, "cancelled", error_code=code, error_message=exc.message,
+                           phase="cancelled")
         if isinstance(exc, _Unsettled):
             return _unconfirmed(claim, exc.message)
         if isinstance(exc, OutcomeUnknownError):
@@ -255,6 +261,12 @@ class Publishing:
             return Outcome(claim, "retry", error_code=code, error_message=exc.message,
                            not_before=not_before, phase=refused)
         return Outcome(claim, "failed", error_code=code, error_message=exc.message)
+
+
+class Cancelled(PermanentError):
+    """Cancelled before it was sent."""
+
+    kind = "cancelled"
 
 
 class _Unsettled(OutcomeUnknownError):

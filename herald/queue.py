@@ -46,7 +46,11 @@ NOTIFY_CHANNEL = "herald_queue"
 #: something about it keeps killing or hanging workers.
 MAX_RESCUES = 3
 
-OutcomeKind = Literal["published", "retry", "failed", "unconfirmed"]
+OutcomeKind = Literal["published", "retry", "failed", "unconfirmed", "cancelled"]
+
+
+class CancelRequested(Exception):
+    """The post was cancelled while this worker held it, before its commit."""
 
 
 @dataclass(frozen=True)
@@ -278,9 +282,23 @@ class Queue:
             )
             return result.rowcount
 
-    def record_phase(self, claim: Claim, *, phase: str, ids: dict[str, Any]) -> None:
-        """Journal progress of an attempt: the phase reached and platform ids so far."""
+    def record_phase(self, claim: Claim, *, phase: str, ids: dict[str, Any],
+                     check_cancel: bool = False) -> None:
+        """Journal progress of an attempt: the phase reached and platform ids so far.
+
+        With `check_cancel` (just before the commit) it raises CancelRequested when the
+        post was cancelled meanwhile. The post row is locked while this transaction reads
+        it, so a cancel lands either before (and is honoured) or after "committing" is on
+        record (and the post, once out, stays published).
+        """
         with self.engine.begin() as conn:
+            if check_cancel:
+                cancelled = conn.execute(
+                    select(posts.c.cancel_requested_at).where(posts.c.id == claim.post_id)
+                    .with_for_update()
+                ).scalar_one_or_none()
+                if cancelled is not None:
+                    raise CancelRequested(claim.post_id)
             current = conn.execute(
                 select(attempts_t.c.platform_ids).where(
                     attempts_t.c.post_id == claim.post_id, attempts_t.c.attempt == claim.attempt
@@ -330,10 +348,15 @@ class Queue:
             finals: list[dict[str, Any]] = []
             journal: list[dict[str, Any]] = []
             for o in applied:
-                attempt, max_attempts = held[o.claim.post_id]
+                attempt, max_attempts, cancel = held[o.claim.post_id]
                 kind = o.kind
                 message = o.error_message
-                if kind == "retry" and attempt >= max_attempts:
+                if cancel and kind in ("retry", "failed") and not o.unknown:
+                    kind, message = "cancelled", "Cancelled before it was sent."
+                elif cancel and kind == "published":
+                    message = ("A cancel arrived after the post had been sent; it stays "
+                               "published. Delete it on the platform if it should go.")
+                elif kind == "retry" and attempt >= max_attempts:
                     kind = "unconfirmed" if o.unknown else "failed"
                     message = f"{message} (gave up after {attempt} attempts)"
                 journal.append(dict(
@@ -353,7 +376,8 @@ class Queue:
                 else:
                     finals.append(dict(
                         b_post=o.claim.post_id, post_status=kind,
-                        queue_status="done" if kind == "published" else "failed",
+                        queue_status={"published": "done", "cancelled": "cancelled"}.get(
+                            kind, "failed"),
                         external_post_id=o.external_id, permalink=o.permalink,
                         error_message=message, attempts=attempt,
                         published_at=now if kind == "published" else None,
@@ -365,19 +389,23 @@ class Queue:
 
     def _still_held(
         self, conn: Connection, outcomes: Sequence[Outcome]
-    ) -> dict[str, tuple[int, int]]:
+    ) -> dict[str, tuple[int, int, bool]]:
+        """(attempts, max attempts, cancel requested) of the outcomes' rows still held."""
         by_worker: dict[str, list[str]] = {}
         for o in outcomes:
             by_worker.setdefault(o.claim.worker_id, []).append(o.claim.post_id)
-        held: dict[str, tuple[int, int]] = {}
+        held: dict[str, tuple[int, int, bool]] = {}
         for worker_id, ids in by_worker.items():
             rows = conn.execute(
-                select(schedule.c.post_id, schedule.c.attempts, schedule.c.max_attempts)
+                select(schedule.c.post_id, schedule.c.attempts, schedule.c.max_attempts,
+                       posts.c.cancel_requested_at)
+                .join(posts, posts.c.id == schedule.c.post_id)
                 .where(schedule.c.post_id.in_(ids), schedule.c.status == "processing",
                        schedule.c.worker_id == worker_id)
                 .with_for_update()
             ).all()
-            held.update({r.post_id: (r.attempts, r.max_attempts) for r in rows})
+            held.update({r.post_id: (r.attempts, r.max_attempts,
+                                     r.cancel_requested_at is not None) for r in rows})
         return held
 
     def _write_journal(self, conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -186,6 +186,8 @@ class PostOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+    #: Set when a cancel arrived while the post was being published.
+    cancel_requested_at: datetime | None = None
 
 
 class PostDetail(PostOut):

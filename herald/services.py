@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from herald import queue
@@ -425,10 +425,15 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     if post.status == "cancelled":
         return post
     conn = session.connection()
-    if post.status == "processing" or queue.queue_status(conn, post.id) == "processing":
-        raise Conflict("The post is being published right now; it can no longer be cancelled.")
-    if post.status == "pending" and not queue.cancel(conn, post_id=post.id, now=ctx.now()):
-        raise Conflict("The post is being published right now; it can no longer be cancelled.")
+    if post.status == "pending" and queue.cancel(conn, post_id=post.id, now=ctx.now()):
+        pass
+    elif post.status in ("pending", "processing"):
+        # A worker holds it: ask it to stop. It checks just before the one call that
+        # posts; if that call already went out, the post stays published and says so.
+        session.execute(update(Post).where(Post.id == post.id)
+                        .values(cancel_requested_at=ctx.now()))
+        session.refresh(post)
+        return post
     if post.status in ("failed", "unconfirmed"):
         queue.dismiss(conn, post_id=post.id, now=ctx.now())
     post.status = "cancelled"

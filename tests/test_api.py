@@ -332,9 +332,18 @@ def test_patch_of_a_processing_post_is_a_conflict(client, auth, herald, company)
     message = _error(client.patch(f"/api/v1/posts/{pid}", headers=auth,
                                   json={"caption": "too late"}), 409)
     assert "being published right now" in message
-    _error(client.delete(f"/api/v1/posts/{pid}", headers=auth), 409)
     with herald.db.session() as s:
         assert s.get(Post, pid).caption == "Hello"
+
+
+def test_cancel_while_a_worker_holds_the_post_is_a_request(client, auth, herald, company):
+    a = _account(client, auth)
+    [pid] = add_posts(herald, company[0], a["id"])
+    herald.queue().claim(worker_id="w", limit=1, now=utcnow())
+    response = client.delete(f"/api/v1/posts/{pid}", headers=auth)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["status"] == "processing" and body["cancel_requested_at"]
 
 
 def test_bad_cursor_and_bad_status_filter(client, auth):

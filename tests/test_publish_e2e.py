@@ -174,3 +174,65 @@ async def test_high_meta_usage_pauses_the_account_before_it_is_throttled(
                                     post_type="text", caption="waits")
     with herald.db.session() as s:
         assert s.get(PostSchedule, later[0]).run_at >= account.backoff_until
+
+
+async def _wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await asyncio.to_thread(predicate):
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def _phase(herald, post_id: str) -> str | None:
+    from sqlalchemy import select
+
+    from herald.models import PublishAttempt
+
+    with herald.db.session() as s:
+        return s.scalars(select(PublishAttempt.phase).where(
+            PublishAttempt.post_id == post_id).order_by(PublishAttempt.attempt.desc())).first()
+
+
+def _cancel(herald, company_id: str, post_id: str) -> str:
+    with herald.db.session() as s:
+        return services.cancel_post(s, herald.context(company_id), post_id).status
+
+
+async def test_a_post_cancelled_while_held_is_not_published(herald, fake, live, company):
+    fake.state.configure(latency=0.4)
+    [pid] = await asyncio.to_thread(create, herald, company[0], account_id=live[IG],
+                                    post_type="feed", caption="cancel me",
+                                    media=media(fake, "square.jpg"))
+    worker = build_worker(herald, worker_id="w", concurrency=5)
+    task = asyncio.create_task(worker.run())
+    try:
+        await _wait_for(lambda: _posts(herald, [pid])[pid].status == "processing")
+        assert await asyncio.to_thread(_cancel, herald, company[0], pid) == "processing"
+        await _wait_for(lambda: _posts(herald, [pid])[pid].status == "cancelled")
+    finally:
+        worker.stop()
+        await task
+        await herald.aclose()
+    assert fake.state.published() == []
+    assert _posts(herald, [pid])[pid].error_message == "Cancelled before it was sent."
+
+
+async def test_a_cancel_after_the_commit_leaves_the_post_published_and_says_so(
+    herald, fake, live, company
+):
+    fake.state.configure(latency=0.6)
+    [pid] = await asyncio.to_thread(create, herald, company[0], account_id=live[FB],
+                                    post_type="text", caption="too late to cancel")
+    worker = build_worker(herald, worker_id="w", concurrency=5)
+    task = asyncio.create_task(worker.run())
+    try:
+        await _wait_for(lambda: _phase(herald, pid) == "committing")
+        await asyncio.to_thread(_cancel, herald, company[0], pid)
+        await _wait_for(lambda: _posts(herald, [pid])[pid].status == "published")
+    finally:
+        worker.stop()
+        await task
+        await herald.aclose()
+    post = _posts(herald, [pid])[pid]
+    assert "stays published" in post.error_message
+    assert len(fake.state.published()) == 1

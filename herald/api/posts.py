@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from herald import services
@@ -119,10 +119,16 @@ def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
     return out
 
 
-@router.delete("/{post_id}")
-def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostOut:
+@router.delete("/{post_id}", responses={202: {"description": "Cancel requested while the "
+                                                "post is being published"}})
+def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
+                response: Response) -> PostOut:
+    """Cancel; 202 when a worker holds the post (it stops before posting, if it can)."""
     with herald.db.session() as session:
-        return PostOut.model_validate(services.cancel_post(session, ctx, post_id))
+        post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
+    if post.status != "cancelled":
+        response.status_code = 202
+    return post
 
 
 @router.post("/{post_id}/retry")

@@ -37,10 +37,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sqlalchemy import Engine
+
 from bench.chaos_check import judge, table, verify
 from bench.chaos_db import (
     OPEN_STATUSES,
     Restart,
+    claimed_since,
     journals,
     queue_counts,
     reader,
@@ -48,13 +51,22 @@ from bench.chaos_db import (
     snapshot,
     working_workers,
 )
+from bench.chaos_diagnose import cause_counts, duplicate_causes, format_commits, format_journal
 from bench.chaos_fake import FakePlatforms, FaultPlan, access_counts, make_accounts
 from bench.chaos_procs import WorkerPool
 from bench.common import SECRET, fresh_database, seed_company, settings_for
 from herald.crypto import TokenCipher
 from herald.db import Database
+from herald.models import utcnow
 
 ENGINES = ("postgresql", "mariadb", "sqlite")
+#: This many workers in a row exiting within 15 s of their start is a crash loop (a
+#: schema change, a bad setting): the run stops as a harness error.
+CRASH_LOOP = 4
+#: After the restart, this long without kills: every worker must show it resumed.
+AFTER_RESTART = 5.0
+#: The default kill rate: one SIGKILL per worker this often on average.
+KILL_EVERY_WORKER_SECONDS = 8.0
 #: Before the restart every worker must have been up this long (past its start-up).
 RESTART_SETTLE = 8.0
 
@@ -121,8 +133,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="accounts per platform (default 4; quick 2)")
     p.add_argument("--max-attempts", type=int, default=20,
                    help="attempts per post before it fails (default 20; production 3)")
-    p.add_argument("--kill-interval", type=float, default=2.0,
-                   help="SIGKILL a random worker this often, seconds (0: never)")
+    p.add_argument("--kill-interval", type=float,
+                   help="SIGKILL a random worker this often, seconds (0: never; default "
+                        f"{KILL_EVERY_WORKER_SECONDS:g} / workers, i.e. 2 s with 4 workers, "
+                        "so each worker is killed about every 8 s whatever the pool size)")
     p.add_argument("--min-age", type=float, default=15.0,
                    help="kill only workers seen claiming posts, or up this long (seconds)")
     p.add_argument("--no-restart", action="store_true", help="do not restart the database")
@@ -161,7 +175,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         engine=a.engine, posts=a.posts or (60 if quick else 1000), workers=workers,
         spread=a.spread if a.spread is not None else (8.0 if quick else 20.0),
         accounts=a.accounts or (2 if quick else 4), max_attempts=a.max_attempts,
-        kill_interval=a.kill_interval, min_age=a.min_age,
+        kill_interval=(a.kill_interval if a.kill_interval is not None
+                       else KILL_EVERY_WORKER_SECONDS / workers), min_age=a.min_age,
         restart=not a.no_restart and a.engine != "sqlite", restart_at=a.restart_at,
         plan=FaultPlan(transient=a.transient, drop=a.drop, stall=a.stall,
                        stall_lost=a.stall_lost, reset=a.reset, stall_seconds=a.stall_seconds,
@@ -225,8 +240,10 @@ EVIDENCE_PER = 10
 
 
 def gather_evidence(db: Any, platforms: dict[str, Any], seeded: list[Any],
-                    commits: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
-    """For problem posts: Herald's journal next to the platform's commit log, by post."""
+                    commits: list[dict[str, Any]]) -> tuple[dict[str, dict[str, list[str]]],
+                                                            dict[str, dict[str, int]]]:
+    """For problem posts: Herald's journal next to the platform's commit log, by post;
+    and, per platform, what caused each extra copy of a duplicated post."""
     caption_of = {p.post_id: p.caption for p in seeded}
     calls: dict[str, list[dict[str, Any]]] = {}
     for call in commits:
@@ -237,28 +254,34 @@ def gather_evidence(db: Any, platforms: dict[str, Any], seeded: list[Any],
             ids = r.problem_ids.get(kind, [])[:EVIDENCE_PER]
             if ids:
                 wanted[f"{name} {kind}"] = ids
-    lines = journals(db, sorted({pid for ids in wanted.values() for pid in ids}))
+    duplicated = {name: r.problem_ids.get("duplicate", []) for name, r in platforms.items()}
+    every = {pid for ids in wanted.values() for pid in ids}
+    every.update(pid for ids in duplicated.values() for pid in ids)
+    rows = journals(db, sorted(every))
     evidence: dict[str, dict[str, list[str]]] = {}
     for key, ids in wanted.items():
-        evidence[key] = {}
-        for pid in ids:
-            platform_lines = [
-                f"platform commit {str(c.get('at'))[11:23]} outcome={c.get('outcome')}"
-                + (f" fault={c['fault']}" if c.get("fault") else "")
-                + (f" external_id={c['external_id']}" if c.get("external_id") else "")
-                for c in calls.get(caption_of[pid], [])]
-            evidence[key][pid] = [*lines.get(pid, []), *platform_lines]
-    return evidence
+        evidence[key] = {pid: [*format_journal(rows.get(pid, [])),
+                               *format_commits(calls.get(caption_of[pid], []))]
+                         for pid in ids}
+    causes = {name: cause_counts({pid: duplicate_causes(rows.get(pid, []),
+                                                        calls.get(caption_of[pid], []))
+                                  for pid in ids})
+              for name, ids in duplicated.items() if ids}
+    return evidence, causes
 
 
 def source_state() -> dict[str, Any]:
     """Which Herald code ran: the commit, files changed since, a hash of the package."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
+    files: dict[str, str] = {}
     for path in sorted((root / "herald").rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    state: dict[str, Any] = {"herald_sha256": digest.hexdigest()[:16]}
+        name = str(path.relative_to(root))
+        content = path.read_bytes()
+        digest.update(name.encode())
+        digest.update(content)
+        files[name] = hashlib.sha256(content).hexdigest()[:12]
+    state: dict[str, Any] = {"herald_sha256": digest.hexdigest()[:16], "files": files}
     try:
         state["commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
@@ -280,6 +303,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
     fake = FakePlatforms(log=opts.out / "fake.log", seed=opts.seed)
     pool: WorkerPool | None = None
     restart: Restart | None = None
+    db: Engine | None = None
     result: dict[str, Any] = {"engine": opts.engine, "out": str(opts.out),
                               "source": source_state()}
     timed_out = False
@@ -320,18 +344,39 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         counts: dict[str, int] = {}
         finished_at: float | None = None
         armed_at: float | None = None
+        restart_done_at: float | None = None
+        restart_done_wall = utcnow()
+        through: list[str] = []
         working: set[str] = set()
         while True:
             now = time.monotonic()
+            if restart is not None and restart.done and restart_done_at is None:
+                restart_done_at = now
+                restart_done_wall = utcnow()
+                events(f"restart {'done' if restart.ok else 'FAILED'}: outage "
+                       f"{restart.outage_seconds or 0:.2f}s {restart.error or ''}; no kills "
+                       f"for {AFTER_RESTART:g}s")
+            if (restart_done_at is not None and "restart_survivors" not in result
+                    and now - restart_done_at >= AFTER_RESTART):
+                alive = {w.worker_id for w in pool.workers if w.proc.poll() is None}
+                result["restart_survivors"] = [w for w in through if w in alive]
+                events(f"{len(result['restart_survivors'])}/{len(through)} workers rode out "
+                       "the restart")
             # From the moment the restart is due until it is over, the workers running
             # must ride it out on their own: no kills and no new worker, so none is
             # half-started when the server goes down.
             quiet = restart is not None and (restart.running or (
-                armed_at is not None and restart.started_at is None))
+                armed_at is not None and restart.started_at is None) or (
+                restart_done_at is not None and now - restart_done_at < AFTER_RESTART))
             for dead in pool.reap(replace=not quiet):
                 events(f"WORKER {dead.worker_id} EXITED BY ITSELF (code {dead.returncode}) "
                        f"after {dead.uptime:.1f}s{' around the restart' if quiet else ''}"
                        f"; log {dead.log}")
+            crashing = pool.unexpected[-CRASH_LOOP:]
+            if len(crashing) == CRASH_LOOP and all(u.uptime < 15 for u in crashing):
+                raise RuntimeError(
+                    f"{CRASH_LOOP} workers in a row exited at start-up; the last said:\n"
+                    f"{crashing[-1].log_tail}")
             if not quiet:
                 pool.fill()
             if now >= next_kill and not quiet:
@@ -362,6 +407,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                         and (pool.youngest_age() >= RESTART_SETTLE
                              or now - armed_at >= 2 * RESTART_SETTLE)):
                     restart.start()
+                    through = [w.worker_id for w in pool.workers]
                     events(f"restarting the {opts.engine} server ({finished}/{opts.posts} "
                            "finished; workers "
                            + ", ".join(w.worker_id for w in pool.workers) + ")")
@@ -369,10 +415,6 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                     finished_at = now
                     events(f"no post pending or processing: {counts}")
                     break
-            if restart is not None and restart.done and "restart_reported" not in result:
-                result["restart_reported"] = True
-                events(f"restart {'done' if restart.ok else 'FAILED'}: outage "
-                       f"{restart.outage_seconds or 0:.2f}s {restart.error or ''}")
             if now >= next_status:
                 next_status = now + 5.0
                 events(f"queue {counts}; workers {len(pool.workers)}, kills {pool.kills}")
@@ -392,18 +434,23 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         for name, data in (("published", published), ("commits", commits)):
             with open(opts.out / f"fake-{name}.json", "w", encoding="utf-8") as f:
                 json.dump(data, f)
+        if through and restart_done_at is not None:
+            result["restart_resumed"] = sorted(claimed_since(db, through, restart_done_wall))
         snap = snapshot(db)
         found = verify(seeded, snap, published, commits)
-        evidence = gather_evidence(db, found.platforms, seeded, commits)
-        db.dispose()
+        evidence, causes = gather_evidence(db, found.platforms, seeded, commits)
         verdict = judge(found, unexpected_exits=len(pool.unexpected),
                         restart_planned=opts.restart,
                         restart_ok=bool(restart and restart.ok), timed_out=timed_out)
         fake.stop()
         calls = access_counts(fake.log)
         source_after = source_state()
-        if source_after["herald_sha256"] != result["source"]["herald_sha256"]:
-            result["source_changed_during_run"] = source_after
+        before, after = result["source"]["files"], source_after["files"]
+        changed = sorted(f for f in before.keys() | after.keys()
+                         if before.get(f) != after.get(f))
+        if changed:
+            result["source_changed_during_run"] = {
+                "commit": source_after.get("commit"), "files": changed}
         result.update({
             "ok": verdict.ok,
             "posts": opts.posts, "workers": opts.workers, "accounts_per_platform": opts.accounts,
@@ -421,6 +468,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
             "rescues": snap.rescues, "worker_logs": scan_logs(pool.all_logs()),
             "platforms": {k: v.as_dict() for k, v in verdict.platforms.items()},
             "invariants": [{"name": n, "ok": ok, "detail": d} for n, ok, d in verdict.invariants],
+            "duplicate_causes": causes,
             "evidence": evidence,
             "events": events.items,
         })
@@ -436,6 +484,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         if pool is not None:
             pool.stop_all(grace=5.0)
         fake.stop()
+        if db is not None:
+            db.dispose()
         if restart is not None:
             if restart.running:
                 restart.join(timeout=restart.timeout)
@@ -456,8 +506,12 @@ def report(result: dict[str, Any], *, verdict_table: str) -> None:
           f"{result['kills']} workers SIGKILLed, {result['workers_started']} started, "
           f"{len(result['unexpected_exits'])} exited by themselves")
     if restart:
+        survivors = result.get("restart_survivors")
         print(f"database restart: {'ok' if restart['ok'] else 'FAILED'}, outage "
-              f"{restart['outage_s']}s {restart['error'] or ''}")
+              f"{restart['outage_s']}s {restart['error'] or ''}"
+              + (f"; {len(survivors)} workers rode it out" if survivors is not None else "")
+              + (f", {len(result['restart_resumed'])} claimed posts after it"
+                 if "restart_resumed" in result else ""))
     else:
         print("database restart: none")
     print(f"faults: {result['faults']}; graph throttles sent {result['graph_throttles_sent']}")
@@ -472,6 +526,9 @@ def report(result: dict[str, Any], *, verdict_table: str) -> None:
         for kind, items in data["examples"].items():
             for item in items:
                 print(f"  e.g. {platform} {kind}: {item[:300]}")
+    for platform, counts in result["duplicate_causes"].items():
+        for cause, n in counts.items():
+            print(f"  {platform}: {n} extra copies: {cause}")
     shown = 0
     for key, posts in result["evidence"].items():
         if not key.endswith(("duplicate", "failed_but_out", "lost", "id_mismatch")) and not (
@@ -495,8 +552,10 @@ def report(result: dict[str, Any], *, verdict_table: str) -> None:
     print(f"\nHerald {source.get('commit', '?')} (herald/ sha256 {source['herald_sha256']}"
           f"{', uncommitted changes: ' + modified if modified else ''})")
     if result.get("source_changed_during_run"):
-        print("WARNING: Herald's source changed during the run; workers started at different "
-              "times may have run different code.")
+        changed = result["source_changed_during_run"]
+        print(f"WARNING: Herald's source changed during the run (now "
+              f"{changed.get('commit')}; {', '.join(changed['files'][:8])}): workers "
+              "started at different times may have run different code.")
     print(f"{'PASS' if result['ok'] else 'FAIL'}; logs and result.json in {result['out']}")
 
 

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -129,6 +129,19 @@ def working_workers(engine: Engine, worker_ids: Sequence[str]) -> set[str] | Non
     return {str(r.worker_id) for r in rows}
 
 
+def claimed_since(engine: Engine, worker_ids: Sequence[str], since: datetime) -> set[str]:
+    """Which of these workers claimed a post after `since` (so they were working)."""
+    if not worker_ids:
+        return set()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(attempts_t.c.worker_id).distinct()
+            .where(attempts_t.c.worker_id.in_(list(worker_ids)),
+                   attempts_t.c.started_at > since)
+        ).all()
+    return {str(r.worker_id) for r in rows}
+
+
 @dataclass
 class Snapshot:
     """Herald's side of the story once everything stopped."""
@@ -180,30 +193,53 @@ def _snapshot(engine: Engine) -> Snapshot:
     )
 
 
-def journals(engine: Engine, post_ids: Sequence[str]) -> dict[str, list[str]]:
-    """Each post's attempts, one line each: the evidence for a diagnosis."""
-    if not post_ids:
-        return {}
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(attempts_t.c.post_id, attempts_t.c.attempt, attempts_t.c.worker_id,
-                   attempts_t.c.started_at, attempts_t.c.finished_at, attempts_t.c.phase,
-                   attempts_t.c.outcome, attempts_t.c.error_code, attempts_t.c.platform_ids)
-            .where(attempts_t.c.post_id.in_(list(post_ids)))
-            .order_by(attempts_t.c.post_id, attempts_t.c.attempt)
-        ).all()
-    out: dict[str, list[str]] = {pid: [] for pid in post_ids}
-    for r in rows:
-        ids = r.platform_ids or {}
-        finished = r.finished_at.strftime("%H:%M:%S.%f")[:-3] if r.finished_at else "-"
-        out[r.post_id].append(
-            f"#{r.attempt} {r.worker_id} {r.started_at.strftime('%H:%M:%S.%f')[:-3]}"
-            f"..{finished} phase={r.phase} outcome={r.outcome}"
-            + (f" error={r.error_code}" if r.error_code else "")
-            + (f" committing_at={str(ids['committing_at'])[11:23]}"
-               if ids.get("committing_at") else "")
-            + (f" external_id={ids['external_id']}" if ids.get("external_id") else ""))
+@dataclass(frozen=True)
+class JournalRow:
+    """One attempt of one post, as Herald's journal recorded it."""
+
+    attempt: int
+    worker_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    phase: str
+    outcome: str
+    error_code: str | None
+    committing_at: datetime | None
+    external_id: str | None
+
+
+def journals(engine: Engine, post_ids: Sequence[str]) -> dict[str, list[JournalRow]]:
+    """Each post's attempts, oldest first: the evidence for a diagnosis."""
+    out: dict[str, list[JournalRow]] = {pid: [] for pid in post_ids}
+    ids = list(post_ids)
+    for start in range(0, len(ids), 500):
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(attempts_t.c.post_id, attempts_t.c.attempt, attempts_t.c.worker_id,
+                       attempts_t.c.started_at, attempts_t.c.finished_at, attempts_t.c.phase,
+                       attempts_t.c.outcome, attempts_t.c.error_code,
+                       attempts_t.c.platform_ids)
+                .where(attempts_t.c.post_id.in_(ids[start:start + 500]))
+                .order_by(attempts_t.c.post_id, attempts_t.c.attempt)
+            ).all()
+        for r in rows:
+            platform_ids = r.platform_ids if isinstance(r.platform_ids, dict) else {}
+            out[r.post_id].append(JournalRow(
+                attempt=int(r.attempt), worker_id=str(r.worker_id), started_at=r.started_at,
+                finished_at=r.finished_at, phase=str(r.phase), outcome=str(r.outcome),
+                error_code=r.error_code, committing_at=_aware(platform_ids.get("committing_at")),
+                external_id=platform_ids.get("external_id")))
     return out
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # --- restarting the database server ------------------------------------------------------
@@ -331,15 +367,20 @@ class Restart:
         self.ok = True
 
     def ensure_up(self) -> None:
-        """After an interrupted restart: never leave MariaDB down (PostgreSQL's restart
-        runs in its own session and finishes on its own)."""
-        if self.engine == "mariadb" and self.started_at is not None:
-            if _server_accepts("mariadb") or _mariadb_running():
-                return
-            subprocess.run(start_mariadb_args([]), timeout=30, check=False,
-                           start_new_session=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            _wait_accepting("mariadb", time.monotonic() + 30)
+        """After an interrupted or failed restart: never leave the server down."""
+        if self.started_at is None or _server_accepts(self.engine):
+            return
+        if self.engine == "mariadb":
+            if not _mariadb_running():
+                subprocess.run(start_mariadb_args([]), timeout=30, check=False,
+                               start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        else:
+            versions = sorted(os.listdir("/etc/postgresql"))
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main",
+                            "start"], timeout=60, check=False, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_accepting(self.engine, time.monotonic() + 30)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "outage_s": None if self.outage_seconds is None

@@ -66,6 +66,10 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
         media_dir = Path(herald.settings.media_dir)
         media_dir.mkdir(parents=True, exist_ok=True)
         app.mount("/media", StaticFiles(directory=media_dir), name="media")
+    # The web UI: pages, its static files, sessions and CSRF, HTML error pages off /api.
+    from herald.web import install as install_web
+
+    install_web(app, herald)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:

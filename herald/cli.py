@@ -133,7 +133,9 @@ def _first_company(herald: Herald, base_url: str) -> None:
         company, token = services.create_company(session, name="My company")
     typer.echo(f"Created company {company.name!r} ({company.id}).\n"
                f"Its API token, shown once: {token}\n"
-               f"API docs: {base_url}/docs")
+               f"API docs: {base_url}/docs\n"
+               f"Web UI: {base_url}/ — first create a user: herald user create "
+               f"--email you@example.com")
 
 
 @app.command()
@@ -341,6 +343,15 @@ def status(json_out: JsonOpt = False) -> None:
             f"{stats['failed_today']} failed, {stats['unconfirmed_today']} unconfirmed\n"
             f"success rate:     {'-' if rate is None else f'{rate:.1%}'}")
     _print(stats, json_out, text)
+
+
+def _add_web_commands() -> None:
+    from herald.web.cli import user_app
+
+    app.add_typer(user_app, name="user")
+
+
+_add_web_commands()
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from herald.platforms.base import (
     TransientError,
 )
 from herald.platforms.graph import usage_percent
-from herald.queue import CancelRequested, Claim, Outcome, Queue
+from herald.queue import CancelRequested, Claim, LeaseLost, Outcome, Queue
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,12 @@ class Publishing:
             except CancelRequested:
                 phase["name"] = "cancelled"
                 raise Cancelled() from None
+            except LeaseLost:
+                phase["name"] = "claimed"  # nothing was sent
+                raise TransientError("This worker lost its lease before posting; another "
+                                     "worker has the post.", code="lease_lost") from None
             except DBAPIError:
+                phase["name"] = "claimed"  # the commit was never sent
                 # Never commit without "committing" on record: stop here and retry later.
                 # (After a commit, the journal still says "committing", so the retry
                 # reconciles instead of posting again.)
@@ -224,7 +229,9 @@ class Publishing:
         try:
             result: PublishResult | None = await reconcile(job)
         except OutcomeUnknownError as exc:
-            raise _Unsettled(exc.message, code=exc.code) from None
+            # Not settled yet (a 5xx on the check, say): try again later; once attempts
+            # run out the post becomes `unconfirmed` (see Outcome.unknown).
+            raise _NotYet(exc.message, code=exc.code) from None
         return result
 
     async def _failed(self, claim: Claim, job: PublishJob, exc: PublishError,
@@ -235,6 +242,9 @@ class Publishing:
                            phase="cancelled")
         if isinstance(exc, _Unsettled):
             return _unconfirmed(claim, exc.message)
+        if isinstance(exc, _NotYet):
+            return Outcome(claim, "retry", error_code=code, unknown=True,
+                           error_message=f"{exc.message} Herald will check again.")
         if isinstance(exc, OutcomeUnknownError):
             # The platform may have the post. Never resend blindly: retry, and the next
             # attempt reconciles (checks the platform) before it sends anything.
@@ -270,13 +280,16 @@ class Cancelled(PermanentError):
 
 
 class _Unsettled(OutcomeUnknownError):
-    """Reconciliation could not tell whether the post went out."""
+    """Nobody can tell whether the post went out (the platform cannot be checked)."""
+
+
+class _NotYet(OutcomeUnknownError):
+    """Reconciliation could not tell this time whether the post went out."""
 
 
 def needs_reconciling(previous: dict[str, Any]) -> bool:
-    """An earlier attempt reached the commit and never learned its result."""
-    return previous.get("last_phase") in COMMIT_PHASES and previous.get("last_outcome") in (
-        "lease_expired", "retry", "unconfirmed")
+    """An earlier attempt reached the commit and no attempt since learned its result."""
+    return bool(previous.get("unsettled_commit"))
 
 
 def _unconfirmed(claim: Claim, message: str) -> Outcome:

@@ -42,6 +42,11 @@ posts = cast(Table, Post.__table__)
 attempts_t = cast(Table, PublishAttempt.__table__)
 
 NOTIFY_CHANNEL = "herald_queue"
+#: How an attempt that reached its commit can end without knowing whether it went out.
+UNKNOWN_ENDINGS = frozenset({"lease_expired", "retry", "unconfirmed"})
+#: Journal phases only written after reconciliation let the attempt go on.
+PAST_RECONCILIATION = frozenset({"committing", "refused", "committed", "reconciled"})
+
 #: A post whose lease ran out this many times is failed rather than tried again:
 #: something about it keeps killing or hanging workers.
 MAX_RESCUES = 3
@@ -51,6 +56,10 @@ OutcomeKind = Literal["published", "retry", "failed", "unconfirmed", "cancelled"
 
 class CancelRequested(Exception):
     """The post was cancelled while this worker held it, before its commit."""
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the claim (its lease was rescued)."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +293,18 @@ class Queue:
 
     def record_phase(self, claim: Claim, *, phase: str, ids: dict[str, Any],
                      check_cancel: bool = False) -> None:
+        # MariaDB may pick this short transaction as a deadlock victim against a batch
+        # write; it holds nothing worth keeping, so run it again.
+        for attempt in (1, 2, 3):
+            try:
+                return self._record_phase(claim, phase=phase, ids=ids,
+                                          check_cancel=check_cancel)
+            except OperationalError as exc:
+                if attempt == 3 or not _is_deadlock(exc):
+                    raise
+
+    def _record_phase(self, claim: Claim, *, phase: str, ids: dict[str, Any],
+                      check_cancel: bool) -> None:
         """Journal progress of an attempt: the phase reached and platform ids so far.
 
         With `check_cancel` (just before the commit) it raises CancelRequested when the
@@ -293,6 +314,17 @@ class Queue:
         """
         with self.engine.begin() as conn:
             if check_cancel:
+                # Still ours? A worker whose lease was rescued (it stalled, or the database
+                # was away longer than the lease) must not commit: the rescuer may have.
+                held = conn.execute(
+                    select(schedule.c.post_id).where(
+                        schedule.c.post_id == claim.post_id, schedule.c.status == "processing",
+                        schedule.c.worker_id == claim.worker_id,
+                        schedule.c.attempts == claim.attempt)
+                    .with_for_update()
+                ).first()
+                if held is None:
+                    raise LeaseLost(claim.post_id)
                 cancelled = conn.execute(
                     select(posts.c.cancel_requested_at).where(posts.c.id == claim.post_id)
                     .with_for_update()
@@ -327,9 +359,18 @@ class Queue:
         for row in rows:
             entry = merged.setdefault(row.post_id, {})
             entry.update(row.platform_ids or {})
-            if row.outcome != "running":
-                entry["last_phase"] = row.phase
-                entry["last_outcome"] = row.outcome
+            if row.outcome == "running":
+                continue
+            entry["last_phase"] = row.phase
+            entry["last_outcome"] = row.outcome
+            # A commit whose result nobody learned stays unsettled until a later attempt
+            # gets past reconciliation (reaches its own commit) or settles the post. An
+            # attempt that died or failed before that (while reconciling, say) settles
+            # nothing: forgetting the earlier commit there would post twice.
+            if row.phase == "committing" and row.outcome in UNKNOWN_ENDINGS:
+                entry["unsettled_commit"] = True
+            elif row.phase in PAST_RECONCILIATION or row.outcome in ("published", "cancelled"):
+                entry["unsettled_commit"] = False
         return merged
 
     def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[Outcome]:
@@ -523,16 +564,28 @@ class Queue:
             # the SELECT (SQLite has no row locks) wins over the rescue.
             still_expired = and_(schedule.c.status == "processing",
                                  schedule.c.lease_expires_at < now)
-            back = [r.post_id for r in rows if r.rescues + 1 < MAX_RESCUES]
-            dead = [r.post_id for r in rows if r.rescues + 1 >= MAX_RESCUES]
+            phases = dict(conn.execute(
+                select(attempts_t.c.post_id, attempts_t.c.phase)
+                .where(attempts_t.c.post_id.in_([r.post_id for r in rows]),
+                       attempts_t.c.outcome == "running")
+            ).all())
+            # Only a lease lost while publishing counts towards the limit: posts a worker
+            # had claimed but not started when it died did nothing to deserve it.
+            started = {pid for pid, phase in phases.items() if phase != "claimed"}
+            counted = {r.post_id: r.rescues + (r.post_id in started) for r in rows}
+            back = [pid for pid, n in counted.items() if n < MAX_RESCUES]
+            dead = [pid for pid, n in counted.items() if n >= MAX_RESCUES]
             if back:
                 # A lost lease is not the post's fault: it gets its attempt back.
-                conn.execute(
-                    update(schedule).where(schedule.c.post_id.in_(back), still_expired)
-                    .values(status="pending", run_at=now, worker_id=None,
-                            lease_expires_at=None, rescues=schedule.c.rescues + 1,
-                            max_attempts=schedule.c.max_attempts + 1, updated_at=now)
-                )
+                for bump in (0, 1):
+                    ids = [pid for pid in back if (pid in started) == bool(bump)]
+                    if ids:
+                        conn.execute(
+                            update(schedule).where(schedule.c.post_id.in_(ids), still_expired)
+                            .values(status="pending", run_at=now, worker_id=None,
+                                    lease_expires_at=None, rescues=schedule.c.rescues + bump,
+                                    max_attempts=schedule.c.max_attempts + 1, updated_at=now)
+                        )
                 conn.execute(
                     update(posts).where(posts.c.id.in_(back), posts.c.status == "processing")
                     .values(status="pending", updated_at=now)
@@ -545,10 +598,20 @@ class Queue:
                     .values(status="failed", lease_expires_at=None,
                             rescues=schedule.c.rescues + 1, updated_at=now)
                 )
-                conn.execute(
-                    update(posts).where(posts.c.id.in_(dead), posts.c.status == "processing")
-                    .values(status="failed", error_message=message, updated_at=now)
-                )
+                # One that died mid-commit may be out: say so rather than "failed".
+                for status, ids in (
+                    ("unconfirmed", [p for p in dead if phases.get(p) == "committing"]),
+                    ("failed", [p for p in dead if phases.get(p) != "committing"]),
+                ):
+                    if ids:
+                        note = message if status == "failed" else (
+                            message + " It was being posted when its worker stopped, so it "
+                            "may be live: check the account.")
+                        conn.execute(
+                            update(posts)
+                            .where(posts.c.id.in_(ids), posts.c.status == "processing")
+                            .values(status=status, error_message=note, updated_at=now)
+                        )
             conn.execute(
                 update(attempts_t)
                 .where(attempts_t.c.post_id.in_([r.post_id for r in rows]),

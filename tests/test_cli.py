@@ -82,7 +82,7 @@ def test_run_once_publishes_due_posts_through_the_platform_and_exits(
         published = fake.state.published(platform="facebook")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert (summary["claimed"], summary["published"]) == (3, 3)
+    assert (summary["claimed"], summary["published"]) == (3, 3), result.stderr
     assert sorted(r.caption for r in published) == ["Hello 0", "Hello 1", "Hello 2"]
     assert "secret-token-1001" not in result.stderr + result.stdout
 

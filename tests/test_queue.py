@@ -117,18 +117,73 @@ def test_heartbeat_keeps_the_lease(herald, company):
     assert queue.heartbeat(worker_id="someone-else", now=now) == 0
 
 
+def _lose_leases(herald, pid, *, phase: str | None, times: int):
+    queue = _queue(herald, lease=1)
+    now = utcnow()
+    for i in range(times):
+        t = now + timedelta(seconds=10 * i)
+        [claim] = queue.claim(worker_id=f"w{i}", limit=1, now=t)
+        if phase:
+            queue.record_phase(claim, phase=phase, ids={})
+        assert queue.rescue_expired(now=t + timedelta(seconds=2)) == 1
+    return _row(herald, pid)
+
+
 def test_a_post_that_keeps_losing_its_worker_fails(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    entry, post = _lose_leases(herald, pid, phase="prepared", times=q.MAX_RESCUES)
+    assert (entry.status, post.status) == ("failed", "failed")
+    assert "stopped 3 times" in post.error_message
+
+
+def test_a_post_lost_mid_commit_too_often_is_unconfirmed_not_failed(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    _, post = _lose_leases(herald, pid, phase="committing", times=q.MAX_RESCUES)
+    assert post.status == "unconfirmed"
+    assert "may be live" in post.error_message
+
+
+def test_leases_lost_before_publishing_started_do_not_count(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    entry, post = _lose_leases(herald, pid, phase=None, times=q.MAX_RESCUES + 2)
+    assert (entry.status, post.status, entry.rescues) == ("pending", "pending", 0)
+
+
+def test_an_unsettled_commit_stays_unsettled_until_an_attempt_gets_past_it(herald, company):
     account = add_account(herald, company[0])
     [pid] = add_posts(herald, company[0], account)
     queue = _queue(herald, lease=1)
     now = utcnow()
-    for i in range(q.MAX_RESCUES):
-        t = now + timedelta(seconds=10 * i)
-        assert queue.claim(worker_id=f"w{i}", limit=1, now=t)
-        assert queue.rescue_expired(now=t + timedelta(seconds=2)) == 1
-    entry, post = _row(herald, pid)
-    assert (entry.status, post.status) == ("failed", "failed")
-    assert "stopped 3 times" in post.error_message
+    # Attempt 1 dies mid-commit; attempt 2 dies while reconciling (phase still "claimed").
+    [c1] = queue.claim(worker_id="a", limit=1, now=now)
+    queue.record_phase(c1, phase="committing", ids={"committing_at": "x"})
+    queue.rescue_expired(now=now + timedelta(seconds=2))
+    [c2] = queue.claim(worker_id="b", limit=1, now=now + timedelta(seconds=3))
+    queue.rescue_expired(now=now + timedelta(seconds=5))
+    assert queue.previous_ids([pid])[pid]["unsettled_commit"] is True
+    # Attempt 3 reconciles and goes on to its own commit, which is refused outright.
+    [c3] = queue.claim(worker_id="c", limit=1, now=now + timedelta(seconds=6))
+    queue.record_phase(c3, phase="committing", ids={})
+    queue.finish([Outcome(c3, "retry", phase="refused")], now=now + timedelta(seconds=7))
+    assert queue.previous_ids([pid])[pid]["unsettled_commit"] is False
+    assert c2.attempt == 2
+
+
+def test_a_worker_that_lost_its_lease_cannot_record_a_commit(herald, company):
+    account = add_account(herald, company[0])
+    add_posts(herald, company[0], account)
+    queue = _queue(herald, lease=1)
+    now = utcnow()
+    [stale] = queue.claim(worker_id="slow", limit=1, now=now)
+    queue.rescue_expired(now=now + timedelta(seconds=2))
+    queue.claim(worker_id="rescuer", limit=1, now=now + timedelta(seconds=3))
+    import pytest
+
+    with pytest.raises(q.LeaseLost):
+        queue.record_phase(stale, phase="committing", ids={}, check_cancel=True)
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped():

@@ -1,0 +1,75 @@
+"""`herald user …`: people who sign in to the web UI. Wired into the CLI with
+`app.add_typer(user_app, name="user")` in herald.cli."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from herald.errors import AppError
+from herald.web import users
+
+user_app = typer.Typer(help="People who sign in to the web UI.", no_args_is_help=True)
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        # One line: `printf '%s\n' "$PASSWORD" | herald user create … --password-stdin`.
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@user_app.command("create")
+def create(
+    company: Annotated[str | None, typer.Option(
+        "--company", help="Company id (default: the only company, if there is one).")] = None,
+    email: Annotated[str, typer.Option("--email", help="What they sign in with.")] = "",
+    name: Annotated[str, typer.Option(help="Their name, as shown to the team.")] = "",
+    timezone: Annotated[str | None, typer.Option(
+        help="IANA time zone, e.g. Europe/Paris (default: the company's).")] = None,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input, not a prompt.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
+                        ] = False,
+) -> None:
+    """Create a user who can sign in to the web UI."""
+    from herald.cli import _company_id, _herald, _print, fail
+
+    if not email.strip():
+        fail("give the user's email with --email")
+    herald = _herald()
+    company_id = _company_id(herald, company)
+    password = _password(password_stdin)
+    try:
+        with herald.db.session() as session:
+            user = users.create_user(session, company_id=company_id, email=email,
+                                     password=password, name=name, timezone=timezone)
+            created = {"id": user.id, "company_id": user.company_id, "email": user.email}
+    except AppError as exc:
+        fail(exc.message, 1)
+    _print(created, json_out, f"Created {created['email']}; they can sign in at "
+                              f"{herald.settings.public_url}/signin")
+
+
+@user_app.command("list")
+def list_users(
+    company: Annotated[str | None, typer.Option(
+        "--company", help="Company id (default: the only company, if there is one).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
+                        ] = False,
+) -> None:
+    """The members of a company."""
+    from herald.cli import _company_id, _herald, _print
+
+    herald = _herald()
+    company_id = _company_id(herald, company)
+    with herald.db.session() as session:
+        rows = [{"id": u.id, "email": u.email, "name": u.name,
+                 "last_login_at": u.last_login_at}
+                for u in users.list_members(session, company_id=company_id)]
+    _print(rows, json_out, "\n".join(f"{r['email']}\t{r['name']}" for r in rows) or
+           "No users yet.")

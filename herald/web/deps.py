@@ -1,0 +1,93 @@
+"""Dependencies of the web routes: the signed-in user and the use-case context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+
+from herald.models import Company
+from herald.services import Context
+from herald.state import Herald
+from herald.web import users
+from herald.web.localtime import zone
+
+
+class SignInRequired(Exception):
+    """No one is signed in: the page answers with a redirect to the sign-in form."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+@dataclass(frozen=True)
+class WebUser:
+    id: str
+    company_id: str
+    company_name: str
+    email: str
+    name: str
+    timezone: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
+
+
+def get_herald(request: Request) -> Herald:
+    herald: Herald = request.app.state.herald
+    return herald
+
+
+HeraldDep = Annotated[Herald, Depends(get_herald)]
+
+
+def mark_web(request: Request) -> None:
+    """Router dependency: errors on this request are shown as pages, not JSON."""
+    request.state.herald_web = True
+
+
+def current_user(request: Request, herald: HeraldDep) -> WebUser:
+    user_id = request.session.get("user_id")
+    if user_id:
+        with herald.db.session() as session:
+            user = users.get_user(session, user_id)
+            company = session.get(Company, user.company_id) if user else None
+            if user is not None and company is not None:
+                return WebUser(id=user.id, company_id=user.company_id,
+                               company_name=company.name, email=user.email, name=user.name,
+                               timezone=user.timezone or company.timezone or "UTC")
+        request.session.pop("user_id", None)  # the user was removed: sign in again
+    # After signing in, come back here; a form's POST cannot be replayed, so its page.
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    raise SignInRequired(target if request.method == "GET" else "/")
+
+
+UserDep = Annotated[WebUser, Depends(current_user)]
+
+
+def web_context(herald: HeraldDep, user: UserDep) -> Context:
+    # posts.created_by holds 100 characters; an email address may hold 320.
+    return herald.context(user.company_id, actor=f"web:{user.email}"[:100])
+
+
+ContextDep = Annotated[Context, Depends(web_context)]
+
+
+def signin_url(next_url: str) -> str:
+    return "/signin" if next_url in ("", "/") else f"/signin?next={quote(next_url)}"
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site: `next` must not send a user to another host after sign-in."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value

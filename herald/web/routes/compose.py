@@ -1,0 +1,159 @@
+"""Compose: accounts, caption (with per-account overrides), media, time; checked live.
+
+Works without JavaScript (a plain multipart form whose files are stored on submit); with
+it, files are uploaded as they are dropped and the checks run as the user types.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+from fastapi import Request
+from fastapi import UploadFile as FastAPIUpload
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from herald import services
+from herald.api.media import store_upload
+from herald.errors import AppError
+from herald.models import POST_TYPES, SocialAccount
+from herald.services import Context
+from herald.state import Herald
+from herald.validation import (
+    FACEBOOK_CAPTION_MAX,
+    INSTAGRAM_CAPTION_MAX,
+    INSTAGRAM_HASHTAGS_MAX,
+    LINKEDIN_COMMENTARY_MAX,
+)
+from herald.web import queries, sessions
+from herald.web.composing import ComposeForm, Outcome, check, create, default_when
+from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
+from herald.web.localtime import fmt
+from herald.web.render import page
+from herald.web.routes import see_other, web_router
+
+router = web_router()
+
+#: What the live counters check in the browser; the server's checks are the same rules.
+LIMITS = {
+    "instagram": {"chars": INSTAGRAM_CAPTION_MAX, "hashtags": INSTAGRAM_HASHTAGS_MAX},
+    "linkedin": {"chars": LINKEDIN_COMMENTARY_MAX},
+    "facebook": {"chars": FACEBOOK_CAPTION_MAX},
+}
+
+
+def _accounts(herald: Herald, user: WebUser) -> dict[str, SocialAccount]:
+    with herald.db.session() as session:
+        return queries.accounts_by_id(session, user.company_id)
+
+
+def _form_page(request: Request, user: WebUser, accounts: dict[str, SocialAccount],
+               form: ComposeForm, outcome: Outcome | None = None, status_code: int = 200
+               ) -> Response:
+    return page(request, "compose.html", user, title="Compose", active="compose",
+                accounts=accounts, form=form, outcome=outcome or Outcome(),
+                post_types=POST_TYPES, limits=LIMITS, status_code=status_code)
+
+
+@router.get("/compose")
+def compose(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
+            date: str = "", account: str = "") -> Response:
+    day, at = default_when(ctx.now(), user.tz)
+    accounts = _accounts(herald, user)
+    form = ComposeForm(date=date or day, time=at,
+                       account_ids=[account] if account in accounts else [])
+    outcome = _check(herald, accounts, form, user, ctx) if form.account_ids else None
+    return _form_page(request, user, accounts, form, outcome)
+
+
+async def _read(request: Request, herald: Herald) -> tuple[ComposeForm, FormData, list[str]]:
+    data = await request.form()
+    lists = {"account_ids": data.getlist("account_ids"), "media": data.getlist("media")}
+    form = ComposeForm.parse(data, lists)
+    problems = []
+    # Without JavaScript, files arrive with the form; store them and keep them as media.
+    for upload in data.getlist("files"):
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        try:
+            stored = await store_upload(herald, cast(FastAPIUpload, upload))
+        except AppError as exc:
+            problems.append(exc.message)
+            continue
+        form.media.append({"url": stored.url, "type": stored.type})
+    return form, data, problems
+
+
+@router.post("/compose")
+async def compose_submit(request: Request, herald: HeraldDep, user: UserDep,
+                         ctx: ContextDep) -> Response:
+    form, _, upload_problems = await _read(request, herald)
+    accounts = await run_in_threadpool(_accounts, herald, user)
+    if upload_problems:
+        outcome = Outcome(errors={"media": " ".join(upload_problems)})
+    else:
+        outcome = await run_in_threadpool(create, herald, ctx, accounts, form, user.tz)
+    if not outcome.ok:
+        return _form_page(request, user, accounts, form, outcome, status_code=422)
+    services.after_commit(ctx)
+    sessions.flash(request, _done(outcome, form, user))
+    return see_other(_after(outcome, form, user))
+
+
+def _done(outcome: Outcome, form: ComposeForm, user: WebUser) -> str:
+    count = len(outcome.posts)
+    posts = f"{count} post{'s' if count != 1 else ''}"
+    if form.action == "draft":
+        return f"Saved {posts} as drafts."
+    if form.action == "now":
+        return f"Publishing {posts} now."
+    return f"Scheduled {posts} for {fmt(outcome.run_at, user.tz)}."
+
+
+def _after(outcome: Outcome, form: ComposeForm, user: WebUser) -> str:
+    if form.action == "draft":
+        return "/posts?status=draft"
+    if len(outcome.posts) == 1:
+        return f"/posts/{outcome.posts[0].id}"
+    when = outcome.run_at.astimezone(user.tz) if outcome.run_at else None
+    return f"/calendar?view=week&date={when:%Y-%m-%d}" if when else "/calendar"
+
+
+@router.post("/compose/check")
+async def compose_check(request: Request, herald: HeraldDep, user: UserDep,
+                        ctx: ContextDep) -> Response:
+    """The API's checks on the form as it stands, as a fragment (htmx swaps it in)."""
+    data = await request.form()
+    form = ComposeForm.parse(data, {"account_ids": data.getlist("account_ids"),
+                                    "media": data.getlist("media")})
+    accounts = await run_in_threadpool(_accounts, herald, user)
+    outcome = await run_in_threadpool(_check, herald, accounts, form, user, ctx)
+    return page(request, "_checks.html", user, accounts=accounts, form=form, outcome=outcome)
+
+
+def _check(herald: Herald, accounts: dict[str, SocialAccount], form: ComposeForm,
+           user: WebUser, ctx: Context) -> Outcome:
+    # A time that passes while the user types is flagged on submit, with a clear message;
+    # flagging it on every keystroke of the caption would only be noise.
+    return check(herald, accounts, form, user.tz, ctx.now() - timedelta(minutes=1))
+
+
+@router.post("/compose/media")
+async def upload_media(request: Request, herald: HeraldDep, user: UserDep) -> Response:
+    """One dropped or chosen file: stored, answered with its preview and hidden input."""
+    data = await request.form()
+    upload = data.get("file")
+    context: dict[str, Any] = {"item": None, "error": None}
+    if not isinstance(upload, UploadFile):
+        context["error"] = "No file was sent."
+    else:
+        try:
+            stored = await store_upload(herald, cast(FastAPIUpload, upload))
+            context["item"] = {"url": stored.url, "type": stored.type,
+                               "name": upload.filename or stored.key}
+        except AppError as exc:
+            context["error"] = exc.message
+    return page(request, "_media_item.html", user, status_code=422 if context["error"] else 201,
+                **context)

@@ -1,0 +1,95 @@
+"""Browser sessions (a signed cookie) and the CSRF token that every unsafe request carries.
+
+The session cookie holds the signed-in user's id, a per-session CSRF token and flash
+messages; it is HttpOnly, SameSite=Lax, and Secure when Herald is served over https.
+A form sends the token in a hidden `csrf_token` field, htmx and fetch() in the
+`X-CSRF-Token` header; a POST without a matching one is refused with 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.middleware.sessions import SessionMiddleware
+
+from herald.errors import AppError
+from herald.state import Herald
+
+COOKIE = "herald_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+MAX_AGE = 14 * 24 * 3600
+
+
+class CsrfRefused(AppError):
+    """This form has expired or did not come from Herald; reload the page and try again."""
+
+    status = 403
+    code = "csrf"
+
+
+def session_secret(herald: Herald) -> str:
+    # A key of its own, derived from the one secret, so a leaked cookie key cannot
+    # decrypt the stored platform tokens.
+    key = herald.settings.resolved_secret_key().encode()
+    return hmac.new(key, b"herald web session cookie", hashlib.sha256).hexdigest()
+
+
+def add_session_middleware(app: FastAPI, herald: Herald) -> None:
+    app.add_middleware(
+        SessionMiddleware, secret_key=session_secret(herald), session_cookie=COOKIE,
+        max_age=MAX_AGE, same_site="lax",
+        https_only=herald.settings.public_url.startswith("https://"),
+    )
+
+
+def csrf_token(request: Request) -> str:
+    """This session's token, made on first use."""
+    token: str | None = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def require_csrf(request: Request) -> None:
+    """Dependency: refuse unsafe methods without this session's token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    expected = request.session.get("csrf")
+    given = request.headers.get(CSRF_HEADER)
+    if given is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not expected or not given or not hmac.compare_digest(expected, given):
+        raise CsrfRefused()
+
+
+def start(request: Request, user_id: str) -> None:
+    """A fresh session for a user who just signed in (no fixation: a new CSRF token too)."""
+    request.session.clear()
+    request.session["user_id"] = user_id
+    csrf_token(request)
+
+
+def end(request: Request) -> None:
+    request.session.clear()
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """A message for the next page shown (after a redirect)."""
+    messages: list[dict[str, Any]] = list(request.session.get("flash", []))
+    messages.append({"kind": kind, "text": message})
+    request.session["flash"] = messages[-5:]
+
+
+def pop_flashes(request: Request) -> list[dict[str, Any]]:
+    if "flash" not in request.session:
+        return []
+    messages: list[dict[str, Any]] = request.session.pop("flash")
+    return messages

@@ -1,0 +1,39 @@
+// Calendar: drag a scheduled post onto another day to move it (same time of day).
+// Without a mouse, open the post and change its date: both go through the same service.
+(() => {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const note = document.getElementById("move-status");
+  const TYPE = "text/x-herald-post";
+
+  for (const chip of document.querySelectorAll('.chip[draggable="true"]')) {
+    chip.addEventListener("dragstart", (e) => {
+      e.dataTransfer.setData(TYPE, chip.dataset.post);
+      e.dataTransfer.effectAllowed = "move";
+    });
+  }
+  for (const day of document.querySelectorAll(".day[data-date]")) {
+    day.addEventListener("dragover", (e) => {
+      if (!e.dataTransfer.types.includes(TYPE)) return;
+      e.preventDefault();
+      day.classList.add("drop");
+    });
+    day.addEventListener("dragleave", () => day.classList.remove("drop"));
+    day.addEventListener("drop", async (e) => {
+      e.preventDefault();
+      day.classList.remove("drop");
+      const id = e.dataTransfer.getData(TYPE);
+      if (!id) return;
+      const response = await fetch(`/posts/${encodeURIComponent(id)}/move`, {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf },
+        body: new URLSearchParams({ date: day.dataset.date }),
+      });
+      const text = await response.text();
+      if (response.ok) { location.reload(); return; }
+      note.hidden = false;
+      note.className = "flash flash-error";
+      note.textContent = text;
+    });
+  }
+})();

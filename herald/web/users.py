@@ -1,0 +1,111 @@
+"""People who sign in to the web UI: create, authenticate, list, set their time zone.
+
+Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile);
+a hash made with weaker parameters is upgraded the next time its owner signs in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from herald.errors import Conflict, Invalid, NotFound, Unauthorized
+from herald.models import Company, User, new_id, utcnow
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is a denial of service
+# Deliberately loose: the one real check of an address is mail reaching it.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong address costs as long as a wrong
+# password and response times do not tell which addresses have accounts.
+_DUMMY_HASH = _hasher.hash("herald: no such user")
+
+
+def normalize_email(email: str) -> str:
+    """Stored lower-case, so one equality (and the unique index) finds it on every engine."""
+    return email.strip().lower()
+
+
+def check_timezone(name: str) -> str:
+    """The IANA name if it is one (e.g. Europe/Paris), else Invalid."""
+    name = name.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"{name!r} is not a time zone; pick one like Europe/Paris or "
+                      "America/New_York.") from None
+    return name
+
+
+def create_user(session: Session, *, company_id: str, email: str, password: str,
+                name: str = "", timezone: str | None = None) -> User:
+    if session.get(Company, company_id) is None:
+        raise NotFound(f"No company with id {company_id!r}.")
+    email = normalize_email(email)
+    if not _EMAIL.match(email):
+        raise Invalid(f"{email!r} is not an email address.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Invalid(f"A password may have at most {MAX_PASSWORD_LENGTH} characters.")
+    if session.scalars(select(User.id).where(User.email == email)).first():
+        raise Conflict(f"There is already a user with the email {email}.")
+    user = User(id=new_id(), company_id=company_id, email=email, name=name.strip(),
+                password_hash=_hasher.hash(password),
+                timezone=check_timezone(timezone) if timezone else None,
+                created_at=utcnow())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str,
+                 now: Callable[[], datetime] = utcnow) -> User:
+    """The user with this email and password; Unauthorized, saying no more, otherwise."""
+    user = session.scalars(
+        select(User).where(User.email == normalize_email(email))
+    ).first()
+    refused = Unauthorized("The email or the password is not right.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise refused
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    if user is None:
+        raise refused
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = now()
+    return user
+
+
+def get_user(session: Session, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def list_members(session: Session, *, company_id: str) -> list[User]:
+    return list(session.scalars(
+        select(User).where(User.company_id == company_id).order_by(User.created_at, User.id)
+    ))
+
+
+def set_timezone(session: Session, *, user_id: str, timezone: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    user.timezone = check_timezone(timezone)
+    return user
+
+
+def any_users(session: Session) -> bool:
+    return session.scalars(select(User.id).limit(1)).first() is not None

@@ -1,0 +1,91 @@
+"""A real Herald (API, UI, worker, sandbox) on a free port, and a Chromium to drive it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+
+from herald.app import create_app
+from herald.config import Settings
+from herald.state import Herald
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps calling home, which on a closed
+# network means a flood of failing connections.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(message: str) -> None:
+    """Skip on a developer's machine; fail in CI, where a missing browser is a bug."""
+    if _in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def ensure_chromium() -> str:
+    """Debian's Chromium, installed with apt-get when missing and we are root."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        unavailable(f"{CHROMIUM} is missing; install Debian's chromium package "
+                    "(apt-get install chromium) as root to run the browser tests")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
+        if result.returncode != 0:
+            unavailable(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
+    if not os.path.exists(CHROMIUM):
+        unavailable(f"apt-get installed chromium but {CHROMIUM} is not there")
+    return CHROMIUM
+
+
+@dataclass
+class LiveHerald:
+    url: str
+    herald: Herald
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def start_live(settings: Settings) -> LiveHerald:
+    """Herald as `herald run` runs it: sandbox in-app, a worker in the server's loop."""
+    # Bind first so the public URL (media URLs, the sandbox's base) names the real port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    herald = Herald.from_settings(settings.model_copy(update={"public_url": url}))
+    herald.use_platforms(sandbox=True, quick=True)
+    app = create_app(herald, run_worker=True, worker_id="browser-test")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                              name="live-herald", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the live Herald did not start")
+        time.sleep(0.02)
+    return LiveHerald(url, herald, server, thread)

@@ -1,0 +1,37 @@
+"""`herald user create|list` (herald.web.cli.user_app, which herald.cli mounts as `user`)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from herald.web import users
+from herald.web.cli import user_app
+from tests.conftest import SECRET
+
+
+def _env(database_url: str) -> dict[str, str]:
+    return {"HERALD_DATABASE_URL": database_url, "HERALD_SECRET_KEY": SECRET}
+
+
+def test_user_create_reads_the_password_from_stdin(herald, company, database_url):
+    result = CliRunner().invoke(user_app, [
+        "create", "--company", company[0], "--email", "Ada@Example.com", "--name", "Ada",
+        "--password-stdin", "--json"], input="a long password\n", env=_env(database_url))
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert created["email"] == "ada@example.com"
+    with herald.db.session() as session:
+        assert users.authenticate(session, email="ada@example.com",
+                                  password="a long password").id == created["id"]
+    listed = CliRunner().invoke(user_app, ["list", "--json"], env=_env(database_url))
+    assert [u["email"] for u in json.loads(listed.stdout)] == ["ada@example.com"]
+
+
+def test_user_create_says_what_is_wrong(herald, company, database_url):
+    result = CliRunner().invoke(user_app, [
+        "create", "--email", "ada@example.com", "--password-stdin"], input="short\n",
+        env=_env(database_url))
+    assert result.exit_code == 1
+    assert "at least 10 characters" in result.output

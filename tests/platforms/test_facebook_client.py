@@ -188,8 +188,11 @@ async def test_reconcile_none_only_when_the_listing_covers_the_window(api, make_
     job, _ = page_job(make_job, previous={"committing_at": "2026-03-01T12:00:25+00:00"})
     api.on("GET", f"{V}/55/published_posts", posts(("55_1", "x", "2026-02-01T00:00:00+0000")))
     assert await publisher(api).reconcile(job) is None
-    full = [(f"55_{n}", "x", "2026-03-01T12:00:59+0000") for n in range(25)]
-    api.on("GET", f"{V}/55/published_posts", posts(*full))
+    # A short page is the whole listing; full pages are followed back (up to a cap).
+    recent = {"data": [{"id": f"55_{n}", "message": "x",
+                        "created_time": "2026-03-01T12:00:59+0000"} for n in range(100)],
+              "paging": {"cursors": {"after": "QQ"}, "next": "https://graph.test/next"}}
+    api.on("GET", f"{V}/55/published_posts", recent)
     with pytest.raises(OutcomeUnknownError):
         await publisher(api).reconcile(job)
 

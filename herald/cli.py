@@ -49,7 +49,8 @@ def _settings() -> Settings:
 
 
 def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: bool = False,
-            sandbox: bool = False, settings: Settings | None = None) -> Herald:
+            sandbox: bool = False, settings: Settings | None = None,
+            wait_for_db: bool = False) -> Herald:
     """Settings, database and cipher, with one readable line for anything wrong."""
     settings = settings or _settings()
     logging.basicConfig(level=settings.log_level.upper(),
@@ -57,6 +58,8 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         herald = Herald.from_settings(settings)
+        if wait_for_db:
+            _wait_for_database(herald)
         herald.db.check_connection()
         if auto_migrate:
             migrate.upgrade(herald.db.engine)
@@ -67,6 +70,21 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
     if platforms:
         herald.use_platforms(sandbox=sandbox)
     return herald
+
+
+def _wait_for_database(herald: Herald) -> None:
+    """A worker started while the database is away (a deploy, a restart) waits for it."""
+    import time
+
+    delay = 1.0
+    while True:
+        try:
+            herald.db.check_connection()
+            return
+        except ConfigError as exc:
+            logging.getLogger("herald").warning("%s; retrying in %.0fs", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def _print(data: Any, as_json: bool, text: str) -> None:
@@ -169,7 +187,7 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="Posts published at once.")] = None,
 ) -> None:
     """The publishing worker. Run any number, on any hosts sharing the database."""
-    herald = _herald(platforms=True)
+    herald = _herald(platforms=True, wait_for_db=True)
     overrides: dict[str, Any] = {}
     if concurrency:
         overrides["concurrency"] = concurrency

@@ -142,3 +142,22 @@ def test_herald_run_on_a_fresh_folder_serves_docs_and_stops_on_sigterm(tmp_path)
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert "API token, shown once: hld_" in output
     assert "worker" in output and "stopping" in output
+
+
+def test_a_worker_started_before_its_database_waits_for_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env.update(HERALD_DATABASE_URL="postgresql://herald@127.0.0.1:1/herald",
+               HERALD_SECRET_KEY=SECRET)
+    proc = subprocess.Popen([*HERALD, "worker"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        second = proc.stdout.readline()
+        # It is still running, saying what it waits for, instead of exiting with an error.
+        assert proc.poll() is None
+        assert "cannot reach the database" in first and "retrying" in first
+        assert "retrying" in second
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -27,11 +27,9 @@ from herald.platforms.base import (
 from herald.platforms.graph import (
     GraphSession,
     attach_usage,
-    covers,
-    dict_at,
     find_recent,
-    list_at,
     parse_time,
+    recent,
     utcnow,
 )
 
@@ -160,7 +158,9 @@ class FacebookPublisher:
         video = job.previous.get("endpoint") == "videos"
         edge, text_key = ("videos", "description") if video else ("published_posts", "message")
         since = at - timedelta(minutes=10)
-        items, complete = await self._recent(g, f"{page}/{edge}", text_key, since)
+        items, complete = await recent(g, f"{page}/{edge}", fields=f"id,{text_key},created_time",
+                                       time_key="created_time", since=since, limit=LOOKBACK,
+                                       max_pages=MAX_PAGES)
         item = find_recent(items, text_key=text_key, time_key="created_time", text=job.caption,
                            since=since, until=self._now() + timedelta(minutes=5), near=at)
         if item is not None:
@@ -173,32 +173,6 @@ class FacebookPublisher:
         raise OutcomeUnknownError(f"Facebook's {LOOKBACK * MAX_PAGES} most recent Page posts "
                                   "do not reach back to the publishing time; check the Page "
                                   "before retrying.", code="reconcile_window")
-
-    async def _recent(self, g: GraphSession, path: str, text_key: str, since: datetime
-                      ) -> tuple[list[Any], bool]:
-        """Page posts newest first, paged back until past `since` (True) or the cap.
-
-        A busy Page can publish more than one page of posts in the minutes that matter;
-        only a listing that reaches back past the commit proves a post is absent.
-        """
-        items: list[Any] = []
-        after: str | None = None
-        for _ in range(MAX_PAGES):
-            params: dict[str, Any] = {"fields": f"id,{text_key},created_time",
-                                      "limit": LOOKBACK}
-            if after:
-                params["after"] = after
-            data = await g.get(path, params)
-            chunk = list_at(data, "data")
-            items += chunk
-            if covers(chunk, time_key="created_time", since=since, limit=LOOKBACK):
-                return items, True
-            paging = dict_at(data, "paging")
-            cursors = dict_at(paging, "cursors")
-            after = str(cursors.get("after") or "") or None
-            if not paging.get("next") or after is None:
-                return items, True  # no older posts: the listing is whole
-        return items, False
 
     async def _permalink(self, g: GraphSession, post_id: str) -> str | None:
         try:

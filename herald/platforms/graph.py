@@ -8,6 +8,7 @@ exactly one place.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import tempfile
@@ -35,6 +36,10 @@ USAGE_ATTR = "usage"
 DEFAULT_THROTTLE_WAIT = 900.0
 QUOTA_WAIT = 3600.0
 SPOOL_BYTES = 8 * 1024 * 1024  # larger media is spooled to disk, not held in memory
+#: Pauses before a read or an idempotent write is sent again within one attempt after a
+#: transient error (code 1/2, a 5xx, a dropped connection): Meta's advice for those is to
+#: retry, and a quick retry costs far less than a new attempt with its backoff.
+QUICK_RETRIES = (0.2, 1.0)
 
 
 class NeedsNewContainer(TransientError):
@@ -260,6 +265,23 @@ class GraphSession:
     async def _send(self, method: str, path: str, *, step: Step,
                     params: Mapping[str, Any] | None = None,
                     body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        delays = iter(QUICK_RETRIES if step != "commit" else ())
+        while True:
+            try:
+                return await self._send_once(method, path, step=step, params=params,
+                                             body=body)
+            except TransientError as exc:
+                # Only a plain blip with no wait asked for; never the commit, whose error
+                # may come after the post was made (that is reconciliation's job).
+                delay = next(delays, None) if type(exc) is TransientError \
+                    and exc.retry_after is None else None
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+
+    async def _send_once(self, method: str, path: str, *, step: Step,
+                         params: Mapping[str, Any] | None = None,
+                         body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Bearer header, never ?access_token=: URLs end up in httpx's and proxies' logs.
         headers = {"Authorization": f"Bearer {self._token}"}
         try:
@@ -349,6 +371,31 @@ def covers(items: Sequence[Any], *, time_key: str, since: datetime, limit: int) 
         return True
     times = [t for i in items if isinstance(i, dict) and (t := parse_time(i.get(time_key)))]
     return bool(times) and min(times) < since
+
+
+async def recent(g: GraphSession, path: str, *, fields: str, time_key: str, since: datetime,
+                 limit: int, max_pages: int) -> tuple[list[Any], bool]:
+    """An edge's items newest first, paged back until past `since` (True) or the cap.
+
+    A busy account can publish more than one page of posts in the minutes that matter;
+    only a listing that reaches back past the commit proves a post is absent.
+    """
+    items: list[Any] = []
+    after: str | None = None
+    for _ in range(max_pages):
+        params: dict[str, Any] = {"fields": fields, "limit": limit}
+        if after:
+            params["after"] = after
+        data = await g.get(path, params)
+        chunk = list_at(data, "data")
+        items += chunk
+        if covers(chunk, time_key=time_key, since=since, limit=limit):
+            return items, True
+        paging = dict_at(data, "paging")
+        after = str(dict_at(paging, "cursors").get("after") or "") or None
+        if not paging.get("next") or after is None:
+            return items, True  # no older items: the listing is whole
+    return items, False
 
 
 def utcnow() -> datetime:

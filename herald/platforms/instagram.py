@@ -41,6 +41,7 @@ from herald.platforms.graph import (
     list_at,
     parse_time,
     poll_delays,
+    recent,
     utcnow,
 )
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 QUOTA_ATTR = "quota"
 _NOT_OUT = frozenset({"FINISHED", "IN_PROGRESS", "EXPIRED", "ERROR"})
 _PROBE_HOURS = (1, 4, 12)
+LOOKBACK = 50  # media per page read when looking for a published post's id
+MAX_PAGES = 10
 _STATUS_SUBCODE = re.compile(r"\b(2\d{6})\b")
 
 
@@ -298,14 +301,15 @@ class InstagramPublisher:
 
     async def _find_media(self, g: GraphSession, job: PublishJob) -> dict[str, Any] | None:
         edge = "stories" if job.post_type == "story" else "media"
-        data = await g.get(f"{job.account.external_id}/{edge}",
-                           {"fields": "id,caption,timestamp,permalink", "limit": 50})
-        items = list_at(data, "data")
         at = parse_time(job.previous.get("committing_at")) or job.run_at
+        since = min(at, job.run_at) - timedelta(minutes=10)
+        # Paged back past the commit: a busy account may have posted more than a page since.
+        items, _ = await recent(g, f"{job.account.external_id}/{edge}",
+                                fields="id,caption,timestamp,permalink", time_key="timestamp",
+                                since=since, limit=LOOKBACK, max_pages=MAX_PAGES)
         return find_recent(items, text_key="caption", time_key="timestamp",
                            text=None if edge == "stories" else job.caption,
-                           since=min(at, job.run_at) - timedelta(minutes=10),
-                           until=self._now() + timedelta(minutes=5), near=at)
+                           since=since, until=self._now() + timedelta(minutes=5), near=at)
 
     async def _permalink(self, g: GraphSession, media_id: str) -> str | None:
         try:

@@ -219,6 +219,44 @@ async def test_previous_published_container_is_not_published_again(api, make_job
     assert journal.entries[-1] == ("committed", {"external_id": "M9", "container_id": "OLD"})
 
 
+async def test_reconciliation_pages_back_past_newer_posts(api, make_job):
+    """A busy account posted more than a page since the commit: read on until found."""
+    routes(api, container="OLD", statuses=("PUBLISHED",))
+    newer = [{"id": f"N{i}", "caption": f"later {i}",
+              "timestamp": f"2026-03-01T12:00:{59 - i % 20:02d}+0000"} for i in range(50)]
+    api.on("GET", f"{V}/1784/media", lambda request: (
+        {"data": [{"id": "M9", "caption": "Hi #tag", "timestamp": "2026-03-01T12:00:30+0000",
+                   "permalink": "https://www.instagram.com/p/m9/"}]}
+        if request.url.params.get("after") == "P2" else
+        {"data": newer, "paging": {"cursors": {"after": "P2"}, "next": "https://graph.test/n"}}))
+    job, _ = make_job(media=[IMG], previous={
+        "container_id": "OLD", "committing_at": "2026-03-01T12:00:20+00:00"})
+    result = await publisher(api).publish(job)
+    assert (result.external_id, result.permalink) == ("M9", "https://www.instagram.com/p/m9/")
+    assert len(api.sent("GET", f"{V}/1784/media")) == 2
+    assert api.sent("POST", f"{V}/1784/media_publish") == []
+
+
+async def test_a_transient_read_error_is_retried_within_the_attempt(api, make_job):
+    routes(api)
+    api.on("GET", f"{V}/1784/content_publishing_limit",
+           api.graph_error(2, message="Service temporarily unavailable", status=503),
+           httpx.ConnectError("refused"), quota())
+    job, _ = make_job(media=[IMG])
+    assert (await publisher(api).publish(job)).external_id == "M1"
+    assert len(api.sent("GET", f"{V}/1784/content_publishing_limit")) == 3
+
+
+async def test_a_throttled_read_is_not_retried_within_the_attempt(api, make_job):
+    routes(api)
+    api.on("GET", f"{V}/1784/content_publishing_limit",
+           api.graph_error(80002, message="Too many calls"))
+    job, _ = make_job(media=[IMG])
+    with pytest.raises(RateLimitedError):
+        await publisher(api).publish(job)
+    assert len(api.sent("GET", f"{V}/1784/content_publishing_limit")) == 1
+
+
 async def test_published_but_unmatched_keeps_the_container_id(api, make_job):
     routes(api, container="OLD", statuses=("PUBLISHED",))
     api.on("GET", f"{V}/1784/media", {"data": [
@@ -304,6 +342,8 @@ async def test_commit_failures_are_outcome_unknown(api, make_job, failure):
     with pytest.raises(OutcomeUnknownError):
         await publisher(api).publish(job)
     assert journal.phases[-1] == "committing"
+    # Never sent again within the attempt: the next one reconciles first.
+    assert len(api.sent("POST", f"{V}/1784/media_publish")) == 1
 
 
 async def test_prepare_timeout_is_only_transient(api, make_job):

@@ -81,8 +81,20 @@ class Settings(BaseSettings):
     linkedin_client_id: str | None = None
     linkedin_client_secret: SecretStr | None = None
     linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
+    #: Where "Connect" sends the browser: Facebook Login's dialog is at
+    #: {facebook_dialog_url}/{graph_api_version}/dialog/oauth; LinkedIn's is this URL itself.
+    #: Point both at the platform fake (<fake>/facebook, <fake>/linkedin/oauth/v2/authorization)
+    #: to try the flows without real apps.
+    facebook_dialog_url: str = "https://www.facebook.com"
+    linkedin_auth_url: str = "https://www.linkedin.com/oauth/v2/authorization"
     #: Refresh a LinkedIn token this long before it expires (its tokens live 60 days).
     token_refresh_ahead_seconds: float = Field(default=7 * 86400, ge=0)
+
+    # Web sign-in throttling: this many failed sign-ins for one email (or, many more, from
+    # one client address) within the window refuse further attempts until they age out.
+    signin_max_failures: int = Field(default=5, ge=1)
+    signin_max_failures_per_ip: int = Field(default=50, ge=1)
+    signin_failure_window_seconds: float = Field(default=900.0, gt=0)
 
     # Media store: a local folder served at /media/ (default) or an S3-compatible bucket.
     media_store: Literal["local", "s3"] = "local"
@@ -119,6 +131,11 @@ class Settings(BaseSettings):
     @field_validator("public_url", "graph_api_url", "linkedin_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("facebook_dialog_url")
+    @classmethod
+    def _strip_dialog_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
     @cached_property

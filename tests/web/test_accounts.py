@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from herald.models import Post, SocialAccount
@@ -120,11 +121,13 @@ def test_oauth_buttons_show_only_when_configured(web, herald, member):
     browser = sign_in(web, member.email)
     assert "/accounts/connect/facebook" not in browser.get("/accounts").text
     herald.settings.facebook_app_id = "1234567890"
+    herald.settings.facebook_app_secret = SecretStr("app-secret")
     with TestClient(build_app(herald), follow_redirects=False) as client:
         browser = sign_in(client, member.email)
         page = browser.get("/accounts").text
         assert "/accounts/connect/facebook" in page
         assert "/accounts/connect/linkedin" not in page
+        # The flows themselves are tested in test_connect.py.
         connect = browser.get("/accounts/connect/facebook")
-        assert connect.status_code == 501
-        assert "not available in this version" in connect.text
+        assert connect.status_code == 303
+        assert connect.headers["location"].startswith("https://www.facebook.com/v25.0/dialog/")

@@ -1,7 +1,11 @@
-"""Accounts: list, add (sandbox, or with a token), reconnect with a new token, remove.
+"""Accounts: list, add (sandbox, or with a token), reconnect with a new token, remove, and
+connect through the platform's own sign-in.
 
-"Connect with Facebook / LinkedIn" (OAuth) buttons appear when the app ids are set; the
-flows themselves are not built yet and say so.
+Connecting (when the app id and secret are set): GET /accounts/connect/{flow} sends the
+browser to the platform's dialog; its callback checks the state, redeems the code
+(herald.connect) and shows the accounts found; the pick form's POST saves the ticked ones.
+Whatever goes wrong on the way lands back on the Accounts page with one message, and
+nothing is saved before the POST.
 """
 
 from __future__ import annotations
@@ -9,20 +13,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
-from herald import services
+from herald import connect, services
 from herald.errors import AppError, NotFound
 from herald.models import PLATFORMS
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.state import Herald
-from herald.web import queries, sessions
+from herald.web import connecting, queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
 from herald.web.render import PLATFORM_NAMES, page
 from herald.web.routes import see_other, web_router
 
 router = web_router()
+
+FLOWS = ("facebook", "linkedin")
+SETTINGS_NAMES = {"facebook": "HERALD_FACEBOOK_APP_ID and HERALD_FACEBOOK_APP_SECRET",
+                  "linkedin": "HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET"}
 
 
 def _pydantic_message(exc: ValidationError) -> str:
@@ -40,14 +50,16 @@ def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int =
         ctx = herald.context(user.company_id)
         accounts = services.list_accounts(session, ctx)
         counts = queries.post_counts(session, user.company_id)
-    settings = herald.settings
-    oauth = {"facebook": bool(settings.facebook_app_id),
-             "linkedin": bool(settings.linkedin_client_id)}
+    configured = connecting.flows(herald.settings)
+    oauth = {name: name in configured for name in FLOWS}
+    callbacks = {name: connecting.callback_url(request, herald.settings, name)
+                 for name in configured}
     context: dict[str, Any] = {"values": {}, "errors": {}, "open": ""}
     context.update(values)
     return page(request, "accounts.html", user, title="Accounts", active="accounts",
                 accounts=accounts, counts=counts, sandbox=herald.sandbox is not None,
-                oauth=oauth, platforms=PLATFORMS, status_code=status_code, **context)
+                oauth=oauth, callbacks=callbacks, platforms=PLATFORMS,
+                status_code=status_code, **context)
 
 
 @router.get("/accounts")
@@ -140,10 +152,139 @@ def remove(request: Request, account_id: str, herald: HeraldDep, user: UserDep,
     return see_other("/accounts")
 
 
-@router.get("/accounts/connect/{platform}")
-def connect(request: Request, platform: str, herald: HeraldDep, user: UserDep) -> Response:
-    """Placeholder for the OAuth flows (Facebook Login, LinkedIn): not built yet."""
-    if platform not in ("facebook", "linkedin"):
+
+
+# --- connecting through the platform's sign-in -----------------------------------------------
+
+
+def _flow(herald: Herald, name: str) -> connecting.Flow | None:
+    if name not in FLOWS:
         raise NotFound()
-    return page(request, "connect.html", user, title="Connect", active="accounts",
-                platform=platform, status_code=501)
+    return connecting.flows(herald.settings).get(name)
+
+
+def _back(request: Request, message: str, kind: str = "error") -> Response:
+    sessions.flash(request, message, kind)
+    return see_other("/accounts")
+
+
+def _not_set_up(request: Request, name: str) -> Response:
+    return _back(request, f"Connecting {PLATFORM_NAMES[name]} accounts is not set up on this "
+                          f"server: set {SETTINGS_NAMES[name]}.")
+
+
+def _sealer(request: Request, herald: Herald) -> connecting.Sealer:
+    # One per app: an in-memory SQLite install makes up a new secret on every call.
+    sealer: connecting.Sealer | None = getattr(request.app.state, "connect_sealer", None)
+    if sealer is None:
+        sealer = connecting.Sealer(herald.settings.resolved_secret_key())
+        request.app.state.connect_sealer = sealer
+    return sealer
+
+
+@router.get("/accounts/connect/{name}")
+def connect_start(request: Request, name: str, herald: HeraldDep, user: UserDep) -> Response:
+    """Off to the platform's dialog, with a fresh state bound to this session."""
+    flow = _flow(herald, name)
+    if flow is None:
+        return _not_set_up(request, name)
+    state = connecting.begin(request.session, flow.name)
+    target = flow.authorize(connecting.callback_url(request, herald.settings, flow.name), state)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/accounts/connect/{name}/callback")
+async def connect_callback(request: Request, name: str, herald: HeraldDep, user: UserDep
+                           ) -> Response:
+    """The platform sends the browser back here with a code (or an error) and our state."""
+    flow = _flow(herald, name)
+    if flow is None:
+        return _not_set_up(request, name)
+    params = dict(request.query_params)
+    # The state first, even before an error: a forged callback must not even get its
+    # error_description shown on the Accounts page.
+    if not connecting.take_state(request.session, flow.name, params.get("state")):
+        return _back(request, f"That {flow.platform_label} answer could not be matched to a "
+                              "sign-in started here (it expired, was already used, or came "
+                              "from elsewhere), so nothing was connected. Start again with "
+                              "the Connect button.")
+    problem = flow.problem(params)
+    if problem is not None:
+        return _back(request, problem)
+    redirect_uri = connecting.callback_url(request, herald.settings, flow.name)
+    try:
+        async with connecting.http_client() as client:
+            offer = await flow.fetch(client, params["code"], redirect_uri)
+    except connect.ConnectError as exc:
+        return _back(request, exc.message)
+    if not offer.candidates:
+        return _back(request, " ".join((f"{flow.platform_label} found no account you can "
+                                        "publish to, so nothing was connected.",
+                                        *offer.notes)))
+    sealed = _sealer(request, herald).seal(request.session, offer, user_id=user.id,
+                                           company_id=user.company_id)
+    return await run_in_threadpool(_pick_page, request, herald, user, flow, offer, sealed)
+
+
+def _pick_page(request: Request, herald: Herald, user: WebUser, flow: connecting.Flow,
+               offer: connect.Offer, sealed: str, *, error: str = "",
+               picked: frozenset[str] | None = None) -> Response:
+    with herald.db.session() as session:
+        known = connect.existing_ids(session, herald.context(user.company_id))
+    existing = {c.key for c in offer.candidates if (c.platform, c.external_id) in known}
+    response = page(request, "connect.html", user, title=f"Connect {flow.title}",
+                    active="accounts", flow=flow, offer=offer, sealed=sealed,
+                    existing=existing, picked=existing if picked is None else picked,
+                    errors={"pick": error} if error else {},
+                    status_code=422 if error else 200)
+    # The page carries sealed tokens: keep it out of caches and the back-forward history.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/accounts/connect/{name}")
+def connect_pick(request: Request, name: str, herald: HeraldDep, user: UserDep,
+                 ctx: ContextDep, offer: Annotated[str, Form()] = "",
+                 pick: Annotated[list[str] | None, Form()] = None) -> Response:
+    """Save the ticked accounts: new ones are added, known ones get the new token."""
+    flow = _flow(herald, name)
+    if flow is None:
+        return _not_set_up(request, name)
+    sealer = _sealer(request, herald)
+    opened = sealer.open(request.session, flow.name, offer, user_id=user.id,
+                         company_id=user.company_id)
+    if opened is None:
+        return _back(request, "That list of accounts has expired or was already used, so "
+                              "nothing was connected. Start again with the Connect button.")
+    picked = opened.pick(pick or [])
+    if not picked:
+        return _pick_page(request, herald, user, flow, opened, offer, picked=frozenset(),
+                          error="Tick at least one account to connect.")
+    try:
+        with herald.db.session() as session:
+            saved = connect.save(session, ctx, picked)
+    except IntegrityError:
+        # Two tabs saving the same new account at once: the unique key let one through.
+        return _back(request, "These accounts were being saved by another request at the "
+                              "same moment; nothing more was connected. Check the list below.")
+    sealer.used(request.session, flow.name)
+    _flash_saved(request, saved)
+    return see_other("/accounts")
+
+
+def _flash_saved(request: Request, saved: list[connect.Saved]) -> None:
+    def names(items: list[connect.Saved]) -> str:
+        return ", ".join(f"{PLATFORM_NAMES[s.candidate.platform]} {s.candidate.name}"
+                         for s in items)
+
+    added = [s for s in saved if not s.reconnected]
+    again = [s for s in saved if s.reconnected]
+    parts = []
+    if added:
+        parts.append(f"Connected {names(added)}.")
+    if again:
+        parts.append(f"Reconnected {names(again)} with a new token.")
+    sessions.flash(request, " ".join(parts))
+    for s in saved:
+        if s.candidate.note:
+            sessions.flash(request, f"{s.candidate.name}: {s.candidate.note}", "warn")

@@ -237,3 +237,16 @@ class PublishAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(30), default="running")
     error_code: Mapped[str | None] = mapped_column(String(100))
     error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class SigninFailure(Base):
+    """A failed web sign-in, one row per counted key (email, client address), so that every
+    `serve` process and host counts the same failures (herald/web/throttle.py)."""
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (Index("ix_signin_failures_key_failed_at", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: "email:" or "ip:" and a SHA-256 of the value: no typed-in addresses kept in clear.
+    key: Mapped[str] = mapped_column(String(80))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)

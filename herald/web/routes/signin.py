@@ -1,14 +1,16 @@
-"""Sign in and sign out."""
+"""Sign in and sign out; failed sign-ins are throttled (herald/web/throttle.py)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import Response
 
 from herald.errors import Unauthorized
-from herald.web import sessions, users
+from herald.models import utcnow
+from herald.web import sessions, throttle, users
 from herald.web.deps import HeraldDep, safe_next
 from herald.web.render import page
 from herald.web.routes import see_other, web_router
@@ -35,14 +37,40 @@ def signin(request: Request, herald: HeraldDep, email: Annotated[str, Form()] = 
         return page(request, "signin.html", title="Sign in", first_run=False,
                     status_code=422, values=values,
                     errors={"form": "Enter your email and your password."})
-    try:
-        with herald.db.session() as session:
-            user_id = users.authenticate(session, email=email, password=password).id
-    except Unauthorized as exc:
+    limits = throttle.Limits.from_settings(herald.settings)
+    address = request.client.host if request.client else None
+    user_id: str | None = None
+    refused: Unauthorized | None = None
+    now = utcnow()
+    with herald.db.session() as session:
+        wait = throttle.wait_seconds(session, limits, email=email, address=address, now=now)
+        if wait is None:
+            try:
+                user_id = users.authenticate(session, email=email, password=password).id
+            except Unauthorized as exc:
+                refused = exc
+                throttle.record_failure(session, limits, email=email, address=address, now=now)
+            else:
+                throttle.reset(session, email=email)
+    if wait is not None:
+        return _throttled(request, values, wait)
+    if user_id is None:
+        assert refused is not None
         return page(request, "signin.html", title="Sign in", first_run=False,
-                    status_code=401, values=values, errors={"form": exc.message})
+                    status_code=401, values=values, errors={"form": refused.message})
     sessions.start(request, user_id)
     return see_other(values["next"])
+
+
+def _throttled(request: Request, values: dict[str, str], wait: float) -> Response:
+    minutes = max(1, math.ceil(wait / 60))
+    # The same words whether or not the email has an account.
+    response = page(request, "signin.html", title="Sign in", first_run=False, status_code=429,
+                    values=values, errors={"form": (
+                        "Too many failed sign-ins. For your safety, wait "
+                        f"{minutes} minute{'s' if minutes > 1 else ''} and try again.")})
+    response.headers["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 @router.post("/signout")

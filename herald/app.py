@@ -16,6 +16,7 @@ from sqlalchemy import text
 from herald import __version__
 from herald.api import accounts, media, posts, seed
 from herald.api import errors as api_errors
+from herald.api.auth import TokenCache
 from herald.platforms.registry import SANDBOX_PATH
 from herald.state import Herald
 from herald.worker import Wakeup, Worker
@@ -53,6 +54,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
         lifespan=lifespan,
     )
     app.state.herald = herald
+    app.state.token_cache = TokenCache()
     api_errors.install(app)
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")

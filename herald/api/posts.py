@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
@@ -34,12 +35,17 @@ class ScheduleDraft(BaseModel):
     run_at: str
 
 
+# The two hot routes are async with their database work in one thread-pool call: a sync
+# route takes a thread hop for the route and another for validating its response.
 @router.post("", status_code=201)
-def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
-    with herald.db.session() as session:
-        posts = services.create_posts(session, ctx, data)
-        out = PostsCreated(group_id=posts[0].group_id,
-                           items=[PostOut.model_validate(p) for p in posts])
+async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
+    def create() -> PostsCreated:
+        with herald.db.session() as session:
+            posts = services.create_posts(session, ctx, data)
+            return PostsCreated(group_id=posts[0].group_id,
+                                items=[PostOut.model_validate(p) for p in posts])
+
+    out = await run_in_threadpool(create)
     services.after_commit(ctx)
     return out
 
@@ -57,7 +63,7 @@ def _time(value: str | None, name: str) -> datetime | None:
 
 
 @router.get("")
-def list_posts(
+async def list_posts(
     herald: HeraldDep,
     ctx: ContextDep,
     status: Annotated[list[str] | None, Query()] = None,
@@ -78,11 +84,15 @@ def list_posts(
         status=statuses, account_id=account_id, platform=platform, group_id=group_id,
         run_from=_time(run_from, "from"), run_to=_time(run_to, "to"), search=q,
     )
-    with herald.db.session() as session:
-        posts, next_cursor = services.list_posts(session, ctx, filters, cursor=cursor,
-                                                 limit=limit)
-        return PostPage(items=[PostOut.model_validate(p) for p in posts],
-                        next_cursor=next_cursor)
+
+    def page() -> PostPage:
+        with herald.db.session() as session:
+            posts, next_cursor = services.list_posts(session, ctx, filters, cursor=cursor,
+                                                     limit=limit)
+            return PostPage(items=[PostOut.model_validate(p) for p in posts],
+                            next_cursor=next_cursor)
+
+    return await run_in_threadpool(page)
 
 
 def _detail(found: dict[str, Any]) -> PostDetail:

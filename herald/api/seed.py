@@ -68,7 +68,7 @@ async def schedule_post(
 
 
 @router.get("/scheduled-posts")
-def scheduled_posts(
+async def scheduled_posts(
     herald: HeraldDep,
     ctx: ContextDep,
     status: Annotated[list[str] | None, Query()] = None,
@@ -78,8 +78,8 @@ def scheduled_posts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PostPage:
     """Scheduled (pending) posts unless `status` says otherwise."""
-    return list_posts(herald, ctx, status=status or ["pending"], account_id=account_id,
-                      platform=platform, cursor=cursor, limit=limit)
+    return await list_posts(herald, ctx, status=status or ["pending"], account_id=account_id,
+                            platform=platform, cursor=cursor, limit=limit)
 
 
 @router.delete("/scheduled-posts/{post_id}")

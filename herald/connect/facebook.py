@@ -131,6 +131,10 @@ def _refusal(what: str, error: object, status: int) -> str:
         return f"Facebook refused {what} (HTTP {status}); nothing was connected."
     message = str(error.get("error_user_msg") or error.get("message") or "no reason given")
     code = error.get("code")
+    # ◐ A wrong app secret is code 1 (elsewhere "unknown error, retry"); a wrong app id 101.
+    if code == 101 or (code == 1 and "secret" in message.lower()):
+        return (f"Facebook refused {what}: {message} Nothing was connected. Check "
+                "HERALD_FACEBOOK_APP_ID and HERALD_FACEBOOK_APP_SECRET.")
     if code == 190:
         hint = " The sign-in expired; connect again."
     elif code in (10, 200) or (isinstance(code, int) and 200 <= code < 300):
@@ -143,6 +147,12 @@ def _refusal(what: str, error: object, status: int) -> str:
 def _offer(pages: list[dict[str, Any]]) -> Offer:
     candidates: list[Candidate] = []
     notes: list[str] = []
+
+    def add(candidate: Candidate) -> None:
+        # Meta lets one Instagram account be linked to a single Page, but never trust that.
+        if all(c.key != candidate.key for c in candidates):
+            candidates.append(candidate)
+
     for page in pages:
         page_id, name, token = page.get("id"), page.get("name"), page.get("access_token")
         if not (isinstance(page_id, str) and isinstance(token, str) and token):
@@ -155,7 +165,7 @@ def _offer(pages: list[dict[str, Any]]) -> Offer:
             continue
         ig = page.get("instagram_business_account")
         linked = isinstance(ig, dict) and isinstance(ig.get("id"), str)
-        candidates.append(Candidate(
+        add(Candidate(
             platform="facebook", external_id=page_id, name=name, access_token=token,
             detail="Facebook Page",
             note="" if linked else "No Instagram professional account is linked to this "
@@ -163,7 +173,7 @@ def _offer(pages: list[dict[str, Any]]) -> Offer:
         if linked:
             assert isinstance(ig, dict)
             username = ig.get("username")
-            candidates.append(Candidate(
+            add(Candidate(
                 platform="instagram", external_id=ig["id"],
                 name=f"@{username}" if username else str(ig.get("name") or ig["id"]),
                 access_token=token, detail=f"Instagram account linked to the Page {name}"))

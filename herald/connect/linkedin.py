@@ -117,8 +117,8 @@ async def fetch_offer(client: httpx.AsyncClient, app: LinkedInApp, *, code: str,
                                         f"LinkedIn organization (you are {role.lower()})"))
         if skipped:
             notes.append(f"{skipped} organization{'s' if skipped > 1 else ''} where your role "
-                         "cannot post (only administrators and content admins can) "
-                         f"{'are' if skipped > 1 else 'is'} not offered.")
+                         "cannot post (administrators, content admins and sponsored-content "
+                         f"posters can) {'are' if skipped > 1 else 'is'} not offered.")
     if not tokens.get("refresh_token"):
         # Programmatic refresh tokens are granted per app; without one, no refresh.
         notes.append("LinkedIn gave this app no refresh token: the accounts need connecting "
@@ -140,9 +140,11 @@ async def _redeem(client: httpx.AsyncClient, app: LinkedInApp, code: str,
         # expired, another redirect_uri) reads the same ◐.
         said = str(body.get("error_description") or body.get("error")
                    or f"HTTP {response.status_code}")
+        fix = ("check HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET"
+               if body.get("error") == "invalid_client" else
+               "start again with the Connect button")
         raise ConnectError(scrub(f"LinkedIn refused the sign-in: {said}. Nothing was "
-                                 "connected; start again with the Connect button.",
-                                 code, app.client_secret))
+                                 f"connected; {fix}.", code, app.client_secret))
     return body
 
 

@@ -307,6 +307,7 @@ def test_a_refused_code_exchange_is_explained(fake, signed_in, herald, company):
     assert response.status_code == 303
     shown = flashes(signed_in)
     assert "Facebook refused the sign-in: Error validating client secret." in shown
+    assert "Check HERALD_FACEBOOK_APP_ID and HERALD_FACEBOOK_APP_SECRET." in shown
     assert "not-the-secret" not in shown
 
     # The token endpoint down: nothing is half-done.
@@ -465,6 +466,13 @@ def test_linkedin_refusing_the_code_is_explained(fake, signed_in, herald, compan
     response = signed_in.get(reused)
     assert response.status_code == 303
     assert "LinkedIn refused the sign-in: Unable to retrieve access token" in flashes(signed_in)
+
+    herald.settings.linkedin_client_secret = SecretStr("not-the-secret")
+    response = signed_in.get(consent(start(signed_in, "linkedin")))
+    assert response.status_code == 303
+    shown = flashes(signed_in)
+    assert "LinkedIn refused the sign-in: Client authentication failed." in shown
+    assert "check HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET" in shown
     assert accounts(herald, company[0]) == {}
 
 

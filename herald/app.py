@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -23,6 +24,11 @@ from herald.worker import Wakeup, Worker
 
 log = logging.getLogger(__name__)
 
+#: Sync routes and database calls at once (anyio's default is 40). The work is mostly
+#: Python holding the GIL: more threads only queue for it, and each would need a pooled
+#: connection (herald.db.POOL_SIZE is larger, so requests never open new ones).
+API_THREADS = 16
+
 
 def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | None = None
                ) -> FastAPI:
@@ -32,6 +38,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task: asyncio.Task[Any] | None = None
         worker: Worker | None = None
+        to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         if run_worker:
             wakeup = Wakeup()
             herald.on_enqueue = wakeup

@@ -18,13 +18,20 @@ from herald.config import ConfigError, Settings
 READ_ONLY = "herald_read_only"
 
 
-def make_engine(url: URL, *, pool_size: int = 10) -> Engine:
+#: Connections a process keeps open (made on demand, so an idle process holds few). Above
+#: the API's thread limit (herald.app.API_THREADS) plus the worker's to_thread calls: an
+#: overflow connection is closed when it is returned, so a pool smaller than the requests
+#: in flight opens and closes a PostgreSQL connection (a backend process) per request.
+POOL_SIZE = 24
+
+
+def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
     """An engine tuned for its dialect."""
     backend = url.get_backend_name()
     kwargs: dict[str, Any] = {"future": True}
     if backend == "sqlite":
         return _sqlite_engine(url)
-    kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     if backend == "mysql":
         # READ COMMITTED: the claim's SELECT … FOR UPDATE SKIP LOCKED must not take
         # gap locks, which under REPEATABLE READ make concurrent claimers deadlock.
@@ -71,7 +78,7 @@ class Database:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, pool_size: int = 10) -> Database:
+    def from_settings(cls, settings: Settings, *, pool_size: int = POOL_SIZE) -> Database:
         return cls(make_engine(settings.sqlalchemy_url, pool_size=pool_size))
 
     @property

@@ -30,7 +30,7 @@ from herald.platforms.base import (
     TransientError,
 )
 from herald.platforms.graph import usage_percent
-from herald.queue import CancelRequested, Claim, LeaseLost, Outcome, Queue
+from herald.queue import MAX_RESCUES, CancelRequested, Claim, LeaseLost, Outcome, Queue
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -175,21 +175,32 @@ class Publishing:
                                      code="database") from None
 
         job = _with_journal(prepared.job, journal)
+        # An earlier commit may be out until reconciliation says otherwise: until then no
+        # ending of this attempt may call the post `failed`.
+        unsettled = needs_reconciling(job.previous)
         try:
             publisher = self.registry.get(job.platform)
             if self.refresher is not None:
                 job = await self.refresher.fresh(job)
             result = None
-            if needs_reconciling(job.previous):
+            if unsettled:
                 result = await self._reconcile(publisher, job)
                 if result is not None:
                     return Outcome(claim, "published", external_id=result.external_id,
                                    permalink=result.permalink, phase="reconciled",
                                    platform_ids=result.extra)
+                unsettled = False  # checked: the earlier commit did not go out
+            if job.previous.get("final_check"):
+                # Its workers kept dying: this attempt only checks, it never sends.
+                return Outcome(claim, "failed", error_code="worker_lost", phase="reconciled",
+                               error_message=f"The worker publishing this post stopped "
+                                             f"{MAX_RESCUES} times before finishing, and "
+                                             f"{job.platform} shows it did not go out; check "
+                                             "the workers' logs, then retry.")
             result = await publisher.publish(job)
         except PublishError as exc:
             await self._watch_usage(job, exc)
-            return await self._failed(claim, job, exc, phase["name"])
+            return await self._failed(claim, job, exc, phase["name"], unsettled=unsettled)
         except Exception as exc:  # a bug of ours or an unmapped library error
             log.exception("publishing post %s failed unexpectedly", claim.post_id)
             if phase["name"] in COMMIT_PHASES:
@@ -235,7 +246,7 @@ class Publishing:
         return result
 
     async def _failed(self, claim: Claim, job: PublishJob, exc: PublishError,
-                      phase: str) -> Outcome:
+                      phase: str, *, unsettled: bool) -> Outcome:
         code = exc.code or exc.kind
         if isinstance(exc, Cancelled):
             return Outcome(claim, "cancelled", error_code=code, error_message=exc.message,
@@ -243,6 +254,9 @@ class Publishing:
         if isinstance(exc, _Unsettled):
             return _unconfirmed(claim, exc.message)
         if isinstance(exc, _NotYet):
+            if job.previous.get("final_check"):
+                return _unconfirmed(claim, f"{exc.message} Its workers stopped "
+                                           f"{MAX_RESCUES} times while publishing it.")
             return Outcome(claim, "retry", error_code=code, unknown=True,
                            error_message=f"{exc.message} Herald will check again.")
         if isinstance(exc, OutcomeUnknownError):
@@ -253,6 +267,11 @@ class Publishing:
                                          "out before trying again.", phase="committing")
         if isinstance(exc, NeedsReauthError):
             await asyncio.to_thread(mark_needs_reauth, self.engine, job.account.id, exc.message)
+        if unsettled and not isinstance(exc, TransientError):
+            # The check was refused, not the post: an earlier commit may still be out.
+            return _unconfirmed(claim, f"{exc.message} An earlier attempt may have posted "
+                                       "it, and Herald could not check; look at the account.")
+        if isinstance(exc, NeedsReauthError):
             return Outcome(claim, "failed", error_code=code,
                            error_message=f"{exc.message} Reconnect the account "
                                          f"{job.account.name!r}, then retry the post.")
@@ -269,7 +288,7 @@ class Publishing:
                 await asyncio.to_thread(back_off_account, self.engine, job.account.id,
                                         not_before)
             return Outcome(claim, "retry", error_code=code, error_message=exc.message,
-                           not_before=not_before, phase=refused)
+                           not_before=not_before, phase=refused, unknown=unsettled)
         return Outcome(claim, "failed", error_code=code, error_message=exc.message)
 
 

@@ -345,32 +345,21 @@ class Queue:
             )
 
     def previous_ids(self, post_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Platform ids recorded by earlier attempts, merged oldest to newest, per post."""
+        """Platform ids recorded by earlier attempts, merged oldest to newest, per post.
+
+        `final_check` marks a post given one last, reconcile-only attempt after its
+        worker stopped MAX_RESCUES times mid-commit (see rescue_expired).
+        """
         if not post_ids:
             return {}
-        merged: dict[str, dict[str, Any]] = {}
         with self.reader.connect() as conn:
-            rows = conn.execute(
-                select(attempts_t.c.post_id, attempts_t.c.phase, attempts_t.c.outcome,
-                       attempts_t.c.platform_ids)
-                .where(attempts_t.c.post_id.in_(list(post_ids)))
-                .order_by(attempts_t.c.post_id, attempts_t.c.attempt)
-            ).all()
-        for row in rows:
-            entry = merged.setdefault(row.post_id, {})
-            entry.update(row.platform_ids or {})
-            if row.outcome == "running":
-                continue
-            entry["last_phase"] = row.phase
-            entry["last_outcome"] = row.outcome
-            # A commit whose result nobody learned stays unsettled until a later attempt
-            # gets past reconciliation (reaches its own commit) or settles the post. An
-            # attempt that died or failed before that (while reconciling, say) settles
-            # nothing: forgetting the earlier commit there would post twice.
-            if row.phase == "committing" and row.outcome in UNKNOWN_ENDINGS:
-                entry["unsettled_commit"] = True
-            elif row.phase in PAST_RECONCILIATION or row.outcome in ("published", "cancelled"):
-                entry["unsettled_commit"] = False
+            merged = _journal_so_far(conn, post_ids)
+            final = conn.execute(
+                select(schedule.c.post_id).where(schedule.c.post_id.in_(list(post_ids)),
+                                                 schedule.c.rescues >= MAX_RESCUES)
+            ).scalars().all()
+        for post_id in final:
+            merged.setdefault(post_id, {})["final_check"] = True
         return merged
 
     def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[Outcome]:
@@ -573,8 +562,15 @@ class Queue:
             # had claimed but not started when it died did nothing to deserve it.
             started = {pid for pid, phase in phases.items() if phase != "claimed"}
             counted = {r.post_id: r.rescues + (r.post_id in started) for r in rows}
-            back = [pid for pid, n in counted.items() if n < MAX_RESCUES]
-            dead = [pid for pid, n in counted.items() if n >= MAX_RESCUES]
+            journal = _journal_so_far(conn, list(counted))
+            maybe_out = {pid for pid in counted if phases.get(pid) == "committing"
+                         or journal.get(pid, {}).get("unsettled_commit")}
+            # At the limit, a post that may be out gets one last attempt that only checks
+            # the platform (previous_ids marks it `final_check`): workers being killed is
+            # no reason to leave unconfirmed a post the platform can settle.
+            back = [pid for pid, n in counted.items()
+                    if n < MAX_RESCUES or (n == MAX_RESCUES and pid in maybe_out)]
+            dead = [pid for pid in counted if pid not in back]
             if back:
                 # A lost lease is not the post's fault: it gets its attempt back.
                 for bump in (0, 1):
@@ -600,8 +596,8 @@ class Queue:
                 )
                 # One that died mid-commit may be out: say so rather than "failed".
                 for status, ids in (
-                    ("unconfirmed", [p for p in dead if phases.get(p) == "committing"]),
-                    ("failed", [p for p in dead if phases.get(p) != "committing"]),
+                    ("unconfirmed", [p for p in dead if p in maybe_out]),
+                    ("failed", [p for p in dead if p not in maybe_out]),
                 ):
                     if ids:
                         note = message if status == "failed" else (
@@ -665,6 +661,34 @@ _BULK_TYPES = {
     "postgresql": {"str": "text", "int": "integer", "time": "timestamp", "json": "text"},
     "mysql": {"str": "TEXT", "int": "INTEGER", "time": "DATETIME(6)", "json": "TEXT"},
 }
+
+
+def _journal_so_far(conn: Connection, post_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The posts' journals merged oldest to newest: platform ids, the last phase and
+    outcome, and whether a commit is still unsettled."""
+    merged: dict[str, dict[str, Any]] = {}
+    rows = conn.execute(
+        select(attempts_t.c.post_id, attempts_t.c.phase, attempts_t.c.outcome,
+               attempts_t.c.platform_ids)
+        .where(attempts_t.c.post_id.in_(list(post_ids)))
+        .order_by(attempts_t.c.post_id, attempts_t.c.attempt)
+    ).all()
+    for row in rows:
+        entry = merged.setdefault(row.post_id, {})
+        entry.update(row.platform_ids or {})
+        if row.outcome == "running":
+            continue
+        entry["last_phase"] = row.phase
+        entry["last_outcome"] = row.outcome
+        # A commit whose result nobody learned stays unsettled until a later attempt
+        # gets past reconciliation (reaches its own commit) or settles the post. An
+        # attempt that died or failed before that (while reconciling, say) settles
+        # nothing: forgetting the earlier commit there would post twice.
+        if row.phase == "committing" and row.outcome in UNKNOWN_ENDINGS:
+            entry["unsettled_commit"] = True
+        elif row.phase in PAST_RECONCILIATION or row.outcome in ("published", "cancelled"):
+            entry["unsettled_commit"] = False
+    return merged
 
 
 def _bulk_update(conn: Connection, table: Table, rows: list[dict[str, Any]],

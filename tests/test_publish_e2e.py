@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from herald import services
 from herald.app import build_worker
-from herald.models import Post
+from herald.models import Post, utcnow
 from herald.platforms.fake import FakeServer
+from herald.queue import MAX_RESCUES, Queue
 from herald.schemas import PostCreate
 from tests.helpers import add_account
 from tests.media_files import image_bytes, mp4_bytes
@@ -236,3 +239,52 @@ async def test_a_cancel_after_the_commit_leaves_the_post_published_and_says_so(
     post = _posts(herald, [pid])[pid]
     assert "stays published" in post.error_message
     assert len(fake.state.published()) == 1
+
+
+def _lose_mid_commit(herald, post_id: str, ids: dict[str, Any], times: int) -> None:
+    """Workers die `times` times right after journaling "committing" for the post."""
+    queue = Queue(herald.db.engine, lease_seconds=0.5, rand=lambda: 0.5)
+    t = utcnow()
+    for i in range(times):
+        [claim] = queue.claim(worker_id=f"doomed-{i}", limit=1, now=t)
+        assert claim.post_id == post_id
+        queue.record_phase(claim, phase="committing", ids=ids)
+        t += timedelta(seconds=1)
+        assert queue.rescue_expired(now=t) == 1
+
+
+def _ig_container(fake: FakeServer, caption: str, *, publish: bool) -> str:
+    root = f"{fake.graph_url}/v25.0/{IG}"
+    headers = {"Authorization": f"Bearer secret-token-{IG}"}
+    with httpx.Client(headers=headers) as client:
+        container = client.post(f"{root}/media", json={
+            "image_url": f"{fake.url}/_fake/files/square.jpg", "caption": caption}
+        ).raise_for_status().json()["id"]
+        if publish:
+            client.post(f"{root}/media_publish", json={"creation_id": container}
+                        ).raise_for_status()
+    return str(container)
+
+
+@pytest.mark.parametrize("went_out", [True, False])
+async def test_a_post_whose_workers_keep_dying_mid_commit_gets_a_check_not_a_resend(
+    herald, fake, live, company, went_out
+):
+    """At the rescue limit a post that may be out is checked once more, never resent:
+    out → published with the platform's id; not out → failed, saying so."""
+    caption = f"workers keep dying ({went_out})"
+    [pid] = await asyncio.to_thread(create, herald, company[0], account_id=live[IG],
+                                    post_type="feed", caption=caption,
+                                    media=media(fake, "square.jpg"))
+    container = await asyncio.to_thread(_ig_container, fake, caption, publish=went_out)
+    ids = {"container_id": container, "committing_at": utcnow().isoformat()}
+    await asyncio.to_thread(_lose_mid_commit, herald, pid, ids, MAX_RESCUES)
+    posts = await drain(herald, [pid])
+    records = fake.state.published(platform="instagram")
+    if went_out:
+        assert posts[pid].status == "published", posts[pid].error_message
+        assert [r.external_id for r in records] == [posts[pid].external_post_id]
+    else:
+        assert posts[pid].status == "failed"
+        assert "did not go out" in (posts[pid].error_message or "")
+        assert records == []

@@ -117,9 +117,9 @@ def test_heartbeat_keeps_the_lease(herald, company):
     assert queue.heartbeat(worker_id="someone-else", now=now) == 0
 
 
-def _lose_leases(herald, pid, *, phase: str | None, times: int):
+def _lose_leases(herald, pid, *, phase: str | None, times: int, later: float = 0):
     queue = _queue(herald, lease=1)
-    now = utcnow()
+    now = utcnow() + timedelta(seconds=later)
     for i in range(times):
         t = now + timedelta(seconds=10 * i)
         [claim] = queue.claim(worker_id=f"w{i}", limit=1, now=t)
@@ -137,12 +137,30 @@ def test_a_post_that_keeps_losing_its_worker_fails(herald, company):
     assert "stopped 3 times" in post.error_message
 
 
-def test_a_post_lost_mid_commit_too_often_is_unconfirmed_not_failed(herald, company):
+def test_a_post_lost_mid_commit_at_the_limit_gets_one_final_check(herald, company):
     account = add_account(herald, company[0])
     [pid] = add_posts(herald, company[0], account)
-    _, post = _lose_leases(herald, pid, phase="committing", times=q.MAX_RESCUES)
+    entry, post = _lose_leases(herald, pid, phase="committing", times=q.MAX_RESCUES)
+    assert (entry.status, post.status) == ("pending", "pending")
+    previous = _queue(herald).previous_ids([pid])[pid]
+    assert previous["final_check"] is True and previous["unsettled_commit"] is True
+
+
+def test_a_post_lost_mid_commit_past_the_limit_is_unconfirmed_not_failed(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    _, post = _lose_leases(herald, pid, phase="committing", times=q.MAX_RESCUES + 1)
     assert post.status == "unconfirmed"
     assert "may be live" in post.error_message
+
+
+def test_a_post_lost_after_an_unsettled_commit_is_never_failed(herald, company):
+    """Died mid-commit once, then twice while checking: it may be out, so not `failed`."""
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    _lose_leases(herald, pid, phase="committing", times=1)
+    _, post = _lose_leases(herald, pid, phase="prepared", times=q.MAX_RESCUES, later=60)
+    assert post.status == "unconfirmed"
 
 
 def test_leases_lost_before_publishing_started_do_not_count(herald, company):

@@ -29,7 +29,8 @@ from herald.platforms.base import (
     RateLimitedError,
     TransientError,
 )
-from herald.platforms.graph import usage_percent
+from herald.platforms.graph import parse_time, usage_percent
+from herald.platforms.registry import REQUEST_TIMEOUT
 from herald.queue import MAX_RESCUES, CancelRequested, Claim, LeaseLost, Outcome, Queue
 from herald.tokens import TokenRefresher
 
@@ -126,7 +127,9 @@ class Publishing:
     """Runs one job through its publisher and turns what happened into an Outcome."""
 
     def __init__(self, *, queue: Queue, registry: PublisherRegistry, engine: Engine,
-                 refresher: TokenRefresher | None = None) -> None:
+                 refresher: TokenRefresher | None = None,
+                 in_flight_seconds: float = REQUEST_TIMEOUT) -> None:
+        self.in_flight_seconds = in_flight_seconds
         self.queue = queue
         self.registry = registry
         self.engine = engine
@@ -189,6 +192,12 @@ class Publishing:
                     return Outcome(claim, "published", external_id=result.external_id,
                                    permalink=result.permalink, phase="reconciled",
                                    platform_ids=result.extra)
+                in_flight = self._in_flight(job)
+                if in_flight > 0:
+                    raise _NotYet(f"{job.platform} does not show the post yet, but the "
+                                  "publishing call of a worker that stopped may still "
+                                  "land; Herald looks again once it cannot.",
+                                  code="in_flight", retry_after=in_flight)
                 unsettled = False  # checked: the earlier commit did not go out
             if job.previous.get("final_check"):
                 # Its workers kept dying: this attempt only checks, it never sends.
@@ -214,6 +223,18 @@ class Publishing:
         return Outcome(claim, "published", external_id=result.external_id,
                        permalink=result.permalink, phase="committed",
                        platform_ids=result.extra)
+
+    def _in_flight(self, job: PublishJob) -> float:
+        """Seconds until a commit call cut off from its worker can no longer land.
+
+        A worker that died or lost its lease mid-commit may have its call still on the
+        wire (or the platform still working on it): "not found" proves nothing until the
+        call would have timed out. Calls that were answered, even with an error, are over.
+        """
+        at = parse_time(job.previous.get("committing_at"))
+        if at is None or job.previous.get("last_outcome") != "lease_expired":
+            return 0.0
+        return (at + timedelta(seconds=self.in_flight_seconds) - utcnow()).total_seconds()
 
     async def _watch_usage(self, job: PublishJob, outcome: PublishResult | BaseException
                            ) -> None:
@@ -254,10 +275,11 @@ class Publishing:
         if isinstance(exc, _Unsettled):
             return _unconfirmed(claim, exc.message)
         if isinstance(exc, _NotYet):
-            if job.previous.get("final_check"):
+            if job.previous.get("final_check") and not exc.retry_after:
                 return _unconfirmed(claim, f"{exc.message} Its workers stopped "
                                            f"{MAX_RESCUES} times while publishing it.")
             return Outcome(claim, "retry", error_code=code, unknown=True,
+                           not_before=_after(exc.retry_after),
                            error_message=f"{exc.message} Herald will check again.")
         if isinstance(exc, OutcomeUnknownError):
             # The platform may have the post. Never resend blindly: retry, and the next
@@ -305,10 +327,19 @@ class _Unsettled(OutcomeUnknownError):
 class _NotYet(OutcomeUnknownError):
     """Reconciliation could not tell this time whether the post went out."""
 
+    def __init__(self, message: str, *, code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
 
 def needs_reconciling(previous: dict[str, Any]) -> bool:
     """An earlier attempt reached the commit and no attempt since learned its result."""
     return bool(previous.get("unsettled_commit"))
+
+
+def _after(seconds: float | None) -> datetime | None:
+    return utcnow() + timedelta(seconds=seconds) if seconds else None
 
 
 def _unconfirmed(claim: Claim, message: str) -> Outcome:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from herald.db import READ_ONLY
-from herald.models import Post, PostSchedule, PublishAttempt, UTCDateTime
+from herald.models import Post, PostSchedule, PublishAttempt, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +331,12 @@ class Queue:
                 ).scalar_one_or_none()
                 if cancelled is not None:
                     raise CancelRequested(claim.post_id)
+                # A fresh lease for the commit: the holder is alive right now, and a
+                # rescue while its call is in flight is what could post twice.
+                conn.execute(
+                    update(schedule).where(schedule.c.post_id == claim.post_id)
+                    .values(lease_expires_at=utcnow() + self.lease)
+                )
             current = conn.execute(
                 select(attempts_t.c.platform_ids).where(
                     attempts_t.c.post_id == claim.post_id, attempts_t.c.attempt == claim.attempt

@@ -12,8 +12,9 @@ import pytest
 
 from herald import services
 from herald.app import build_worker
-from herald.models import Post, utcnow
+from herald.models import Post, PostSchedule, utcnow
 from herald.platforms.fake import FakeServer
+from herald.platforms.registry import REQUEST_TIMEOUT
 from herald.queue import MAX_RESCUES, Queue
 from herald.schemas import PostCreate
 from tests.helpers import add_account
@@ -277,7 +278,9 @@ async def test_a_post_whose_workers_keep_dying_mid_commit_gets_a_check_not_a_res
                                     post_type="feed", caption=caption,
                                     media=media(fake, "square.jpg"))
     container = await asyncio.to_thread(_ig_container, fake, caption, publish=went_out)
-    ids = {"container_id": container, "committing_at": utcnow().isoformat()}
+    # Long enough ago that no call of the doomed workers could still land.
+    ids = {"container_id": container,
+           "committing_at": (utcnow() - timedelta(minutes=2)).isoformat()}
     await asyncio.to_thread(_lose_mid_commit, herald, pid, ids, MAX_RESCUES)
     posts = await drain(herald, [pid])
     records = fake.state.published(platform="instagram")
@@ -288,3 +291,27 @@ async def test_a_post_whose_workers_keep_dying_mid_commit_gets_a_check_not_a_res
         assert posts[pid].status == "failed"
         assert "did not go out" in (posts[pid].error_message or "")
         assert records == []
+
+
+async def test_a_commit_cut_off_moments_ago_is_not_resent_while_it_may_still_land(
+    herald, fake, live, company
+):
+    """Its worker stopped mid-commit a second ago: "not found" proves nothing yet, so the
+    post waits until the call would have timed out, and nothing is sent meanwhile."""
+    [pid] = await asyncio.to_thread(create, herald, company[0], account_id=live[IG],
+                                    post_type="feed", caption="cut off just now",
+                                    media=media(fake, "square.jpg"))
+    container = await asyncio.to_thread(_ig_container, fake, "cut off just now", publish=False)
+    sent_at = utcnow()
+    ids = {"container_id": container, "committing_at": sent_at.isoformat()}
+    await asyncio.to_thread(_lose_mid_commit, herald, pid, ids, 1)
+    await asyncio.sleep(1.1)  # the rescue made it due a second from now
+    worker = build_worker(herald, worker_id="e2e", concurrency=5)
+    await worker.run(until_idle=True)
+    await herald.aclose()
+    with herald.db.session() as s:
+        entry, post = s.get(PostSchedule, pid), s.get(Post, pid)
+        assert (entry.status, post.status) == ("pending", "pending")
+        assert entry.run_at >= sent_at + timedelta(seconds=REQUEST_TIMEOUT - 1)
+        assert "may still land" in (post.error_message or "")
+    assert fake.state.published() == []

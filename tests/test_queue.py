@@ -281,3 +281,17 @@ def test_stats_count_the_seed_monitoring_figures(herald, company):
     assert stats["published_today"] == 1
     assert stats["processing_per_worker"] == {"w": 1}
     assert len(ids) == 3
+
+
+def test_journaling_the_commit_renews_the_lease(herald, company):
+    """The holder is alive when it journals "committing": a rescue during its call would
+    let another worker post while the call may still land."""
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = _queue(herald, lease=30)
+    long_ago = utcnow() - timedelta(seconds=25)
+    [claim] = queue.claim(worker_id="w", limit=1, now=long_ago)
+    queue.record_phase(claim, phase="committing", ids={}, check_cancel=True)
+    assert queue.rescue_expired(now=long_ago + timedelta(seconds=31)) == 0
+    entry, _ = _row(herald, pid)
+    assert entry.lease_expires_at > utcnow() + timedelta(seconds=25)

@@ -12,6 +12,10 @@ from herald.platforms.facebook import FacebookPublisher
 from herald.platforms.instagram import InstagramPublisher
 from herald.platforms.linkedin import LinkedInPublisher
 
+#: How long one platform call may take. A commit call cut off from its worker (killed, or
+#: its lease lost) may still land this long after it was sent: reconciliation waits it out.
+REQUEST_TIMEOUT = 60.0
+
 #: Where the built-in sandbox (the platform fake) is mounted in Herald's own app.
 SANDBOX_PATH = "/sandbox"
 
@@ -22,7 +26,7 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
                           max_keepalive_connections=settings.worker_concurrency)
     # A commit that outlives the read timeout becomes "outcome unknown" and is reconciled,
     # so the timeout bounds how long a post can hang, not whether it is posted twice.
-    return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), limits=limits)
+    return httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0), limits=limits)
 
 
 def _publishers(client: httpx.AsyncClient, graph_url: str, graph_version: str,

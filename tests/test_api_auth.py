@@ -73,3 +73,24 @@ def test_the_cache_forgets_the_least_recently_used_past_its_size():
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == ("company-a", None, "company-c")
     clock.now += 5
     assert cache.get("a") is None
+
+
+async def test_requests_missing_the_cache_at_once_share_one_lookup():
+    import asyncio
+
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    async def lookup(token: str) -> str:
+        calls.append(token)
+        await release.wait()
+        return "company-a"
+
+    cache = TokenCache(clock=Clock())
+    waiters = [asyncio.ensure_future(cache.company_id("hld_x", lookup)) for _ in range(5)]
+    await asyncio.sleep(0)
+    waiters[0].cancel()  # one caller going away does not cancel the others' lookup
+    release.set()
+    results = await asyncio.gather(*waiters[1:])
+    assert results == ["company-a"] * 4 and calls == ["hld_x"]
+    assert await cache.company_id("hld_x", lookup) == "company-a" and len(calls) == 1

@@ -11,9 +11,10 @@ refused by the database every time.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from herald import services
 from herald.crypto import hash_api_token
@@ -32,6 +33,28 @@ class TokenCache:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl, self.size, self.clock = ttl, size, clock
         self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[str]] = {}
+
+    async def company_id(self, token: str, lookup: Callable[[str], Awaitable[str]]) -> str:
+        """The token's company, remembered or looked up (raises what `lookup` raises)."""
+        key = cache_key(token)
+        found = self.get(key)
+        if found is not None:
+            return found
+        # When an entry expires, every request in flight with that token misses at once:
+        # they share one lookup instead of each taking a thread and a connection.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(lookup(token))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda done: self._settle(key, done))
+        # Shielded: a caller that goes away must not cancel the others' lookup.
+        return await asyncio.shield(pending)
+
+    def _settle(self, key: str, done: asyncio.Future[str]) -> None:
+        self._pending.pop(key, None)
+        if not done.cancelled() and done.exception() is None:
+            self.put(key, done.result())
 
     def get(self, token_hash: str) -> str | None:
         entry = self._entries.get(token_hash)
@@ -53,7 +76,7 @@ class TokenCache:
         self._entries.clear()
 
 
-def lookup(db: Database, token: str | None) -> str:
+def lookup(db: Database, token: str) -> str:
     """The company id of a bearer token, from the database (raises Unauthorized)."""
     with db.session() as session:
         return services.authenticate(session, token)

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from herald.api import auth
+from herald.errors import Unauthorized
 from herald.services import Context
 from herald.state import Herald
 
@@ -30,13 +31,14 @@ async def get_context(request: Request, herald: HeraldDep) -> Context:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else None
-    cache = get_token_cache(request)
-    key = auth.cache_key(token) if token else None
-    company_id = cache.get(key) if key else None
-    if company_id is None:
-        company_id = await run_in_threadpool(auth.lookup, herald.db, token)
-        if key:
-            cache.put(key, company_id)
+
+    if not token:
+        raise Unauthorized()
+
+    async def lookup(token: str) -> str:
+        return await run_in_threadpool(auth.lookup, herald.db, token)
+
+    company_id = await get_token_cache(request).company_id(token, lookup)
     return herald.context(company_id, actor="api")
 
 

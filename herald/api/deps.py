@@ -13,7 +13,9 @@ from herald.services import Context
 from herald.state import Herald
 
 
-def get_herald(request: Request) -> Herald:
+async def get_herald(request: Request) -> Herald:
+    # Async though it awaits nothing: FastAPI runs a sync dependency in the thread pool,
+    # a thread hop per request just to read app.state.
     herald: Herald = request.app.state.herald
     return herald
 

@@ -121,11 +121,28 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0, le=1.0)
     rescue_interval: float = Field(default=15.0, gt=0)
     shutdown_grace: float = Field(default=30.0, ge=0)
+    #: Most posts of one platform being published at once, counted across every worker
+    #: through the database, e.g. HERALD_PLATFORM_CONCURRENCY='{"instagram": 20}'.
+    #: A platform not named has no cap.
+    platform_concurrency: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         normalize_database_url(value)
+        return value
+
+    @field_validator("platform_concurrency")
+    @classmethod
+    def _check_caps(cls, value: dict[str, int]) -> dict[str, int]:
+        from herald.models import PLATFORMS
+
+        for platform, cap in value.items():
+            if platform not in PLATFORMS:
+                raise ValueError(f"unknown platform {platform!r} (one of "
+                                 f"{', '.join(PLATFORMS)})")
+            if cap < 1:
+                raise ValueError(f"the cap for {platform} must be at least 1, not {cap}")
         return value
 
     @field_validator("public_url", "graph_api_url", "linkedin_api_url")

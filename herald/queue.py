@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
@@ -42,6 +42,9 @@ posts = cast(Table, Post.__table__)
 attempts_t = cast(Table, PublishAttempt.__table__)
 
 NOTIFY_CHANNEL = "herald_queue"
+#: The lock claimers hold while they count posts in flight against the platform caps.
+CAPS_LOCK_KEY = 0x6865726C  # PostgreSQL advisory lock key ("herl")
+CAPS_LOCK_NAME = "herald_platform_caps"  # MariaDB GET_LOCK name
 #: How an attempt that reached its commit can end without knowing whether it went out.
 UNKNOWN_ENDINGS = frozenset({"lease_expired", "retry", "unconfirmed"})
 #: Journal phases only written after reconciliation let the attempt go on.
@@ -181,8 +184,12 @@ class Queue:
         retry_base_seconds: float = 30.0,
         retry_max_seconds: float = 3600.0,
         rand: Callable[[], float] = random.random,
+        platform_caps: Mapping[str, int] | None = None,
     ) -> None:
         self.engine = engine
+        self.caps = dict(platform_caps or {})
+        #: Whether the last claim left due posts behind because their platform was full.
+        self.capped = False
         self.reader = engine.execution_options(**{READ_ONLY: True})
         self.dialect = engine.dialect.name
         self.lease = timedelta(seconds=lease_seconds)
@@ -204,6 +211,8 @@ class Queue:
             return []
         for attempt in (1, 2):
             try:
+                if self.caps:
+                    return self._claim_capped(worker_id, limit, now)
                 with self.engine.begin() as conn:
                     claimed = self._claim_rows(conn, worker_id, limit, now)
                     if claimed:
@@ -216,15 +225,62 @@ class Queue:
                 log.info("claim deadlocked, retrying once")
         return []
 
+    def _claim_capped(self, worker_id: str, limit: int, now: datetime) -> list[Claim]:
+        """Claim within the per-platform caps, counting what every worker has in flight.
+
+        Claimers hold one lock from the count until their claims are committed, so two
+        of them cannot both see the same free room and together go past a cap. SQLite's
+        IMMEDIATE transaction is that lock already; PostgreSQL's advisory lock ends with
+        the transaction; MariaDB's GET_LOCK belongs to the session, so it is released
+        only once the claims are committed and visible to the next claimer.
+        """
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": CAPS_LOCK_KEY})
+                    elif self.dialect == "mysql":
+                        conn.execute(text("SELECT GET_LOCK(:name, 10)"),
+                                     {"name": CAPS_LOCK_NAME})
+                    busy: dict[str, int] = {row.platform: row.n for row in conn.execute(
+                        select(posts.c.platform, func.count().label("n"))
+                        .select_from(schedule.join(posts, posts.c.id == schedule.c.post_id))
+                        .where(schedule.c.status == "processing")
+                        .group_by(posts.c.platform)
+                    )}
+                    room = {p: cap - busy.get(p, 0) for p, cap in self.caps.items()}
+                    claimed = self._claim_rows(conn, worker_id, limit, now,
+                                               platforms=(False, list(self.caps)))
+                    for platform, free in room.items():
+                        got = self._claim_rows(conn, worker_id,
+                                               min(free, limit - len(claimed)), now,
+                                               platforms=(True, [platform]))
+                        claimed += got
+                        room[platform] = free - len(got)
+                    self.capped = any(free <= 0 for free in room.values())
+                    if claimed:
+                        self._mark_claimed(conn, claimed, worker_id, now)
+            finally:
+                if self.dialect == "mysql":
+                    conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": CAPS_LOCK_NAME})
+                    conn.commit()
+        return [Claim(pid, n, worker_id) for pid, n in claimed]
+
     def _claim_rows(
-        self, conn: Connection, worker_id: str, limit: int, now: datetime
+        self, conn: Connection, worker_id: str, limit: int, now: datetime,
+        platforms: tuple[bool, list[str]] | None = None,
     ) -> list[tuple[str, int]]:
-        due = (
-            select(schedule.c.post_id)
-            .where(schedule.c.status == "pending", schedule.c.run_at <= now)
-            .order_by(schedule.c.run_at)
-            .limit(limit)
-        )
+        """Lease up to `limit` due rows; `platforms` = (True, only these) or (False, not
+        these)."""
+        if limit <= 0:
+            return []
+        where = [schedule.c.status == "pending", schedule.c.run_at <= now]
+        if platforms is not None:
+            keep, names = platforms
+            where.append(schedule.c.post_id.in_(select(posts.c.id).where(
+                posts.c.platform.in_(names) if keep else posts.c.platform.not_in(names))))
+        due = select(schedule.c.post_id).where(*where).order_by(schedule.c.run_at).limit(limit)
         values: dict[str, Any] = dict(
             status="processing", worker_id=worker_id, locked_at=now,
             lease_expires_at=now + self.lease, attempts=schedule.c.attempts + 1,
@@ -235,7 +291,7 @@ class Queue:
             # rows with SKIP LOCKED, then update exactly those, in this one transaction.
             rows = conn.execute(
                 select(schedule.c.post_id, schedule.c.attempts)
-                .where(schedule.c.status == "pending", schedule.c.run_at <= now)
+                .where(*where)
                 .order_by(schedule.c.run_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)

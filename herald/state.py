@@ -51,7 +51,8 @@ class Herald:
         s = self.settings
         return Queue(self.db.engine, lease_seconds=s.lease_seconds,
                      retry_base_seconds=s.retry_base_seconds,
-                     retry_max_seconds=s.retry_max_seconds)
+                     retry_max_seconds=s.retry_max_seconds,
+                     platform_caps=s.platform_concurrency)
 
     def context(self, company_id: str, *, actor: str | None = None) -> Context:
         return Context(company_id=company_id, cipher=self.cipher,

@@ -217,6 +217,10 @@ class Worker:
             )
             if claims:
                 await self._start(claims)
+            elif self.queue.capped:
+                # What is due waits for its platform's cap: room frees as posts finish,
+                # here (the flush wakes us) or on other workers (the next poll sees it).
+                await self._sleep(self.poll_interval)
             else:
                 # Due rows exist but others hold their locks: their commit is moments away.
                 await self._sleep(0.02)
@@ -288,6 +292,8 @@ class Worker:
             await asyncio.sleep(1.0)
             self._done_event.set()
             return
+        if self.queue.capped:
+            self.wakeup.event.set()  # room under a platform cap may have freed
         for outcome in batch:
             pid = outcome.claim.post_id
             self._held.pop(pid, None)

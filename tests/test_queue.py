@@ -295,3 +295,64 @@ def test_journaling_the_commit_renews_the_lease(herald, company):
     assert _queue(herald).rescue_expired(now=now + timedelta(seconds=5)) == 0
     entry, _ = _row(herald, pid)
     assert entry.lease_expires_at > now + timedelta(seconds=25)
+
+
+def _platform_in_flight(herald, platform):
+    with herald.db.session() as s:
+        return len(s.execute(
+            select(PostSchedule.post_id).join(Post, Post.id == PostSchedule.post_id)
+            .where(PostSchedule.status == "processing", Post.platform == platform)).all())
+
+
+def test_platform_caps_count_every_workers_posts_in_flight(herald, company):
+    page = add_account(herald, company[0], "facebook", "page-1")
+    member = add_account(herald, company[0], "linkedin", "urn:li:person:abc")
+    add_posts(herald, company[0], page, count=6)
+    add_posts(herald, company[0], member, count=2)
+    first, second = (_queue(herald, platform_caps={"facebook": 3}) for _ in range(2))
+    now = utcnow() + timedelta(seconds=1)
+    claims = first.claim(worker_id="w1", limit=10, now=now)
+    assert len(claims) == 5  # 3 Facebook (the cap) and both LinkedIn posts
+    assert _platform_in_flight(herald, "facebook") == 3 and first.capped
+    # Another worker finds the Facebook cap full: nothing for it yet.
+    assert second.claim(worker_id="w2", limit=10, now=now) == []
+    assert second.capped
+    done = next(c for c in claims if _row(herald, c.post_id)[1].platform == "facebook")
+    first.finish([Outcome(done, "published", external_id="x")], now=now)
+    assert len(second.claim(worker_id="w2", limit=10, now=now)) == 1
+    assert _platform_in_flight(herald, "facebook") == 3
+
+
+def test_concurrent_claimers_never_go_past_a_cap(herald, company):
+    page = add_account(herald, company[0], "facebook", "page-1")
+    add_posts(herald, company[0], page, count=40)
+    now = utcnow() + timedelta(seconds=1)
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+
+    def claimer(n):
+        queue = _queue(herald, platform_caps={"facebook": 5})
+        try:
+            for _ in range(5):
+                claimed.append(len(queue.claim(worker_id=f"w{n}", limit=2, now=now)))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sum(claimed) == 5 == _platform_in_flight(herald, "facebook")
+
+
+def test_platform_caps_are_checked_in_the_settings():
+    import pytest
+    from pydantic import ValidationError
+
+    from herald.config import Settings
+
+    for caps in ({"myspace": 3}, {"instagram": 0}):
+        with pytest.raises(ValidationError):
+            Settings(database_url="sqlite:///x.db", platform_concurrency=caps)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 #: Sync routes and database calls at once (anyio's default is 40). The work is mostly
 #: Python holding the GIL: more threads only queue for it, and each would need a pooled
 #: connection (herald.db.POOL_SIZE is larger, so requests never open new ones).
-API_THREADS = 16
+API_THREADS = 8
 
 
 def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | None = None

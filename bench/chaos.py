@@ -90,6 +90,7 @@ class Options:
     rescue_interval: float
     retry_base: float
     retry_max: float
+    platform_cap: int
     out: Path
     quiet: bool
 
@@ -164,6 +165,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--rescue-interval", type=float, default=1.0, help="HERALD_RESCUE_INTERVAL")
     p.add_argument("--retry-base", type=float, default=0.2, help="HERALD_RETRY_BASE_SECONDS")
     p.add_argument("--retry-max", type=float, default=2.0, help="HERALD_RETRY_MAX_SECONDS")
+    p.add_argument("--platform-cap", type=int, default=0,
+                   help="HERALD_PLATFORM_CONCURRENCY for every platform (0: no cap)")
     p.add_argument("--out", type=Path, help="directory for logs and result.json")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     a = p.parse_args(argv)
@@ -183,6 +186,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
                        throttles=throttles, throttle_rate=0.01 if throttles else 0.0),
         seed=a.seed, time_cap=a.time_cap or (150.0 if quick else 420.0), lease=a.lease,
         rescue_interval=a.rescue_interval, retry_base=a.retry_base, retry_max=a.retry_max,
+        platform_cap=a.platform_cap,
         out=a.out or Path(f"/tmp/herald-chaos-{a.engine}-{stamp}"), quiet=a.quiet,
     )
 
@@ -203,6 +207,9 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms) -> dict[str, str]:
         "HERALD_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     })
+    if opts.platform_cap:
+        env["HERALD_PLATFORM_CONCURRENCY"] = json.dumps(
+            dict.fromkeys(("instagram", "facebook", "linkedin"), opts.platform_cap))
     return env
 
 

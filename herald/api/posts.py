@@ -87,8 +87,8 @@ async def list_posts(
 
     def page() -> PostPage:
         with herald.db.session() as session:
-            posts, next_cursor = services.list_posts(session, ctx, filters, cursor=cursor,
-                                                     limit=limit)
+            posts, next_cursor = services.list_post_rows(session, ctx, filters,
+                                                         cursor=cursor, limit=limit)
             return PostPage(items=[PostOut.model_validate(p) for p in posts],
                             next_cursor=next_cursor)
 

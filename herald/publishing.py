@@ -232,7 +232,7 @@ class Publishing:
         call would have timed out. Calls that were answered, even with an error, are over.
         """
         at = parse_time(job.previous.get("committing_at"))
-        if at is None or job.previous.get("last_outcome") != "lease_expired":
+        if at is None or not job.previous.get("commit_cut_off"):
             return 0.0
         return (at + timedelta(seconds=self.in_flight_seconds) - utcnow()).total_seconds()
 

@@ -746,6 +746,10 @@ def _journal_so_far(conn: Connection, post_ids: Sequence[str]) -> dict[str, dict
         # gets past reconciliation (reaches its own commit) or settles the post. An
         # attempt that died or failed before that (while reconciling, say) settles
         # nothing: forgetting the earlier commit there would post twice.
+        if row.phase == "committing":
+            # Its worker stopped (or lost its lease) before the call was answered: the
+            # call may still be on the wire. An answered call, even a 5xx, is over.
+            entry["commit_cut_off"] = row.outcome == "lease_expired"
         if row.phase == "committing" and row.outcome in UNKNOWN_ENDINGS:
             entry["unsettled_commit"] = True
         elif row.phase in PAST_RECONCILIATION or row.outcome in ("published", "cancelled"):

@@ -356,3 +356,26 @@ def test_platform_caps_are_checked_in_the_settings():
     for caps in ({"myspace": 3}, {"instagram": 0}):
         with pytest.raises(ValidationError):
             Settings(database_url="sqlite:///x.db", platform_concurrency=caps)
+
+
+def test_only_a_commit_whose_worker_stopped_mid_call_counts_as_cut_off(herald, company):
+    """A commit answered with an error is over; one whose worker died may still land."""
+    account = add_account(herald, company[0])
+    [answered, cut] = add_posts(herald, company[0], account, count=2)
+    queue = _queue(herald, lease=1)
+    now = utcnow() + timedelta(seconds=1)
+    claims = {c.post_id: c for c in queue.claim(worker_id="a", limit=2, now=now)}
+    for claim in claims.values():
+        queue.record_phase(claim, phase="committing", ids={"committing_at": "t"})
+    queue.finish([Outcome(claims[answered], "retry", unknown=True, phase="committing")],
+                 now=now)
+    queue.rescue_expired(now=now + timedelta(seconds=2))  # `cut`'s worker is gone
+    # The next attempt at `answered` dies while reconciling: its commit is still answered.
+    later = now + timedelta(seconds=60)
+    [again] = [c for c in queue.claim(worker_id="b", limit=2, now=later)
+               if c.post_id == answered]
+    queue.rescue_expired(now=later + timedelta(seconds=2))
+    previous = queue.previous_ids([answered, cut])
+    assert previous[answered]["unsettled_commit"] and not previous[answered]["commit_cut_off"]
+    assert previous[cut]["unsettled_commit"] and previous[cut]["commit_cut_off"]
+    assert again.attempt == 2

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 QUOTA_ATTR = "quota"
 _NOT_OUT = frozenset({"FINISHED", "IN_PROGRESS", "EXPIRED", "ERROR"})
 _PROBE_HOURS = (1, 4, 12)
+QUOTA_TTL = 10.0  # seconds a quota reading serves the account's next posts
 LOOKBACK = 50  # media per page read when looking for a published post's id
 MAX_PAGES = 10
 _STATUS_SUBCODE = re.compile(r"\b(2\d{6})\b")
@@ -111,6 +113,8 @@ class InstagramPublisher:
         self._client, self._base_url, self._version = client, base_url, version
         self._poll = (poll_interval, poll_backoff, max_poll_interval)
         self._max_wait, self._now = max_wait, now
+        #: Instagram account id -> (quota reading, when it was read, monotonic seconds).
+        self._quotas: dict[str, tuple[QuotaReading, float]] = {}
 
     def _session(self, account: AccountRef) -> GraphSession:
         return GraphSession(self._client, base_url=self._base_url, version=self._version,
@@ -151,12 +155,17 @@ class InstagramPublisher:
         container = _previous_container(job)
         quota: QuotaReading | None = None
         fresh_left = not_ready_left = 1
+        # Image containers are ready at once: publish without a status read, and if
+        # Instagram says "not ready" (9007/2207027) poll and publish again. Videos and
+        # containers from an earlier attempt (PUBLISHED means it went out) are polled first.
+        has_video = any(m.type == "video" for m in plan.media)
         while True:
             try:
+                fresh = container is None
                 if container is None:
                     quota = quota or await self._check_quota(g, job)
                     container = await self._create(g, job, plan)
-                if await self._wait(g, container) == "PUBLISHED":
+                if (not fresh or has_video) and await self._wait(g, container) == "PUBLISHED":
                     # An earlier attempt's publish went through: never publish again.
                     return await self._already_published(g, job, container)
                 quota = quota or await self._check_quota(g, job)
@@ -241,12 +250,27 @@ class InstagramPublisher:
             raise OutcomeUnknownError("Instagram accepted the publishing call but sent no "
                                       "media id; the post may be out.", code="no_media_id")
         media_id = str(data["id"])
+        cached = self._quotas.get(job.account.external_id)
+        if cached is not None:  # one more post counted in the rolling window
+            reading = cached[0]
+            self._quotas[job.account.external_id] = (
+                replace(reading, usage=reading.usage + 1), cached[1])
         await job.journal("committed", {"external_id": media_id, "container_id": container})
         return media_id
 
     async def _check_quota(self, g: GraphSession, job: PublishJob) -> QuotaReading:
         ig = job.account.external_id
+        # A burst publishes many posts per account within seconds: one reading serves
+        # them for QUOTA_TTL, counting this worker's own posts since. Other workers' posts
+        # may make it stale; Instagram then refuses the publish (9/2207042), which waits
+        # like a full quota does, so a stale reading costs a refused call, never a post.
+        cached = self._quotas.get(ig)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < QUOTA_TTL and \
+                cached[0].usage < cached[0].total:
+            return cached[0]
         reading = await self._quota(g, ig)
+        self._quotas[ig] = (reading, now)
         if reading.usage < reading.total:
             return reading
         wait = await self._slot_wait(g, ig, reading)

@@ -47,6 +47,28 @@ def test_is_a_publisher(api):
     assert p.platform == "instagram"
 
 
+async def test_a_fresh_image_container_is_published_without_a_status_read(api, make_job):
+    """Image containers are ready at once: the status read would be one more call per post."""
+    routes(api)
+    job, _ = make_job(media=[IMG])
+    assert (await publisher(api).publish(job)).external_id == "M1"
+    assert api.sent("GET", f"{V}/C1") == []
+
+
+async def test_one_quota_reading_serves_an_accounts_next_posts(api, make_job):
+    routes(api, usage=48)
+    ig = publisher(api)
+    for _ in range(2):
+        job, _ = make_job(media=[IMG])
+        await ig.publish(job)
+    assert len(api.sent("GET", f"{V}/1784/content_publishing_limit")) == 1
+    # The reading counted both posts: 50 of 50 now, so the next post reads it afresh
+    # (and Instagram's own count, 48 here, is what decides).
+    job, _ = make_job(media=[IMG])
+    await ig.publish(job)
+    assert len(api.sent("GET", f"{V}/1784/content_publishing_limit")) == 2
+
+
 async def test_feed_image_goes_through_container_poll_publish_permalink(api, make_job):
     routes(api)
     job, journal = make_job(media=[IMG], alt="A cat")
@@ -126,7 +148,7 @@ async def test_shapes_instagram_cannot_take_are_refused_without_calls(
 
 async def test_polls_in_progress_until_finished(api, make_job):
     routes(api, statuses=("IN_PROGRESS", "IN_PROGRESS", "FINISHED"))
-    job, _ = make_job(media=[IMG])
+    job, _ = make_job(media=[VID])
     assert (await publisher(api).publish(job)).external_id == "M1"
     assert len(api.sent("GET", f"{V}/C1")) == 3
 
@@ -135,8 +157,9 @@ async def test_a_spurious_object_missing_read_does_not_end_the_wait(api, make_jo
     routes(api)
     api.on("GET", f"{V}/C1", api.graph_error(100, 33, "Object does not exist"),
            {"status_code": "FINISHED"})
-    job, _ = make_job(media=[IMG])
+    job, _ = make_job(media=[VID])
     assert (await publisher(api).publish(job)).external_id == "M1"
+    assert len(api.sent("GET", f"{V}/C1")) == 2
 
 
 async def test_processing_longer_than_max_wait_is_transient(api, make_job):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,9 +31,12 @@ log = logging.getLogger(__name__)
 API_THREADS = 8
 
 
-def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | None = None
-               ) -> FastAPI:
-    """The API (and, for `herald run`, a worker in the same process and event loop)."""
+def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | None = None,
+               freeze_heap: bool = False) -> FastAPI:
+    """The API (and, for `herald run`, a worker in the same process and event loop).
+
+    `freeze_heap` is for a server process: see `freeze_startup_objects`.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,6 +48,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
             herald.on_enqueue = wakeup
             worker = build_worker(herald, worker_id=worker_id, wakeup=wakeup)
             task = asyncio.create_task(worker.run(), name="worker")
+        if freeze_heap:
+            freeze_startup_objects()
         try:
             yield
         finally:
@@ -89,6 +95,18 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     return app
 
 
+def freeze_startup_objects() -> None:
+    """Keep the objects made at start-up (modules, app, mappers) out of the cycle collector.
+
+    A full collection visits every tracked object; with FastAPI, SQLAlchemy and pydantic
+    loaded that took 80-170 ms under load, a pause every few seconds that set the API's
+    p99. Frozen, they are never visited again, and never freed: only for a process that
+    serves until it exits, not for one that builds apps over and over (tests).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def build_worker(herald: Herald, *, worker_id: str | None = None,
                  wakeup: Wakeup | None = None, **overrides: Any) -> Worker:
     return herald.build_worker(worker_id=worker_id, wakeup=wakeup, **overrides)
@@ -98,4 +116,4 @@ def app_from_env() -> FastAPI:
     """The API as configured by the environment (for `herald serve --workers N`)."""
     from herald.config import load_settings
 
-    return create_app(Herald.from_settings(load_settings()))
+    return create_app(Herald.from_settings(load_settings()), freeze_heap=True)

@@ -177,7 +177,8 @@ def serve(
         uvicorn.run("herald.app:app_from_env", factory=True, workers=workers, host=host,
                     port=port, log_level=level)
     else:
-        uvicorn.run(create_app(herald), host=host, port=port, log_level=level)
+        uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
+                    log_level=level)
 
 
 @app.command()

@@ -85,8 +85,13 @@ def run(engine: str, posts: int, workers: int, latency: float, concurrency: int,
         records = [r for r in fake.published() if not r.get("dropped")]
     times = sorted(_ts(r["published_at"]) for r in records)
     lateness = [t - run_at.timestamp() for t in times]
+    by_platform: dict[str, float] = {}
+    for r in records:
+        late = _ts(r["published_at"]) - run_at.timestamp()
+        by_platform[r["platform"]] = round(max(late, by_platform.get(r["platform"], 0.0)), 2)
     return {
         "engine": engine, "workers": workers, "posts": posts, "latency_s": latency,
+        "drain_by_platform_s": by_platform,
         "concurrency_per_worker": concurrency, "published": statuses.get("published", 0),
         "statuses": statuses,
         "drain_s": round(max(lateness), 2) if lateness else None,
@@ -128,7 +133,8 @@ def main() -> None:
             print(f"{r['engine']} workers={r['workers']} posts={r['posts']} "
                   f"published={r['published']} drained in {r['drain_s']}s; lateness "
                   f"p50={r['lateness_p50_s']}s p99={r['lateness_p99_s']}s "
-                  f"max={r['lateness_max_s']}s")
+                  f"max={r['lateness_max_s']}s; drained by platform "
+                  f"{r['drain_by_platform_s']}")
 
 
 if __name__ == "__main__":

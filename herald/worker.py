@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-#: Threads for database calls (see Worker.run).
-DB_THREADS = 24
+#: Threads for database calls (see Worker.run), so also the most connections a worker
+#: holds (plus one for LISTEN). Short transactions need few: the burst benchmark drains as
+#: fast with 10 as with 24, and 4 workers of 25 used up PostgreSQL's default 100.
+DB_THREADS = 10
 
 
 def default_worker_id() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import httpx
@@ -20,13 +21,47 @@ REQUEST_TIMEOUT = 60.0
 SANDBOX_PATH = "/sandbox"
 
 
+#: Connections per pool of the sharded transport.
+SHARD_CONNECTIONS = 32
+KEEPALIVE_EXPIRY = 4.0
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Spreads requests round-robin over several small connection pools.
+
+    httpcore's pool walks all its connections and queued requests on every request and
+    every release, so with hundreds of connections to one host its cost grows with the
+    square of the load: py-spy showed a burst worker spending most of its CPU there.
+    Pools of SHARD_CONNECTIONS keep each walk short.
+    """
+
+    def __init__(self, connections: int) -> None:
+        shards = max(1, -(-connections // SHARD_CONNECTIONS))
+        per = -(-connections // shards)
+        # Idle connections are dropped after 4 s, before a server's own idle timeout (5 s
+        # in uvicorn, often more elsewhere) closes them under a request just sent: that
+        # race surfaces as a ReadError, which on a commit means "outcome unknown".
+        limits = httpx.Limits(max_connections=per, max_keepalive_connections=per,
+                              keepalive_expiry=KEEPALIVE_EXPIRY)
+        self._pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+        self._next = itertools.cycle(self._pools)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await next(self._next).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
 def http_client(settings: Settings) -> httpx.AsyncClient:
     """One client for all platform calls: pooled connections, bounded waits."""
-    limits = httpx.Limits(max_connections=settings.worker_concurrency * 2,
-                          max_keepalive_connections=settings.worker_concurrency)
+    # Every post in flight may hold a connection, plus media downloads beside them.
+    transport = ShardedTransport(settings.worker_concurrency * 2)
     # A commit that outlives the read timeout becomes "outcome unknown" and is reconciled,
     # so the timeout bounds how long a post can hang, not whether it is posted twice.
-    return httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0), limits=limits)
+    return httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0),
+                             transport=transport)
 
 
 def _publishers(client: httpx.AsyncClient, graph_url: str, graph_version: str,

@@ -214,7 +214,17 @@ def worker(
         finally:
             await herald.aclose()
 
+    _use_uvloop()
     asyncio.run(main())
+
+
+def _use_uvloop() -> None:
+    """uvloop where installed: a worker spends much of its CPU in the event loop's I/O."""
+    try:
+        import uvloop
+    except ImportError:  # Windows, or installed without it
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 @app.command("run-once")

@@ -315,3 +315,60 @@ async def test_a_commit_cut_off_moments_ago_is_not_resent_while_it_may_still_lan
         assert entry.run_at >= sent_at + timedelta(seconds=REQUEST_TIMEOUT - 1)
         assert "may still land" in (post.error_message or "")
     assert fake.state.published() == []
+
+
+@pytest.mark.parametrize("platform", ["instagram", "facebook", "linkedin"])
+async def test_a_commit_the_platform_never_received_is_sent_once_more(
+    herald, fake, live, company, platform
+):
+    """The connection died before the platform applied the commit: Herald checks, finds
+    nothing, and sends it again: out exactly once."""
+    fake.state.add_fault("reset", platform=platform, endpoint="commit", count=1)
+    account, fields = {
+        "instagram": (live[IG], {"post_type": "feed", "media": media(fake, "square.jpg")}),
+        "facebook": (live[FB], {"post_type": "text"}),
+        "linkedin": (live[LI], {"post_type": "text"}),
+    }[platform]
+    ids = await asyncio.to_thread(create, herald, company[0], account_id=account,
+                                  caption=f"reset once on {platform}", **fields)
+    [post] = (await drain(herald, ids)).values()
+    assert post.status == "published", post.error_message
+    records = fake.state.published(platform=platform)
+    assert [r.external_id for r in records] == [post.external_post_id]
+    assert [c.outcome for c in fake.state.commits()
+            if c.platform == platform][-2:] == ["fault", "ok"]
+
+
+async def test_the_instagram_quota_holds_across_two_workers(herald, fake, live, company):
+    """Two workers, four posts, a quota of two left: two go out, two wait for the window
+    with their new time visible; none is refused for good."""
+    fake.state.add_instagram_account(IG, "secret-token-" + IG, quota_total=2)
+    ids: list[str] = []
+    for n in range(4):
+        ids += await asyncio.to_thread(create, herald, company[0], account_id=live[IG],
+                                       post_type="feed", caption=f"quota {n}",
+                                       media=media(fake, "square.jpg"))
+    workers = [build_worker(herald, worker_id=f"w{n}", concurrency=2) for n in range(2)]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(fake.state.published(platform="instagram")) < 2 or any(
+                p.status == "processing"
+                for p in (await asyncio.to_thread(_posts, herald, ids)).values()):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # room for a third post to (wrongly) go out
+    finally:
+        for w in workers:
+            w.stop()
+        await asyncio.gather(*tasks)
+        await herald.aclose()
+    assert len(fake.state.published(platform="instagram")) == 2
+    posts = await asyncio.to_thread(_posts, herald, ids)
+    waiting = [p for p in posts.values() if p.status == "pending"]
+    assert len(waiting) == 2 and sum(p.status == "published" for p in posts.values()) == 2
+    with herald.db.session() as s:
+        for p in waiting:
+            entry = s.get(PostSchedule, p.id)
+            assert entry.run_at > utcnow() + timedelta(minutes=30)  # the window, not seconds
+            assert "publishing limit" in (p.error_message or "")

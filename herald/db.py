@@ -18,11 +18,14 @@ from herald.config import ConfigError, Settings
 READ_ONLY = "herald_read_only"
 
 
-#: Connections a process keeps open (made on demand, so an idle process holds few). Above
-#: the API's thread limit (herald.app.API_THREADS) plus the worker's to_thread calls: an
-#: overflow connection is closed when it is returned, so a pool smaller than the requests
-#: in flight opens and closes a PostgreSQL connection (a backend process) per request.
-POOL_SIZE = 24
+#: Connections a process keeps open (made on demand, so an idle process holds few): at
+#: least the API's threads (herald.app.API_THREADS, 8) plus the worker's
+#: (herald.worker.DB_THREADS, 10) that `herald run` puts in one process. An overflow
+#: connection is closed when it is returned, so a pool smaller than the requests in flight
+#: opens and closes a PostgreSQL connection (a backend process) per request.
+POOL_SIZE = 20
+#: Beyond the pool, for bursts; pool + overflow (30) is the most a process opens, as before.
+MAX_OVERFLOW = 10
 
 
 def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
@@ -31,7 +34,7 @@ def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
     kwargs: dict[str, Any] = {"future": True}
     if backend == "sqlite":
         return _sqlite_engine(url)
-    kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    kwargs.update(pool_size=pool_size, max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
     if backend == "mysql":
         # READ COMMITTED: the claim's SELECT … FOR UPDATE SKIP LOCKED must not take
         # gap locks, which under REPEATABLE READ make concurrent claimers deadlock.

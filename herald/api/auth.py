@@ -72,9 +72,6 @@ class TokenCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 def lookup(db: Database, token: str) -> str:
     """The company id of a bearer token, from the database (raises Unauthorized)."""

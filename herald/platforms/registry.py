@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import replace
 
 import httpx
@@ -56,12 +57,22 @@ class ShardedTransport(httpx.AsyncBaseTransport):
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
     """One client for all platform calls: pooled connections, bounded waits."""
-    # Every post in flight may hold a connection, plus media downloads beside them.
-    transport = ShardedTransport(settings.worker_concurrency * 2)
     # A commit that outlives the read timeout becomes "outcome unknown" and is reconciled,
     # so the timeout bounds how long a post can hang, not whether it is posted twice.
-    return httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0),
-                             transport=transport)
+    timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
+    # Every post in flight may hold a connection, plus media downloads beside them.
+    connections = settings.worker_concurrency * 2
+    if _proxied():
+        # httpx applies HTTP(S)_PROXY / ALL_PROXY only with its own transports.
+        return httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections,
+            keepalive_expiry=KEEPALIVE_EXPIRY))
+    return httpx.AsyncClient(timeout=timeout, transport=ShardedTransport(connections))
+
+
+def _proxied() -> bool:
+    return any(os.environ.get(name) or os.environ.get(name.lower())
+               for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"))
 
 
 def _publishers(client: httpx.AsyncClient, graph_url: str, graph_version: str,

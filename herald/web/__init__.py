@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+if TYPE_CHECKING:  # `herald worker` imports herald.web.cli: no FastAPI in a worker (RSS)
+    from fastapi import FastAPI
 
-from herald.state import Herald
+    from herald.state import Herald
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -18,6 +19,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 def install(app: FastAPI, herald: Herald) -> None:
     """Add the pages, /static, session and timing middleware and HTML error pages to `app`."""
     # Imported here: the routes import herald.web's modules, which import this package.
+    from fastapi.staticfiles import StaticFiles
+
     from herald.web import errors, sessions
     from herald.web.routes import accounts, calendar, compose, dashboard, posts, settings, signin
     from herald.web.timing import ServerTiming

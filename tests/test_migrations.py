@@ -33,3 +33,20 @@ def test_sqlite_file_is_created_and_migrated(tmp_path):
     migrate.upgrade(db.engine)
     assert migrate.is_up_to_date(db.engine)
     db.dispose()
+
+
+def test_the_head_the_workers_check_is_alembics_head():
+    assert migrate.head_revision() == migrate.HEAD, (
+        "a migration was added: set herald.migrate.HEAD to its revision")
+
+
+def test_schema_check_without_alembic(tmp_path):
+    from herald.config import Settings
+
+    db = Database.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}"))
+    assert not migrate.is_up_to_date(db.engine)  # empty: no version table
+    migrate.upgrade(db.engine, "0003")
+    assert not migrate.is_up_to_date(db.engine)  # behind
+    migrate.upgrade(db.engine)
+    assert migrate.is_up_to_date(db.engine)
+    db.dispose()

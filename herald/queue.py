@@ -624,8 +624,10 @@ class Queue:
             # had claimed but not started when it died did nothing to deserve it.
             started = {pid for pid, phase in phases.items() if phase != "claimed"}
             counted = {r.post_id: r.rescues + (r.post_id in started) for r in rows}
-            journal = _journal_so_far(conn, list(counted))
-            maybe_out = {pid for pid in counted if phases.get(pid) == "committing"
+            # Only posts at the limit need their journal read: the others go back anyway.
+            at_limit = [pid for pid, n in counted.items() if n >= MAX_RESCUES]
+            journal = _journal_so_far(conn, at_limit) if at_limit else {}
+            maybe_out = {pid for pid in at_limit if phases.get(pid) == "committing"
                          or journal.get(pid, {}).get("unsettled_commit")}
             # At the limit, a post that may be out gets one last attempt that only checks
             # the platform (previous_ids marks it `final_check`): workers being killed is

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 #: Threads for database calls (see Worker.run), so also the most connections a worker
-#: holds (plus one for LISTEN). Short transactions need few: the burst benchmark drains as
-#: fast with 10 as with 24, and 4 workers of 25 used up PostgreSQL's default 100.
+#: holds (plus one for LISTEN). With 24, four workers of 25 connections used up
+#: PostgreSQL's default max_connections of 100 mid-burst; the transactions are short.
 DB_THREADS = 10
 
 

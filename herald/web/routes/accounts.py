@@ -71,20 +71,10 @@ def accounts_page(request: Request, herald: HeraldDep, user: UserDep) -> Respons
 def add_sandbox(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
                 platform: Annotated[str, Form()] = "", name: Annotated[str, Form()] = ""
                 ) -> Response:
-    values = {"sb_platform": platform, "sb_name": name}
-    try:
-        data = AccountCreate.model_validate({"platform": platform, "name": name.strip(),
-                                             "sandbox": True})
-        with herald.db.session() as session:
-            services.create_account(session, ctx, data)
-    except ValidationError as exc:
-        return _page(request, herald, user, status_code=422, values=values,
-                     errors={"sandbox": _pydantic_message(exc)}, open="sandbox")
-    except AppError as exc:
-        return _page(request, herald, user, status_code=exc.status, values=values,
-                     errors={"sandbox": exc.message}, open="sandbox")
-    sessions.flash(request, f"Added the sandbox {PLATFORM_NAMES[platform]} account {name}.")
-    return see_other("/accounts")
+    return _add(request, herald, user, ctx, form="sandbox",
+                values={"sb_platform": platform, "sb_name": name},
+                fields={"platform": platform, "name": name.strip(), "sandbox": True},
+                done=f"Added the sandbox {PLATFORM_NAMES.get(platform)} account {name}.")
 
 
 @router.post("/accounts")
@@ -94,21 +84,29 @@ def add_account(request: Request, herald: HeraldDep, user: UserDep, ctx: Context
                 access_token: Annotated[str, Form()] = "",
                 refresh_token: Annotated[str, Form()] = "") -> Response:
     # Tokens are never echoed back into the page, even on a refused form.
-    values = {"platform": platform, "name": name, "external_id": external_id}
+    return _add(request, herald, user, ctx, form="token",
+                values={"platform": platform, "name": name, "external_id": external_id},
+                fields={"platform": platform, "name": name.strip(),
+                        "external_id": external_id.strip(),
+                        "access_token": access_token.strip() or None,
+                        "refresh_token": refresh_token.strip() or None},
+                done=f"Added the {PLATFORM_NAMES.get(platform)} account {name}.")
+
+
+def _add(request: Request, herald: Herald, user: WebUser, ctx: services.Context, *,
+         form: str, values: dict[str, str], fields: dict[str, Any], done: str) -> Response:
+    """Create an account from one of the add forms; a refusal re-renders that form."""
     try:
-        data = AccountCreate.model_validate({
-            "platform": platform, "name": name.strip(), "external_id": external_id.strip(),
-            "access_token": access_token.strip() or None,
-            "refresh_token": refresh_token.strip() or None})
+        data = AccountCreate.model_validate(fields)
         with herald.db.session() as session:
             services.create_account(session, ctx, data)
     except ValidationError as exc:
         return _page(request, herald, user, status_code=422, values=values,
-                     errors={"token": _pydantic_message(exc)}, open="token")
+                     errors={form: _pydantic_message(exc)}, open=form)
     except AppError as exc:
         return _page(request, herald, user, status_code=exc.status, values=values,
-                     errors={"token": exc.message}, open="token")
-    sessions.flash(request, f"Added the {PLATFORM_NAMES[platform]} account {name}.")
+                     errors={form: exc.message}, open=form)
+    sessions.flash(request, done)
     return see_other("/accounts")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from dataclasses import replace
 
@@ -13,6 +12,7 @@ from herald.platforms.base import Publisher, PublisherRegistry, PublishJob, Publ
 from herald.platforms.facebook import FacebookPublisher
 from herald.platforms.instagram import InstagramPublisher
 from herald.platforms.linkedin import LinkedInPublisher
+from herald.platforms.transport import PlatformTransport
 
 #: How long one platform call may take. A commit call cut off from its worker (killed, or
 #: its lease lost) may still land this long after it was sent: reconciliation waits it out.
@@ -22,37 +22,8 @@ REQUEST_TIMEOUT = 60.0
 SANDBOX_PATH = "/sandbox"
 
 
-#: Connections per pool of the sharded transport.
-SHARD_CONNECTIONS = 32
+#: Idle platform connections are closed after this many seconds (see PlatformTransport).
 KEEPALIVE_EXPIRY = 4.0
-
-
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """Spreads requests round-robin over several small connection pools.
-
-    httpcore's pool walks all its connections and queued requests on every request and
-    every release, so with hundreds of connections to one host its cost grows with the
-    square of the load: py-spy showed a burst worker spending most of its CPU there.
-    Pools of SHARD_CONNECTIONS keep each walk short.
-    """
-
-    def __init__(self, connections: int) -> None:
-        shards = max(1, -(-connections // SHARD_CONNECTIONS))
-        per = -(-connections // shards)
-        # Idle connections are dropped after 4 s, before a server's own idle timeout (5 s
-        # in uvicorn, often more elsewhere) closes them under a request just sent: that
-        # race surfaces as a ReadError, which on a commit means "outcome unknown".
-        limits = httpx.Limits(max_connections=per, max_keepalive_connections=per,
-                              keepalive_expiry=KEEPALIVE_EXPIRY)
-        self._pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
-        self._next = itertools.cycle(self._pools)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await next(self._next).handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
 
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
@@ -67,7 +38,8 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(
             max_connections=connections, max_keepalive_connections=connections,
             keepalive_expiry=KEEPALIVE_EXPIRY))
-    return httpx.AsyncClient(timeout=timeout, transport=ShardedTransport(connections))
+    return httpx.AsyncClient(timeout=timeout,
+                             transport=PlatformTransport(connections, KEEPALIVE_EXPIRY))
 
 
 def _proxied() -> bool:

@@ -289,18 +289,19 @@ async def test_download_spools_and_maps_errors(api):
     assert all("authorization" not in r.headers for r in api.requests)
 
 
-def test_platform_calls_use_small_pools_unless_a_proxy_is_set(monkeypatch):
-    """Sharded pools keep httpcore's per-request work small; a proxy from the
-    environment needs httpx's own transport, which applies it."""
+def test_platform_calls_go_through_aiohttp_unless_a_proxy_is_set(monkeypatch):
+    """aiohttp carries platform calls (less CPU a call); a proxy from the environment
+    needs httpx's own transport, which applies it."""
     from herald.config import Settings
-    from herald.platforms.registry import ShardedTransport, http_client
+    from herald.platforms.registry import http_client
+    from herald.platforms.transport import PlatformTransport
 
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
                  "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(database_url="sqlite:///x.db", worker_concurrency=100)
-    assert isinstance(http_client(settings)._transport, ShardedTransport)
+    assert isinstance(http_client(settings)._transport, PlatformTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
     client = http_client(settings)
-    assert not isinstance(client._transport, ShardedTransport)
+    assert not isinstance(client._transport, PlatformTransport)
     assert any(t is not None for t in client._mounts.values())

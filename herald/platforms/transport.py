@@ -1,0 +1,120 @@
+"""The transport under platform calls: httpx's API, aiohttp's connection pool and parser.
+
+The clients speak httpx (its models, its errors, `MockTransport` in tests); the bytes go
+through aiohttp. In a burst of 5,000 posts py-spy showed half of a worker's CPU in httpx's
+own transport (httpcore walking its pool, reading responses in Python); over aiohttp the
+same burst drained in 15.7 s instead of 23.6 s (docs/benchmarks.md).
+
+httpx-aiohttp does this too, but it maps every aiohttp connection error to
+`httpx.ConnectTimeout` ("never sent") and lets yarl decode the percent-encoded URNs in
+LinkedIn's paths, which LinkedIn then refuses; the adapter is short enough to own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+from yarl import URL
+
+#: Bytes per read of a response body.
+CHUNK = 64 * 1024
+
+
+def mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
+    """The httpx error that says truthfully whether the request may have been sent.
+
+    Herald reads a connect failure as "never sent, safe to send again"
+    (graph.transport_error): only a failure before the connection was had may say so.
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    # Order matters: ConnectionTimeoutError and ClientConnectorError are also
+    # ServerTimeoutError / ClientOSError, which come after.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(text, request=request)  # no connection within the wait
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(text, request=request)  # refused, unresolved, TLS failed
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout(text, request=request)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(text, request=request)
+    # Dropped, reset, a truncated or malformed answer: the request may have been read.
+    return httpx.ReadError(text, request=request)
+
+
+class _Body(httpx.AsyncByteStream):
+    """An aiohttp response body for httpx, its errors remapped (a drop mid-body is one too)."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response, self._request = response, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(CHUNK):
+                yield chunk
+        except aiohttp.ClientError as exc:
+            raise mapped(exc, self._request) from exc
+
+    async def aclose(self) -> None:
+        self._response.release()  # back to the pool if read to the end, else closed
+
+
+class PlatformTransport(httpx.AsyncBaseTransport):
+    """httpx requests sent through one aiohttp session (made on first use in a loop)."""
+
+    def __init__(self, connections: int, keepalive: float) -> None:
+        self._connections, self._keepalive = connections, keepalive
+        self._ssl = httpx.create_ssl_context()  # httpx's own: certifi's roots
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        # A session belongs to the loop it was made in; a new loop (asyncio.run again in
+        # one process) needs a new session, the old one's connections died with its loop.
+        if self._session is None or self._loop is not loop:
+            # Idle connections are dropped after `keepalive` seconds, before a server's own
+            # idle timeout (5 s in uvicorn, often more elsewhere) closes one under a request
+            # just sent: that race surfaces as a dropped connection, on a commit "outcome
+            # unknown".
+            connector = aiohttp.TCPConnector(limit=self._connections, ssl=self._ssl,
+                                             keepalive_timeout=self._keepalive)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+            self._loop = loop
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions.get("timeout", {})
+        headers = [(k, v) for k, v in request.headers.multi_items()
+                   if k != "transfer-encoding"]  # aiohttp chunks a streamed body itself
+        data: Any
+        try:
+            data = request.content or None
+        except httpx.RequestNotRead:
+            data = request.stream
+        try:
+            response = await self._client().request(
+                request.method,
+                # httpx has percent-encoded the URL already; yarl must not decode it again.
+                URL(str(request.url), encoded=True),
+                headers=headers, data=data, allow_redirects=False, compress=None,
+                timeout=aiohttp.ClientTimeout(connect=timeout.get("pool"),
+                                              sock_connect=timeout.get("connect"),
+                                              sock_read=timeout.get("read")),
+                server_hostname=request.extensions.get("sni_hostname"))
+        except aiohttp.ClientError as exc:
+            raise mapped(exc, request) from exc
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(response.status, headers=response.raw_headers,
+                              stream=_Body(response, request), request=request,
+                              extensions=extensions)
+
+    async def aclose(self) -> None:
+        if self._session is not None and self._loop is asyncio.get_running_loop():
+            await self._session.close()
+        self._session = None

@@ -1,0 +1,150 @@
+"""The aiohttp transport under platform calls, against real sockets: whether a failed call
+may have been sent decides whether a commit is sent again, so each failure is provoked."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from herald.platforms.base import OutcomeUnknownError, TransientError
+from herald.platforms.graph import transport_error
+from herald.platforms.transport import PlatformTransport
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    return head + await reader.readexactly(length)
+
+
+async def _serve(handler: Handler) -> AsyncIterator[str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+def _client(connections: int = 4, **timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=PlatformTransport(connections, 4.0),
+                             timeout=httpx.Timeout(timeout.pop("read", 5.0), **timeout))
+
+
+async def _commit_error(url: str, client: httpx.AsyncClient) -> httpx.TransportError:
+    with pytest.raises(httpx.TransportError) as caught:
+        await client.post(url + "/1/feed", json={"message": "hello"})
+    return caught.value
+
+
+async def test_an_answer_comes_back_through_httpx():
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await _read_request(reader))
+        body = b'{"id":"7"}'
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                     b'x-app-usage: {"call_count":5}\r\n'
+                     b"content-length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    async for url in _serve(answer):
+        async with _client() as client:
+            # LinkedIn wants URNs in paths percent-encoded; they must arrive so.
+            response = await client.post(url + "/rest/posts/urn%3Ali%3Ashare%3A9?a=b%2Cc",
+                                         json={"message": "hello"},
+                                         headers={"authorization": "Bearer t"})
+    assert response.status_code == 200 and response.json() == {"id": "7"}
+    assert response.headers["x-app-usage"] == '{"call_count":5}'
+    assert b"authorization: Bearer t" in seen[0].replace(b"Authorization", b"authorization")
+    assert seen[0].startswith(b"POST /rest/posts/urn%3Ali%3Ashare%3A9?a=b%2Cc HTTP/1.1")
+    assert seen[0].endswith(b'{"message":"hello"}')
+
+
+async def test_a_refused_connection_was_never_sent():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with _client() as client:
+        exc = await _commit_error(f"http://127.0.0.1:{port}", client)
+    assert isinstance(exc, httpx.ConnectError)
+    assert type(transport_error(exc, platform="Facebook", commit=True)) is TransientError
+
+
+async def test_a_connection_dropped_after_the_request_may_have_posted():
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.close()  # read the commit, then hung up without an answer
+
+    async for url in _serve(drop):
+        async with _client() as client:
+            exc = await _commit_error(url, client)
+    # httpx-aiohttp alone says ConnectTimeout here, which would send the commit again.
+    assert not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError
+
+
+async def test_an_answer_cut_off_mid_body_may_have_posted():
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"id\":")
+        await writer.drain()
+        writer.close()
+
+    async for url in _serve(cut):
+        async with _client() as client:
+            exc = await _commit_error(url, client)
+    assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError
+
+
+async def test_a_garbled_answer_may_have_posted():
+    async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async for url in _serve(garble):
+        async with _client() as client:
+            exc = await _commit_error(url, client)
+    assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError
+
+
+async def test_no_answer_in_time_is_a_read_timeout():
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        await asyncio.sleep(5)
+
+    async for url in _serve(silent):
+        async with _client(read=0.3) as client:
+            exc = await _commit_error(url, client)
+    assert isinstance(exc, httpx.ReadTimeout)
+    assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError
+
+
+async def test_waiting_for_a_free_connection_was_never_sent():
+    release = asyncio.Event()
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        await release.wait()
+        writer.close()
+
+    async for url in _serve(slow):
+        async with _client(connections=1, read=5.0, pool=0.3) as client:
+            first = asyncio.create_task(client.post(url + "/1/feed", json={}))
+            await asyncio.sleep(0.1)  # the one connection is now busy
+            exc = await _commit_error(url, client)
+            release.set()
+            with pytest.raises(httpx.TransportError):
+                await first
+    assert isinstance(exc, httpx.ConnectTimeout)
+    assert type(transport_error(exc, platform="Facebook", commit=True)) is TransientError

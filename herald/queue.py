@@ -75,6 +75,14 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Horizon:
+    """What a poll reads: when the next post is due, when the first lease runs out."""
+
+    due: datetime | None
+    lease: datetime | None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """How one claimed attempt ended, as the worker reports it."""
 
@@ -200,10 +208,22 @@ class Queue:
     # Idle path: this is the one cheap query an idle worker makes per wake-up.
     def next_due(self) -> datetime | None:
         """The earliest run_at of a pending post (an index-only lookup)."""
+        return self.horizon().due
+
+    def horizon(self) -> Horizon:
+        """The earliest pending run_at and the earliest lease in flight, in one statement.
+
+        Two index lookups (ix_post_schedule_due, ix_post_schedule_lease): the worker's
+        poll, which also tells its rescue sweep whether any lease can have run out, so an
+        idle worker sends one statement a poll and no sweeps.
+        """
+        earliest_due = select(func.min(schedule.c.run_at)).where(
+            schedule.c.status == "pending").scalar_subquery()
+        earliest_lease = select(func.min(schedule.c.lease_expires_at)).where(
+            schedule.c.status == "processing").scalar_subquery()
         with self.reader.connect() as conn:
-            return conn.execute(
-                select(func.min(schedule.c.run_at)).where(schedule.c.status == "pending")
-            ).scalar_one_or_none()
+            due, lease = conn.execute(select(earliest_due, earliest_lease)).one()
+        return Horizon(due, lease)
 
     def claim(self, *, worker_id: str, limit: int, now: datetime) -> list[Claim]:
         """Lease up to `limit` due posts, oldest first; skip rows other workers hold."""

@@ -145,6 +145,8 @@ class Worker:
         self._flush_lock = asyncio.Lock()
         self._slot_freed = asyncio.Event()
         self._stopping = False
+        #: (when, earliest lease in flight) as the last poll read it; see _rescue_loop.
+        self._lease_seen: tuple[datetime, datetime | None] | None = None
         self.summary = Summary(started=time.monotonic())
         self.totals = Summary(started=time.monotonic())
 
@@ -210,8 +212,10 @@ class Worker:
             self._slot_freed.clear()
             await self._slot_freed.wait()
             return True
-        due = await asyncio.to_thread(self.queue.next_due)
+        horizon = await asyncio.to_thread(self.queue.horizon)
         now = self.clock()
+        self._lease_seen = (now, horizon.lease)
+        due = horizon.due
         if due is not None and due <= now:
             claims = await asyncio.to_thread(
                 self.queue.claim, worker_id=self.worker_id,
@@ -321,8 +325,29 @@ class Worker:
             except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
 
+    def _lease_may_have_run_out(self) -> bool:
+        """Whether a rescue sweep can find anything, judged from the last poll.
+
+        Leases only move later (renewals; claims since the poll run to at least their
+        claim time + the lease), so when the earliest lease a poll saw is still ahead and
+        the poll is younger than a lease, none has run out: the sweep's query is skipped,
+        and an idle worker sends nothing but its polls (one a second at most without
+        LISTEN, one a minute with it). This assumes the workers sharing a database share
+        the lease setting: a longer one here could sweep a shorter one's lease late.
+        """
+        if self._lease_seen is None:
+            return True
+        polled_at, earliest = self._lease_seen
+        now = self.clock()
+        if now - polled_at >= self.queue.lease:
+            return True
+        return earliest is not None and earliest <= now
+
     async def _rescue_loop(self) -> None:
         while True:
+            if not self._lease_may_have_run_out():
+                await asyncio.sleep(self.rescue_interval)
+                continue
             try:
                 rescued = await asyncio.to_thread(self.queue.rescue_expired, now=self.clock())
             except Exception as exc:

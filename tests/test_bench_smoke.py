@@ -16,13 +16,33 @@ pytestmark = pytest.mark.skipif(
 
 def test_every_benchmark_runs_at_a_small_size(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    results = run_all.collect(run_all.QUICK, "sqlite")
+    results = run_all.collect(run_all.QUICK, "sqlite", 1)
     assert results["engine"][0]["published"] == run_all.QUICK["engine"]["posts"]
     assert results["burst"][0]["published"] == run_all.QUICK["burst"]["posts"]
     assert results["ontime"]["published"] == results["ontime"]["posts"] > 0
-    assert results["idle"][0]["rss_mb"] > 0
+    assert results["idle"][0]["rss_mb"] > 0 and results["idle"][0]["worker_rss_mb"] > 0
     assert results["api"][0]["create"]["errors"] == 0
     assert results["api"][0]["create"]["requests"] > 0
     assert results["seed"]["seed_s"] > 0 and results["seed"]["herald_s"] > 0
     text = run_all.render(results, run_all.QUICK, 1.0)
-    assert "## Burst" in text and "## The seed's design" in text
+    assert "### Burst" in text and "### The seed's design" in text
+    assert text.startswith(run_all.START) and text.endswith(run_all.END)
+    # One row per figure the issue sets, each judged from the run.
+    figures = [name for name, *_ in run_all.targets(results)]
+    assert figures[0].startswith("on time") and "idle worker, sqlite" in figures
+
+
+def test_the_median_run_is_reported_with_every_run():
+    runs = iter([{"s": 3.0, "n": 1}, {"s": 1.0, "n": 2}, {"s": 2.0, "n": 3}])
+    fast = run_all.repeated(3, "s", lambda: next(runs), lower_is_better=True)
+    assert fast == {"s": 2.0, "n": 3, "runs": [1.0, 2.0, 3.0]}
+    runs = iter([{"s": 3.0}, {"s": 1.0}])
+    assert run_all.repeated(2, "s", lambda: next(runs))["s"] == 3.0  # of two middles, the better
+
+
+def test_a_full_run_rewrites_only_its_own_section_of_the_page():
+    page = f"# Benchmarks\n\nIntro.\n\n{run_all.START}\nold\n{run_all.END}\n\n## Notes\nkept\n"
+    new = run_all.spliced(page, f"{run_all.START}\nnew\n{run_all.END}")
+    assert new == page.replace("old", "new")
+    fresh = run_all.spliced("# Benchmarks\nNotes.\n", f"{run_all.START}\nx\n{run_all.END}")
+    assert fresh == f"# Benchmarks\n\n{run_all.START}\nx\n{run_all.END}\nNotes.\n"

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from herald import queue as q
 from herald.models import Post, PostSchedule, PublishAttempt, utcnow
-from herald.queue import Outcome, backoff_seconds
+from herald.queue import Horizon, Outcome, backoff_seconds
 from tests.helpers import add_account, add_posts, make_due
 
 
@@ -265,6 +265,21 @@ def test_next_due_is_the_earliest_pending_run_at(herald, company):
     add_posts(herald, company[0], account, run_at=soon + timedelta(minutes=5))
     add_posts(herald, company[0], account, run_at=soon)
     assert abs((queue.next_due() - soon).total_seconds()) < 0.001
+
+
+def test_the_horizon_is_the_next_due_post_and_the_first_lease_to_run_out(herald, company):
+    account = add_account(herald, company[0])
+    queue = _queue(herald, lease=30)
+    assert queue.horizon() == Horizon(None, None)
+    soon = utcnow() + timedelta(minutes=5)
+    add_posts(herald, company[0], account, run_at=soon)
+    add_posts(herald, company[0], account, run_at=soon + timedelta(minutes=5))
+    at = soon + timedelta(seconds=1)
+    assert len(queue.claim(worker_id="w1", limit=1, now=at)) == 1
+    horizon = queue.horizon()
+    assert horizon.due is not None and horizon.lease is not None
+    assert abs((horizon.due - soon - timedelta(minutes=5)).total_seconds()) < 0.001
+    assert abs((horizon.lease - at - timedelta(seconds=30)).total_seconds()) < 0.001
 
 
 def test_stats_count_the_seed_monitoring_figures(herald, company):

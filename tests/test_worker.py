@@ -227,7 +227,7 @@ async def test_a_throttled_account_does_not_hold_up_another(herald, company):
 async def test_worker_survives_the_database_going_away(herald, company, monkeypatch):
     account = add_account(herald, company[0])
     worker = build_worker(herald, worker_id="w1")
-    real_next_due = worker.queue.next_due
+    real_horizon = worker.queue.horizon
     calls = {"n": 0}
 
     def flaky() -> object:
@@ -236,9 +236,52 @@ async def test_worker_survives_the_database_going_away(herald, company, monkeypa
             from sqlalchemy.exc import OperationalError
 
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
-        return real_next_due()
+        return real_horizon()
 
-    monkeypatch.setattr(worker.queue, "next_due", flaky)
+    monkeypatch.setattr(worker.queue, "horizon", flaky)
     ids = add_posts(herald, company[0], account, 2)
     await _run_until(worker, _all_status(herald, ids, "published"), timeout=20)
     assert calls["n"] > 3
+
+
+async def test_an_idle_worker_sweeps_only_when_a_lease_can_have_run_out(
+        herald, company, monkeypatch):
+    """Each poll reads the earliest lease in flight: while none can have run out, the
+    rescue sweep sends no query (an idle worker: one statement a poll); a lease that runs
+    out is still rescued and its post published."""
+    account = add_account(herald, company[0])
+    # Polls every 0.2 s (no LISTEN: on PostgreSQL it would poll once a minute), sweeps
+    # every 0.5 s.
+    worker = build_worker(herald, worker_id="w1", listen=False)
+    sweeps: list[object] = []
+    real_sweep = worker.queue.rescue_expired
+
+    def counted(**kwargs: object) -> int:
+        sweeps.append(kwargs)
+        return real_sweep(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker.queue, "rescue_expired", counted)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)  # the first sweep runs before any poll has been read
+        sweeps.clear()
+        [later] = add_posts(herald, company[0], account, 1,
+                            run_at=utcnow() + timedelta(hours=1))
+        await asyncio.sleep(1.6)  # three sweep ticks, nothing in flight
+        assert sweeps == []
+
+        # A worker that died holding the post: claimed, its lease already run out.
+        dead = herald.queue()
+        [claim] = dead.claim(worker_id="dead", limit=1, now=utcnow() + timedelta(hours=2))
+        assert claim.post_id == later
+        with herald.db.engine.begin() as conn:
+            conn.execute(PostSchedule.__table__.update().values(
+                lease_expires_at=utcnow() - timedelta(seconds=1)))
+        deadline = asyncio.get_running_loop().time() + 15
+        while not _all_status(herald, [later], "published")():
+            assert asyncio.get_running_loop().time() < deadline, "not rescued"
+            await asyncio.sleep(0.05)
+        assert sweeps
+    finally:
+        worker.stop()
+        await task

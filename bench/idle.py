@@ -1,6 +1,8 @@
 """Idle: a worker with nothing due for SECONDS: database queries it issued (through its
 engine; on PostgreSQL the LISTEN connection also sends one `SELECT 1` health probe every
-30 s, not counted here), CPU seconds and resident memory of the whole process.
+30 s, not counted here), CPU seconds and resident memory of the whole process; then the
+resident memory of a real `herald worker` process on the same database after WORKER_WAIT
+seconds (the benchmark's own process also holds the harness).
 
     python -m bench.idle --engines postgresql,mariadb,sqlite --seconds 60
 """
@@ -12,19 +14,24 @@ import asyncio
 import json
 import resource
 import tempfile
+import time
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import event
 
 from bench.common import fresh_database, seed_company, seed_posts, settings_for
+from bench.platform import running_workers, worker_env
 from herald.app import build_worker
 from herald.models import utcnow
 from herald.state import Herald
 
+#: Seconds a real `herald worker` runs before its memory is read.
+WORKER_WAIT = 15.0
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
+
+def _rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -67,7 +74,17 @@ def run(engine: str, seconds: float) -> dict[str, Any]:
         result["rss_mb"] = round(_rss_mb(), 1)
         result["statements_per_s"] = round(result["statements"] / seconds, 2)
         herald.db.dispose()
+        result["worker_rss_mb"] = _worker_rss_mb(url, tmpdir, min(seconds, WORKER_WAIT))
     return result
+
+
+def _worker_rss_mb(url: str, tmpdir: str, wait: float) -> float:
+    """VmRSS of a `herald worker` process (nothing due) `wait` seconds after its start."""
+    with running_workers(1, worker_env(url, None), tmpdir) as procs:
+        time.sleep(wait)
+        if procs[0].poll() is not None:
+            raise RuntimeError(f"herald worker exited (see {tmpdir}/worker-0.log)")
+        return round(_rss_mb(procs[0].pid), 1)
 
 
 def main() -> None:
@@ -82,7 +99,8 @@ def main() -> None:
         print(json.dumps(rows))
     for r in rows if not args.json else []:
         print(f"{r['engine']}: {r['statements']} statements in {r['seconds']}s "
-              f"({r['statements_per_s']}/s), CPU {r['cpu_s']}s, RSS {r['rss_mb']} MB")
+              f"({r['statements_per_s']}/s), CPU {r['cpu_s']}s, RSS {r['rss_mb']} MB; "
+              f"herald worker RSS {r['worker_rss_mb']} MB")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ Clock = Callable[[], datetime]
 #: holds (plus one for LISTEN). With 24, four workers of 25 connections used up
 #: PostgreSQL's default max_connections of 100 mid-burst; the transactions are short.
 DB_THREADS = 10
+#: Seconds an idle worker with a live LISTEN sleeps without a poll. A backstop only: every
+#: write that makes a post due sooner NOTIFYs, and the LISTEN connection is probed every
+#: 30 s and re-polled after a reconnect.
+LISTEN_BACKSTOP = 300.0
 
 
 def default_worker_id() -> str:
@@ -238,7 +242,7 @@ class Worker:
             return True
         self._log_summary()
         # With LISTEN we hear of new posts at once; otherwise poll, at most 1 s apart.
-        timeout = 60.0 if self.wakeup.live else self.poll_interval
+        timeout = LISTEN_BACKSTOP if self.wakeup.live else self.poll_interval
         if due is not None:
             timeout = min(timeout, max(0.0, (due - now).total_seconds()))
         await self._sleep(timeout)
@@ -332,12 +336,17 @@ class Worker:
         claim time + the lease), so when the earliest lease a poll saw is still ahead and
         the poll is younger than a lease, none has run out: the sweep's query is skipped,
         and an idle worker sends nothing but its polls (one a second at most without
-        LISTEN, one a minute with it). This assumes the workers sharing a database share
+        LISTEN, none with it). This assumes the workers sharing a database share
         the lease setting: a longer one here could sweep a shorter one's lease late.
         """
         if self._lease_seen is None:
             return True
         polled_at, earliest = self._lease_seen
+        if earliest is None and self.wakeup.live:
+            # Nothing was in flight, and whatever makes a post due sooner since (a new
+            # post, a retry, a rescue, a release) NOTIFYs and wakes a poll first: until a
+            # poll sees a lease, no worker can have one that runs out.
+            return False
         now = self.clock()
         if now - polled_at >= self.queue.lease:
             return True

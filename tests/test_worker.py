@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from herald.app import build_worker
@@ -283,5 +284,46 @@ async def test_an_idle_worker_sweeps_only_when_a_lease_can_have_run_out(
             await asyncio.sleep(0.05)
         assert sweeps
     finally:
+        worker.stop()
+        await task
+
+
+async def test_an_idle_worker_with_listen_sends_no_statement(herald, company):
+    """On PostgreSQL an idle worker waits on LISTEN alone: no polls, no sweeps (every
+    write that makes a post due sooner NOTIFYs), until a post is due or a NOTIFY."""
+    if herald.db.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    from sqlalchemy import event
+
+    account = add_account(herald, company[0])
+    add_posts(herald, company[0], account, 1, run_at=utcnow() + timedelta(hours=1))
+    worker = build_worker(herald, worker_id="w1")  # polls 0.2 s apart without LISTEN
+    # A lease shorter than the wait below: its last poll grows older than a lease, which
+    # without LISTEN calls for a sweep (a claim since could have run out).
+    worker.queue.lease = timedelta(seconds=0.5)
+    statements: list[str] = []
+
+    def counted(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            statements.append(statement)
+
+    task = asyncio.create_task(worker.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not worker.wakeup.live or worker._lease_seen is None:
+            assert asyncio.get_running_loop().time() < deadline, "LISTEN never came up"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # the poll and first sweep of start-up are done
+        event.listen(herald.db.engine, "before_cursor_execute", counted)
+        await asyncio.sleep(2.0)  # ten polls' and four sweeps' worth without LISTEN
+        assert statements == []
+        [now_due] = add_posts(herald, company[0], account, 1)  # its NOTIFY wakes a poll
+        deadline = asyncio.get_running_loop().time() + 10
+        while not _all_status(herald, [now_due], "published")():
+            assert asyncio.get_running_loop().time() < deadline, "not published"
+            await asyncio.sleep(0.05)
+    finally:
+        if event.contains(herald.db.engine, "before_cursor_execute", counted):
+            event.remove(herald.db.engine, "before_cursor_execute", counted)
         worker.stop()
         await task

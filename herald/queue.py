@@ -381,49 +381,44 @@ class Queue:
 
     def _record_phase(self, claim: Claim, *, phase: str, ids: dict[str, Any],
                       check_cancel: bool) -> None:
-        """Journal progress of an attempt: the phase reached and platform ids so far.
+        """Journal progress of an attempt: the phase reached and the platform ids so far.
 
-        With `check_cancel` (just before the commit) it raises CancelRequested when the
-        post was cancelled meanwhile. The post row is locked while this transaction reads
-        it, so a cancel lands either before (and is honoured) or after "committing" is on
-        record (and the post, once out, stays published).
+        `ids` holds everything the attempt has obtained so far: it replaces what an earlier
+        call for the same attempt recorded (only the attempt's holder writes its row).
+        With `check_cancel` (just before the commit) it raises LeaseLost when this worker
+        no longer holds the post, and CancelRequested when the post was cancelled
+        meanwhile. The post row is locked while this transaction reads it, so a cancel
+        lands either before (and is honoured) or after "committing" is on record (and the
+        post, once out, stays published).
         """
         with self.engine.begin() as conn:
             if check_cancel:
                 # Still ours? A worker whose lease was rescued (it stalled, or the database
                 # was away longer than the lease) must not commit: the rescuer may have.
+                # One UPDATE checks and renews: it matches only while this worker holds this
+                # attempt, and locks the row as a SELECT … FOR UPDATE would. The fresh lease
+                # is for the commit: the holder is alive right now, and a rescue while its
+                # call is in flight is what could post twice.
                 held = conn.execute(
-                    select(schedule.c.post_id).where(
+                    update(schedule).where(
                         schedule.c.post_id == claim.post_id, schedule.c.status == "processing",
                         schedule.c.worker_id == claim.worker_id,
                         schedule.c.attempts == claim.attempt)
-                    .with_for_update()
-                ).first()
-                if held is None:
+                    .values(lease_expires_at=utcnow() + self.lease)
+                ).rowcount
+                if held != 1:
                     raise LeaseLost(claim.post_id)
                 cancelled = conn.execute(
                     select(posts.c.cancel_requested_at).where(posts.c.id == claim.post_id)
                     .with_for_update()
                 ).scalar_one_or_none()
                 if cancelled is not None:
-                    raise CancelRequested(claim.post_id)
-                # A fresh lease for the commit: the holder is alive right now, and a
-                # rescue while its call is in flight is what could post twice.
-                conn.execute(
-                    update(schedule).where(schedule.c.post_id == claim.post_id)
-                    .values(lease_expires_at=utcnow() + self.lease)
-                )
-            current = conn.execute(
-                select(attempts_t.c.platform_ids).where(
-                    attempts_t.c.post_id == claim.post_id, attempts_t.c.attempt == claim.attempt
-                )
-            ).scalar_one_or_none()
-            merged = {**(current or {}), **ids}
+                    raise CancelRequested(claim.post_id)  # the renewal rolls back with it
             conn.execute(
                 update(attempts_t)
                 .where(attempts_t.c.post_id == claim.post_id,
                        attempts_t.c.attempt == claim.attempt)
-                .values(phase=phase, platform_ids=merged)
+                .values(phase=phase, platform_ids=ids)
             )
 
     def previous_ids(self, post_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -22,6 +22,8 @@ from yarl import URL
 
 #: Bytes per read of a response body.
 CHUNK = 64 * 1024
+#: The longest response header line accepted.
+HEADER_LIMIT = 64 * 1024
 
 
 def mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
@@ -29,6 +31,9 @@ def mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportE
 
     Herald reads a connect failure as "never sent, safe to send again"
     (graph.transport_error): only a failure before the connection was had may say so.
+    aiohttp raises ConnectionTimeoutError and ClientConnectorError only while getting a
+    connection (client.py, connector.py). It retries a request on a reused connection the
+    server closed, but only for idempotent methods, never a POST: every commit is a POST.
     """
     text = f"{type(exc).__name__}: {exc}"
     # Order matters: ConnectionTimeoutError and ClientConnectorError are also
@@ -57,9 +62,18 @@ class _Body(httpx.AsyncByteStream):
                 yield chunk
         except aiohttp.ClientError as exc:
             raise mapped(exc, self._request) from exc
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(repr(exc), request=self._request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(repr(exc), request=self._request) from exc
 
     async def aclose(self) -> None:
         self._response.release()  # back to the pool if read to the end, else closed
+
+
+def _until_answer(timeout: dict[str, float | None]) -> float | None:
+    parts = [timeout.get(k) for k in ("pool", "write", "read")]
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
 class PlatformTransport(httpx.AsyncBaseTransport):
@@ -82,7 +96,14 @@ class PlatformTransport(httpx.AsyncBaseTransport):
             # unknown".
             connector = aiohttp.TCPConnector(limit=self._connections, ssl=self._ssl,
                                              keepalive_timeout=self._keepalive)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+            # No cookie jar: httpx keeps none for these calls either, and a shared jar
+            # would carry one account's platform cookies into another's calls.
+            # Header lines up to 64 KiB: aiohttp's default of 8 KiB would turn a successful
+            # commit with a long header into a "garbled answer", an unknown outcome.
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                max_line_size=HEADER_LIMIT, max_field_size=HEADER_LIMIT)
             self._loop = loop
         return self._session
 
@@ -96,17 +117,25 @@ class PlatformTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:
             data = request.stream
         try:
-            response = await self._client().request(
-                request.method,
-                # httpx has percent-encoded the URL already; yarl must not decode it again.
-                URL(str(request.url), encoded=True),
-                headers=headers, data=data, allow_redirects=False, compress=None,
-                timeout=aiohttp.ClientTimeout(connect=timeout.get("pool"),
-                                              sock_connect=timeout.get("connect"),
-                                              sock_read=timeout.get("read")),
-                server_hostname=request.extensions.get("sni_hostname"))
+            # aiohttp bounds the connect and each read, not the write of the body: this
+            # bounds the whole way to the answer's headers, as httpx's write timeout did.
+            async with asyncio.timeout(_until_answer(timeout)):
+                response = await self._client().request(
+                    request.method,
+                    # httpx has percent-encoded the URL already; yarl must not decode it.
+                    URL(str(request.url), encoded=True),
+                    headers=headers, data=data, allow_redirects=False, compress=None,
+                    timeout=aiohttp.ClientTimeout(connect=timeout.get("pool"),
+                                                  sock_connect=timeout.get("connect"),
+                                                  sock_read=timeout.get("read")),
+                    server_hostname=request.extensions.get("sni_hostname"))
         except aiohttp.ClientError as exc:
             raise mapped(exc, request) from exc
+        except TimeoutError as exc:
+            # Writing the body, or waiting for the answer after it: it may have been sent.
+            raise httpx.WriteTimeout(repr(exc), request=request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(repr(exc), request=request) from exc
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
@@ -115,6 +144,8 @@ class PlatformTransport(httpx.AsyncBaseTransport):
                               extensions=extensions)
 
     async def aclose(self) -> None:
+        # A session of another (finished) loop cannot be closed from this one; Herald runs
+        # one loop a process, so that only happens in tests.
         if self._session is not None and self._loop is asyncio.get_running_loop():
             await self._session.close()
         self._session = None

@@ -25,12 +25,27 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
 
 
 async def _serve(handler: Handler) -> AsyncIterator[str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.close()
+        for task in tasks:  # handlers still waiting (a silent server) end with the test
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
 
 
 def _client(connections: int = 4, **timeout: float) -> httpx.AsyncClient:
@@ -131,20 +146,86 @@ async def test_no_answer_in_time_is_a_read_timeout():
 
 
 async def test_waiting_for_a_free_connection_was_never_sent():
-    release = asyncio.Event()
+    busy, release = asyncio.Event(), asyncio.Event()
 
     async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
+        busy.set()
         await release.wait()
         writer.close()
 
     async for url in _serve(slow):
         async with _client(connections=1, read=5.0, pool=0.3) as client:
             first = asyncio.create_task(client.post(url + "/1/feed", json={}))
-            await asyncio.sleep(0.1)  # the one connection is now busy
+            await busy.wait()  # the one connection is now busy
             exc = await _commit_error(url, client)
             release.set()
             with pytest.raises(httpx.TransportError):
                 await first
     assert isinstance(exc, httpx.ConnectTimeout)
     assert type(transport_error(exc, platform="Facebook", commit=True)) is TransientError
+
+
+async def test_a_reused_connection_dropped_after_a_commit_is_not_sent_again():
+    """The case a wrong mapping or a silent retry would post twice: a keep-alive
+    connection the server closes after reading the next request."""
+    received: list[bytes] = []
+
+    async def once_then_drop(reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        received.append(await _read_request(reader))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"id\":\"1\"}")
+        await writer.drain()
+        received.append(await _read_request(reader))  # the commit, read, never answered
+
+    async for url in _serve(once_then_drop):
+        async with _client() as client:
+            first = await client.post(url + "/1/feed", json={"message": "one"})
+            assert first.json() == {"id": "1"}
+            exc = await _commit_error(url, client)
+    assert len(received) == 2 and received[1].endswith(b'{"message":"hello"}')
+    assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError
+
+
+async def test_a_body_written_too_slowly_is_a_timeout_that_may_have_posted():
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(10)  # takes nothing: the client's socket buffers fill up
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"x" * 65536
+
+    async for url in _serve(never_reads):
+        async with _client(read=0.2, write=0.2, pool=0.2, connect=1.0) as client:
+            with pytest.raises(httpx.TransportError) as caught:
+                await client.post(url + "/upload", content=endless())
+    assert isinstance(caught.value, httpx.WriteTimeout)
+    assert type(transport_error(caught.value, platform="LinkedIn", commit=True)) \
+        is OutcomeUnknownError
+
+
+async def test_headers_go_out_once_and_a_streamed_body_is_chunked_by_aiohttp():
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        body = b""
+        while not body.endswith(b"0\r\n\r\n"):
+            body += await reader.read(65536)
+        seen.append(head + body)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"abc"
+        yield b"def"
+
+    async for url in _serve(answer):
+        async with _client() as client:
+            response = await client.post(url + "/upload", content=parts())
+    assert response.status_code == 200
+    head = seen[0].split(b"\r\n\r\n")[0].lower()
+    assert head.count(b"\r\nhost:") == 1
+    assert head.count(b"transfer-encoding: chunked") == 1
+    assert b"content-length" not in head
+    assert b"abc" in seen[0] and b"def" in seen[0]

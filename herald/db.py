@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -16,6 +17,8 @@ from herald.config import ConfigError, Settings
 
 #: Execution option marking a connection that only reads (see _sqlite_engine).
 READ_ONLY = "herald_read_only"
+#: Seconds a pooled connection may sit unused before it is pinged at checkout.
+PING_AFTER = 5.0
 
 
 #: Connections a process keeps open (made on demand, so an idle process holds few): at
@@ -34,13 +37,41 @@ def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
     kwargs: dict[str, Any] = {"future": True}
     if backend == "sqlite":
         return _sqlite_engine(url)
-    kwargs.update(pool_size=pool_size, max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
+    kwargs.update(pool_size=pool_size, max_overflow=MAX_OVERFLOW)
     if backend == "mysql":
         # READ COMMITTED: the claim's SELECT … FOR UPDATE SKIP LOCKED must not take
         # gap locks, which under REPEATABLE READ make concurrent claimers deadlock.
         kwargs.update(isolation_level="READ COMMITTED", pool_recycle=3600)
         url = url.update_query_dict({"charset": "utf8mb4"})
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle for PING_AFTER seconds.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout: a round trip of seven on an API
+    create. A connection used moments ago is almost surely alive; one idle across a
+    database restart is what the ping is for. A connection that died within the last
+    seconds fails its statement instead, and SQLAlchemy then replaces the whole pool
+    (a disconnect error invalidates every older connection).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["herald_used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        used = record.info.get("herald_used_at")
+        if used is None or time.monotonic() - used < PING_AFTER:
+            return  # fresh from connect(), or used moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool catches this, discards the connection and checks out another.
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -107,27 +107,17 @@ async def test_a_connection_dropped_after_the_request_may_have_posted():
     assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError
 
 
-async def test_an_answer_cut_off_mid_body_may_have_posted():
-    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"id\":",  # cut off mid-body
+    b"NOT HTTP AT ALL\r\n\r\n",  # garbled
+])
+async def test_a_broken_answer_may_have_posted(answer: bytes):
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"id\":")
+        writer.write(answer)
         await writer.drain()
-        writer.close()
 
-    async for url in _serve(cut):
-        async with _client() as client:
-            exc = await _commit_error(url, client)
-    assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError
-
-
-async def test_a_garbled_answer_may_have_posted():
-    async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    async for url in _serve(garble):
+    async for url in _serve(broken):
         async with _client() as client:
             exc = await _commit_error(url, client)
     assert type(transport_error(exc, platform="Facebook", commit=True)) is OutcomeUnknownError

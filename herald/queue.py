@@ -206,10 +206,6 @@ class Queue:
         self.rand = rand
 
     # Idle path: this is the one cheap query an idle worker makes per wake-up.
-    def next_due(self) -> datetime | None:
-        """The earliest run_at of a pending post (an index-only lookup)."""
-        return self.horizon().due
-
     def horizon(self) -> Horizon:
         """The earliest pending run_at and the earliest lease in flight, in one statement.
 

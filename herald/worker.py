@@ -354,21 +354,21 @@ class Worker:
 
     async def _rescue_loop(self) -> None:
         while True:
-            if not self._lease_may_have_run_out():
-                await asyncio.sleep(self.rescue_interval)
-                continue
-            try:
-                rescued = await asyncio.to_thread(self.queue.rescue_expired, now=self.clock())
-            except Exception as exc:
-                log.warning("rescue sweep failed: %s", exc)
-            else:
-                if rescued:
-                    log.warning("rescued %d posts whose worker stopped renewing its lease",
-                                rescued)
-                    self.summary.rescued += rescued
-                    self.totals.rescued += rescued
-                    self.wakeup()
+            if self._lease_may_have_run_out():
+                await self._rescue()
             await asyncio.sleep(self.rescue_interval)
+
+    async def _rescue(self) -> None:
+        try:
+            rescued = await asyncio.to_thread(self.queue.rescue_expired, now=self.clock())
+        except Exception as exc:
+            log.warning("rescue sweep failed: %s", exc)
+            return
+        if rescued:
+            log.warning("rescued %d posts whose worker stopped renewing its lease", rescued)
+            self.summary.rescued += rescued
+            self.totals.rescued += rescued
+            self.wakeup()
 
     async def _listen_loop(self) -> None:
         delay = 1.0

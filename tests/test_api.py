@@ -198,11 +198,11 @@ def test_drafts_are_not_queued_until_scheduled(client, auth, herald):
     draft = client.post("/api/v1/posts", headers=auth, json={
         "account_id": a["id"], "caption": "later", "draft": True}).json()["items"][0]
     assert draft["status"] == "draft"
-    assert herald.queue().next_due() is None
+    assert herald.queue().horizon().due is None
     response = client.post(f"/api/v1/posts/{draft['id']}/schedule", headers=auth,
                            json={"run_at": "now"})
     assert response.json()["status"] == "pending"
-    assert herald.queue().next_due() is not None
+    assert herald.queue().horizon().due is not None
 
 
 # --- bad input: a 4xx with a clear message, nothing stored --------------------------------

@@ -257,14 +257,14 @@ def test_release_hands_back_unstarted_claims(herald, company):
         assert s.scalars(select(PublishAttempt)).all() == []
 
 
-def test_next_due_is_the_earliest_pending_run_at(herald, company):
+def test_the_next_due_is_the_earliest_pending_run_at(herald, company):
     account = add_account(herald, company[0])
     queue = _queue(herald)
-    assert queue.next_due() is None
+    assert queue.horizon().due is None
     soon = utcnow() + timedelta(minutes=5)
     add_posts(herald, company[0], account, run_at=soon + timedelta(minutes=5))
     add_posts(herald, company[0], account, run_at=soon)
-    assert abs((queue.next_due() - soon).total_seconds()) < 0.001
+    assert abs((queue.horizon().due - soon).total_seconds()) < 0.001
 
 
 def test_the_horizon_is_the_next_due_post_and_the_first_lease_to_run_out(herald, company):

@@ -26,7 +26,8 @@ CHUNK = 64 * 1024
 HEADER_LIMIT = 64 * 1024
 
 
-def mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
+def mapped(exc: aiohttp.ClientError | TimeoutError | OSError, request: httpx.Request,
+           timeout: type[httpx.TimeoutException]) -> httpx.TransportError:
     """The httpx error that says truthfully whether the request may have been sent.
 
     Herald reads a connect failure as "never sent, safe to send again"
@@ -34,10 +35,12 @@ def mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportE
     aiohttp raises ConnectionTimeoutError and ClientConnectorError only while getting a
     connection (client.py, connector.py). It retries a request on a reused connection the
     server closed, but only for idempotent methods, never a POST: every commit is a POST.
+    A bare timeout or OS error (aiohttp lets some through while writing) becomes
+    `timeout` or a ReadError: maybe sent.
     """
     text = f"{type(exc).__name__}: {exc}"
     # Order matters: ConnectionTimeoutError and ClientConnectorError are also
-    # ServerTimeoutError / ClientOSError, which come after.
+    # ServerTimeoutError / ClientOSError, and ServerTimeoutError is a TimeoutError too.
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(text, request=request)  # no connection within the wait
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -46,8 +49,14 @@ def mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportE
         return httpx.ReadTimeout(text, request=request)
     if isinstance(exc, aiohttp.InvalidURL):
         return httpx.UnsupportedProtocol(text, request=request)
+    if isinstance(exc, TimeoutError):
+        return timeout(text, request=request)
     # Dropped, reset, a truncated or malformed answer: the request may have been read.
     return httpx.ReadError(text, request=request)
+
+
+#: What `mapped` maps.
+MAPPED = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class _Body(httpx.AsyncByteStream):
@@ -60,12 +69,8 @@ class _Body(httpx.AsyncByteStream):
         try:
             async for chunk in self._response.content.iter_chunked(CHUNK):
                 yield chunk
-        except aiohttp.ClientError as exc:
-            raise mapped(exc, self._request) from exc
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(repr(exc), request=self._request) from exc
-        except OSError as exc:
-            raise httpx.ReadError(repr(exc), request=self._request) from exc
+        except MAPPED as exc:
+            raise mapped(exc, self._request, httpx.ReadTimeout) from exc
 
     async def aclose(self) -> None:
         self._response.release()  # back to the pool if read to the end, else closed
@@ -129,13 +134,9 @@ class PlatformTransport(httpx.AsyncBaseTransport):
                                                   sock_connect=timeout.get("connect"),
                                                   sock_read=timeout.get("read")),
                     server_hostname=request.extensions.get("sni_hostname"))
-        except aiohttp.ClientError as exc:
-            raise mapped(exc, request) from exc
-        except TimeoutError as exc:
-            # Writing the body, or waiting for the answer after it: it may have been sent.
-            raise httpx.WriteTimeout(repr(exc), request=request) from exc
-        except OSError as exc:
-            raise httpx.ReadError(repr(exc), request=request) from exc
+        except MAPPED as exc:
+            # A bare timeout here: writing the body, or waiting for the answer after it.
+            raise mapped(exc, request, httpx.WriteTimeout) from exc
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()

@@ -172,10 +172,12 @@ def serve(
     host, port = host or settings.host, port or settings.port
     level = settings.log_level.lower()
     if workers > 1:
+        from herald import serving
+
         # Each process builds its own app from the environment.
         herald.db.dispose()
-        uvicorn.run("herald.app:app_from_env", factory=True, workers=workers, host=host,
-                    port=port, log_level=level)
+        serving.serve(uvicorn.Config("herald.app:app_from_env", factory=True, host=host,
+                                     port=port, log_level=level), workers)
     else:
         uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
                     log_level=level)

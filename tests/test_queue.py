@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from herald import queue as q
@@ -394,3 +395,28 @@ def test_only_a_commit_whose_worker_stopped_mid_call_counts_as_cut_off(herald, c
     assert previous[answered]["unsettled_commit"] and not previous[answered]["commit_cut_off"]
     assert previous[cut]["unsettled_commit"] and previous[cut]["commit_cut_off"]
     assert again.attempt == 2
+
+
+def test_an_insert_into_the_queue_notifies_listeners_on_postgresql(herald, company):
+    """The statement trigger of migration 0005 sends the NOTIFY, for Herald's enqueue and
+    for an insert made outside it alike; none before the transaction commits."""
+    if herald.db.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    import psycopg
+
+    account = add_account(herald, company[0])
+    url = herald.db.engine.url.set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False),
+                         autocommit=True) as listener:
+        listener.execute(f"LISTEN {q.NOTIFY_CHANNEL}")
+        [post_id] = add_posts(herald, company[0], account, 1)
+        assert [n.channel for n in listener.notifies(timeout=5, stop_after=1)] == [
+            q.NOTIFY_CHANNEL]
+        with herald.db.engine.begin() as conn:
+            conn.execute(PostSchedule.__table__.delete().where(
+                PostSchedule.post_id == post_id))
+            conn.execute(PostSchedule.__table__.insert().values(
+                post_id=post_id, run_at=utcnow(), status="pending", attempts=0,
+                max_attempts=3, rescues=0, created_at=utcnow(), updated_at=utcnow()))
+            assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
+        assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1

@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from herald.errors import AppError
 from herald.state import Herald
+from herald.web import WebOnly
 
 COOKIE = "herald_session"
 CSRF_FIELD = "csrf_token"
@@ -41,7 +42,8 @@ def session_secret(herald: Herald) -> str:
 
 def add_session_middleware(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(
-        SessionMiddleware, secret_key=session_secret(herald), session_cookie=COOKIE,
+        WebOnly, middleware=SessionMiddleware, secret_key=session_secret(herald),
+        session_cookie=COOKIE,
         max_age=MAX_AGE, same_site="lax",
         https_only=herald.settings.public_url.startswith("https://"),
     )

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -85,9 +85,9 @@ def _ask(sock: socket.socket) -> bytes:
     return answer
 
 
-def _wait_until(check: object, timeout: float = 30) -> None:
+def _wait_until(check: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
 
@@ -113,6 +113,8 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
 
     try:
         _wait_until(up)
+        # Every process must be serving before a count of connections means anything.
+        _wait_until(lambda: len(_server_processes(proc.pid)) == WORKERS)
         yield proc, port
     finally:
         if proc.poll() is None:
@@ -120,38 +122,31 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         proc.communicate(timeout=30)
 
 
-def test_connections_made_at_once_are_dealt_evenly(served):
-    proc, port = served
-    # Every process must be serving before the count means anything.
-    _wait_until(lambda: len(_server_processes(proc.pid)) == WORKERS)
-    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+def _split(proc: subprocess.Popen[str], port: int, connections: int) -> list[int]:
+    """Open `connections` at once, get an answer on each, and count them per process."""
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
     try:
         for s in sockets:
             assert _ask(s).startswith(b"HTTP/1.1 200")
-        held = _connections_held(_server_processes(proc.pid), port)
-        assert sorted(held.values()) == [4, 4], held
+        return sorted(_connections_held(_server_processes(proc.pid), port).values())
     finally:
         for s in sockets:
             s.close()
 
 
+def test_connections_made_at_once_are_dealt_evenly(served):
+    proc, port = served
+    assert _split(proc, port, 8) == [4, 4]
+
+
 def test_a_server_process_that_dies_is_replaced(served):
     proc, port = served
-    _wait_until(lambda: len(_server_processes(proc.pid)) == WORKERS)
     victim = _server_processes(proc.pid)[0]
     os.kill(victim, signal.SIGKILL)
     _wait_until(lambda: victim not in _server_processes(proc.pid)
                 and len(_server_processes(proc.pid)) == WORKERS)
     # New connections reach both processes, the new one included.
-    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
-    try:
-        for s in sockets:
-            assert _ask(s).startswith(b"HTTP/1.1 200")
-        held = _connections_held(_server_processes(proc.pid), port)
-        assert sorted(held.values()) == [2, 2], held
-    finally:
-        for s in sockets:
-            s.close()
+    assert _split(proc, port, 4) == [2, 2]
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=40)
     assert "exited with code -9; starting another" in output
@@ -159,7 +154,6 @@ def test_a_server_process_that_dies_is_replaced(served):
 
 def test_sigterm_stops_every_process(served):
     proc, port = served
-    _wait_until(lambda: len(_server_processes(proc.pid)) == WORKERS)
     children = _server_processes(proc.pid)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=40)

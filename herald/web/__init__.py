@@ -23,9 +23,8 @@ API_PREFIX = "/api/"
 class WebOnly:
     """Runs a middleware of the web UI's for every request but the REST API's.
 
-    The API authenticates by bearer token and never reads the session cookie, and every
-    ASGI layer costs CPU on each request: on a create, the session and timing layers were
-    about 5 % of a server process's time with the GIL.
+    The API authenticates by bearer token and never reads the session cookie or shows
+    Server-Timing, and every ASGI layer costs CPU on each of its requests.
     """
 
     def __init__(self, app: ASGIApp, /, *, middleware: Callable[..., ASGIApp],

@@ -17,19 +17,23 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+# Pillow is imported by the functions that decode: a worker never does, and the import
+# is about 3.5 MB of a process's resident memory (bench/idle.py reads a worker's).
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: The general cap on one upload. LinkedIn takes videos up to 500 MB, the largest file any
 #: platform in our scope accepts; 512 MiB covers that with a little room. Per-platform
 #: limits (Instagram images 8 MiB, reels 300 MB…) are checked by herald.validation.
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
-#: Pillow's own decompression-bomb threshold (about 89 megapixels). A few kilobytes of PNG
-#: can claim a huge canvas; we refuse before decoding so one upload cannot eat the memory.
-DEFAULT_MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+#: Pillow's own decompression-bomb threshold (its MAX_IMAGE_PIXELS, about 89 megapixels). A
+#: few kilobytes of PNG can claim a huge canvas; we refuse before decoding so one upload
+#: cannot eat the memory.
+DEFAULT_MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
 DEFAULT_JPEG_QUALITY = 90
 
@@ -152,6 +156,8 @@ def _unrecognised(name: str) -> UnsupportedMediaError:
 
 
 def _probe_image(data: bytes, name: str, max_pixels: int) -> MediaInfo:
+    from PIL import Image, UnidentifiedImageError
+
     try:
         image = Image.open(io.BytesIO(data), formats=_IMAGE_FORMATS)
     except (UnidentifiedImageError, Image.DecompressionBombError):
@@ -179,6 +185,8 @@ def _probe_image(data: bytes, name: str, max_pixels: int) -> MediaInfo:
 
 
 def _exif_orientation(image: Image.Image) -> int:
+    from PIL import ExifTags
+
     try:
         return int(image.getexif().get(ExifTags.Base.Orientation, 1))
     except Exception:  # a broken EXIF block should not make a good picture unusable
@@ -287,6 +295,8 @@ def _is_video_track(data: bytes, start: int, end: int) -> bool:
 
 def to_jpeg(data: bytes, *, quality: int = DEFAULT_JPEG_QUALITY) -> bytes:
     """Re-encode a still as an RGB JPEG, upright, transparency laid on white."""
+    from PIL import Image, ImageOps
+
     with Image.open(io.BytesIO(data), formats=_IMAGE_FORMATS) as original:
         icc_profile = original.info.get("icc_profile")
         upright = ImageOps.exif_transpose(original) or original
@@ -298,6 +308,8 @@ def to_jpeg(data: bytes, *, quality: int = DEFAULT_JPEG_QUALITY) -> bytes:
 
 
 def _flatten(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # A plain convert clips 16-bit grey to white; scale it down to 8 bits first.
         return image.convert("I").point(lambda v: v * (1 / 257)).convert("RGB")

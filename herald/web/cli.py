@@ -1,5 +1,9 @@
 """`herald user …`: people who sign in to the web UI. Wired into the CLI with
-`app.add_typer(user_app, name="user")` in herald.cli."""
+`app.add_typer(user_app, name="user")` in herald.cli.
+
+herald.web.users is imported inside the commands: importing it loads argon2 and hashes a
+dummy password (64 MiB of Argon2 memory), which `herald worker` and `herald serve` need not
+pay at every start."""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from typing import Annotated
 import typer
 
 from herald.errors import AppError
-from herald.web import users
 
 user_app = typer.Typer(help="People who sign in to the web UI.", no_args_is_help=True)
 
@@ -38,6 +41,7 @@ def create(
 ) -> None:
     """Create a user who can sign in to the web UI."""
     from herald.cli import _company_id, _herald, _print, fail
+    from herald.web import users
 
     if not email.strip():
         fail("give the user's email with --email")
@@ -64,6 +68,7 @@ def list_users(
 ) -> None:
     """The members of a company."""
     from herald.cli import _company_id, _herald, _print
+    from herald.web import users
 
     herald = _herald()
     company_id = _company_id(herald, company)

@@ -31,7 +31,15 @@ from herald.platforms.base import (
 )
 from herald.platforms.graph import parse_time, usage_percent
 from herald.platforms.registry import REQUEST_TIMEOUT
-from herald.queue import MAX_RESCUES, CancelRequested, Claim, LeaseLost, Outcome, Queue
+from herald.queue import (
+    MAX_RESCUES,
+    CancelRequested,
+    Claim,
+    LeaseLost,
+    Outcome,
+    Queue,
+    among,
+)
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -78,7 +86,7 @@ def load_jobs(
                        tokens.c.expires_at)
                 .join(accounts, accounts.c.id == posts.c.account_id)
                 .outerjoin(tokens, tokens.c.account_id == accounts.c.id)
-                .where(posts.c.id.in_(ids))
+                .where(among(posts.c.id, ids, engine.dialect.name))
             )
         }
     retried = [c.post_id for c in claims if c.attempt > 1]

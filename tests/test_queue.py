@@ -420,3 +420,23 @@ def test_an_insert_into_the_queue_notifies_listeners_on_postgresql(herald, compa
                 max_attempts=3, rescues=0, created_at=utcnow(), updated_at=utcnow()))
             assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
         assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1
+
+
+def test_among_matches_exactly_the_ids_given_with_one_statement_text_on_postgresql(
+        herald, company):
+    account = add_account(herald, company[0])
+    ids = add_posts(herald, company[0], account, 5)
+    dialect = herald.db.engine.dialect.name
+    with herald.db.engine.connect() as conn:
+        got = conn.execute(select(Post.id).where(q.among(Post.__table__.c.id,
+                                                         [ids[0], ids[3], "no-such-post"],
+                                                         dialect))).scalars().all()
+    assert sorted(got) == sorted([ids[0], ids[3]])
+    if dialect == "postgresql":
+        # The point of it: the text, which psycopg caches and prepares, is the same
+        # whatever the batch size (an IN list has a placeholder per id).
+        def sql(n: int) -> str:
+            stmt = select(Post.id).where(q.among(Post.__table__.c.id, ids[:n], dialect))
+            return str(stmt.compile(herald.db.engine,
+                                    compile_kwargs={"render_postcompile": True}))
+        assert sql(1) == sql(5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -289,19 +290,46 @@ async def test_download_spools_and_maps_errors(api):
     assert all("authorization" not in r.headers for r in api.requests)
 
 
-def test_platform_calls_go_through_aiohttp_unless_a_proxy_is_set(monkeypatch):
+async def test_platform_calls_go_through_aiohttp_unless_a_proxy_is_set(monkeypatch):
     """aiohttp carries platform calls (less CPU a call); a proxy from the environment
-    needs httpx's own transport, which applies it."""
+    needs httpx's own transport, which applies it. Real HTTP to a local server that
+    answers both as the platform and as the proxy, and records what it was asked."""
     from herald.config import Settings
     from herald.platforms.registry import http_client
     from herald.platforms.transport import PlatformTransport
 
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                 "all_proxy"):
+    seen: list[str] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0].decode())
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    through_aiohttp: list[str] = []
+    handle = PlatformTransport.handle_async_request
+
+    async def counted(self: PlatformTransport, request: httpx.Request) -> httpx.Response:
+        through_aiohttp.append(str(request.url))
+        return await handle(self, request)
+
+    monkeypatch.setattr(PlatformTransport, "handle_async_request", counted)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+                 "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(database_url="sqlite:///x.db", worker_concurrency=100)
-    assert isinstance(http_client(settings)._transport, PlatformTransport)
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
-    client = http_client(settings)
-    assert not isinstance(client._transport, PlatformTransport)
-    assert any(t is not None for t in client._mounts.values())
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        async with http_client(settings) as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/direct")).text == "ok"
+        assert seen == ["GET /direct HTTP/1.1"]
+        assert through_aiohttp == [f"http://127.0.0.1:{port}/direct"]
+
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        async with http_client(settings) as client:
+            assert (await client.get("http://graph.platform.test/v21.0/me")).text == "ok"
+        # The proxy was asked for the absolute URL; aiohttp's transport was not used.
+        assert seen[1] == "GET http://graph.platform.test/v21.0/me HTTP/1.1"
+        assert len(through_aiohttp) == 1

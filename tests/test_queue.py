@@ -426,7 +426,7 @@ def test_among_matches_exactly_the_ids_given_with_one_statement_text_on_postgres
         herald, company):
     account = add_account(herald, company[0])
     ids = add_posts(herald, company[0], account, 5)
-    dialect = herald.db.engine.dialect.name
+    dialect = herald.db.dialect
     with herald.db.engine.connect() as conn:
         got = conn.execute(select(Post.id).where(q.among(Post.__table__.c.id,
                                                          [ids[0], ids[3], "no-such-post"],

@@ -2,8 +2,8 @@
 `app.add_typer(user_app, name="user")` in herald.cli.
 
 herald.web.users is imported inside the commands: importing it loads argon2 and hashes a
-dummy password (64 MiB of Argon2 memory), which `herald worker` and `herald serve` need not
-pay at every start."""
+dummy password (64 MiB of Argon2 memory), which `herald worker` and every command that
+never checks a password need not pay at start (the web UI imports it for sign-in)."""
 
 from __future__ import annotations
 

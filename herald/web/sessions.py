@@ -43,8 +43,7 @@ def session_secret(herald: Herald) -> str:
 def add_session_middleware(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(
         WebOnly, middleware=SessionMiddleware, secret_key=session_secret(herald),
-        session_cookie=COOKIE,
-        max_age=MAX_AGE, same_site="lax",
+        session_cookie=COOKIE, max_age=MAX_AGE, same_site="lax",
         https_only=herald.settings.public_url.startswith("https://"),
     )
 

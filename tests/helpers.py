@@ -26,6 +26,9 @@ class RecordingPublisher:
         #: post id → exception to raise (or a list of them, one per attempt)
         self.behaviours: dict[str, list[BaseException | None]] = {}
         self.started = asyncio.Event()
+        #: Calls running now, and the most that ever ran at once.
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     def fail(self, post_id: str, *errors: BaseException | None) -> None:
         self.behaviours[post_id] = list(errors)
@@ -33,8 +36,13 @@ class RecordingPublisher:
     async def publish(self, job: PublishJob) -> PublishResult:
         self.calls.append((job, utcnow()))
         self.started.set()
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         plan = self.behaviours.get(job.post_id)
         if plan:
             error = plan.pop(0)

@@ -46,18 +46,17 @@ async def test_worker_publishes_due_posts_concurrently(herald, company):
     publisher = herald.registry.get("facebook")
     publisher.delay = 0.2
     worker = build_worker(herald, worker_id="w1", concurrency=10, batch_size=5)
-    started = asyncio.get_running_loop().time()
     await _run_until(worker, _all_status(herald, ids, "published"))
-    elapsed = asyncio.get_running_loop().time() - started
     posts = _posts(herald, ids)
     assert all(p.external_post_id for p in posts.values())
     assert sorted(publisher.published_ids()) == sorted(ids)
-    # 20 posts at 0.2 s each, 10 at a time: well under the 4 s one at a time would take.
-    assert elapsed < 4.0
+    # Counted, not timed (how fast is bench/'s to measure): calls overlapped, within the
+    # concurrency asked for.
+    assert 1 < publisher.most_in_flight <= 10
     assert worker.totals.published == 20
 
 
-async def test_worker_wakes_for_a_post_due_in_two_seconds_within_a_second(herald, company):
+async def test_worker_wakes_for_a_post_due_in_two_seconds(herald, company):
     account = add_account(herald, company[0])
     publisher = herald.registry.get("facebook")
     worker = build_worker(herald, worker_id="w1")
@@ -72,8 +71,9 @@ async def test_worker_wakes_for_a_post_due_in_two_seconds_within_a_second(herald
         await task
     [(job, called_at)] = publisher.calls
     assert job.post_id == pid
-    lateness = (called_at - run_at).total_seconds()
-    assert 0 <= lateness < 1.0
+    # Never early. How late is bench/ontime.py's figure (a timed assertion here would
+    # fail on a loaded machine, not on a slow worker).
+    assert called_at >= run_at
 
 
 async def test_in_process_wakeup_starts_a_post_due_now(herald, company):

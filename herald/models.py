@@ -23,13 +23,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from herald.statuses import PostStatus, QueueStatus
+
 PLATFORMS = ("facebook", "instagram", "linkedin")
 POST_TYPES = ("feed", "carousel", "reel", "story", "feed_story", "video", "article", "text")
 # Post status is contract: API clients and scripts branch on these strings.
-POST_STATUSES = (
-    "draft", "pending", "processing", "published", "failed", "cancelled", "unconfirmed"
-)
-QUEUE_STATUSES = ("pending", "processing", "done", "failed", "cancelled")
+POST_STATUSES = tuple(PostStatus)
+QUEUE_STATUSES = tuple(QueueStatus)
 ACCOUNT_STATES = ("active", "needs_reauth")
 
 

@@ -882,6 +882,31 @@ def defer_account(conn: Connection, *, account_id: str, until: datetime) -> int:
     return result.rowcount
 
 
+def lock_for_edit(conn: Connection, *, post_id: str) -> str | None:
+    """Lock a post's queue row so no worker claims it while a person changes the post.
+
+    Returns the row's status, or None for a post with no queue row (a draft).
+    """
+    return conn.execute(
+        select(schedule.c.status).where(schedule.c.post_id == post_id).with_for_update()
+    ).scalar_one_or_none()
+
+
+def next_run_at(conn: Connection, *, post_id: str) -> datetime | None:
+    """When the queue will next try the post, while it waits (None otherwise)."""
+    return conn.execute(
+        select(schedule.c.run_at).where(schedule.c.post_id == post_id,
+                                        schedule.c.status == "pending")
+    ).scalar_one_or_none()
+
+
+def forget_account(conn: Connection, *, account_id: str) -> None:
+    """Drop the queue rows and journals of an account's posts (the account is deleted)."""
+    post_ids = select(posts.c.id).where(posts.c.account_id == account_id).scalar_subquery()
+    conn.execute(attempts_t.delete().where(attempts_t.c.post_id.in_(post_ids)))
+    conn.execute(schedule.delete().where(schedule.c.post_id.in_(post_ids)))
+
+
 def dismiss(conn: Connection, *, post_id: str, now: datetime) -> bool:
     """Take a failed post out of the queue for good (the user cancelled it)."""
     result = conn.execute(

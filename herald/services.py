@@ -21,7 +21,6 @@ from herald.models import (
     ApiToken,
     Company,
     Post,
-    PostSchedule,
     PublishAttempt,
     SocialAccount,
     SocialToken,
@@ -30,6 +29,7 @@ from herald.models import (
 )
 from herald.sandbox import Sandbox, sandbox_identity
 from herald.schemas import AccountCreate, AccountTokenUpdate, PostCreate, PostPatch
+from herald.statuses import EDITABLE, PostStatus, QueueStatus
 
 #: How far in the past a run_at may be and still count as "now" (clock skew, slow clients).
 PAST_TOLERANCE = timedelta(seconds=5)
@@ -193,14 +193,12 @@ def update_account_token(session: Session, ctx: Context, account_id: str,
 def delete_account(session: Session, ctx: Context, account_id: str) -> None:
     account = get_account(session, ctx, account_id)
     busy = session.scalars(
-        select(Post.id).where(Post.account_id == account.id, Post.status == "processing")
+        select(Post.id).where(Post.account_id == account.id, Post.status == PostStatus.PROCESSING)
     ).first()
     if busy:
         raise Conflict("A post of this account is being published right now; try again in a "
                        "moment.")
-    post_ids = select(Post.id).where(Post.account_id == account.id).scalar_subquery()
-    session.execute(delete(PublishAttempt).where(PublishAttempt.post_id.in_(post_ids)))
-    session.execute(delete(PostSchedule).where(PostSchedule.post_id.in_(post_ids)))
+    queue.forget_account(session.connection(), account_id=account.id)
     session.execute(delete(Post).where(Post.account_id == account.id))
     session.execute(delete(SocialToken).where(SocialToken.account_id == account.id))
     session.delete(account)
@@ -262,7 +260,8 @@ def create_posts(session: Session, ctx: Context, data: PostCreate) -> list[Post]
                 **_POST_COLUMNS, "id": new_id(), "company_id": ctx.company_id,
                 "group_id": group_id, "account_id": account.id, "platform": account.platform,
                 "post_type": post_type, "caption": data.caption, "media": media,
-                "options": dict(data.options), "status": "draft" if data.draft else "pending",
+                "options": dict(data.options),
+                "status": PostStatus.DRAFT if data.draft else PostStatus.PENDING,
                 "scheduled_at": run_at, "attempts": 0, "created_by": ctx.actor,
                 "created_at": now, "updated_at": now,
             })
@@ -309,8 +308,7 @@ def post_detail(session: Session, ctx: Context, post_id: str) -> dict[str, Any]:
         select(PublishAttempt).where(PublishAttempt.post_id == post.id)
         .order_by(PublishAttempt.attempt)
     ).all()
-    entry = session.get(PostSchedule, post.id)
-    next_at = entry.run_at if entry is not None and entry.status == "pending" else None
+    next_at = queue.next_run_at(session.connection(), post_id=post.id)
     return {"post": post, "attempts": list(attempts), "next_attempt_at": next_at}
 
 
@@ -387,15 +385,16 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
             from None
 
 
-def _lock_editable(session: Session, post: Post, action: str) -> PostSchedule | None:
-    """Lock the post's queue row so no worker can claim it while we change it."""
-    entry = session.scalars(
-        select(PostSchedule).where(PostSchedule.post_id == post.id).with_for_update()
-    ).first()
+def _lock_editable(session: Session, post: Post, action: str) -> str | None:
+    """Lock the post's queue row so no worker can claim it while we change it.
+
+    Returns the queue row's status (None for a draft, which has no row).
+    """
+    entry = queue.lock_for_edit(session.connection(), post_id=post.id)
     session.refresh(post)
-    if post.status in ("processing",) or (entry is not None and entry.status == "processing"):
+    if post.status == PostStatus.PROCESSING or entry == QueueStatus.PROCESSING:
         raise Conflict(f"The post is being published right now; it can no longer be {action}.")
-    if post.status not in ("draft", "pending"):
+    if post.status not in EDITABLE:
         raise Conflict(f"The post is {post.status}; only draft or pending posts can be "
                        f"{action}.")
     return entry
@@ -429,11 +428,11 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
 def schedule_draft(session: Session, ctx: Context, post_id: str,
                    run_at: datetime | str) -> Post:
     post = get_post(session, ctx, post_id)
-    if post.status != "draft":
+    if post.status != PostStatus.DRAFT:
         raise Conflict(f"The post is {post.status}, not a draft.")
     when = _resolve_run_at(ctx, run_at)
     assert when is not None
-    post.status, post.scheduled_at, post.updated_at = "pending", when, ctx.now()
+    post.status, post.scheduled_at, post.updated_at = PostStatus.PENDING, when, ctx.now()
     session.flush()
     queue.enqueue(session.connection(), post_id=post.id, run_at=when,
                   max_attempts=ctx.max_attempts, now=ctx.now())
@@ -442,40 +441,40 @@ def schedule_draft(session: Session, ctx: Context, post_id: str,
 
 def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     post = get_post(session, ctx, post_id)
-    if post.status == "published":
+    if post.status == PostStatus.PUBLISHED:
         raise Conflict("The post is already published; it cannot be cancelled. Delete it on "
                        f"{post.platform.capitalize()} if it should not be there.")
-    if post.status == "cancelled":
+    if post.status == PostStatus.CANCELLED:
         return post
     conn = session.connection()
-    if post.status == "pending" and queue.cancel(conn, post_id=post.id, now=ctx.now()):
+    if post.status == PostStatus.PENDING and queue.cancel(conn, post_id=post.id, now=ctx.now()):
         pass
-    elif post.status in ("pending", "processing"):
+    elif post.status in (PostStatus.PENDING, PostStatus.PROCESSING):
         # A worker holds it: ask it to stop. It checks just before the one call that
         # posts; if that call already went out, the post stays published and says so.
         session.execute(update(Post).where(Post.id == post.id)
                         .values(cancel_requested_at=ctx.now()))
         session.refresh(post)
         return post
-    if post.status in ("failed", "unconfirmed"):
+    if post.status in (PostStatus.FAILED, PostStatus.UNCONFIRMED):
         queue.dismiss(conn, post_id=post.id, now=ctx.now())
-    post.status = "cancelled"
+    post.status = PostStatus.CANCELLED
     post.updated_at = ctx.now()
     return post
 
 
 def retry_post(session: Session, ctx: Context, post_id: str, *, force: bool = False) -> Post:
     post = get_post(session, ctx, post_id)
-    if post.status == "unconfirmed" and not force:
+    if post.status == PostStatus.UNCONFIRMED and not force:
         raise Conflict("Herald cannot tell whether this post went out. Check the account "
                        "first; if it is not there, retry with force=true.")
-    if post.status not in ("failed", "unconfirmed"):
+    if post.status not in (PostStatus.FAILED, PostStatus.UNCONFIRMED):
         raise Conflict(f"The post is {post.status}; only failed or unconfirmed posts can be "
                        "retried.")
     if not queue.requeue(session.connection(), post_id=post.id, now=ctx.now(),
                          extra_attempts=ctx.max_attempts):
         raise Conflict("The post is not in the queue's failed state; it cannot be retried.")
-    post.status = "pending"
+    post.status = PostStatus.PENDING
     post.error_message = None
     post.updated_at = ctx.now()
     return post

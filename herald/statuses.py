@@ -1,0 +1,62 @@
+"""Post and queue statuses, and the one table of the moves between them.
+
+Post statuses are contract: API clients and scripts branch on these strings, so a value
+is only ever added, never renamed. They are `StrEnum`s, so a status compares equal to its
+string and is stored and serialised as one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PostStatus(StrEnum):
+    """Where a post stands, as users see it (**contract**)."""
+
+    DRAFT = "draft"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    #: Herald cannot tell whether the platform accepted it: a person must look.
+    UNCONFIRMED = "unconfirmed"
+
+
+class QueueStatus(StrEnum):
+    """Where a post's queue row (`post_schedule`) stands; only herald.queue writes it."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+#: Every move a post may make, and nothing else. The queue makes the moves out of
+#: pending and processing; services make those a person asks for (schedule a draft,
+#: cancel, retry).
+POST_TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
+    PostStatus.DRAFT: frozenset({PostStatus.PENDING}),
+    PostStatus.PENDING: frozenset({PostStatus.PROCESSING, PostStatus.CANCELLED}),
+    PostStatus.PROCESSING: frozenset({
+        PostStatus.PENDING,  # a retry, a lease rescued, a claim handed back
+        PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.UNCONFIRMED,
+        PostStatus.CANCELLED,
+    }),
+    PostStatus.PUBLISHED: frozenset(),
+    PostStatus.FAILED: frozenset({PostStatus.PENDING, PostStatus.CANCELLED}),
+    PostStatus.CANCELLED: frozenset(),
+    PostStatus.UNCONFIRMED: frozenset({PostStatus.PENDING, PostStatus.CANCELLED}),
+}
+
+#: A post in one of these is over: nothing will publish it unless a person retries it.
+FINISHED = frozenset({PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED,
+                      PostStatus.UNCONFIRMED})
+#: A person may still edit or reschedule a post in one of these.
+EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.PENDING})
+
+
+def can_move(old: str, new: str) -> bool:
+    """Whether the transition table allows a post to go from `old` to `new`."""
+    return PostStatus(new) in POST_TRANSITIONS[PostStatus(old)]

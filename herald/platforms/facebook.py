@@ -24,14 +24,8 @@ from herald.platforms.base import (
     PublishResult,
     TransientError,
 )
-from herald.platforms.graph import (
-    GraphSession,
-    attach_usage,
-    find_recent,
-    parse_time,
-    recent,
-    utcnow,
-)
+from herald.platforms.graph import GraphSession, attach_usage, recent
+from herald.platforms.http import find_recent, parse_time, utcnow
 
 log = logging.getLogger(__name__)
 

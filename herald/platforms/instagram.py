@@ -36,15 +36,10 @@ from herald.platforms.graph import (
     GraphSession,
     NeedsNewContainer,
     attach_usage,
-    dict_at,
-    find_recent,
     graph_error,
-    list_at,
-    parse_time,
-    poll_delays,
     recent,
-    utcnow,
 )
+from herald.platforms.http import dict_at, find_recent, list_at, parse_time, poll_delays, utcnow
 
 log = logging.getLogger(__name__)
 

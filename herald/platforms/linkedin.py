@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote
 
 import httpx
 
-from herald.platforms import graph
+from herald.platforms import http as graph
 from herald.platforms.base import (
     NeedsReauthError,
     OutcomeUnknownError,
@@ -30,7 +30,7 @@ from herald.platforms.base import (
     RateLimitedError,
     TransientError,
 )
-from herald.platforms.graph import Step, dict_at, json_object, list_at, utcnow
+from herald.platforms.http import Step, dict_at, json_object, list_at, utcnow
 
 log = logging.getLogger(__name__)
 

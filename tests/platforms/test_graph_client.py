@@ -22,14 +22,10 @@ from herald.platforms.graph import (
     NeedsNewContainer,
     Usage,
     attach_usage,
-    covers,
-    download,
-    find_recent,
     graph_error,
-    poll_delays,
-    transport_error,
     usage_percent,
 )
+from herald.platforms.http import covers, download, find_recent, poll_delays, transport_error
 
 TOKEN = "graph-test-token-42"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

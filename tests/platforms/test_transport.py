@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from herald.platforms.base import OutcomeUnknownError, TransientError
-from herald.platforms.graph import transport_error
+from herald.platforms.http import transport_error
 from herald.platforms.transport import PlatformTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

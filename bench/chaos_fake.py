@@ -16,8 +16,8 @@ import httpx
 from PIL import Image
 
 from bench.chaos_procs import free_port, spawn, stop_process, tail
-from herald.platforms.fake.graph import GRAPH_MOUNT
-from herald.platforms.fake.linkedin_api import LINKEDIN_MOUNT
+from herald.platforms.graph.fake import GRAPH_MOUNT
+from herald.platforms.linkedin.fake.api import LINKEDIN_MOUNT
 
 IMAGE_NAME = "chaos.jpg"
 

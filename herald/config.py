@@ -122,8 +122,8 @@ class Settings(BaseSettings):
     rescue_interval: float = Field(default=15.0, gt=0)
     shutdown_grace: float = Field(default=30.0, ge=0)
     #: Most posts of one platform being published at once, counted across every worker
-    #: through the database, e.g. HERALD_PLATFORM_CONCURRENCY='{"instagram": 20}'.
-    #: A platform not named has no cap.
+    #: through the database: HERALD_PLATFORM_CONCURRENCY is JSON of platform names and
+    #: caps, e.g. '{"<platform>": 20}'. A platform not named has no cap.
     platform_concurrency: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("database_url")

@@ -23,10 +23,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from herald.platforms import registry
 from herald.statuses import PostStatus, QueueStatus
 
-PLATFORMS = ("facebook", "instagram", "linkedin")
-POST_TYPES = ("feed", "carousel", "reel", "story", "feed_story", "video", "article", "text")
+# Derived from the one list of platforms (herald.platforms.registry).
+PLATFORMS = registry.PLATFORMS
+POST_TYPES = registry.POST_TYPES
 # Post status is contract: API clients and scripts branch on these strings.
 POST_STATUSES = tuple(PostStatus)
 QUEUE_STATUSES = tuple(QueueStatus)

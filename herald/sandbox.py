@@ -1,6 +1,6 @@
 """The sandbox: Herald's own platform fake, mounted in-app under `herald run`.
 
-A new user can add sandbox Instagram, Facebook and LinkedIn accounts with no credentials,
+A new user can add sandbox accounts of every platform with no credentials,
 schedule posts and watch them "published" at /sandbox/ — the whole path (real clients,
 real HTTP, the worker) runs, only the far end is ours. Nothing else ever talks to it.
 """
@@ -15,17 +15,13 @@ from starlette.types import ASGIApp
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.models import SocialAccount, SocialToken
+from herald.platforms.registry import spec
 
 
 def sandbox_identity(platform: str) -> tuple[str, str]:
     """A fresh external id and token for a new sandbox account."""
     number = str(secrets.randbelow(10**10)).zfill(10)
-    external_id = {
-        "instagram": f"17841{number}",
-        "facebook": f"10{number}",
-        "linkedin": f"urn:li:person:sandbox{number}",
-    }[platform]
-    return external_id, f"sandbox-{secrets.token_urlsafe(24)}"
+    return spec(platform).sandbox_id(number), f"sandbox-{secrets.token_urlsafe(24)}"
 
 
 class Sandbox:

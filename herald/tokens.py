@@ -1,4 +1,5 @@
-"""Keeping platform tokens fresh: LinkedIn access tokens are refreshed before they expire.
+"""Keeping platform tokens fresh: a platform whose spec says how (today LinkedIn) has its
+access tokens refreshed before they expire.
 
 Several workers may notice the same expiring token at once. Exactly one refreshes it: the
 one whose conditional UPDATE takes `refresh_lock_until` (the same "whoever's UPDATE
@@ -19,7 +20,8 @@ from sqlalchemy import Engine, Table, or_, select, update
 from herald.crypto import TokenCipher
 from herald.models import SocialToken, utcnow
 from herald.platforms.base import NeedsReauthError, PublishError, PublishJob
-from herald.platforms.linkedin import TokenSet, refresh_access_token
+from herald.platforms.registry import find
+from herald.platforms.spec import RefreshedToken, TokenRefresh
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,10 @@ WAIT_SECONDS = 15.0
 
 
 class TokenRefresher:
-    """Refreshes LinkedIn tokens close to expiry, one refresh per account at a time."""
+    """Refreshes tokens close to expiry, one refresh per account at a time.
+
+    The app credentials are those of the one platform that refreshes today (LinkedIn's).
+    """
 
     def __init__(self, engine: Engine, cipher: TokenCipher, client: httpx.AsyncClient, *,
                  token_url: str, client_id: str | None, client_secret: str | None,
@@ -52,18 +57,20 @@ class TokenRefresher:
 
     async def fresh(self, job: PublishJob) -> PublishJob:
         """The job with a token good for a while, refreshing it if it is close to expiry."""
-        if job.platform != "linkedin" or not self.due(StoredToken.of(job), utcnow()):
+        spec = find(job.platform)
+        how = spec.refresh if spec else None
+        if spec is None or how is None or not self.due(StoredToken.of(job), utcnow()):
             return job
         if not (self.client_id and self.client_secret):
-            log.warning("the LinkedIn token of %s expires at %s and cannot be refreshed: set "
-                        "HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET",
-                        job.account.name, job.account.token_expires_at)
+            log.warning("the %s token of %s expires at %s and cannot be refreshed: set %s",
+                        spec.display_name, job.account.name, job.account.token_expires_at,
+                        how.settings_names)
             return job
         lock = self._locks.setdefault(job.account.id, asyncio.Lock())
         async with lock:  # workers of one process queue here, not at the platform
-            return await self._refresh(job)
+            return await self._refresh(job, how, spec.display_name)
 
-    async def _refresh(self, job: PublishJob) -> PublishJob:
+    async def _refresh(self, job: PublishJob, how: TokenRefresh, label: str) -> PublishJob:
         account_id = job.account.id
         stored = await asyncio.to_thread(self._read, account_id)
         if stored is not None and not self.due(stored, utcnow()):
@@ -73,7 +80,7 @@ class TokenRefresher:
         try:
             refresh = (stored or StoredToken.of(job)).refresh_token
             assert refresh is not None and self.client_id and self.client_secret
-            token_set = await refresh_access_token(
+            token_set = await how.refresh(
                 self.client, token_url=self.token_url, client_id=self.client_id,
                 client_secret=self.client_secret, refresh_token=refresh)
         except PublishError as exc:
@@ -82,11 +89,11 @@ class TokenRefresher:
             if isinstance(exc, NeedsReauthError) or (expires is not None and expires <= utcnow()):
                 raise
             # The old token still works: publish with it and refresh another time.
-            log.warning("could not refresh the LinkedIn token of %s yet: %s", job.account.name,
-                        exc.message)
+            log.warning("could not refresh the %s token of %s yet: %s", label,
+                        job.account.name, exc.message)
             return job
         await asyncio.to_thread(self._store, account_id, token_set)
-        log.info("refreshed the LinkedIn token of %s (now valid until %s)", job.account.name,
+        log.info("refreshed the %s token of %s (now valid until %s)", label, job.account.name,
                  token_set.expires_at)
         account = replace(job.account, access_token=token_set.access_token,
                           refresh_token=token_set.refresh_token or job.account.refresh_token,
@@ -129,7 +136,7 @@ class TokenRefresher:
             conn.execute(update(tokens).where(tokens.c.account_id == account_id)
                          .values(refresh_lock_until=None))
 
-    def _store(self, account_id: str, token_set: TokenSet) -> None:
+    def _store(self, account_id: str, token_set: RefreshedToken) -> None:
         values: dict[str, object] = dict(
             access_token_enc=self.cipher.encrypt(token_set.access_token),
             expires_at=token_set.expires_at, refresh_lock_until=None, updated_at=utcnow())

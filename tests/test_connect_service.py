@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from herald.connect import ConnectError, FacebookApp, LinkedInApp
-from herald.connect import facebook as fb
-from herald.connect import linkedin as li
+from herald.connect import ConnectError
+from herald.platforms.facebook import oauth as fb
+from herald.platforms.facebook.oauth import FacebookApp
+from herald.platforms.linkedin import oauth as li
+from herald.platforms.linkedin.oauth import LinkedInApp
 
 Handler = Callable[[httpx.Request], httpx.Response]
 FB_APP = FacebookApp("app", "app-secret", "https://graph.test/v25.0",

@@ -1,10 +1,10 @@
-"""What both OAuth flows produce: an Offer of accounts the person may add, and the one
-error every step of a flow maps to."""
+"""What every OAuth flow is and produces: the Flow a platform's oauth.py binds to its app,
+the Offer of accounts the person may add, and the one error every step of a flow maps to."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,20 @@ class ConnectError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One platform's connect flow, bound to the configured app."""
+
+    name: str
+    title: str
+    platform_label: str
+    authorize: Callable[[str, str], str]
+    problem: Callable[[dict[str, str]], str | None]
+    fetch: Callable[[httpx.AsyncClient, str, str], Awaitable[Offer]]
+    #: Said under the pick list about the tokens this flow stores.
+    token_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,35 @@
 """What every platform client shares: the publish job, the result, the error hierarchy.
 
-The worker only ever sees these types. Each platform module maps its own error JSON to
-this hierarchy in exactly one place, so the retry decision lives in the queue, not in
-the clients.
+The worker only ever sees these types. Each platform maps its own error JSON to this
+hierarchy in exactly one place (herald/platforms/<name>/, or graph/errors.py for the Graph
+API), and transport failures are mapped once for all (http.transport_error), so the retry
+decision lives in the queue, not in the clients.
+
+Error hierarchy:
+
+* PublishError                 publishing failed (kind "error")
+  + TransientError             a passing problem; the same post may be sent again later
+  |  + RateLimitedError        throttled: back the account off, not just the post
+  |  + NeedsNewContainer       (Graph) the media container is spoiled; build a fresh one
+  |  + ContainerNotReady       (Graph) the container is still processing; poll again
+  + PermanentError             refused; sending it again will not help
+  |  + NeedsReauthError        the token is no longer valid; reconnect the account
+  + OutcomeUnknownError        the publishing call may or may not have been accepted
+
+"Maybe sent" rules — which errors mean the post may be out:
+
+* Only OutcomeUnknownError does. The queue never sends such a post again on its own: it
+  reconciles (asks the platform whether the post is there) or marks it unconfirmed.
+* It belongs to the commit step, the one non-idempotent call: a commit whose connection
+  failed after the request may have left (read/write timeouts, a dropped connection), a
+  platform "server" error answered to it, a 2xx answer we cannot read or that names no
+  post; and reconciliation raises it when it cannot settle the question.
+* A connect-phase failure (ConnectError, ConnectTimeout, PoolTimeout) never left this
+  machine: it is a TransientError even on the commit.
+* Errors of prepare and read steps (uploads, containers, polls) are never "maybe sent":
+  those calls are idempotent or publish nothing.
+* TransientError and PermanentError on a commit mean the platform answered that it did
+  not publish; the queue may retry (transient) or give up (permanent).
 """
 
 from __future__ import annotations

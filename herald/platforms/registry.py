@@ -1,18 +1,69 @@
-"""Which publisher serves which account in a running Herald."""
+"""The one list of platforms, what is derived from it, and which publisher serves which
+account in a running Herald.
+
+Adding a platform is adding its folder (herald/platforms/<name>/, see
+docs/adding-a-platform.md) and one line to SPECS; everything else asks here.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 
 import httpx
 
 from herald.config import Settings
+from herald.platforms import facebook, instagram, linkedin
 from herald.platforms.base import Publisher, PublisherRegistry, PublishJob, PublishResult
-from herald.platforms.facebook import FacebookPublisher
-from herald.platforms.instagram import InstagramPublisher
-from herald.platforms.linkedin import LinkedInPublisher
+from herald.platforms.spec import Endpoint, PlatformSpec
 from herald.platforms.transport import PlatformTransport
+
+#: Every platform Herald publishes to, one line each, in the order people read them.
+SPECS: tuple[PlatformSpec, ...] = (
+    instagram.SPEC,
+    facebook.SPEC,
+    linkedin.SPEC,
+)
+
+BY_NAME: Mapping[str, PlatformSpec] = {spec.name: spec for spec in SPECS}
+#: Platform names in reading order ("choose instagram, facebook or linkedin").
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+#: Platform names sorted: the API's enum, the database's values, the forms' options.
+PLATFORMS: tuple[str, ...] = tuple(sorted(NAMES))
+#: Every post type some platform publishes, in the order the pickers show them.
+POST_TYPES: tuple[str, ...] = tuple(dict.fromkeys(t for spec in SPECS for t in spec.post_types))
+DISPLAY_NAMES: Mapping[str, str] = {spec.name: spec.display_name for spec in SPECS}
+SHORT_NAMES: Mapping[str, str] = {spec.name: spec.short_name for spec in SPECS}
+#: What the compose page counts while typing, per platform.
+COMPOSE_LIMITS: Mapping[str, Mapping[str, int]] = {
+    spec.name: spec.compose_limits for spec in SPECS}
+
+
+def find(platform: str) -> PlatformSpec | None:
+    return BY_NAME.get(platform)
+
+
+def spec(platform: str) -> PlatformSpec:
+    """The spec of a platform Herald knows (KeyError otherwise)."""
+    return BY_NAME[platform]
+
+
+def by_display_name(display_name: str) -> PlatformSpec | None:
+    """The spec whose display name this is (error messages carry display names)."""
+    return next((s for s in SPECS if s.display_name == display_name), None)
+
+
+def split_post_type(platform: str, post_type: str) -> tuple[str, ...]:
+    """The post types one composed post of this type is published as: itself, or several
+    posts tracked separately (Instagram's feed_story is a feed post and a story)."""
+    found = BY_NAME.get(platform)
+    return found.splits.get(post_type, (post_type,)) if found else (post_type,)
+
+
+def connectable() -> tuple[PlatformSpec, ...]:
+    """The platforms with an OAuth connect flow, in reading order."""
+    return tuple(s for s in SPECS if s.connect is not None)
 
 #: How long one platform call may take. A commit call cut off from its worker (killed, or
 #: its lease lost) may still land this long after it was sent: reconciliation waits it out.
@@ -45,27 +96,6 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
 def _proxied() -> bool:
     return any(os.environ.get(name) or os.environ.get(name.lower())
                for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"))
-
-
-def _publishers(client: httpx.AsyncClient, graph_url: str, graph_version: str,
-                linkedin_url: str, linkedin_version: str, *, quick: bool = False
-                ) -> dict[str, Publisher]:
-    # The sandbox finishes containers and videos at once; real platforms take minutes, and
-    # Meta asks for polls no more often than about once a minute after the first ones.
-    if quick:
-        return {
-            "instagram": InstagramPublisher(client, base_url=graph_url, version=graph_version,
-                                            poll_interval=0.2, max_poll_interval=1.0),
-            "facebook": FacebookPublisher(client, base_url=graph_url, version=graph_version),
-            "linkedin": LinkedInPublisher(client, base_url=linkedin_url,
-                                          version=linkedin_version, poll_interval=0.2,
-                                          max_poll_interval=1.0),
-        }
-    return {
-        "instagram": InstagramPublisher(client, base_url=graph_url, version=graph_version),
-        "facebook": FacebookPublisher(client, base_url=graph_url, version=graph_version),
-        "linkedin": LinkedInPublisher(client, base_url=linkedin_url, version=linkedin_version),
-    }
 
 
 class Routed:
@@ -116,14 +146,13 @@ def build_registry(settings: Settings, client: httpx.AsyncClient, *,
     `quick` polls containers and videos every fraction of a second: for tests and
     benchmarks against the fake, never for the real platforms.
     """
-    real = _publishers(client, settings.graph_api_url, settings.graph_api_version,
-                       settings.linkedin_api_url, settings.linkedin_version, quick=quick)
-    fake: dict[str, Publisher] = {}
-    if sandbox:
-        base = settings.public_url + SANDBOX_PATH
-        fake = _publishers(client, base + "/graph", settings.graph_api_version,
-                           base + "/linkedin", settings.linkedin_version, quick=True)
-    page = settings.public_url + SANDBOX_PATH + "/"
-    return PublisherRegistry({
-        name: Routed(name, publisher, fake.get(name), page) for name, publisher in real.items()
-    })
+    base = settings.public_url + SANDBOX_PATH
+    page = base + "/"
+    routed: dict[str, Publisher] = {}
+    for each in SPECS:
+        real = each.endpoint(settings)
+        publisher = each.publisher(client, replace(real, quick=quick))
+        fake = each.publisher(client, Endpoint(base + each.sandbox_mount, real.version,
+                                               quick=True)) if sandbox else None
+        routed[each.name] = Routed(each.name, publisher, fake, page)
+    return PublisherRegistry(routed)

@@ -20,8 +20,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -30,10 +29,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Request
 
+from herald import connect
 from herald.config import Settings
-from herald.connect import FacebookApp, LinkedInApp, Offer
-from herald.connect import facebook as fb
-from herald.connect import linkedin as li
+from herald.connect import Flow, Offer
 
 #: Minutes a person may spend in the platform's dialog.
 STATE_SECONDS = 15 * 60
@@ -45,38 +43,9 @@ _PICKS = "oauth_pick"
 Session = MutableMapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Flow:
-    """One platform's connect flow, bound to the configured app."""
-
-    name: str
-    title: str
-    platform_label: str
-    authorize: Callable[[str, str], str]
-    problem: Callable[[dict[str, str]], str | None]
-    fetch: Callable[[httpx.AsyncClient, str, str], Awaitable[Offer]]
-
-
 def flows(settings: Settings) -> dict[str, Flow]:
     """The flows whose app id and secret are set."""
-    found: dict[str, Flow] = {}
-    if (fb_app := FacebookApp.from_settings(settings)) is not None:
-        app = fb_app
-        found["facebook"] = Flow(
-            "facebook", "Facebook Pages and Instagram", "Facebook Login",
-            lambda uri, state: fb.authorization_url(app, redirect_uri=uri, state=state),
-            fb.callback_problem,
-            lambda client, code, uri: fb.fetch_offer(client, app, code=code,
-                                                     redirect_uri=uri))
-    if (li_app := LinkedInApp.from_settings(settings)) is not None:
-        lapp = li_app
-        found["linkedin"] = Flow(
-            "linkedin", "LinkedIn", "LinkedIn's sign-in",
-            lambda uri, state: li.authorization_url(lapp, redirect_uri=uri, state=state),
-            li.callback_problem,
-            lambda client, code, uri: li.fetch_offer(client, lapp, code=code,
-                                                     redirect_uri=uri))
-    return found
+    return connect.flows(settings)
 
 
 def callback_url(request: Request, settings: Settings, flow: str) -> str:

@@ -13,13 +13,14 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from herald import __version__
+from herald.platforms.registry import DISPLAY_NAMES, SHORT_NAMES
 from herald.web.deps import WebUser
 from herald.web.localtime import fmt, zone
 from herald.web.sessions import csrf_token, pop_flashes
 
 HERE = Path(__file__).parent
-PLATFORM_NAMES = {"instagram": "Instagram", "facebook": "Facebook", "linkedin": "LinkedIn"}
-PLATFORM_SHORT = {"instagram": "IG", "facebook": "FB", "linkedin": "in"}
+PLATFORM_NAMES = DISPLAY_NAMES
+PLATFORM_SHORT = SHORT_NAMES
 #: What each status is called on screen; the words carry the meaning, colours only help.
 STATUS_LABELS = {
     "draft": "Draft", "pending": "Scheduled", "processing": "Publishing",

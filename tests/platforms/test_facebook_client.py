@@ -16,7 +16,7 @@ from herald.platforms.base import (
     RateLimitedError,
     TransientError,
 )
-from herald.platforms.facebook import FacebookPublisher
+from herald.platforms.facebook.client import FacebookPublisher
 
 V = "/v25.0"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from herald.platforms.base import (
     RateLimitedError,
     TransientError,
 )
-from herald.platforms.instagram import InstagramPublisher
+from herald.platforms.instagram.client import InstagramPublisher
 
 V = "/v25.0"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from herald.platforms.base import (
     RateLimitedError,
     TransientError,
 )
-from herald.platforms.linkedin import LinkedInPublisher
+from herald.platforms.linkedin.client import LinkedInPublisher
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 PERSON, ORG = "urn:li:person:abc", "urn:li:organization:123"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from herald.platforms.base import NeedsReauthError, PermanentError, TransientError
-from herald.platforms.linkedin import escape_commentary, refresh_access_token
+from herald.platforms.linkedin.client import escape_commentary, refresh_access_token
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from herald.platforms.base import OutcomeUnknownError
-from herald.platforms.linkedin import LinkedInPublisher
+from herald.platforms.linkedin.client import LinkedInPublisher
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 PERSON, ORG = "urn:li:person:abc", "urn:li:organization:123"

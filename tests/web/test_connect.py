@@ -20,7 +20,7 @@ from sqlalchemy import select
 from herald import services
 from herald.models import SocialAccount, SocialToken, utcnow
 from herald.platforms.fake import FakeServer
-from herald.platforms.linkedin import refresh_access_token
+from herald.platforms.linkedin.client import refresh_access_token
 from herald.schemas import PostCreate
 from herald.state import Herald
 from tests.helpers import add_account

@@ -19,10 +19,9 @@ OAuth (see state.py: add_oauth_app, add_facebook_user, add_linkedin_user, log_in
     GET    /_fake/oauth           apps, users and who is logged in to each dialog
     POST   /_fake/oauth/apps      {"platform","client_id","client_secret","redirect_uris",
                                    "name"?, "refresh_tokens"?}
-    POST   /_fake/oauth/users     {"platform":"facebook","id","name",
-                                   "pages":[[page_id, name, ig_user_id|null], ...]}
-                                  {"platform":"linkedin","id","name","email"?,
-                                   "organizations":[[org_id, name, role?], ...]}
+    POST   /_fake/oauth/users     {"platform","id","name", and the platform's own fields:
+                                   Facebook "pages":[[page_id, name, ig_user_id|null], ...];
+                                   LinkedIn "email"?, "organizations":[[org_id, name, role?], ...]}
     POST   /_fake/oauth/login     {"platform","user"}: who consents in that dialog
 """
 
@@ -38,6 +37,7 @@ from starlette.routing import Route
 
 from herald.platforms.fake.faults import FaultRule
 from herald.platforms.fake.state import GRAPH_REVOKE_SUBCODES, FakeState
+from herald.platforms.registry import SPECS
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -62,13 +62,13 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _organization(raw: list[Any]) -> tuple[str, str] | tuple[str, str, str]:
-    values = [str(v) for v in raw]
-    if len(values) == 2:
-        return values[0], values[1]
-    if len(values) == 3:
-        return values[0], values[1], values[2]
-    raise ValueError("an organization is [id, name] or [id, name, role]")
+def _add_user(state: FakeState, platform: str, user_id: str, name: str,
+              body: dict[str, Any]) -> None:
+    with_users = {s.name: s.fake.add_user for s in SPECS if s.fake and s.fake.add_user}
+    add = with_users.get(platform)
+    if add is None:
+        raise ValueError(f"no OAuth users on {platform!r}: use {' or '.join(with_users)}")
+    add(state, user_id, name, body)
 
 
 def admin_routes(state: FakeState) -> list[Route]:
@@ -183,15 +183,7 @@ def admin_routes(state: FakeState) -> list[Route]:
     async def oauth_user(request: Request) -> Response:
         body = await _body(request)
         platform, user_id, name = body.pop("platform"), str(body.pop("id")), body.pop("name")
-        if platform == "facebook":
-            pages = [(str(page), str(page_name), str(ig) if ig else None)
-                     for page, page_name, ig in body.pop("pages", [])]
-            state.add_facebook_user(user_id, name, pages, **body)
-        elif platform == "linkedin":
-            orgs = [_organization(org) for org in body.pop("organizations", [])]
-            state.add_linkedin_user(user_id, name, organizations=orgs, **body)
-        else:
-            raise ValueError(f"no OAuth users on {platform!r}: use facebook or linkedin")
+        _add_user(state, platform, user_id, name, body)
         return JSONResponse({"platform": platform, "id": user_id}, status_code=201)
 
     async def oauth_login(request: Request) -> Response:

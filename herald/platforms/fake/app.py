@@ -1,4 +1,5 @@
-"""create_fake_app: one ASGI app serving the fake Graph API, LinkedIn, admin API and page."""
+"""create_fake_app: one ASGI app serving every platform's fake (each spec's part), the
+admin API and the sandbox page."""
 
 from __future__ import annotations
 
@@ -9,16 +10,12 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
-from herald.platforms.fake import facebook, instagram
 from herald.platforms.fake.admin import admin_routes
-from herald.platforms.fake.graph import GRAPH_MOUNT, GraphRouter, graph_routes
-from herald.platforms.fake.linkedin import linkedin_routes
-from herald.platforms.fake.linkedin_api import LINKEDIN_MOUNT
 from herald.platforms.fake.media_check import MediaFetcher
-from herald.platforms.fake.oauth_facebook import FACEBOOK_MOUNT, facebook_routes, graph_oauth_routes
-from herald.platforms.fake.oauth_linkedin import linkedin_oauth_routes
 from herald.platforms.fake.page import page_route
 from herald.platforms.fake.state import FakeState
+from herald.platforms.graph.fake import GRAPH_MOUNT, GraphRouter, graph_routes
+from herald.platforms.registry import SPECS
 
 ADMIN_MOUNT = "/_fake"
 
@@ -36,17 +33,8 @@ def create_fake_app(
     """
     state = state or FakeState()
     fetcher = MediaFetcher(media_transport)
-    router = GraphRouter()
-    router.include(instagram.ROUTES)
-    router.include(facebook.ROUTES)
-    routes: list[BaseRoute] = [
-        page_route(state),
-        # oauth/access_token first: the generic /{version}/{object}/{edge} route would take it.
-        Mount(GRAPH_MOUNT, routes=[*graph_oauth_routes(state),
-                                   *graph_routes(state, fetcher, router)]),
-        Mount(FACEBOOK_MOUNT, routes=facebook_routes(state)),
-        Mount(LINKEDIN_MOUNT, routes=[*linkedin_routes(state), *linkedin_oauth_routes(state)]),
-    ]
+    routes: list[BaseRoute] = [page_route(state)]
+    routes += [Mount(path, routes=mounted) for path, mounted in _mounts(state, fetcher).items()]
     if admin:
         routes.append(Mount(ADMIN_MOUNT, routes=admin_routes(state)))
 
@@ -59,3 +47,18 @@ def create_fake_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.fake = state
     return app
+
+
+def _mounts(state: FakeState, fetcher: MediaFetcher) -> dict[str, list[BaseRoute]]:
+    router = GraphRouter()
+    mounts: dict[str, list[BaseRoute]] = {}
+    for spec in SPECS:
+        if spec.fake is None:
+            continue
+        if spec.fake.graph is not None:
+            router.include(spec.fake.graph())
+        for path, routes in spec.fake.mounts(state).items():
+            mounts.setdefault(path, []).extend(routes)
+    # Last: the generic /{version}/{object}/{edge} route would take oauth/access_token.
+    mounts.setdefault(GRAPH_MOUNT, []).extend(graph_routes(state, fetcher, router))
+    return mounts

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from herald.platforms.fake.models import FACEBOOK, INSTAGRAM, LINKEDIN
 from herald.platforms.fake.state import FakeState
 
 DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
-    {"platform": "facebook", "id": "100000000000001", "token": "sandbox-facebook-token",
+    {"platform": FACEBOOK, "id": "100000000000001", "token": "sandbox-facebook-token",
      "name": "Sandbox Page"},
-    {"platform": "instagram", "id": "17841400000000001", "token": "sandbox-instagram-token",
+    {"platform": INSTAGRAM, "id": "17841400000000001", "token": "sandbox-instagram-token",
      "name": "Sandbox Instagram", "username": "herald_sandbox", "page_id": "100000000000001"},
-    {"platform": "linkedin", "id": "urn:li:person:sandbox", "token": "sandbox-linkedin-token",
+    {"platform": LINKEDIN, "id": "urn:li:person:sandbox", "token": "sandbox-linkedin-token",
      "name": "Sandbox Member"},
-    {"platform": "linkedin", "id": "urn:li:organization:1000001",
+    {"platform": LINKEDIN, "id": "urn:li:organization:1000001",
      "token": "sandbox-linkedin-token", "name": "Sandbox Organization"},
 )
 

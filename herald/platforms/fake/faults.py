@@ -1,6 +1,6 @@
 """Fault injection: rules that make chosen calls fail, stall or lose their response.
 
-A rule matches calls by platform ("instagram", "facebook", "linkedin" or "*") and by
+A rule matches calls by platform (a registry name, or "*" for any) and by
 endpoint kind:
 
 - ``container``: Instagram ``POST /{ig-user-id}/media``;
@@ -29,9 +29,11 @@ import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from herald.platforms.registry import NAMES
+
 KINDS = frozenset({"error", "throttle", "timeout", "drop", "reset", "processing_error"})
 ENDPOINTS = frozenset({"container", "upload", "status", "commit", "oauth", "read", "*"})
-PLATFORMS = frozenset({"instagram", "facebook", "linkedin", "*"})
+PLATFORMS = frozenset({*NAMES, "*"})
 
 
 @dataclass

@@ -6,13 +6,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-INSTAGRAM = "instagram"
-FACEBOOK = "facebook"
-LINKEDIN = "linkedin"
+from herald.platforms import facebook, instagram, linkedin
+
+INSTAGRAM = instagram.NAME
+FACEBOOK = facebook.NAME
+LINKEDIN = linkedin.NAME
+
+# The fake's objects below model these three APIs; a new platform's fake keeps its own.
 PLATFORMS = (INSTAGRAM, FACEBOOK, LINKEDIN)
 
 #: Which token namespace each platform uses: Instagram and Facebook share Graph tokens.
-TOKEN_API = {INSTAGRAM: "graph", FACEBOOK: "graph", LINKEDIN: "linkedin"}
+TOKEN_API = {INSTAGRAM: "graph", FACEBOOK: "graph", LINKEDIN: LINKEDIN}
 
 DAY = 86_400.0
 
@@ -50,7 +54,7 @@ class Token:
     """An access token and the accounts it may act for."""
 
     value: str
-    api: str  # "graph" | "linkedin"
+    api: str  # "graph", or the platform's name for an API of its own
     accounts: set[str] = field(default_factory=set)
     expires_at: float | None = None
     #: Set once revoked: the Graph 190 subcode (LinkedIn answers 65601 whatever it is).

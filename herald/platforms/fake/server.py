@@ -11,12 +11,12 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from herald.platforms.facebook.fake.oauth import FACEBOOK_MOUNT
 from herald.platforms.fake.app import create_fake_app
 from herald.platforms.fake.demo import add_demo_accounts
-from herald.platforms.fake.graph import GRAPH_MOUNT
-from herald.platforms.fake.linkedin_api import LINKEDIN_MOUNT
-from herald.platforms.fake.oauth_facebook import FACEBOOK_MOUNT
 from herald.platforms.fake.state import FakeState
+from herald.platforms.graph.fake import GRAPH_MOUNT
+from herald.platforms.linkedin.fake.api import LINKEDIN_MOUNT
 
 DEFAULT_PORT = 8400
 #: Long enough for a normal stop; short enough that calls stalled by a timeout fault

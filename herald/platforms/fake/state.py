@@ -349,11 +349,11 @@ class FakeState:
         self, platform: str, client_id: str, client_secret: str, redirect_uris: Iterable[str],
         *, name: str | None = None, refresh_tokens: bool = True,
     ) -> OAuthApp:
-        """Register a developer app: "facebook" (Facebook Login, also for Instagram) or
-        "linkedin" (`refresh_tokens=False`: an app without programmatic refresh tokens)."""
+        """Register a developer app: Facebook Login's (also for Instagram) or LinkedIn's
+        (`refresh_tokens=False`: an app without programmatic refresh tokens)."""
         if platform == INSTAGRAM:
             raise ValueError("Instagram accounts connect through Facebook Login: "
-                             "register a 'facebook' app")
+                             f"register a {FACEBOOK!r} app")
         if platform not in (FACEBOOK, LINKEDIN):
             raise ValueError(f"unknown platform {platform!r}")
         uris = tuple(redirect_uris)

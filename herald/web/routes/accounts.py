@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from herald import connect, services
 from herald.errors import AppError, NotFound
 from herald.models import PLATFORMS
+from herald.platforms import registry
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.state import Herald
 from herald.web import connecting, queries, sessions
@@ -30,9 +31,9 @@ from herald.web.routes import see_other, web_router
 
 router = web_router()
 
-FLOWS = ("facebook", "linkedin")
-SETTINGS_NAMES = {"facebook": "HERALD_FACEBOOK_APP_ID and HERALD_FACEBOOK_APP_SECRET",
-                  "linkedin": "HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET"}
+FLOWS = tuple(spec.name for spec in registry.connectable())
+SETTINGS_NAMES = {spec.name: spec.connect.settings_names
+                  for spec in registry.connectable() if spec.connect is not None}
 
 
 def _pydantic_message(exc: ValidationError) -> str:
@@ -59,6 +60,7 @@ def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int =
     return page(request, "accounts.html", user, title="Accounts", active="accounts",
                 accounts=accounts, counts=counts, sandbox=herald.sandbox is not None,
                 oauth=oauth, callbacks=callbacks, platforms=PLATFORMS,
+                connect_flows=list(configured.values()),
                 status_code=status_code, **context)
 
 
@@ -155,7 +157,7 @@ def remove(request: Request, account_id: str, herald: HeraldDep, user: UserDep,
 # --- connecting through the platform's sign-in -----------------------------------------------
 
 
-def _flow(herald: Herald, name: str) -> connecting.Flow | None:
+def _flow(herald: Herald, name: str) -> connect.Flow | None:
     if name not in FLOWS:
         raise NotFound()
     return connecting.flows(herald.settings).get(name)
@@ -224,7 +226,7 @@ async def connect_callback(request: Request, name: str, herald: HeraldDep, user:
     return await run_in_threadpool(_pick_page, request, herald, user, flow, offer, sealed)
 
 
-def _pick_page(request: Request, herald: Herald, user: WebUser, flow: connecting.Flow,
+def _pick_page(request: Request, herald: Herald, user: WebUser, flow: connect.Flow,
                offer: connect.Offer, sealed: str, *, error: str = "",
                picked: frozenset[str] | None = None) -> Response:
     with herald.db.session() as session:

@@ -19,14 +19,9 @@ from herald import services
 from herald.api.media import store_upload
 from herald.errors import AppError
 from herald.models import POST_TYPES, SocialAccount
+from herald.platforms.registry import COMPOSE_LIMITS
 from herald.services import Context
 from herald.state import Herald
-from herald.validation import (
-    FACEBOOK_CAPTION_MAX,
-    INSTAGRAM_CAPTION_MAX,
-    INSTAGRAM_HASHTAGS_MAX,
-    LINKEDIN_COMMENTARY_MAX,
-)
 from herald.web import queries, sessions
 from herald.web.composing import ComposeForm, Outcome, check, create, default_when
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
@@ -37,11 +32,7 @@ from herald.web.routes import see_other, web_router
 router = web_router()
 
 #: What the live counters check in the browser; the server's checks are the same rules.
-LIMITS = {
-    "instagram": {"chars": INSTAGRAM_CAPTION_MAX, "hashtags": INSTAGRAM_HASHTAGS_MAX},
-    "linkedin": {"chars": LINKEDIN_COMMENTARY_MAX},
-    "facebook": {"chars": FACEBOOK_CAPTION_MAX},
-}
+LIMITS = COMPOSE_LIMITS
 
 
 def _accounts(herald: Herald, user: WebUser) -> dict[str, SocialAccount]:

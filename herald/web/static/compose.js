@@ -7,7 +7,8 @@
   if (!form) return;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const LIMITS = JSON.parse(document.getElementById("counters-main").dataset.limits);
-  const NAMES = { instagram: "Instagram", facebook: "Facebook", linkedin: "LinkedIn" };
+  // [[platform, display name], …] in reading order, from the platform registry.
+  const NAMES = Object.fromEntries(JSON.parse(document.getElementById("counters-main").dataset.names));
   // herald.validation's hashtag rule: a "#" not inside a word, then a word with a letter.
   const HASHTAG = /(?<![\p{L}\p{N}_&#])#[\p{L}\p{N}_]*[\p{L}_][\p{L}\p{N}_]*/gu;
   const number = (n) => n.toLocaleString("en");

@@ -7,7 +7,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from herald.platforms.fake.linkedin_api import (
+from herald.platforms.fake.models import DAY, LINKEDIN, LiPost, PublishedRecord, utc
+from herald.platforms.linkedin.fake.api import (
     LiCall,
     error,
     forbidden,
@@ -16,7 +17,6 @@ from herald.platforms.fake.linkedin_api import (
     not_found,
     throttled,
 )
-from herald.platforms.fake.models import DAY, LINKEDIN, LiPost, PublishedRecord, utc
 
 COMMENTARY_MAX = 3000  # ◐ widely assumed, not found verbatim
 MULTI_IMAGE_MIN, MULTI_IMAGE_MAX = 2, 20

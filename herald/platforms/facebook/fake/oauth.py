@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from herald.platforms.fake import graph_errors as errors
 from herald.platforms.fake.calls import (
     BadRequestBody,
     CallInfo,
@@ -29,7 +28,6 @@ from herald.platforms.fake.calls import (
     run_call,
 )
 from herald.platforms.fake.faults import FaultRule
-from herald.platforms.fake.graph import GRAPH_VERSION, fault_error
 from herald.platforms.fake.models import FACEBOOK, INSTAGRAM, OAuthApp, Token
 from herald.platforms.fake.oauth import (
     CodeProblem,
@@ -42,6 +40,8 @@ from herald.platforms.fake.oauth import (
     split_scope,
 )
 from herald.platforms.fake.state import FakeState
+from herald.platforms.graph import fake_errors as errors
+from herald.platforms.graph.fake import GRAPH_VERSION, fault_error
 
 #: Where create_fake_app mounts the dialog: <fake>/facebook/dialog/oauth (or /vNN.0/dialog/…).
 FACEBOOK_MOUNT = "/facebook"
@@ -269,3 +269,10 @@ def page_token(state: FakeState, user_token: Token, page_id: str) -> str:
         # Read the links afresh: an Instagram account linked since then shows up.
         record.accounts = {page_id, *linked_instagram(state, page_id)}
         return record.value
+
+
+def add_user(state: FakeState, user_id: str, name: str, body: dict[str, Any]) -> None:
+    """A Facebook user and their Pages, from the admin API's POST /_fake/oauth/users."""
+    pages = [(str(page), str(page_name), str(ig) if ig else None)
+             for page, page_name, ig in body.pop("pages", [])]
+    state.add_facebook_user(user_id, name, pages, **body)

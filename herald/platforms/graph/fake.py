@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from herald.platforms.fake import graph_errors as errors
 from herald.platforms.fake.calls import (
     BadRequestBody,
     CallInfo,
@@ -42,6 +41,7 @@ from herald.platforms.fake.models import (
     utc,
 )
 from herald.platforms.fake.state import FakeState, GraphNode
+from herald.platforms.graph import fake_errors as errors
 
 #: Where create_fake_app mounts the Graph API; HERALD_GRAPH_API_URL = <fake>/graph.
 GRAPH_MOUNT = "/graph"
@@ -322,7 +322,8 @@ def _app_usage(state: FakeState) -> str:
 
 def _buc_usage(account: Account) -> str:
     percent = account.usage_percent
-    kind = "instagram" if account.platform == INSTAGRAM else "pages"
+    # The header names Instagram's use case after the platform, and Pages' "pages".
+    kind = INSTAGRAM if account.platform == INSTAGRAM else "pages"
     usage = {account.id: [{
         "type": kind, "call_count": percent, "total_cputime": percent, "total_time": percent,
         "estimated_time_to_regain_access": account.regain_minutes,

@@ -17,7 +17,16 @@ from urllib.parse import urlencode
 import httpx
 
 from herald.config import Settings
-from herald.connect.base import Candidate, ConnectError, Offer, body_of, scrub, unreachable
+from herald.connect.base import (
+    Candidate,
+    ConnectError,
+    Flow,
+    Offer,
+    body_of,
+    scrub,
+    unreachable,
+)
+from herald.platforms.instagram import NAME as INSTAGRAM
 
 SCOPES = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", "instagram_basic",
           "instagram_content_publish", "business_management")
@@ -46,6 +55,21 @@ class FacebookApp:
         return cls(settings.facebook_app_id, secret.get_secret_value(),
                    f"{settings.graph_api_url}/{version}",
                    f"{settings.facebook_dialog_url}/{version}/dialog/oauth")
+
+
+def flow(settings: Settings) -> Flow | None:
+    """Facebook Login bound to the configured app; None when it is not set up."""
+    app = FacebookApp.from_settings(settings)
+    if app is None:
+        return None
+    return Flow(
+        "facebook", "Facebook Pages and Instagram", "Facebook Login",
+        lambda uri, state: authorization_url(app, redirect_uri=uri, state=state),
+        callback_problem,
+        lambda client, code, uri: fetch_offer(client, app, code=code, redirect_uri=uri),
+        token_note="Page tokens from Facebook Login do not expire; if Facebook revokes one (a "
+                   "password change, a role removed), the account is marked and you connect "
+                   "again.")
 
 
 def authorization_url(app: FacebookApp, *, redirect_uri: str, state: str) -> str:
@@ -174,7 +198,7 @@ def _offer(pages: list[dict[str, Any]]) -> Offer:
             assert isinstance(ig, dict)
             username = ig.get("username")
             add(Candidate(
-                platform="instagram", external_id=ig["id"],
+                platform=INSTAGRAM, external_id=ig["id"],
                 name=f"@{username}" if username else str(ig.get("name") or ig["id"]),
                 access_token=token, detail=f"Instagram account linked to the Page {name}"))
     return Offer("facebook", tuple(candidates), tuple(notes))

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import bisect
-import json
-import re
 import string
 from typing import Any
 
-from herald.platforms.fake import graph_errors as errors
 from herald.platforms.fake.calls import as_bool, as_text
-from herald.platforms.fake.graph import GraphCall, GraphRouter, graph_time, new_id
-from herald.platforms.fake.media_check import MediaProblem
 from herald.platforms.fake.models import (
     DAY,
     INSTAGRAM,
@@ -20,23 +15,23 @@ from herald.platforms.fake.models import (
     PublishedRecord,
     utc,
 )
+from herald.platforms.graph import fake_errors as errors
+from herald.platforms.graph.fake import GraphCall, GraphRouter, graph_time, new_id
+from herald.platforms.instagram.fake.checks import (
+    check_caption,
+    check_children,
+    check_image,
+    check_media_params,
+    container_status,
+)
 
 ROUTES = GraphRouter()
 
-CAPTION_MAX = 2200
-HASHTAGS_MAX = 30
-MENTIONS_MAX = 20
-CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
-#: Feed images must lie between 4:5 and 1.91:1; a little slack for rounding in pixel sizes.
-ASPECT_MIN, ASPECT_MAX = 0.8 - 0.005, 1.91 + 0.005
-FEED_FORMATS = frozenset({"JPEG", "PNG"})
 #: Processing failure reported when an injected processing_error has no subcode of its own.
 DEFAULT_PROCESSING_SUBCODE = 2207026
 #: Video fetch failures surface through the container status ◐ [POSTIZ].
 VIDEO_FETCH_SUBCODE = 2207076
 
-_HASHTAG = re.compile(r"(?<![\w&])#\w+")
-_MENTION = re.compile(r"(?<![\w])@[\w.]+")
 _STATUS_TEXT = {
     "IN_PROGRESS": "In Progress: Media is still being processed.",
     "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
@@ -44,21 +39,6 @@ _STATUS_TEXT = {
     "PUBLISHED": "Published: Media has been successfully published.",
 }
 _SHORTCODE_ALPHABET = string.ascii_letters + string.digits + "_-"
-
-
-def container_status(container: Container, now: float) -> str:
-    """Where a container is in IN_PROGRESS → FINISHED/ERROR, EXPIRED, PUBLISHED."""
-    if container.media_id is not None:
-        return "PUBLISHED"
-    if now - container.created_at >= DAY:
-        return "EXPIRED"
-    if container.ready_seconds is not None:
-        ready = now - container.created_at >= container.ready_seconds
-    else:
-        ready = container.polls >= container.ready_polls
-    if not ready:
-        return "IN_PROGRESS"
-    return "ERROR" if container.error_subcode is not None else "FINISHED"
 
 
 def _published_since(times: list[float], since: float) -> int:
@@ -145,29 +125,17 @@ async def create_container(call: GraphCall) -> dict[str, Any]:
     caption = as_text(params.get("caption"))
     call.info.caption = caption
 
-    _check_media_params(media_type, image_url, video_url, is_item, params)
+    check_media_params(media_type, image_url, video_url, is_item, params)
     if not is_item:
         # Captions on carousel children are ignored by Instagram ◐, so only check the rest.
-        _check_caption(caption, params)
+        check_caption(caption, params)
     children: tuple[str, ...] = ()
     if media_type == "CAROUSEL":
-        children = _check_children(call, params.get("children"))
+        children = check_children(call, params.get("children"))
 
-    video_failed = False
-    if call.state.config.fetch_media:
-        if image_url:
-            await _check_image(call, image_url, feed=media_type != "STORIES")
-        if video_url:
-            video_failed = not await call.fetcher.reachable(call.state, video_url)
-
+    error_subcode = await _processing_error(call, media_type, image_url, video_url)
     state, config = call.state, call.state.config
     is_video = video_url is not None
-    error_subcode: int | None = None
-    if call.info.processing_error:
-        assert call.info.fault is not None
-        error_subcode = call.info.fault.subcode or DEFAULT_PROCESSING_SUBCODE
-    elif video_failed:
-        error_subcode = VIDEO_FETCH_SUBCODE
     container = Container(
         id=new_id(state, "1788945"),
         account_id=call.account.id,
@@ -190,98 +158,19 @@ async def create_container(call: GraphCall) -> dict[str, Any]:
     return {"id": container.id}
 
 
-def _check_media_params(
-    media_type: str, image_url: str | None, video_url: str | None, is_item: bool,
-    params: dict[str, Any],
-) -> None:
-    if media_type not in ("IMAGE", "VIDEO", "REELS", "STORIES", "CAROUSEL"):
-        raise errors.instagram(100, 2207023, media_type=media_type)
-    if media_type == "IMAGE" and not image_url:
-        raise errors.invalid_param("The parameter image_url is required.")
-    if media_type == "REELS" and not video_url:
-        raise errors.invalid_param("The parameter video_url is required.")
-    if media_type == "VIDEO":
-        # Single feed videos are published as reels since 2023; VIDEO remains for children.
-        if not is_item:
-            raise errors.instagram(100, 2207023, media_type="VIDEO")
-        if not video_url:
-            raise errors.invalid_param("The parameter video_url is required.")
-    if media_type == "STORIES" and not (image_url or video_url):
-        raise errors.invalid_param("The parameter image_url or video_url is required.")
-    if media_type == "CAROUSEL" and is_item:
-        raise errors.instagram(100, 2207028, detail="A carousel cannot be a carousel item.")
-    if image_url and video_url:
-        raise errors.invalid_param("Only one of image_url and video_url may be given.")
-    if params.get("alt_text") and not image_url:
-        raise errors.invalid_param("alt_text is only supported for image media.")
-
-
-def _check_caption(caption: str, params: dict[str, Any]) -> None:
-    if len(caption) > CAPTION_MAX:
-        raise errors.instagram(36004, 2207010)
-    if len(_HASHTAG.findall(caption)) > HASHTAGS_MAX:
-        # No documented subcode for too many hashtags ❓: a plain invalid-parameter error.
-        raise errors.invalid_param(f"The caption has more than {HASHTAGS_MAX} hashtags.")
-    if len(_MENTION.findall(caption)) > MENTIONS_MAX:
-        raise errors.instagram(100, 2207040)
-    tags = params.get("user_tags")
-    if isinstance(tags, str) and tags:
-        try:
-            tags = json.loads(tags)
-        except ValueError:
-            raise errors.invalid_param("user_tags must be a JSON array.") from None
-    if isinstance(tags, list) and len(tags) > MENTIONS_MAX:
-        raise errors.instagram(100, 2207040)
-
-
-def _check_children(call: GraphCall, raw: Any) -> tuple[str, ...]:
-    if isinstance(raw, list):
-        children = [str(c).strip() for c in raw]
-    else:
-        text = as_text(raw).strip()
-        if text.startswith("["):
-            try:
-                children = [str(c) for c in json.loads(text)]
-            except ValueError:
-                raise errors.invalid_param("children must be a list of ids.") from None
-        else:
-            children = [c.strip() for c in text.split(",")]
-    children = [c for c in children if c]
-    if not CAROUSEL_MIN <= len(children) <= CAROUSEL_MAX:
-        raise errors.instagram(
-            100, 2207028,
-            detail=f"A carousel needs {CAROUSEL_MIN} to {CAROUSEL_MAX} items, "
-                   f"got {len(children)}.",
-        )
-    state, now = call.state, call.state.now()
-    with state.lock:
-        for child_id in children:
-            child = state.data.nodes.get(child_id)
-            if not isinstance(child, Container) or child.account_id != call.account.id:
-                raise errors.instagram(24, 2207006, id=child_id)
-            if not child.is_carousel_item:
-                raise errors.instagram(
-                    100, 2207028, detail=f"Media {child_id} was not created as a carousel item."
-                )
-            # Unconfirmed ❓: children still processing are refused like an early publish.
-            if container_status(child, now) != "FINISHED":
-                raise errors.instagram(9007, 2207027)
-    return tuple(children)
-
-
-async def _check_image(call: GraphCall, url: str, *, feed: bool) -> None:
-    try:
-        info = await call.fetcher.image(call.state, url)
-    except MediaProblem as problem:
-        if problem.kind == "too_large":
-            raise errors.instagram(36000, 2207004) from None
-        if problem.kind == "format":
-            raise errors.instagram(36001, 2207005) from None
-        raise errors.instagram(9004, 2207052, url=url) from None
-    if info.format not in FEED_FORMATS:
-        raise errors.instagram(36001, 2207005)
-    if feed and not ASPECT_MIN <= info.aspect <= ASPECT_MAX:
-        raise errors.instagram(36003, 2207009, ratio=f"{info.aspect:.3g}")
+async def _processing_error(call: GraphCall, media_type: str, image_url: str | None,
+                            video_url: str | None) -> int | None:
+    """The subcode the container's processing will end in, if any (images are checked now)."""
+    video_failed = False
+    if call.state.config.fetch_media:
+        if image_url:
+            await check_image(call, image_url, feed=media_type != "STORIES")
+        if video_url:
+            video_failed = not await call.fetcher.reachable(call.state, video_url)
+    if call.info.processing_error:
+        assert call.info.fault is not None
+        return call.info.fault.subcode or DEFAULT_PROCESSING_SUBCODE
+    return VIDEO_FETCH_SUBCODE if video_failed else None
 
 
 @ROUTES.route("GET", "ig_container", endpoint="status")

@@ -7,10 +7,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from herald.platforms.fake import linkedin_media as media
-from herald.platforms.fake import linkedin_posts as posts
-from herald.platforms.fake.linkedin_api import UPLOADS, LiHandler, li_route
 from herald.platforms.fake.state import FakeState
+from herald.platforms.linkedin.fake import media as media
+from herald.platforms.linkedin.fake import posts as posts
+from herald.platforms.linkedin.fake.api import UPLOADS, LiHandler, li_route
 
 
 def linkedin_routes(state: FakeState) -> list[BaseRoute]:

@@ -21,7 +21,15 @@ from urllib.parse import urlencode
 import httpx
 
 from herald.config import Settings
-from herald.connect.base import Candidate, ConnectError, Offer, body_of, scrub, unreachable
+from herald.connect.base import (
+    Candidate,
+    ConnectError,
+    Flow,
+    Offer,
+    body_of,
+    scrub,
+    unreachable,
+)
 from herald.models import utcnow
 
 SCOPES = ("openid", "profile", "w_member_social", "r_organization_admin",
@@ -53,6 +61,20 @@ class LinkedInApp:
         return cls(settings.linkedin_client_id, secret.get_secret_value(),
                    settings.linkedin_auth_url, settings.linkedin_token_url,
                    settings.linkedin_api_url, settings.linkedin_version)
+
+
+def flow(settings: Settings) -> Flow | None:
+    """LinkedIn's sign-in bound to the configured app; None when it is not set up."""
+    app = LinkedInApp.from_settings(settings)
+    if app is None:
+        return None
+    return Flow(
+        "linkedin", "LinkedIn", "LinkedIn's sign-in",
+        lambda uri, state: authorization_url(app, redirect_uri=uri, state=state),
+        callback_problem,
+        lambda client, code, uri: fetch_offer(client, app, code=code, redirect_uri=uri),
+        token_note="LinkedIn tokens are refreshed before they expire when LinkedIn gives a "
+                   "refresh token.")
 
 
 def authorization_url(app: LinkedInApp, *, redirect_uri: str, state: str) -> str:
@@ -102,23 +124,7 @@ async def fetch_offer(client: httpx.AsyncClient, app: LinkedInApp, *, code: str,
     else:
         notes.append("LinkedIn did not grant posting as you (w_member_social), so your "
                      "profile is not offered.")
-    if "r_organization_admin" not in granted:
-        notes.append("LinkedIn did not grant reading your organizations "
-                     "(r_organization_admin), so none are offered.")
-    else:
-        orgs, skipped = await _organizations(api)
-        if orgs and "w_organization_social" not in granted:
-            notes.append("LinkedIn did not grant posting for organizations "
-                         "(w_organization_social), so none are offered.")
-            orgs = []
-        for org_id, role in orgs:
-            name = await _organization_name(api, org_id)
-            candidates.append(candidate(f"urn:li:organization:{org_id}", name,
-                                        f"LinkedIn organization (you are {role.lower()})"))
-        if skipped:
-            notes.append(f"{skipped} organization{'s' if skipped > 1 else ''} where your role "
-                         "cannot post (administrators, content admins and sponsored-content "
-                         f"posters can) {'are' if skipped > 1 else 'is'} not offered.")
+    await _offer_organizations(api, granted, candidate, candidates, notes)
     if not tokens.get("refresh_token"):
         # Programmatic refresh tokens are granted per app; without one, no refresh.
         notes.append("LinkedIn gave this app no refresh token: the accounts need connecting "
@@ -169,6 +175,29 @@ class _Api:
             raise ConnectError(scrub(f"LinkedIn refused to show {what}: {said}. Nothing was "
                                      "connected.", self.token, self.app.client_secret))
         return body
+
+
+async def _offer_organizations(api: _Api, granted: frozenset[str],
+                               candidate: Callable[[str, str, str], Candidate],
+                               candidates: list[Candidate], notes: list[str]) -> None:
+    """Add the organizations the member may post for, or say why there are none."""
+    if "r_organization_admin" not in granted:
+        notes.append("LinkedIn did not grant reading your organizations "
+                     "(r_organization_admin), so none are offered.")
+        return
+    orgs, skipped = await _organizations(api)
+    if orgs and "w_organization_social" not in granted:
+        notes.append("LinkedIn did not grant posting for organizations "
+                     "(w_organization_social), so none are offered.")
+        orgs = []
+    for org_id, role in orgs:
+        name = await _organization_name(api, org_id)
+        candidates.append(candidate(f"urn:li:organization:{org_id}", name,
+                                    f"LinkedIn organization (you are {role.lower()})"))
+    if skipped:
+        notes.append(f"{skipped} organization{'s' if skipped > 1 else ''} where your role "
+                     "cannot post (administrators, content admins and sponsored-content "
+                     f"posters can) {'are' if skipped > 1 else 'is'} not offered.")
 
 
 async def _organizations(api: _Api) -> tuple[list[tuple[str, str]], int]:

@@ -31,7 +31,6 @@ from herald.platforms.fake.calls import (
     run_call,
 )
 from herald.platforms.fake.faults import FaultRule
-from herald.platforms.fake.linkedin_api import LiCall, error, fault_error, forbidden, li_route
 from herald.platforms.fake.models import LINKEDIN, LiMember, LiRole, OAuthApp, Token
 from herald.platforms.fake.oauth import (
     CodeProblem,
@@ -44,6 +43,7 @@ from herald.platforms.fake.oauth import (
     split_scope,
 )
 from herald.platforms.fake.state import FakeState
+from herald.platforms.linkedin.fake.api import LiCall, error, fault_error, forbidden, li_route
 
 #: ❓ LinkedIn documents codes as short-lived; 30 minutes is the figure usually quoted.
 CODE_TTL = 1800.0
@@ -326,3 +326,18 @@ def linkedin_oauth_routes(state: FakeState) -> list[BaseRoute]:
         li_route(state, "/rest/organizations/{org_id}", get_organization, methods=["GET"],
                  endpoint="read", name="rest/organizations.get"),
     ]
+
+
+def add_user(state: FakeState, user_id: str, name: str, body: dict[str, Any]) -> None:
+    """A LinkedIn member and their organizations, from POST /_fake/oauth/users."""
+    orgs = [_organization(org) for org in body.pop("organizations", [])]
+    state.add_linkedin_user(user_id, name, organizations=orgs, **body)
+
+
+def _organization(raw: list[Any]) -> tuple[str, str] | tuple[str, str, str]:
+    values = [str(v) for v in raw]
+    if len(values) == 2:
+        return values[0], values[1]
+    if len(values) == 3:
+        return values[0], values[1], values[2]
+    raise ValueError("an organization is [id, name] or [id, name, role]")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from datetime import datetime
 from typing import Any
 
-from herald.platforms.fake import graph_errors as errors
+from herald.platforms.facebook.fake.checks import (
+    attachable_photo,
+    attached_media,
+    check_duplicate,
+    check_photo,
+    scheduled_time,
+)
+from herald.platforms.facebook.fake.oauth import linked_instagram, page_token
 from herald.platforms.fake.calls import as_bool, as_text
-from herald.platforms.fake.graph import GraphCall, GraphRouter, graph_time, new_id
-from herald.platforms.fake.media_check import MediaProblem, inspect_image
 from herald.platforms.fake.models import (
-    DAY,
     FACEBOOK,
     Account,
     FbPhoto,
@@ -21,15 +23,12 @@ from herald.platforms.fake.models import (
     PublishedRecord,
     utc,
 )
-from herald.platforms.fake.oauth_facebook import linked_instagram, page_token
+from herald.platforms.graph import fake_errors as errors
+from herald.platforms.graph.fake import GraphCall, GraphRouter, graph_time, new_id
 
 ROUTES = GraphRouter()
 
 MESSAGE_MAX = 63_206  # ◐ what Postiz assumes
-PHOTO_MAX_BYTES = 4 * 1024 * 1024  # "Photos should be less than 4 MB" ◐
-PHOTO_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "MPO"})
-#: Native scheduling window: 10 minutes to 75 days ahead ◐ (Graph Page-feed reference).
-SCHEDULE_MIN, SCHEDULE_MAX = 600.0, 75 * DAY
 _TASKS = ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]
 
 
@@ -119,19 +118,19 @@ async def create_post(call: GraphCall) -> dict[str, Any]:
     message = as_text(params.get("message"))
     link = as_text(params.get("link")) or None
     call.info.caption = message
-    fbids = _attached_media(params)
+    fbids = attached_media(params)
     if not (message or link or fbids):
         raise errors.invalid_param("Missing message or attachment")
     if len(message) > MESSAGE_MAX:
         raise errors.invalid_param(f"The message is longer than {MESSAGE_MAX} characters.")
     published = as_bool(params.get("published"), True)
-    scheduled_for = _scheduled_time(call, params.get("scheduled_publish_time"), published)
+    scheduled_for = scheduled_time(call, params.get("scheduled_publish_time"), published)
 
     with state.lock:
         now = state.now()
-        photos = [_attachable_photo(call, i, fbid) for i, fbid in enumerate(fbids)]
+        photos = [attachable_photo(call, i, fbid) for i, fbid in enumerate(fbids)]
         signature = ("feed", message, link, tuple(p.url or p.id for p in photos))
-        _check_duplicate(call, signature)
+        check_duplicate(call, signature)
         post = FbPost(
             id=f"{page.id}_{new_id(state, '1221000')}", account_id=page.id, message=message,
             created_at=now, link=link, photo_ids=tuple(p.id for p in photos),
@@ -149,69 +148,12 @@ async def create_post(call: GraphCall) -> dict[str, Any]:
     return {"id": post.id}
 
 
-def _attached_media(params: dict[str, Any]) -> list[str]:
-    """media_fbid values from JSON (a list) or a form (a JSON string or attached_media[N])."""
-    raw: Any = params.get("attached_media")
-    items: list[Any]
-    if raw is None:
-        keyed = sorted((k for k in params if k.startswith("attached_media[")),
-                       key=lambda k: int(k[15:-1]) if k[15:-1].isdigit() else 0)
-        items = [params[k] for k in keyed]
-    elif isinstance(raw, str):
-        try:
-            items = json.loads(raw) if raw.strip() else []
-        except ValueError:
-            raise errors.invalid_param("attached_media must be a JSON array") from None
-    else:
-        items = raw if isinstance(raw, list) else [raw]
-    fbids: list[str] = []
-    for index, item in enumerate(items):
-        if isinstance(item, str):
-            try:
-                item = json.loads(item)
-            except ValueError:
-                item = {"media_fbid": item}
-        if not isinstance(item, dict) or not item.get("media_fbid"):
-            raise errors.invalid_param(f"param attached_media[{index}] must be an object "
-                                       "with a media_fbid")
-        fbids.append(str(item["media_fbid"]))
-    return fbids
 
 
-def _attachable_photo(call: GraphCall, index: int, fbid: str) -> FbPhoto:
-    photo = call.state.data.nodes.get(fbid)
-    if (not isinstance(photo, FbPhoto) or photo.account_id != call.account.id
-            or photo.published or photo.post_id is not None):
-        raise errors.invalid_param(
-            f"param attached_media[{index}] has media_fbid {fbid}, which is not an "
-            "unpublished photo of this Page"
-        )
-    return photo
 
 
-def _scheduled_time(call: GraphCall, raw: Any, published: bool) -> float | None:
-    if raw in (None, ""):
-        return None
-    if published:
-        raise errors.invalid_param(
-            "You cannot specify a scheduled publish time on a published post"
-        )
-    try:
-        when = float(raw)
-    except (TypeError, ValueError):
-        try:
-            when = datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            raise errors.invalid_param("The specified scheduled publish time is invalid.") from None
-    if not SCHEDULE_MIN <= when - call.state.now() <= SCHEDULE_MAX:
-        raise errors.invalid_param("The specified scheduled publish time is invalid.")
-    return when
 
 
-def _check_duplicate(call: GraphCall, signature: tuple[Any, ...]) -> None:
-    # Only identical *consecutive* posts are refused, as on Facebook: a partial guard.
-    if call.state.data.fb_last_post.get(call.account.id) == signature:
-        raise errors.GraphError(506, "(#506) Duplicate status message", subcode=1455006)
 
 
 def _store_post(
@@ -243,7 +185,7 @@ async def create_photo(call: GraphCall) -> dict[str, Any]:
     call.info.caption = caption
     if url is None and source is None:
         raise errors.GraphError(324, "(#324) Requires upload file")
-    await _check_photo(call, url, source)
+    await check_photo(call, url, source)
 
     with state.lock:
         now = state.now()
@@ -253,7 +195,7 @@ async def create_photo(call: GraphCall) -> dict[str, Any]:
         if published:
             digest = url or hashlib.sha256(source or b"").hexdigest()
             signature = ("photo", caption, digest)
-            _check_duplicate(call, signature)
+            check_duplicate(call, signature)
             post = FbPost(id=f"{page.id}_{new_id(state, '1221000')}", account_id=page.id,
                           message=caption, created_at=now, photo_ids=(photo.id,))
             post.permalink = call.permalink(post.id)
@@ -266,23 +208,6 @@ async def create_photo(call: GraphCall) -> dict[str, Any]:
     return result
 
 
-async def _check_photo(call: GraphCall, url: str | None, source: bytes | None) -> None:
-    if source is not None:
-        info = inspect_image(source)
-    elif url is not None and call.state.config.fetch_media:
-        try:
-            info = await call.fetcher.image(call.state, url)
-        except MediaProblem as problem:
-            if problem.kind == "unreachable":
-                raise errors.GraphError(324, "(#324) Missing or invalid image file") from None
-            info = None
-    else:
-        return
-    if info is None or info.format not in PHOTO_FORMATS or info.size > PHOTO_MAX_BYTES:
-        raise errors.invalid_param(
-            "Photos should be smaller than 4 MB and saved as JPG, PNG, GIF, TIFF or WEBP files.",
-            subcode=1366046,
-        )
 
 
 @ROUTES.route("POST", "page", "videos", endpoint="commit")
@@ -303,7 +228,7 @@ async def create_video(call: GraphCall) -> dict[str, Any]:
     with state.lock:
         now = state.now()
         signature = ("video", description, title, file_url)
-        _check_duplicate(call, signature)
+        check_duplicate(call, signature)
         video = FbVideo(
             id=new_id(state, "1223000"), account_id=page.id, file_url=file_url,
             description=description, title=title, created_at=now,

@@ -1,0 +1,86 @@
+"""Facebook Pages, published through the Graph API; Facebook Login also connects the
+Instagram accounts linked to the Pages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from herald.platforms.facebook import rules
+from herald.platforms.spec import ConnectSpec, Endpoint, FakeSpec, PlatformSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import httpx
+    from starlette.routing import BaseRoute
+
+    from herald.config import Settings
+    from herald.connect.base import Flow
+    from herald.platforms.base import Publisher
+    from herald.platforms.fake.state import FakeState
+    from herald.platforms.graph.fake import GraphRouter
+
+NAME = "facebook"
+
+
+def _publisher(client: httpx.AsyncClient, endpoint: Endpoint) -> Publisher:
+    from herald.platforms.facebook.client import FacebookPublisher
+
+    return FacebookPublisher(client, base_url=endpoint.base_url, version=endpoint.version)
+
+
+def _endpoint(settings: Settings) -> Endpoint:
+    return Endpoint(settings.graph_api_url, settings.graph_api_version)
+
+
+def _flow(settings: Settings) -> Flow | None:
+    from herald.platforms.facebook.oauth import flow
+
+    return flow(settings)
+
+
+def _fake_mounts(state: FakeState) -> Mapping[str, list[BaseRoute]]:
+    from herald.platforms.facebook.fake.oauth import (
+        FACEBOOK_MOUNT,
+        facebook_routes,
+        graph_oauth_routes,
+    )
+    from herald.platforms.graph.fake import GRAPH_MOUNT
+
+    # Facebook Login's dialog (www.facebook.com) and its token exchange on the Graph API.
+    return {GRAPH_MOUNT: list(graph_oauth_routes(state)),
+            FACEBOOK_MOUNT: list(facebook_routes(state))}
+
+
+def _fake_user(state: FakeState, user_id: str, name: str, body: dict[str, Any]) -> None:
+    from herald.platforms.facebook.fake.oauth import add_user
+
+    add_user(state, user_id, name, body)
+
+
+def _fake_graph() -> GraphRouter:
+    from herald.platforms.facebook.fake.routes import ROUTES
+
+    return ROUTES
+
+
+SPEC = PlatformSpec(
+    name=NAME,
+    display_name="Facebook",
+    short_name="FB",
+    post_types=rules.POST_TYPES,
+    rules=rules.check,
+    publisher=_publisher,
+    endpoint=_endpoint,
+    sandbox_id=lambda digits: f"10{digits}",
+    sandbox_mount="/graph",
+    compose_limits={"chars": rules.FACEBOOK_CAPTION_MAX},
+    reconciles=True,
+    permissions="pages_manage_posts, pages_read_engagement and pages_show_list "
+                "(publish_video for videos)",
+    connect=ConnectSpec(
+        settings_names="HERALD_FACEBOOK_APP_ID and HERALD_FACEBOOK_APP_SECRET", bind=_flow),
+    fake=FakeSpec(mounts=_fake_mounts, graph=_fake_graph, add_user=_fake_user),
+)
+
+__all__ = ["NAME", "SPEC"]

@@ -1,0 +1,63 @@
+"""Instagram professional accounts, through the Graph API.
+
+No connect flow of its own: its accounts come with their Facebook Pages through Facebook
+Login (herald.platforms.facebook.oauth).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from herald.platforms.instagram import rules
+from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec
+
+if TYPE_CHECKING:
+    import httpx
+
+    from herald.config import Settings
+    from herald.platforms.base import Publisher
+    from herald.platforms.graph.fake import GraphRouter
+
+NAME = "instagram"
+
+
+def _publisher(client: httpx.AsyncClient, endpoint: Endpoint) -> Publisher:
+    from herald.platforms.instagram.client import InstagramPublisher
+
+    if endpoint.quick:
+        # The sandbox finishes containers at once; Meta asks for polls about once a minute.
+        return InstagramPublisher(client, base_url=endpoint.base_url, version=endpoint.version,
+                                  poll_interval=0.2, max_poll_interval=1.0)
+    return InstagramPublisher(client, base_url=endpoint.base_url, version=endpoint.version)
+
+
+def _endpoint(settings: Settings) -> Endpoint:
+    return Endpoint(settings.graph_api_url, settings.graph_api_version)
+
+
+def _fake_graph() -> GraphRouter:
+    from herald.platforms.instagram.fake.routes import ROUTES
+
+    return ROUTES
+
+
+SPEC = PlatformSpec(
+    name=NAME,
+    display_name="Instagram",
+    short_name="IG",
+    post_types=rules.POST_TYPES,
+    rules=rules.check,
+    publisher=_publisher,
+    endpoint=_endpoint,
+    sandbox_id=lambda digits: f"17841{digits}",
+    sandbox_mount="/graph",
+    compose_limits={"chars": rules.INSTAGRAM_CAPTION_MAX,
+                    "hashtags": rules.INSTAGRAM_HASHTAGS_MAX},
+    # A feed_story is two posts, the feed post and the story, tracked separately.
+    splits={"feed_story": ("feed", "story")},
+    reconciles=True,
+    permissions="instagram_basic, instagram_content_publish and pages_read_engagement",
+    fake=FakeSpec(mounts=lambda state: {}, graph=_fake_graph),
+)
+
+__all__ = ["NAME", "SPEC"]

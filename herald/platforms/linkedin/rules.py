@@ -1,0 +1,99 @@
+"""What LinkedIn accepts, checked when a post is scheduled (herald.validation)."""
+
+from __future__ import annotations
+
+from herald.validation import (
+    MB,
+    VIDEO,
+    DraftMedia,
+    DraftPost,
+    caption_length,
+    count,
+    duration_problems,
+    link_problems,
+    mb,
+    only,
+    refuse_type,
+)
+
+LINKEDIN_COMMENTARY_MAX = 3_000
+LINKEDIN_IMAGES_MAX = 20
+LINKEDIN_VIDEO_MIN_BYTES = 75 * 1000
+LINKEDIN_VIDEO_MAX_BYTES = 500 * MB
+LINKEDIN_DOCUMENT_MAX_BYTES = 100 * MB
+
+#: What Herald publishes here, in the order pickers show them. One composed post goes
+#: to several accounts with one post type, so a carousel is also accepted where it maps
+#: to a multi-image post.
+POST_TYPES = ("feed", "carousel", "video", "article", "text")
+
+
+_LINKEDIN_HINTS = {
+    "reel": "post the video as 'video' or 'feed'.",
+    "story": "LinkedIn has no stories.",
+    "feed_story": "LinkedIn has no stories; use feed.",
+}
+_LINKEDIN_IMAGE_MIMES = frozenset({"image/jpeg", "image/png", "image/gif"})
+
+
+def check(post: DraftPost) -> list[str]:
+    problems = caption_length("LinkedIn", post.caption, LINKEDIN_COMMENTARY_MAX, "posts")
+    if post.post_type not in POST_TYPES:
+        return problems + refuse_type("LinkedIn", post, _LINKEDIN_HINTS.get(
+            post.post_type, "use feed, text, carousel, video or article."))
+    problems += link_problems("LinkedIn", post, required=post.post_type == "article")
+    if post.post_type == "article":
+        problems += _linkedin_article(post)
+    elif post.post_type == "carousel":
+        what = "A LinkedIn carousel (a multi-image post)"
+        problems += count(what, 2, LINKEDIN_IMAGES_MAX, "image", len(post.media))
+        problems += only(what, frozenset({"image"}), post)
+    elif post.post_type == "video":
+        problems += count("A LinkedIn video post", 1, 1, "video", len(post.media))
+        problems += only("A LinkedIn video post", VIDEO, post)
+    else:
+        problems += _linkedin_feed(post)
+    return problems + [p for m in post.media for p in _linkedin_media(m)]
+
+
+def _linkedin_feed(post: DraftPost) -> list[str]:
+    what = "A LinkedIn post"
+    images, videos = post.of_type("image"), post.of_type("video")
+    documents = post.of_type("document")
+    problems = []
+    if sum(1 for group in (images, videos, documents) if group) > 1:
+        problems.append(f"{what} can have images, one video or one document, not a mix.")
+    problems += count(what, 0, LINKEDIN_IMAGES_MAX, "image", len(images))
+    problems += count(what, 0, 1, "video", len(videos))
+    problems += count(what, 0, 1, "document", len(documents))
+    if not post.caption.strip() and not post.media:
+        problems.append(f"{what} needs some text or media.")
+    return problems
+
+
+def _linkedin_article(post: DraftPost) -> list[str]:
+    # The one image, if any, becomes the article's thumbnail.
+    what = "A LinkedIn article post"
+    return count(what, 0, 1, "thumbnail image", len(post.media)) + only(
+        what, frozenset({"image"}), post
+    )
+
+
+def _linkedin_media(m: DraftMedia) -> list[str]:
+    if m.facts is None:
+        return []
+    size = m.facts.size
+    if m.type == "image" and m.facts.mime not in _LINKEDIN_IMAGE_MIMES:
+        return [f"LinkedIn accepts JPEG, PNG and GIF images; {m.label} is {m.format}."]
+    if m.type == "document" and size > LINKEDIN_DOCUMENT_MAX_BYTES:
+        return [f"LinkedIn documents are limited to 100 MB; {m.label} is {mb(size)}."]
+    if m.type != "video":
+        return []
+    problems = []
+    if m.facts.mime != "video/mp4":
+        problems.append(f"LinkedIn accepts MP4 videos; {m.label} is {m.format}.")
+    if not LINKEDIN_VIDEO_MIN_BYTES <= size <= LINKEDIN_VIDEO_MAX_BYTES:
+        problems.append(f"LinkedIn videos must be 75 KB to 500 MB; {m.label} is {mb(size)}.")
+    return problems + duration_problems("LinkedIn videos", m, 3, 30 * 60)
+
+

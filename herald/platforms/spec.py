@@ -1,0 +1,125 @@
+"""PlatformSpec: everything the rest of Herald needs to know about one platform.
+
+Each platform's folder builds one spec in its ``__init__.py``; herald.platforms.registry
+lists them. Everything outside the folder (the API's enums, the compose page, the token
+refresher, the sandbox, the connect pages, scheduling-time validation) asks the registry.
+
+A spec is cheap to import: it names no heavy module. The publisher, the OAuth flow and the
+fake are reached through factories that import their modules when called, so a
+`herald worker` never loads FastAPI, Pillow or argon2 through a spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+    from starlette.routing import BaseRoute
+
+    from herald.config import Settings
+    from herald.connect.base import Flow
+    from herald.platforms.base import Publisher
+    from herald.platforms.fake.state import FakeState
+    from herald.platforms.graph.fake import GraphRouter
+    from herald.validation import DraftPost
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a publisher sends its calls: the API's base URL and version."""
+
+    base_url: str
+    version: str
+    #: Poll containers and uploads every fraction of a second: the sandbox and tests only.
+    quick: bool = False
+
+
+class RefreshedToken(Protocol):
+    """What a token refresh answers (a platform client's TokenSet)."""
+
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def refresh_token(self) -> str | None: ...
+    @property
+    def refresh_token_expires_at(self) -> datetime | None: ...
+
+
+class RefreshFn(Protocol):
+    """Exchanges a refresh token for a fresh access token at the platform."""
+
+    def __call__(self, client: httpx.AsyncClient, *, token_url: str, client_id: str,
+                 client_secret: str, refresh_token: str) -> Awaitable[RefreshedToken]: ...
+
+
+@dataclass(frozen=True)
+class TokenRefresh:
+    """How a platform's access tokens are refreshed before they expire."""
+
+    #: Imports the client lazily: tokens.py is imported by every worker.
+    refresh: RefreshFn
+    #: The settings an operator sets so Herald may refresh, named in the warning.
+    settings_names: str
+
+
+@dataclass(frozen=True)
+class ConnectSpec:
+    """A platform's OAuth connect flow (its oauth.py), as the Accounts pages offer it."""
+
+    #: The settings that enable the flow, named when it is not set up.
+    settings_names: str
+    #: The flow bound to the configured app, or None when its app id/secret are unset.
+    bind: Callable[[Settings], Flow | None]
+
+
+@dataclass(frozen=True)
+class FakeSpec:
+    """A platform's part of the platform fake (herald.platforms.fake), built on demand."""
+
+    #: Its routes by mount under the fake's root; a mount several platforms share (the
+    #: Graph API's) gets each one's routes in registry order.
+    mounts: Callable[[FakeState], Mapping[str, list[BaseRoute]]]
+    #: Its object handlers on the shared Graph API fake, for platforms on the Graph API.
+    graph: Callable[[], GraphRouter] | None = None
+    #: Registers a person who may sign in to its OAuth dialog, from the admin API's
+    #: POST /_fake/oauth/users body (user id, name, the platform's own fields).
+    add_user: Callable[[FakeState, str, str, dict[str, Any]], None] | None = None
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """One platform: its names, post types, rules, publisher, tokens, connect flow, fake."""
+
+    name: str
+    display_name: str
+    #: The two-letter badge on calendar and lists ("IG").
+    short_name: str
+    #: Post types it publishes, in the order pickers show them.
+    post_types: tuple[str, ...]
+    #: Every reason the platform would refuse a post, checked when it is scheduled.
+    rules: Callable[[DraftPost], list[str]]
+    #: Builds its publisher on the shared client.
+    publisher: Callable[[httpx.AsyncClient, Endpoint], Publisher]
+    #: The real API's base URL and version from settings.
+    endpoint: Callable[[Settings], Endpoint]
+    #: A sandbox account's external id, from ten random digits.
+    sandbox_id: Callable[[str], str]
+    #: Where its fake is mounted in the sandbox (the publisher's base URL there).
+    sandbox_mount: str
+    #: Limits the compose page counts while typing: {"chars": 2200, "hashtags": 30}.
+    compose_limits: Mapping[str, int] = field(default_factory=dict)
+    #: A post type published as several posts, each tracked on its own.
+    splits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Whether its publisher can tell, after a crash mid-commit, if a post went out.
+    reconciles: bool = False
+    #: Permissions its publishing needs, named when the platform refuses one.
+    permissions: str = ""
+    refresh: TokenRefresh | None = None
+    connect: ConnectSpec | None = None
+    fake: FakeSpec | None = None

@@ -1,10 +1,13 @@
-"""The fake platforms' objects: accounts, tokens, what was published, and per-API entities."""
+"""The fake's shared objects: accounts, tokens, OAuth apps and codes, what was published.
+
+Each platform's own objects (containers, Page posts, LinkedIn assets…) live in its folder's
+fake/models.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from herald.platforms import facebook, instagram, linkedin
 
@@ -93,46 +96,6 @@ class OAuthApp:
 
 
 @dataclass
-class FbUser:
-    """A Facebook user who can log in through the fake dialog, and the Pages they manage."""
-
-    id: str
-    name: str
-    page_ids: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class LiRole:
-    """One organizationAcls row: a member's role on an organization."""
-
-    organization: str  # urn:li:organization:…
-    role: str = "ADMINISTRATOR"
-    state: str = "APPROVED"
-
-
-@dataclass
-class LiMember:
-    """A LinkedIn member who can authorize apps, with their organization roles."""
-
-    id: str  # the OpenID Connect `sub`; the member URN is urn:li:person:{id}
-    name: str
-    email: str | None = None
-    roles: list[LiRole] = field(default_factory=list)
-
-    @property
-    def urn(self) -> str:
-        return f"urn:li:person:{self.id}"
-
-    @property
-    def given_name(self) -> str:
-        return self.name.split(" ", 1)[0]
-
-    @property
-    def family_name(self) -> str:
-        return self.name.split(" ", 1)[1] if " " in self.name else ""
-
-
-@dataclass
 class AuthCode:
     """An authorization code handed to a redirect_uri; single use, short-lived."""
 
@@ -218,143 +181,7 @@ class CommitCall:
 # --- Instagram -------------------------------------------------------------------------
 
 
-@dataclass
-class Container:
-    """An Instagram media container; its status is derived from age and polls."""
-
-    node_kind: ClassVar[str] = "ig_container"
-
-    id: str
-    account_id: str
-    media_type: str  # IMAGE, VIDEO, REELS, STORIES, CAROUSEL
-    created_at: float
-    caption: str = ""
-    image_url: str | None = None
-    video_url: str | None = None
-    is_carousel_item: bool = False
-    children: tuple[str, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
-    #: Status reads answered IN_PROGRESS before FINISHED (unless ready_seconds is set).
-    ready_polls: int = 0
-    ready_seconds: float | None = None
-    polls: int = 0
-    error_subcode: int | None = None
-    media_id: str | None = None
-
-
-@dataclass
-class IgMedia:
-    """A published Instagram media object."""
-
-    node_kind: ClassVar[str] = "ig_media"
-
-    id: str
-    account_id: str
-    container_id: str
-    media_type: str  # IMAGE, VIDEO, CAROUSEL_ALBUM
-    product_type: str  # FEED, REELS, STORY
-    caption: str
-    timestamp: float
-    shortcode: str
-    permalink: str
-    media_url: str | None
-    username: str | None
-
-
 # --- Facebook --------------------------------------------------------------------------
 
 
-@dataclass
-class FbPost:
-    """A Page post: text, link, photo(s) or video."""
-
-    node_kind: ClassVar[str] = "fb_post"
-
-    id: str  # "{page-id}_{post-id}"
-    account_id: str
-    message: str
-    created_at: float
-    link: str | None = None
-    photo_ids: tuple[str, ...] = ()
-    published: bool = True
-    scheduled_for: float | None = None
-    permalink: str | None = None
-
-    def visible_at(self, now: float) -> bool:
-        if self.published:
-            return True
-        return self.scheduled_for is not None and self.scheduled_for <= now
-
-
-@dataclass
-class FbPhoto:
-    """A Page photo; unpublished ones wait to be attached to a feed post."""
-
-    node_kind: ClassVar[str] = "fb_photo"
-
-    id: str
-    account_id: str
-    url: str | None
-    caption: str
-    created_at: float
-    published: bool
-    post_id: str | None = None
-
-
-@dataclass
-class FbVideo:
-    """A Page video, processed over a few status reads."""
-
-    node_kind: ClassVar[str] = "fb_video"
-
-    id: str
-    account_id: str
-    file_url: str | None
-    description: str
-    title: str
-    created_at: float
-    post_id: str
-    ready_polls: int = 0
-    polls: int = 0
-    failed: bool = False
-
-
 # --- LinkedIn --------------------------------------------------------------------------
-
-
-@dataclass
-class LiPost:
-    """A LinkedIn post as created through /rest/posts."""
-
-    urn: str
-    author: str
-    commentary: str
-    body: dict[str, Any]
-    created_at: float
-
-
-@dataclass
-class LiPart:
-    first_byte: int
-    last_byte: int
-    etag: str | None = None
-
-
-@dataclass
-class LiAsset:
-    """An uploaded (or awaited) LinkedIn image, video or document."""
-
-    urn: str
-    kind: str  # image | video | document
-    owner: str
-    created_at: float
-    status: str = "WAITING_UPLOAD"  # → PROCESSING (videos) → AVAILABLE | PROCESSING_FAILED
-    size: int = 0
-    parts: list[LiPart] = field(default_factory=list)
-    ready_polls: int = 0
-    polls: int = 0
-    fail_processing: bool = False
-
-    @property
-    def asset_id(self) -> str:
-        return self.urn.rsplit(":", 1)[1]

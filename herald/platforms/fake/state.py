@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from herald.platforms.facebook.fake.models import FbPhoto, FbPost, FbUser, FbVideo
 from herald.platforms.fake.faults import FaultPlan, FaultRule
 from herald.platforms.fake.models import (
     FACEBOOK,
@@ -23,20 +24,12 @@ from herald.platforms.fake.models import (
     Account,
     AuthCode,
     CommitCall,
-    Container,
-    FbPhoto,
-    FbPost,
-    FbUser,
-    FbVideo,
-    IgMedia,
-    LiAsset,
-    LiMember,
-    LiPost,
-    LiRole,
     OAuthApp,
     PublishedRecord,
     Token,
 )
+from herald.platforms.instagram.fake.models import Container, IgMedia
+from herald.platforms.linkedin.fake.models import LiAsset, LiMember, LiPost, LiRole
 
 GraphNode = Container | IgMedia | FbPost | FbPhoto | FbVideo
 

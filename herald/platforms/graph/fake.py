@@ -31,17 +31,10 @@ from herald.platforms.fake.calls import (
 )
 from herald.platforms.fake.faults import FaultRule
 from herald.platforms.fake.media_check import MediaFetcher
-from herald.platforms.fake.models import (
-    FACEBOOK,
-    INSTAGRAM,
-    Account,
-    Container,
-    IgMedia,
-    Token,
-    utc,
-)
+from herald.platforms.fake.models import FACEBOOK, INSTAGRAM, Account, Token, utc
 from herald.platforms.fake.state import FakeState, GraphNode
 from herald.platforms.graph import fake_errors as errors
+from herald.platforms.instagram.fake.models import Container, IgMedia
 
 #: Where create_fake_app mounts the Graph API; HERALD_GRAPH_API_URL = <fake>/graph.
 GRAPH_MOUNT = "/graph"

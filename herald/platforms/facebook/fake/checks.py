@@ -6,8 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from herald.platforms.facebook.fake.models import FbPhoto
 from herald.platforms.fake.media_check import MediaProblem, inspect_image
-from herald.platforms.fake.models import DAY, FbPhoto
+from herald.platforms.fake.models import DAY
 from herald.platforms.graph import fake_errors as errors
 from herald.platforms.graph.fake import GraphCall
 

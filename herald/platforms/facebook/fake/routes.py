@@ -12,17 +12,10 @@ from herald.platforms.facebook.fake.checks import (
     check_photo,
     scheduled_time,
 )
+from herald.platforms.facebook.fake.models import FbPhoto, FbPost, FbVideo
 from herald.platforms.facebook.fake.oauth import linked_instagram, page_token
 from herald.platforms.fake.calls import as_bool, as_text
-from herald.platforms.fake.models import (
-    FACEBOOK,
-    Account,
-    FbPhoto,
-    FbPost,
-    FbVideo,
-    PublishedRecord,
-    utc,
-)
+from herald.platforms.fake.models import FACEBOOK, Account, PublishedRecord, utc
 from herald.platforms.graph import fake_errors as errors
 from herald.platforms.graph.fake import GraphCall, GraphRouter, graph_time, new_id
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from herald.platforms.fake.calls import as_text
 from herald.platforms.fake.media_check import MediaProblem
-from herald.platforms.fake.models import DAY, Container
+from herald.platforms.fake.models import DAY
 from herald.platforms.graph import fake_errors as errors
 from herald.platforms.graph.fake import GraphCall
+from herald.platforms.instagram.fake.models import Container
 
 CAPTION_MAX = 2200
 HASHTAGS_MAX = 30

@@ -7,14 +7,7 @@ import string
 from typing import Any
 
 from herald.platforms.fake.calls import as_bool, as_text
-from herald.platforms.fake.models import (
-    DAY,
-    INSTAGRAM,
-    Container,
-    IgMedia,
-    PublishedRecord,
-    utc,
-)
+from herald.platforms.fake.models import DAY, INSTAGRAM, PublishedRecord, utc
 from herald.platforms.graph import fake_errors as errors
 from herald.platforms.graph.fake import GraphCall, GraphRouter, graph_time, new_id
 from herald.platforms.instagram.fake.checks import (
@@ -24,6 +17,7 @@ from herald.platforms.instagram.fake.checks import (
     check_media_params,
     container_status,
 )
+from herald.platforms.instagram.fake.models import Container, IgMedia
 
 ROUTES = GraphRouter()
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from herald.platforms.fake.models import LiAsset, LiPart
 from herald.platforms.linkedin.fake.api import LiCall, error, forbidden, millis, not_found
+from herald.platforms.linkedin.fake.models import LiAsset, LiPart
 
 PART_SIZE = 4 * 1024 * 1024  # LinkedIn hands out 4 MiB parts
 VIDEO_MAX_BYTES = 500 * 1024 * 1024  # ◐ 75 KB to 500 MB; the lower bound is not enforced

@@ -31,7 +31,7 @@ from herald.platforms.fake.calls import (
     run_call,
 )
 from herald.platforms.fake.faults import FaultRule
-from herald.platforms.fake.models import LINKEDIN, LiMember, LiRole, OAuthApp, Token
+from herald.platforms.fake.models import LINKEDIN, OAuthApp, Token
 from herald.platforms.fake.oauth import (
     CodeProblem,
     Consent,
@@ -44,6 +44,7 @@ from herald.platforms.fake.oauth import (
 )
 from herald.platforms.fake.state import FakeState
 from herald.platforms.linkedin.fake.api import LiCall, error, fault_error, forbidden, li_route
+from herald.platforms.linkedin.fake.models import LiMember, LiRole
 
 #: ❓ LinkedIn documents codes as short-lived; 30 minutes is the figure usually quoted.
 CODE_TTL = 1800.0

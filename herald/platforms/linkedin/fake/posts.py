@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from herald.platforms.fake.models import DAY, LINKEDIN, LiPost, PublishedRecord, utc
+from herald.platforms.fake.models import DAY, LINKEDIN, PublishedRecord, utc
 from herald.platforms.linkedin.fake.api import (
     LiCall,
     error,
@@ -17,6 +17,7 @@ from herald.platforms.linkedin.fake.api import (
     not_found,
     throttled,
 )
+from herald.platforms.linkedin.fake.models import LiPost
 
 COMMENTARY_MAX = 3000  # ◐ widely assumed, not found verbatim
 MULTI_IMAGE_MIN, MULTI_IMAGE_MAX = 2, 20

@@ -15,9 +15,6 @@ INSTAGRAM = instagram.NAME
 FACEBOOK = facebook.NAME
 LINKEDIN = linkedin.NAME
 
-# The fake's objects below model these three APIs; a new platform's fake keeps its own.
-PLATFORMS = (INSTAGRAM, FACEBOOK, LINKEDIN)
-
 #: Which token namespace each platform uses: Instagram and Facebook share Graph tokens.
 TOKEN_API = {INSTAGRAM: "graph", FACEBOOK: "graph", LINKEDIN: LINKEDIN}
 

@@ -39,12 +39,12 @@ def stats(conn: Connection, *, now: datetime, since: datetime) -> dict[str, Any]
     finished = sum(today.values())
     return {
         "due_now": due,
-        "pending": by_status.get("pending", 0),
-        "processing": by_status.get("processing", 0),
+        "pending": by_status.get(QueueStatus.PENDING, 0),
+        "processing": by_status.get(QueueStatus.PROCESSING, 0),
         "expired_leases": expired,
-        "published_today": today.get("published", 0),
-        "failed_today": today.get("failed", 0),
-        "unconfirmed_today": today.get("unconfirmed", 0),
-        "success_rate_today": (today.get("published", 0) / finished) if finished else None,
+        "published_today": today.get(PostStatus.PUBLISHED, 0),
+        "failed_today": today.get(PostStatus.FAILED, 0),
+        "unconfirmed_today": today.get(PostStatus.UNCONFIRMED, 0),
+        "success_rate_today": (today.get(PostStatus.PUBLISHED, 0) / finished) if finished else None,
         "processing_per_worker": per_worker,
     }

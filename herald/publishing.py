@@ -61,6 +61,8 @@ USAGE_BACKOFF_SECONDS = 600.0
 #: Phases after which a crash leaves the platform's state unknown.
 COMMIT_PHASES = frozenset({Phase.COMMITTING})
 PUBLISHED, RETRY, FAILED = AttemptOutcome.PUBLISHED, AttemptOutcome.RETRY, AttemptOutcome.FAILED
+#: A first attempt's: nothing recorded yet.
+NO_HISTORY = History()
 
 
 @dataclass
@@ -103,9 +105,6 @@ def load_jobs(
             for c in claims]
 
 
-NO_HISTORY = History()
-
-
 def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
              history: History) -> Prepared:
     if row is None:
@@ -145,11 +144,9 @@ class _Progress:
     whether an earlier commit may still be out. `record` is the job's JournalFn."""
 
     def __init__(self, queue: Queue, claim: Claim, *, unsettled: bool) -> None:
-        self.queue = queue
-        self.claim = claim
+        self.queue, self.claim, self.unsettled = queue, claim, unsettled
         self.phase = Phase.CLAIMED
         self.seen: dict[str, Any] = {}
-        self.unsettled = unsettled
 
     async def record(self, phase: Phase, ids: dict[str, Any]) -> None:
         self.phase = phase

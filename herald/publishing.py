@@ -18,18 +18,22 @@ from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
     AccountRef,
+    History,
+    Journal,
     MediaItem,
     NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
+    Publisher,
     PublisherRegistry,
     PublishError,
     PublishJob,
     PublishResult,
     RateLimitedError,
+    Reconciler,
     TransientError,
 )
-from herald.platforms.graph import parse_time, usage_percent
+from herald.platforms.graph import usage_percent
 from herald.platforms.registry import REQUEST_TIMEOUT
 from herald.queue import (
     MAX_RESCUES,
@@ -40,6 +44,7 @@ from herald.queue import (
     Queue,
     among,
 )
+from herald.statuses import AttemptOutcome, Phase
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -54,7 +59,10 @@ USAGE_LIMIT = 90.0
 USAGE_BACKOFF_SECONDS = 600.0
 
 #: Phases after which a crash leaves the platform's state unknown.
-COMMIT_PHASES = frozenset({"committing"})
+COMMIT_PHASES = frozenset({Phase.COMMITTING})
+PUBLISHED, RETRY, FAILED = AttemptOutcome.PUBLISHED, AttemptOutcome.RETRY, AttemptOutcome.FAILED
+#: A first attempt's: nothing recorded yet.
+NO_HISTORY = History()
 
 
 @dataclass
@@ -90,32 +98,32 @@ def load_jobs(
             )
         }
     retried = [c.post_id for c in claims if c.attempt > 1]
-    previous = queue.previous_ids(retried) if retried else {}
+    known = queue.histories(retried) if retried else {}
     # A batch often holds many posts of one account: decrypt each token once.
     decrypt = functools.lru_cache(maxsize=256)(cipher.decrypt)
-    return [_prepare(c, rows.get(c.post_id), decrypt, previous.get(c.post_id, {}))
+    return [_prepare(c, rows.get(c.post_id), decrypt, known.get(c.post_id, NO_HISTORY))
             for c in claims]
 
 
 def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
-             previous: dict[str, Any]) -> Prepared:
+             history: History) -> Prepared:
     if row is None:
-        return Prepared(claim, outcome=Outcome(claim, "failed", error_code="missing",
+        return Prepared(claim, outcome=Outcome(claim, FAILED, error_code="missing",
                                                error_message="The post no longer exists."))
     if row.state == "needs_reauth":
         return Prepared(claim, outcome=Outcome(
-            claim, "failed", error_code="needs_reauth",
+            claim, FAILED, error_code="needs_reauth",
             error_message=f"The account {row.name!r} must be reconnected before it can "
                           f"publish ({row.state_reason or 'its token is no longer valid'})."))
     if row.access_token_enc is None:
         return Prepared(claim, outcome=Outcome(
-            claim, "failed", error_code="no_token",
+            claim, FAILED, error_code="no_token",
             error_message=f"The account {row.name!r} has no access token; reconnect it."))
     try:
         access = decrypt(row.access_token_enc)
         refresh = decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
     except ValueError as exc:
-        return Prepared(claim, outcome=Outcome(claim, "failed", error_code="token_key",
+        return Prepared(claim, outcome=Outcome(claim, FAILED, error_code="token_key",
                                                error_message=str(exc)))
     account = AccountRef(id=row.account_id, platform=row.platform,
                          external_id=row.external_id, name=row.name, access_token=access,
@@ -126,9 +134,46 @@ def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
         post_type=row.post_type, caption=row.caption or "",
         media=tuple(MediaItem.from_dict(m) for m in row.media or []),
         account=account, run_at=row.scheduled_at or utcnow(),
-        options=dict(row.options or {}), previous=previous,
+        options=dict(row.options or {}), history=history,
     )
     return Prepared(claim, job=job)
+
+
+class _Progress:
+    """One attempt as it goes: the phase it reached, the platform ids it obtained, and
+    whether an earlier commit may still be out. `record` is the job's JournalFn."""
+
+    def __init__(self, queue: Queue, claim: Claim, *, unsettled: bool) -> None:
+        self.queue, self.claim, self.unsettled = queue, claim, unsettled
+        self.phase = Phase.CLAIMED
+        self.seen: dict[str, Any] = {}
+
+    async def record(self, phase: Phase, ids: dict[str, Any]) -> None:
+        self.phase = phase
+        self.seen.update(ids)
+        if phase not in COMMIT_PHASES:
+            # Ids from idempotent steps ride along with "committing" or the outcome: a
+            # durable write per step would cost a disk flush each, and losing them in
+            # a crash only means a fresh container or upload, never a second post.
+            return
+        try:
+            await asyncio.to_thread(self.queue.record_phase, self.claim, phase=phase,
+                                    ids=dict(self.seen), check_cancel=True)
+        except CancelRequested:
+            self.phase = Phase.CANCELLED
+            raise Cancelled() from None
+        except LeaseLost:
+            self.phase = Phase.CLAIMED  # nothing was sent
+            raise TransientError("This worker lost its lease before posting; another "
+                                 "worker has the post.", code="lease_lost") from None
+        except DBAPIError:
+            self.phase = Phase.CLAIMED  # the commit was never sent
+            # Never commit without "committing" on record: stop here and retry later.
+            # (After a commit, the journal still says "committing", so the retry
+            # reconciles instead of posting again.)
+            raise TransientError("The database was unavailable while recording "
+                                 "progress; Herald will try again.",
+                                 code="database") from None
 
 
 class Publishing:
@@ -144,93 +189,72 @@ class Publishing:
         self.refresher = refresher
 
     async def run(self, prepared: Prepared) -> Outcome:
-        seen: dict[str, Any] = {}
-        outcome = await self._attempt(prepared, seen)
-        if not seen:
-            return outcome
-        # Ids the attempt obtained (containers, uploads) go to the journal with the outcome.
-        return replace(outcome, platform_ids={**seen, **outcome.platform_ids})
-
-    async def _attempt(self, prepared: Prepared, seen: dict[str, Any]) -> Outcome:
         if prepared.outcome is not None or prepared.job is None:
             assert prepared.outcome is not None
             return prepared.outcome
-        claim = prepared.claim
-        phase = {"name": "claimed"}
-
-        async def journal(name: str, ids: dict[str, Any]) -> None:
-            phase["name"] = name
-            seen.update(ids)
-            if name not in COMMIT_PHASES:
-                # Ids from idempotent steps ride along with "committing" or the outcome: a
-                # durable write per step would cost a disk flush each, and losing them in
-                # a crash only means a fresh container or upload, never a second post.
-                return
-            try:
-                await asyncio.to_thread(self.queue.record_phase, claim, phase=name,
-                                        ids=dict(seen), check_cancel=True)
-            except CancelRequested:
-                phase["name"] = "cancelled"
-                raise Cancelled() from None
-            except LeaseLost:
-                phase["name"] = "claimed"  # nothing was sent
-                raise TransientError("This worker lost its lease before posting; another "
-                                     "worker has the post.", code="lease_lost") from None
-            except DBAPIError:
-                phase["name"] = "claimed"  # the commit was never sent
-                # Never commit without "committing" on record: stop here and retry later.
-                # (After a commit, the journal still says "committing", so the retry
-                # reconciles instead of posting again.)
-                raise TransientError("The database was unavailable while recording "
-                                     "progress; Herald will try again.",
-                                     code="database") from None
-
-        job = _with_journal(prepared.job, journal)
         # An earlier commit may be out until reconciliation says otherwise: until then no
         # ending of this attempt may call the post `failed`.
-        unsettled = needs_reconciling(job.previous)
+        progress = _Progress(self.queue, prepared.claim,
+                             unsettled=needs_reconciling(prepared.job.history))
+        job = replace(prepared.job, journal=Journal(progress.record))
+        outcome = await self._attempt(job, progress)
+        if not progress.seen:
+            return outcome
+        # Ids the attempt obtained (containers, uploads) go to the journal with the outcome.
+        return replace(outcome, platform_ids={**progress.seen, **outcome.platform_ids})
+
+    async def _attempt(self, job: PublishJob, progress: _Progress) -> Outcome:
+        claim = progress.claim
         try:
             publisher = self.registry.get(job.platform)
             if self.refresher is not None:
                 job = await self.refresher.fresh(job)
-            result = None
-            if unsettled:
-                result = await self._reconcile(publisher, job)
-                if result is not None:
-                    return Outcome(claim, "published", external_id=result.external_id,
-                                   permalink=result.permalink, phase="reconciled",
-                                   platform_ids=result.extra)
-                in_flight = self._in_flight(job)
-                if in_flight > 0:
-                    raise _NotYet(f"{job.platform} does not show the post yet, but the "
-                                  "publishing call of a worker that stopped may still "
-                                  "land; Herald looks again once it cannot.",
-                                  code="in_flight", retry_after=in_flight)
-                unsettled = False  # checked: the earlier commit did not go out
-            if job.previous.get("final_check"):
-                # Its workers kept dying: this attempt only checks, it never sends.
-                return Outcome(claim, "failed", error_code="worker_lost", phase="reconciled",
-                               error_message=f"The worker publishing this post stopped "
-                                             f"{MAX_RESCUES} times before finishing, and "
-                                             f"{job.platform} shows it did not go out; check "
-                                             "the workers' logs, then retry.")
-            result = await publisher.publish(job)
+            result = await self._publish(publisher, job, progress)
         except PublishError as exc:
             await self._watch_usage(job, exc)
-            return await self._failed(claim, job, exc, phase["name"], unsettled=unsettled)
+            return await self._failed(claim, job, exc, progress.phase,
+                                      unsettled=progress.unsettled)
         except Exception as exc:  # a bug of ours or an unmapped library error
             log.exception("publishing post %s failed unexpectedly", claim.post_id)
-            if phase["name"] in COMMIT_PHASES:
-                return Outcome(claim, "retry", error_code="internal", unknown=True,
+            if progress.phase in COMMIT_PHASES:
+                return Outcome(claim, RETRY, error_code="internal", unknown=True,
                                error_message=f"Herald failed while the post was being "
                                              f"committed ({type(exc).__name__}); it will check "
                                              "whether it went out before trying again.")
-            return Outcome(claim, "retry", error_code="internal",
+            return Outcome(claim, RETRY, error_code="internal",
                            error_message=f"Internal error: {type(exc).__name__}: {exc}")
+        if isinstance(result, Outcome):
+            return result
         await self._watch_usage(job, result)
-        return Outcome(claim, "published", external_id=result.external_id,
-                       permalink=result.permalink, phase="committed",
+        return Outcome(claim, PUBLISHED, external_id=result.external_id,
+                       permalink=result.permalink, phase=Phase.COMMITTED,
                        platform_ids=result.extra)
+
+    async def _publish(self, publisher: Publisher, job: PublishJob, progress: _Progress
+                       ) -> PublishResult | Outcome:
+        """Reconcile an unsettled earlier commit, then (unless that settled it) publish."""
+        claim = progress.claim
+        if progress.unsettled:
+            result = await self._reconcile(publisher, job)
+            if result is not None:
+                return Outcome(claim, PUBLISHED, external_id=result.external_id,
+                               permalink=result.permalink, phase=Phase.RECONCILED,
+                               platform_ids=result.extra)
+            in_flight = self._in_flight(job)
+            if in_flight > 0:
+                raise _NotYet(f"{job.platform} does not show the post yet, but the "
+                              "publishing call of a worker that stopped may still "
+                              "land; Herald looks again once it cannot.",
+                              code="in_flight", retry_after=in_flight)
+            progress.unsettled = False  # checked: the earlier commit did not go out
+        if job.history.final_check:
+            # Its workers kept dying: this attempt only checks, it never sends.
+            return Outcome(claim, FAILED, error_code="worker_lost", phase=Phase.RECONCILED,
+                           error_message=f"The worker publishing this post stopped "
+                                         f"{MAX_RESCUES} times before finishing, and "
+                                         f"{job.platform} shows it did not go out; check "
+                                         "the workers' logs, then retry.")
+        return await publisher.publish(job)
 
     def _in_flight(self, job: PublishJob) -> float:
         """Seconds until a commit call cut off from its worker can no longer land.
@@ -239,8 +263,8 @@ class Publishing:
         wire (or the platform still working on it): "not found" proves nothing until the
         call would have timed out. Calls that were answered, even with an error, are over.
         """
-        at = parse_time(job.previous.get("committing_at"))
-        if at is None or not job.previous.get("commit_cut_off"):
+        at = job.history.committing_at
+        if at is None or not job.history.commit_cut_off:
             return 0.0
         return (at + timedelta(seconds=self.in_flight_seconds) - utcnow()).total_seconds()
 
@@ -258,16 +282,15 @@ class Publishing:
         await asyncio.to_thread(back_off_account, self.engine, job.account.id,
                                 utcnow() + timedelta(seconds=wait))
 
-    async def _reconcile(self, publisher: Any, job: PublishJob) -> PublishResult | None:
+    async def _reconcile(self, publisher: Publisher, job: PublishJob) -> PublishResult | None:
         """Did the earlier, unfinished commit go out? Raises when nobody can tell."""
-        reconcile = getattr(publisher, "reconcile", None)
-        if reconcile is None:
+        if not isinstance(publisher, Reconciler):
             raise _Unsettled(f"An earlier attempt was cut off while publishing, and "
                              f"{job.platform} posts cannot be checked after the fact; check "
                              "the account, then retry or cancel.")
         log.info("post %s: reconciling an earlier attempt cut off mid-commit", job.post_id)
         try:
-            result: PublishResult | None = await reconcile(job)
+            result = await publisher.reconcile(job)
         except OutcomeUnknownError as exc:
             # Not settled yet (a 5xx on the check, say): try again later; once attempts
             # run out the post becomes `unconfirmed` (see Outcome.unknown).
@@ -275,26 +298,26 @@ class Publishing:
         return result
 
     async def _failed(self, claim: Claim, job: PublishJob, exc: PublishError,
-                      phase: str, *, unsettled: bool) -> Outcome:
+                      phase: Phase, *, unsettled: bool) -> Outcome:
         code = exc.code or exc.kind
         if isinstance(exc, Cancelled):
-            return Outcome(claim, "cancelled", error_code=code, error_message=exc.message,
-                           phase="cancelled")
+            return Outcome(claim, AttemptOutcome.CANCELLED, error_code=code,
+                           error_message=exc.message, phase=Phase.CANCELLED)
         if isinstance(exc, _Unsettled):
             return _unconfirmed(claim, exc.message)
         if isinstance(exc, _NotYet):
-            if job.previous.get("final_check") and not exc.retry_after:
+            if job.history.final_check and not exc.retry_after:
                 return _unconfirmed(claim, f"{exc.message} Its workers stopped "
                                            f"{MAX_RESCUES} times while publishing it.")
-            return Outcome(claim, "retry", error_code=code, unknown=True,
+            return Outcome(claim, RETRY, error_code=code, unknown=True,
                            not_before=_after(exc.retry_after),
                            error_message=f"{exc.message} Herald will check again.")
         if isinstance(exc, OutcomeUnknownError):
             # The platform may have the post. Never resend blindly: retry, and the next
             # attempt reconciles (checks the platform) before it sends anything.
-            return Outcome(claim, "retry", error_code=code, unknown=True,
+            return Outcome(claim, RETRY, error_code=code, unknown=True,
                            error_message=f"{exc.message} Herald will check whether it went "
-                                         "out before trying again.", phase="committing")
+                                         "out before trying again.", phase=Phase.COMMITTING)
         if isinstance(exc, NeedsReauthError):
             await asyncio.to_thread(mark_needs_reauth, self.engine, job.account.id, exc.message)
         if unsettled and not isinstance(exc, TransientError):
@@ -302,13 +325,13 @@ class Publishing:
             return _unconfirmed(claim, f"{exc.message} An earlier attempt may have posted "
                                        "it, and Herald could not check; look at the account.")
         if isinstance(exc, NeedsReauthError):
-            return Outcome(claim, "failed", error_code=code,
+            return Outcome(claim, FAILED, error_code=code,
                            error_message=f"{exc.message} Reconnect the account "
                                          f"{job.account.name!r}, then retry the post.")
         # A definite refusal of the commit: nothing went out, nothing to reconcile later.
-        refused = "refused" if phase in COMMIT_PHASES else None
+        refused = Phase.REFUSED if phase in COMMIT_PHASES else None
         if isinstance(exc, PermanentError):
-            return Outcome(claim, "failed", error_code=code, error_message=exc.message,
+            return Outcome(claim, FAILED, error_code=code, error_message=exc.message,
                            phase=refused)
         if isinstance(exc, TransientError):
             not_before = None
@@ -317,9 +340,9 @@ class Publishing:
             if isinstance(exc, RateLimitedError) and not_before is not None:
                 await asyncio.to_thread(back_off_account, self.engine, job.account.id,
                                         not_before)
-            return Outcome(claim, "retry", error_code=code, error_message=exc.message,
+            return Outcome(claim, RETRY, error_code=code, error_message=exc.message,
                            not_before=not_before, phase=refused, unknown=unsettled)
-        return Outcome(claim, "failed", error_code=code, error_message=exc.message)
+        return Outcome(claim, FAILED, error_code=code, error_message=exc.message)
 
 
 class Cancelled(PermanentError):
@@ -341,9 +364,9 @@ class _NotYet(OutcomeUnknownError):
         self.retry_after = retry_after
 
 
-def needs_reconciling(previous: dict[str, Any]) -> bool:
+def needs_reconciling(history: History) -> bool:
     """An earlier attempt reached the commit and no attempt since learned its result."""
-    return bool(previous.get("unsettled_commit"))
+    return history.unsettled_commit
 
 
 def _after(seconds: float | None) -> datetime | None:
@@ -351,11 +374,8 @@ def _after(seconds: float | None) -> datetime | None:
 
 
 def _unconfirmed(claim: Claim, message: str) -> Outcome:
-    return Outcome(claim, "unconfirmed", error_code="outcome_unknown", error_message=message)
-
-
-def _with_journal(job: PublishJob, journal: Any) -> PublishJob:
-    return replace(job, journal=journal)
+    return Outcome(claim, AttemptOutcome.UNCONFIRMED, error_code="outcome_unknown",
+                   error_message=message)
 
 
 def mark_needs_reauth(engine: Engine, account_id: str, reason: str) -> None:

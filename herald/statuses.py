@@ -33,6 +33,35 @@ class QueueStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Phase(StrEnum):
+    """How far an attempt got, as its journal row (`publish_attempts.phase`) records it."""
+
+    CLAIMED = "claimed"
+    #: Idempotent steps done (uploads, containers); their ids ride along.
+    PREPARED = "prepared"
+    #: About to make the one non-idempotent call: written durably before it.
+    COMMITTING = "committing"
+    COMMITTED = "committed"
+    #: The commit was answered with a definite refusal: nothing went out.
+    REFUSED = "refused"
+    #: An earlier, unsettled commit was checked on the platform and found out.
+    RECONCILED = "reconciled"
+    CANCELLED = "cancelled"
+
+
+class AttemptOutcome(StrEnum):
+    """How an attempt ended (`publish_attempts.outcome`); `running` while it goes on."""
+
+    RUNNING = "running"
+    PUBLISHED = "published"
+    RETRY = "retry"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+    CANCELLED = "cancelled"
+    #: Its worker stopped (or stalled) and the lease was rescued.
+    LEASE_EXPIRED = "lease_expired"
+
+
 #: Every move a post may make, and nothing else. The queue makes the moves out of
 #: pending and processing; services make those a person asks for (schedule a draft,
 #: cancel, retry).

@@ -23,6 +23,7 @@ from herald.models import utcnow
 from herald.platforms.base import PublisherRegistry
 from herald.publishing import Prepared, Publishing, load_jobs
 from herald.queue import Claim, Outcome, Queue
+from herald.statuses import AttemptOutcome
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,11 @@ class Summary:
     started: float = 0.0
 
     def add(self, outcome: Outcome) -> None:
-        if outcome.kind == "published":
+        if outcome.kind == AttemptOutcome.PUBLISHED:
             self.published += 1
-        elif outcome.kind == "retry":
+        elif outcome.kind == AttemptOutcome.RETRY:
             self.retried += 1
-        elif outcome.kind == "failed":
+        elif outcome.kind == AttemptOutcome.FAILED:
             self.failed += 1
         else:
             self.unconfirmed += 1
@@ -311,7 +312,7 @@ class Worker:
             self._tasks.pop(pid, None)
             self.summary.add(outcome)
             self.totals.add(outcome)
-            if outcome.kind != "published":
+            if outcome.kind != AttemptOutcome.PUBLISHED:
                 log.warning("post %s: %s (%s) %s", pid, outcome.kind, outcome.error_code,
                             outcome.error_message)
         self._slot_freed.set()

@@ -143,8 +143,8 @@ def test_a_post_lost_mid_commit_at_the_limit_gets_one_final_check(herald, compan
     [pid] = add_posts(herald, company[0], account)
     entry, post = _lose_leases(herald, pid, phase="committing", times=q.MAX_RESCUES)
     assert (entry.status, post.status) == ("pending", "pending")
-    previous = _queue(herald).previous_ids([pid])[pid]
-    assert previous["final_check"] is True and previous["unsettled_commit"] is True
+    history = _queue(herald).histories([pid])[pid]
+    assert history.final_check is True and history.unsettled_commit is True
 
 
 def test_a_post_lost_mid_commit_past_the_limit_is_unconfirmed_not_failed(herald, company):
@@ -182,12 +182,12 @@ def test_an_unsettled_commit_stays_unsettled_until_an_attempt_gets_past_it(heral
     queue.rescue_expired(now=now + timedelta(seconds=2))
     [c2] = queue.claim(worker_id="b", limit=1, now=now + timedelta(seconds=3))
     queue.rescue_expired(now=now + timedelta(seconds=5))
-    assert queue.previous_ids([pid])[pid]["unsettled_commit"] is True
+    assert queue.histories([pid])[pid].unsettled_commit is True
     # Attempt 3 reconciles and goes on to its own commit, which is refused outright.
     [c3] = queue.claim(worker_id="c", limit=1, now=now + timedelta(seconds=6))
     queue.record_phase(c3, phase="committing", ids={})
     queue.finish([Outcome(c3, "retry", phase="refused")], now=now + timedelta(seconds=7))
-    assert queue.previous_ids([pid])[pid]["unsettled_commit"] is False
+    assert queue.histories([pid])[pid].unsettled_commit is False
     assert c2.attempt == 2
 
 
@@ -391,9 +391,9 @@ def test_only_a_commit_whose_worker_stopped_mid_call_counts_as_cut_off(herald, c
     [again] = [c for c in queue.claim(worker_id="b", limit=2, now=later)
                if c.post_id == answered]
     queue.rescue_expired(now=later + timedelta(seconds=2))
-    previous = queue.previous_ids([answered, cut])
-    assert previous[answered]["unsettled_commit"] and not previous[answered]["commit_cut_off"]
-    assert previous[cut]["unsettled_commit"] and previous[cut]["commit_cut_off"]
+    history = queue.histories([answered, cut])
+    assert history[answered].unsettled_commit and not history[answered].commit_cut_off
+    assert history[cut].unsettled_commit and history[cut].commit_cut_off
     assert again.attempt == 2
 
 

@@ -34,10 +34,13 @@ Error hierarchy:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+from herald.statuses import AttemptOutcome, Phase
 
 
 class PublishError(Exception):
@@ -121,12 +124,63 @@ class AccountRef:
     sandbox: bool = False
 
 
-#: Records journal progress: phase name plus platform ids obtained so far.
-JournalFn = Callable[[str, dict[str, Any]], Awaitable[None]]
+#: Records one phase of an attempt with the platform ids it obtained (see Journal).
+JournalFn = Callable[[Phase, dict[str, Any]], Awaitable[None]]
 
 
-async def _no_journal(phase: str, ids: dict[str, Any]) -> None:
+async def _no_journal(phase: Phase, ids: dict[str, Any]) -> None:
     return None
+
+
+class Journal:
+    """What a client calls as it goes through the phases of one attempt.
+
+    Only `committing` is written durably, before the commit call (herald.publishing);
+    the ids of the other phases ride along with it or with the outcome.
+    """
+
+    def __init__(self, record: JournalFn = _no_journal) -> None:
+        self._record = record
+
+    async def prepared(self, **ids: Any) -> None:
+        """Idempotent steps done: these ids (uploads, containers) may be reused."""
+        await self._record(Phase.PREPARED, ids)
+
+    async def committing(self, *, at: datetime, **ids: Any) -> None:
+        """About to make the one non-idempotent call, at `at`; on record before it."""
+        await self._record(Phase.COMMITTING, {**ids, "committing_at": at.isoformat()})
+
+    async def committed(self, external_id: str, **ids: Any) -> None:
+        """The platform has the post under `external_id`."""
+        await self._record(Phase.COMMITTED, {"external_id": external_id, **ids})
+
+
+def _no_ids() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class History:
+    """What earlier attempts at a post left in the journal (herald.queue.journal reads it)."""
+
+    #: Platform ids obtained so far, oldest to newest: container_id, children, photo_ids,
+    #: media_urns, endpoint, external_id… (read-only).
+    ids: Mapping[str, Any] = field(default_factory=_no_ids)
+    #: An earlier attempt reached its commit and no attempt since learned its result.
+    unsettled_commit: bool = False
+    #: The last attempt that reached its commit lost its worker before the call was
+    #: answered: the call may still be on the wire.
+    commit_cut_off: bool = False
+    #: When the last attempt that reached its commit began it.
+    committing_at: datetime | None = None
+    #: Its workers stopped MAX_RESCUES times: this attempt only checks, never sends.
+    final_check: bool = False
+    last_phase: Phase | None = None
+    last_outcome: AttemptOutcome | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ids, MappingProxyType):
+            object.__setattr__(self, "ids", MappingProxyType(dict(self.ids)))
 
 
 @dataclass(frozen=True)
@@ -142,9 +196,9 @@ class PublishJob:
     account: AccountRef
     run_at: datetime
     options: dict[str, Any] = field(default_factory=dict)
-    #: Ids recorded by earlier attempts (e.g. an Instagram container to reuse).
-    previous: dict[str, Any] = field(default_factory=dict)
-    journal: JournalFn = _no_journal
+    #: What earlier attempts recorded (e.g. an Instagram container to reuse).
+    history: History = field(default_factory=History)
+    journal: Journal = field(default_factory=Journal)
 
 
 @dataclass(frozen=True)
@@ -164,6 +218,7 @@ class Publisher(Protocol):
     async def publish(self, job: PublishJob) -> PublishResult: ...
 
 
+@runtime_checkable
 class Reconciler(Protocol):
     """A publisher that can tell whether an earlier, unfinished commit went out."""
 

@@ -15,7 +15,13 @@ import httpx
 
 from herald.config import Settings
 from herald.platforms import facebook, instagram, linkedin
-from herald.platforms.base import Publisher, PublisherRegistry, PublishJob, PublishResult
+from herald.platforms.base import (
+    Publisher,
+    PublisherRegistry,
+    PublishJob,
+    PublishResult,
+    Reconciler,
+)
 from herald.platforms.spec import Endpoint, PlatformSpec
 from herald.platforms.transport import PlatformTransport
 
@@ -130,12 +136,11 @@ class Routed:
 
     async def reconcile(self, job: PublishJob) -> PublishResult | None:
         publisher = self._for(job)
-        reconcile = getattr(publisher, "reconcile", None)
-        if reconcile is None:
+        if not isinstance(publisher, Reconciler):
             from herald.platforms.base import OutcomeUnknownError
 
             raise OutcomeUnknownError(f"{self.platform} posts cannot be checked after the fact.")
-        result: PublishResult | None = await reconcile(job)
+        result = await publisher.reconcile(job)
         return None if result is None else self._sandboxed(job, result)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from herald.platforms.base import AccountRef, MediaItem, PublishJob
+from herald.platforms.base import AccountRef, History, MediaItem, PublishJob
+from herald.platforms.base import Journal as JobJournal
 
 TOKEN = "EAAB-secret-token-123"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -93,7 +94,7 @@ JobFactory = Callable[..., tuple[PublishJob, Journal]]
 def make_job() -> JobFactory:
     def make(platform: str = "instagram", post_type: str = "feed", caption: str = "Hi #tag",
              media: list[tuple[str, str]] | None = None, external_id: str = "1784",
-             previous: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
+             history: History | None = None, options: dict[str, Any] | None = None,
              alt: str | None = None) -> tuple[PublishJob, Journal]:
         journal = Journal()
         items = tuple(MediaItem(url=u, type=t, alt_text=alt) for u, t in (media or []))
@@ -101,7 +102,8 @@ def make_job() -> JobFactory:
                              name="Acme", access_token=TOKEN)
         job = PublishJob(post_id="post1", attempt=1, platform=platform, post_type=post_type,
                          caption=caption, media=items, account=account, run_at=NOW,
-                         options=options or {}, previous=previous or {}, journal=journal)
+                         options=options or {}, history=history or History(),
+                         journal=JobJournal(journal))
         return job, journal
 
     return make

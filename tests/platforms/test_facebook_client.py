@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from herald.platforms.base import (
+    History,
     NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
@@ -27,6 +28,10 @@ VID = ("https://cdn.test/v.mp4", "video")
 def publisher(api) -> FacebookPublisher:
     return FacebookPublisher(api.client(), base_url="https://graph.test", version="v25.0",
                              now=lambda: NOW + timedelta(minutes=1))
+
+
+#: When an earlier attempt began its commit.
+COMMITTED_AT = datetime(2026, 3, 1, 12, 0, 25, tzinfo=UTC)
 
 
 def page_job(make_job, **kw):
@@ -83,7 +88,8 @@ async def test_several_photos_are_uploaded_unpublished_then_attached(api, make_j
 async def test_unpublished_photos_of_an_earlier_attempt_are_reused(api, make_job):
     api.on("POST", f"{V}/55/feed", {"id": "55_9"})
     permalink(api)
-    job, _ = page_job(make_job, media=[IMG1, IMG2], previous={"photo_ids": ["p1", "p2"]})
+    job, _ = page_job(make_job, media=[IMG1, IMG2],
+                      history=History(ids={"photo_ids": ["p1", "p2"]}))
     await publisher(api).publish(job)
     assert api.sent("POST", f"{V}/55/photos") == []
 
@@ -175,7 +181,7 @@ async def test_reconcile_finds_the_post_by_message_and_time(api, make_job):
         ("55_9", "Hi #tag", "2026-03-01T12:00:30+0000"),
         ("55_old", "Hi #tag", "2026-02-01T12:00:30+0000")))
     permalink(api)
-    job, journal = page_job(make_job, previous={"committing_at": "2026-03-01T12:00:25+00:00"})
+    job, journal = page_job(make_job, history=History(committing_at=COMMITTED_AT))
     result = await publisher(api).reconcile(job)
     assert result is not None and result.external_id == "55_9"
     assert result.extra["reconciled"] is True
@@ -185,7 +191,7 @@ async def test_reconcile_finds_the_post_by_message_and_time(api, make_job):
 async def test_reconcile_none_only_when_the_listing_covers_the_window(api, make_job):
     job, _ = page_job(make_job)
     assert await publisher(api).reconcile(job) is None  # never reached the commit
-    job, _ = page_job(make_job, previous={"committing_at": "2026-03-01T12:00:25+00:00"})
+    job, _ = page_job(make_job, history=History(committing_at=COMMITTED_AT))
     api.on("GET", f"{V}/55/published_posts", posts(("55_1", "x", "2026-02-01T00:00:00+0000")))
     assert await publisher(api).reconcile(job) is None
     # A short page is the whole listing; full pages are followed back (up to a cap).
@@ -201,8 +207,8 @@ async def test_reconcile_of_a_video_looks_at_the_page_videos(api, make_job):
     api.on("GET", f"{V}/55/videos", {"data": [
         {"id": "v1", "description": "Hi #tag", "created_time": "2026-03-01T12:00:30+0000"}]})
     api.on("GET", f"{V}/v1", {"permalink_url": "/55/videos/v1/"})
-    job, _ = page_job(make_job, media=[VID], previous={
-        "committing_at": "2026-03-01T12:00:25+00:00", "endpoint": "videos"})
+    job, _ = page_job(make_job, media=[VID], history=History(
+        ids={"endpoint": "videos"}, committing_at=COMMITTED_AT))
     result = await publisher(api).reconcile(job)
     assert result is not None and result.external_id == "v1"
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from herald.platforms.base import (
+    History,
     OutcomeUnknownError,
     PermanentError,
     Publisher,
@@ -207,7 +208,7 @@ async def test_error_twice_gives_up_with_a_transient_error(api, make_job):
 
 async def test_previous_finished_container_is_reused_not_recreated(api, make_job):
     routes(api, container="OLD")
-    job, _ = make_job(media=[IMG], previous={"container_id": "OLD"})
+    job, _ = make_job(media=[IMG], history=History(ids={"container_id": "OLD"}))
     assert (await publisher(api).publish(job)).external_id == "M1"
     assert api.sent("POST", f"{V}/1784/media") == []
     assert api.body(api.sent("POST", f"{V}/1784/media_publish")[0]) == {"creation_id": "OLD"}
@@ -216,7 +217,7 @@ async def test_previous_finished_container_is_reused_not_recreated(api, make_job
 async def test_previous_expired_container_is_replaced(api, make_job):
     routes(api, container="NEW")
     api.on("GET", f"{V}/OLD", {"status_code": "EXPIRED"})
-    job, _ = make_job(media=[IMG], previous={"container_id": "OLD"})
+    job, _ = make_job(media=[IMG], history=History(ids={"container_id": "OLD"}))
     await publisher(api).publish(job)
     assert api.body(api.sent("POST", f"{V}/1784/media_publish")[0]) == {"creation_id": "NEW"}
 
@@ -233,8 +234,8 @@ def recent_media(api, edge="media"):
 async def test_previous_published_container_is_not_published_again(api, make_job):
     routes(api, container="OLD", statuses=("PUBLISHED",))
     recent_media(api)
-    job, journal = make_job(media=[IMG], previous={
-        "container_id": "OLD", "committing_at": "2026-03-01T12:00:20+00:00"})
+    job, journal = make_job(media=[IMG], history=History(
+        ids={"container_id": "OLD"}, committing_at=datetime(2026, 3, 1, 12, 0, 20, tzinfo=UTC)))
     result = await publisher(api).publish(job)
     assert api.sent("POST", f"{V}/1784/media_publish") == []
     assert (result.external_id, result.permalink) == ("M9", "https://www.instagram.com/p/m9/")
@@ -252,8 +253,8 @@ async def test_reconciliation_pages_back_past_newer_posts(api, make_job):
                    "permalink": "https://www.instagram.com/p/m9/"}]}
         if request.url.params.get("after") == "P2" else
         {"data": newer, "paging": {"cursors": {"after": "P2"}, "next": "https://graph.test/n"}}))
-    job, _ = make_job(media=[IMG], previous={
-        "container_id": "OLD", "committing_at": "2026-03-01T12:00:20+00:00"})
+    job, _ = make_job(media=[IMG], history=History(
+        ids={"container_id": "OLD"}, committing_at=datetime(2026, 3, 1, 12, 0, 20, tzinfo=UTC)))
     result = await publisher(api).publish(job)
     assert (result.external_id, result.permalink) == ("M9", "https://www.instagram.com/p/m9/")
     assert len(api.sent("GET", f"{V}/1784/media")) == 2
@@ -284,7 +285,7 @@ async def test_published_but_unmatched_keeps_the_container_id(api, make_job):
     routes(api, container="OLD", statuses=("PUBLISHED",))
     api.on("GET", f"{V}/1784/media", {"data": [
         {"id": "X", "caption": "different", "timestamp": "2026-03-01T12:00:30+0000"}]})
-    job, _ = make_job(media=[IMG], previous={"container_id": "OLD"})
+    job, _ = make_job(media=[IMG], history=History(ids={"container_id": "OLD"}))
     result = await publisher(api).publish(job)
     assert result.external_id == "OLD" and result.extra["media_id_unknown"] is True
 
@@ -295,14 +296,14 @@ async def test_reconcile(api, make_job):
     for status in ("FINISHED", "IN_PROGRESS", "EXPIRED", "ERROR"):
         api.routes.clear()
         api.on("GET", f"{V}/C1", {"status_code": status})
-        job, _ = make_job(media=[IMG], previous={"container_id": "C1"})
+        job, _ = make_job(media=[IMG], history=History(ids={"container_id": "C1"}))
         assert await publisher(api).reconcile(job) is None, status
     api.routes.clear()
     api.on("GET", f"{V}/C1", {"status_code": "PUBLISHED"})
     recent_media(api, "stories")
     job, _ = make_job(post_type="story", caption="", media=[IMG],
-                      previous={"container_id": "C1",
-                                "committing_at": "2026-03-01T12:00:38+00:00"})
+                      history=History(ids={"container_id": "C1"},
+                                      committing_at=datetime(2026, 3, 1, 12, 0, 38, tzinfo=UTC)))
     result = await publisher(api).reconcile(job)
     assert result is not None and result.external_id == "OTHER"  # stories: nearest in time
     api.routes.clear()

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from herald.platforms.base import (
+    History,
     NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
@@ -207,7 +208,8 @@ async def test_document_post(api, make_job):
 
 async def test_uploads_of_an_earlier_attempt_are_reused(api, make_job):
     api.on("POST", "/rest/posts", created())
-    job, _ = li_job(make_job, media=[IMG], previous={"media_urns": ["urn:li:image:OLD"]})
+    job, _ = li_job(make_job, media=[IMG],
+                    history=History(ids={"media_urns": ["urn:li:image:OLD"]}))
     await publisher(api).publish(job)
     assert [r.url.path for r in api.requests] == ["/rest/posts"]
 

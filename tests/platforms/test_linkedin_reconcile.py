@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from herald.platforms.base import OutcomeUnknownError
+from herald.platforms.base import History, OutcomeUnknownError
 from herald.platforms.linkedin.client import LinkedInPublisher
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
@@ -39,7 +39,7 @@ def duplicate(urn=SHARE):
                                                    "input": {}, "code": "DUPLICATE_POST"}]})
 
 
-COMMITTED = {"committing_at": (NOW - timedelta(minutes=2)).isoformat()}
+COMMITTED = History(committing_at=NOW - timedelta(minutes=2))
 
 
 def org_posts(*elements):
@@ -60,7 +60,7 @@ async def test_reconcile_organization_reads_recent_posts(api, make_job):
     api.on("GET", "/rest/posts", org_posts(
         ("urn:li:share:2", "Other", ms(NOW)),
         ("urn:li:share:1", r"Launch day \(v2\)! #Herald", ms(NOW - timedelta(minutes=1)))))
-    job, _ = li_job(make_job, author=ORG, post_type="text", previous=COMMITTED)
+    job, _ = li_job(make_job, author=ORG, post_type="text", history=COMMITTED)
     result = await publisher(api).reconcile(job)
     assert result is not None and result.external_id == "urn:li:share:1"
     (finder,) = api.requests
@@ -72,7 +72,7 @@ async def test_reconcile_organization_reads_recent_posts(api, make_job):
 
 async def test_reconcile_organization_none_when_the_listing_covers_the_window(api, make_job):
     api.on("GET", "/rest/posts", org_posts(("urn:li:share:2", "Other", ms(NOW))))
-    job, _ = li_job(make_job, author=ORG, post_type="text", previous=COMMITTED)
+    job, _ = li_job(make_job, author=ORG, post_type="text", history=COMMITTED)
     assert await publisher(api).reconcile(job) is None
 
 
@@ -80,15 +80,15 @@ async def test_reconcile_organization_that_cannot_settle_resends_for_proof(api, 
     recent = [(f"urn:li:share:{n}", "Other", ms(NOW)) for n in range(10)]
     api.on("GET", "/rest/posts", org_posts(*recent))
     api.on("POST", "/rest/posts", duplicate())
-    job, _ = li_job(make_job, author=ORG, post_type="text", previous=COMMITTED)
+    job, _ = li_job(make_job, author=ORG, post_type="text", history=COMMITTED)
     result = await publisher(api).reconcile(job)
     assert result is not None and result.extra["duplicate_of"] == SHARE
 
 
 async def test_reconcile_member_resends_the_identical_post(api, make_job):
     api.on("POST", "/rest/posts", duplicate())
-    job, _ = li_job(make_job, media=[IMG], previous={
-        **COMMITTED, "media_urns": ["urn:li:image:I1"]})
+    job, _ = li_job(make_job, media=[IMG], history=History(
+        ids={"media_urns": ["urn:li:image:I1"]}, committing_at=COMMITTED.committing_at))
     result = await publisher(api).reconcile(job)
     assert result is not None and result.external_id == SHARE
     assert result.extra == {"reconciled": True, "duplicate": True, "duplicate_of": SHARE}
@@ -99,18 +99,18 @@ async def test_reconcile_member_resends_the_identical_post(api, make_job):
 
 async def test_reconcile_member_resend_that_is_created_is_the_only_post(api, make_job):
     api.on("POST", "/rest/posts", created("urn:li:share:99"))
-    job, _ = li_job(make_job, post_type="text", previous=COMMITTED)
+    job, _ = li_job(make_job, post_type="text", history=COMMITTED)
     result = await publisher(api).reconcile(job)
     assert result is not None and result.external_id == "urn:li:share:99"
 
 
-@pytest.mark.parametrize(("caption", "previous"), [
+@pytest.mark.parametrize(("caption", "history"), [
     ("", COMMITTED),  # nothing for the duplicate check to compare
     ("Hi", COMMITTED),  # media but its uploads were not recorded
 ])
 async def test_reconcile_member_that_cannot_be_proven_is_outcome_unknown(
-        api, make_job, caption, previous):
-    job, _ = li_job(make_job, caption=caption, media=[IMG], previous=previous)
+        api, make_job, caption, history):
+    job, _ = li_job(make_job, caption=caption, media=[IMG], history=history)
     with pytest.raises(OutcomeUnknownError):
         await publisher(api).reconcile(job)
     assert api.requests == []
@@ -121,7 +121,7 @@ async def test_reconcile_duplicate_without_urn_is_outcome_unknown(api, make_job)
     api.on("POST", "/rest/posts", li_error(422, message="Duplicate", errorDetails={
         "inputErrors": [{"code": "DUPLICATE_POST", "description": "dup"}]}))
     assert reply.status_code == 422
-    job, _ = li_job(make_job, post_type="text", previous=COMMITTED)
+    job, _ = li_job(make_job, post_type="text", history=COMMITTED)
     with pytest.raises(OutcomeUnknownError):
         await publisher(api).reconcile(job)
 
@@ -129,6 +129,6 @@ async def test_reconcile_duplicate_without_urn_is_outcome_unknown(api, make_job)
 async def test_reconcile_organization_without_read_permission_resends(api, make_job):
     api.on("GET", "/rest/posts", li_error(403, message="Not enough permissions"))
     api.on("POST", "/rest/posts", duplicate())
-    job, _ = li_job(make_job, author=ORG, post_type="text", previous=COMMITTED)
+    job, _ = li_job(make_job, author=ORG, post_type="text", history=COMMITTED)
     result = await publisher(api).reconcile(job)
     assert result is not None and result.external_id == SHARE

@@ -25,7 +25,7 @@ from herald.platforms.base import (
     TransientError,
 )
 from herald.platforms.graph import GraphSession, attach_usage, recent
-from herald.platforms.http import find_recent, parse_time, utcnow
+from herald.platforms.http import find_recent, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class FacebookPublisher:
 
     async def reconcile(self, job: PublishJob) -> PublishResult | None:
         """After an unknown outcome: the result if the post is out, None if it is not."""
-        at = parse_time(job.previous.get("committing_at"))
+        at = job.history.committing_at
         if at is None:  # the commit was never attempted
             return None
         g = self._session(job.account)
@@ -120,7 +120,7 @@ class FacebookPublisher:
 
     async def _unpublished_photos(self, g: GraphSession, job: PublishJob,
                                   media: tuple[MediaItem, ...]) -> list[str]:
-        previous = job.previous.get("photo_ids")
+        previous = job.history.ids.get("photo_ids")
         if isinstance(previous, list) and len(previous) == len(media):
             return [str(p) for p in previous]  # uploaded by an earlier attempt
         photo_ids = []
@@ -130,26 +130,25 @@ class FacebookPublisher:
             if not data.get("id"):
                 raise TransientError("Facebook stored a photo without an id.", code="no_id")
             photo_ids.append(str(data["id"]))
-        await job.journal("prepared", {"photo_ids": photo_ids})
+        await job.journal.prepared(photo_ids=photo_ids)
         return photo_ids
 
     async def _commit(self, g: GraphSession, job: PublishJob, path: str,
                       body: dict[str, Any], id_key: str) -> str:
-        await job.journal("committing", {"committing_at": self._now().isoformat(),
-                                         "endpoint": path.rsplit("/", 1)[-1]})
+        await job.journal.committing(at=self._now(), endpoint=path.rsplit("/", 1)[-1])
         data = await g.post(path, body, step="commit")
         post_id = data.get(id_key) or data.get("id")
         if not post_id:
             raise OutcomeUnknownError("Facebook accepted the publishing call but sent no id; "
                                       "the post may be out.", code="no_post_id")
-        await job.journal("committed", {"external_id": str(post_id)})
+        await job.journal.committed(str(post_id))
         return str(post_id)
 
     async def _reconcile(self, job: PublishJob, at: datetime,
                          g: GraphSession) -> PublishResult | None:
         page = job.account.external_id
         # A video becomes a feed post only once processed; its upload is listed at once.
-        video = job.previous.get("endpoint") == "videos"
+        video = job.history.ids.get("endpoint") == "videos"
         edge, text_key = ("videos", "description") if video else ("published_posts", "message")
         since = at - timedelta(minutes=10)
         items, complete = await recent(g, f"{page}/{edge}", fields=f"id,{text_key},created_time",
@@ -159,7 +158,7 @@ class FacebookPublisher:
                            since=since, until=self._now() + timedelta(minutes=5), near=at)
         if item is not None:
             post_id = str(item["id"])
-            await job.journal("committed", {"external_id": post_id})
+            await job.journal.committed(post_id)
             return PublishResult(post_id, await self._permalink(g, post_id),
                                  extra={"reconciled": True, "usage": g.usage.as_dict()})
         if complete:

@@ -39,7 +39,7 @@ from herald.platforms.graph import (
     graph_error,
     recent,
 )
-from herald.platforms.http import dict_at, find_recent, list_at, parse_time, poll_delays, utcnow
+from herald.platforms.http import dict_at, find_recent, list_at, poll_delays, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class InstagramPublisher:
         if caption and plan.kind != "stories":  # the caption goes on the parent only
             body["caption"] = caption
         container = await self._container(g, ig, body)
-        await job.journal("prepared", {"container_id": container, "children": children})
+        await job.journal.prepared(container_id=container, children=children)
         return container
 
     async def _container(self, g: GraphSession, ig: str, body: dict[str, Any]) -> str:
@@ -237,8 +237,7 @@ class InstagramPublisher:
             await asyncio.sleep(min(next(delays), remaining))
 
     async def _commit(self, g: GraphSession, job: PublishJob, container: str) -> str:
-        await job.journal("committing", {"container_id": container,
-                                         "committing_at": self._now().isoformat()})
+        await job.journal.committing(at=self._now(), container_id=container)
         data = await g.post(f"{job.account.external_id}/media_publish",
                             {"creation_id": container}, step="commit")
         if not data.get("id"):
@@ -250,7 +249,7 @@ class InstagramPublisher:
             reading = cached[0]
             self._quotas[job.account.external_id] = (
                 replace(reading, usage=reading.usage + 1), cached[1])
-        await job.journal("committed", {"external_id": media_id, "container_id": container})
+        await job.journal.committed(media_id, container_id=container)
         return media_id
 
     async def _check_quota(self, g: GraphSession, job: PublishJob) -> QuotaReading:
@@ -313,14 +312,14 @@ class InstagramPublisher:
             # It is out for sure; only the media id is missing. Keep the container id.
             log.warning("instagram: post %s is out but its media id was not found", job.post_id)
             extra["media_id_unknown"] = True
-            await job.journal("committed", {"external_id": container, "container_id": container})
+            await job.journal.committed(container, container_id=container)
             return PublishResult(container, None, extra=extra)
-        await job.journal("committed", {"external_id": str(item["id"]), "container_id": container})
+        await job.journal.committed(str(item["id"]), container_id=container)
         return PublishResult(str(item["id"]), item.get("permalink"), extra=extra)
 
     async def _find_media(self, g: GraphSession, job: PublishJob) -> dict[str, Any] | None:
         edge = "stories" if job.post_type == "story" else "media"
-        at = parse_time(job.previous.get("committing_at")) or job.run_at
+        at = job.history.committing_at or job.run_at
         since = min(at, job.run_at) - timedelta(minutes=10)
         # Paged back past the commit: a busy account may have posted more than a page since.
         items, _ = await recent(g, f"{job.account.external_id}/{edge}",
@@ -355,7 +354,7 @@ def container_error(status_text: str) -> PublishError:
 
 
 def _previous_container(job: PublishJob) -> str | None:
-    value = job.previous.get("container_id")
+    value = job.history.ids.get("container_id")
     return str(value) if value else None
 
 

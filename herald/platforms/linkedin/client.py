@@ -154,7 +154,7 @@ class LinkedInPublisher:
         urns = _previous_urns(job)
         if urns is None:
             urns = [await self._upload(job, item.type, item.url) for item in job.media]
-            await job.journal("prepared", {"media_urns": urns})
+            await job.journal.prepared(media_urns=urns)
         for urn, item in zip(urns, job.media, strict=True):
             if item.type == "video":  # also for reused uploads: processing may be unfinished
                 await self._wait_video(job, urn)
@@ -168,7 +168,7 @@ class LinkedInPublisher:
         again: 422 DUPLICATE_POST names the original; a 201 means the first never landed
         and this one is now the only one. Either way exactly one post is out.
         """
-        at = graph.parse_time(job.previous.get("committing_at"))
+        at = job.history.committing_at
         if at is None:
             return None
         _check(job)
@@ -185,7 +185,7 @@ class LinkedInPublisher:
 
     async def _commit(self, job: PublishJob, body: dict[str, Any], *,
                       proving: bool) -> PublishResult:
-        await job.journal("committing", {"committing_at": self._now().isoformat()})
+        await job.journal.committing(at=self._now())
         extra: dict[str, Any] = {"reconciled": True} if proving else {}
         try:
             resp = await self._send(job, "POST", "posts", step="commit", json=body)
@@ -203,7 +203,7 @@ class LinkedInPublisher:
         return await self._done(job, urn, extra)
 
     async def _done(self, job: PublishJob, urn: str, extra: dict[str, Any]) -> PublishResult:
-        await job.journal("committed", {"external_id": urn})
+        await job.journal.committed(urn)
         log.info("linkedin: post %s published as %s", job.post_id, urn)
         return PublishResult(urn, f"https://www.linkedin.com/feed/update/{urn}/", extra=extra)
 
@@ -345,7 +345,7 @@ def _post_body(job: PublishJob, urns: list[str]) -> dict[str, Any]:
 
 def _previous_urns(job: PublishJob) -> list[str] | None:
     """Uploads of an earlier attempt; reusing them keeps a resend identical (duplicate check)."""
-    urns = job.previous.get("media_urns") if job.media else []
+    urns = job.history.ids.get("media_urns") if job.media else []
     if isinstance(urns, list) and len(urns) == len(job.media):
         return [str(u) for u in urns]
     return None

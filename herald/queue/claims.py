@@ -1,0 +1,54 @@
+"""A claim on a post, and what the worker holding it reports back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from herald.statuses import AttemptOutcome, Phase
+
+
+class CancelRequested(Exception):
+    """The post was cancelled while this worker held it, before its commit."""
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the claim (its lease was rescued)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lease on one post, held by one worker for one attempt."""
+
+    post_id: str
+    attempt: int
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """What a poll reads: when the next post is due, when the first lease runs out."""
+
+    due: datetime | None
+    lease: datetime | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed attempt ended, as the worker reports it."""
+
+    claim: Claim
+    #: published, retry, failed, unconfirmed or cancelled (never running or lease_expired).
+    kind: AttemptOutcome
+    external_id: str | None = None
+    permalink: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    #: For retries: the earliest time the platform allows (Retry-After and the like).
+    not_before: datetime | None = None
+    phase: Phase | None = None
+    platform_ids: dict[str, Any] = field(default_factory=dict)
+    #: A retry whose last commit may have gone out: the next attempt reconciles first,
+    #: and if attempts run out the post is `unconfirmed`, never `failed`.
+    unknown: bool = False

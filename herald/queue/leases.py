@@ -1,0 +1,275 @@
+"""The worker's side of the queue: claims, heartbeats, completions and rescues.
+
+A claim is a lease. The worker that holds it heartbeats; a lease that runs out is
+rescued by any worker. Each claim bumps `attempts`, and every later write for that claim
+is conditional on (status, worker_id, attempts) still being what the claimer saw, so a
+slow worker and a rescuer can never both finish one post.
+
+`Queue` owns the transactions; the statements are in herald.queue.store and
+herald.queue.endings, the decisions in herald.queue.policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from herald.db import READ_ONLY
+from herald.models import utcnow
+from herald.platforms.base import History
+from herald.queue import endings, policy, store
+from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outcome
+from herald.queue.dialects import dialect_for
+from herald.queue.journal import histories as read_histories
+from herald.queue.stats import stats
+from herald.statuses import AttemptOutcome, Phase, PostStatus
+
+log = logging.getLogger(__name__)
+
+
+class Queue:
+    """Claims, heartbeats, completions and rescues against one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease_seconds: float = 60.0,
+        retry_base_seconds: float = 30.0,
+        retry_max_seconds: float = 3600.0,
+        rand: Callable[[], float] = random.random,
+        platform_caps: Mapping[str, int] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.caps = dict(platform_caps or {})
+        #: Whether the last claim left due posts behind because their platform was full.
+        self.capped = False
+        self.reader = engine.execution_options(**{READ_ONLY: True})
+        self.sql = dialect_for(engine.dialect.name)
+        self.dialect = self.sql.name
+        self.lease = timedelta(seconds=lease_seconds)
+        self.retry = policy.Retry(retry_base_seconds, retry_max_seconds, rand)
+
+    # Idle path: this is the one cheap query an idle worker makes per wake-up.
+    def horizon(self) -> Horizon:
+        """The earliest pending run_at and the earliest lease in flight (store.horizon)."""
+        with self.reader.connect() as conn:
+            return store.horizon(conn)
+
+    def claim(self, *, worker_id: str, limit: int, now: datetime) -> list[Claim]:
+        """Lease up to `limit` due posts, oldest first; skip rows other workers hold."""
+        if limit <= 0:
+            return []
+        for attempt in (1, 2):
+            try:
+                if self.caps:
+                    return self._claim_capped(worker_id, limit, now)
+                with self.engine.begin() as conn:
+                    claimed = store.claim_due(conn, self.sql, worker_id=worker_id,
+                                              limit=limit, now=now,
+                                              lease_until=now + self.lease)
+                    if claimed:
+                        store.mark_claimed(conn, self.sql, claimed, worker_id, now)
+                    return [Claim(pid, n, worker_id) for pid, n in claimed]
+            except OperationalError as exc:
+                # MariaDB may still pick two claimers as a deadlock; the loser retries once.
+                if attempt == 2 or not self.sql.is_deadlock(exc):
+                    raise
+                log.info("claim deadlocked, retrying once")
+        return []
+
+    def _claim_capped(self, worker_id: str, limit: int, now: datetime) -> list[Claim]:
+        """Claim within the per-platform caps, counting what every worker has in flight.
+
+        Claimers hold one lock from the count until their claims are committed, so two
+        of them cannot both see the same free room and together go past a cap. SQLite's
+        IMMEDIATE transaction is that lock already; PostgreSQL's advisory lock ends with
+        the transaction; MariaDB's GET_LOCK belongs to the session, so it is released
+        only once the claims are committed and visible to the next claimer.
+        """
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    self.sql.lock_caps(conn)
+                    claimed = self._claim_within_caps(conn, worker_id, limit, now)
+                    if claimed:
+                        store.mark_claimed(conn, self.sql, claimed, worker_id, now)
+            finally:
+                self.sql.unlock_caps(conn)
+        return [Claim(pid, n, worker_id) for pid, n in claimed]
+
+    def _claim_within_caps(self, conn: Connection, worker_id: str, limit: int,
+                           now: datetime) -> list[tuple[str, int]]:
+        busy = store.in_flight_per_platform(conn)
+        room = {p: cap - busy.get(p, 0) for p, cap in self.caps.items()}
+        until = now + self.lease
+        claimed = store.claim_due(conn, self.sql, worker_id=worker_id, limit=limit, now=now,
+                                  lease_until=until, platforms=(False, list(self.caps)))
+        for platform, free in room.items():
+            got = store.claim_due(conn, self.sql, worker_id=worker_id,
+                                  limit=min(free, limit - len(claimed)), now=now,
+                                  lease_until=until, platforms=(True, [platform]))
+            claimed += got
+            room[platform] = free - len(got)
+        self.capped = any(free <= 0 for free in room.values())
+        return claimed
+
+    def heartbeat(self, *, worker_id: str, now: datetime) -> int:
+        """Extend every lease this worker holds; returns how many it still holds."""
+        with self.engine.begin() as conn:
+            return store.extend_leases(conn, worker_id=worker_id, until=now + self.lease)
+
+    def record_phase(self, claim: Claim, *, phase: Phase | str, ids: dict[str, Any],
+                     check_cancel: bool = False) -> None:
+        # MariaDB may pick this short transaction as a deadlock victim against a batch
+        # write; it holds nothing worth keeping, so run it again.
+        for attempt in (1, 2, 3):
+            try:
+                return self._record_phase(claim, phase=phase, ids=ids,
+                                          check_cancel=check_cancel)
+            except OperationalError as exc:
+                if attempt == 3 or not self.sql.is_deadlock(exc):
+                    raise
+
+    def _record_phase(self, claim: Claim, *, phase: Phase | str, ids: dict[str, Any],
+                      check_cancel: bool) -> None:
+        """Journal progress of an attempt: the phase reached and the platform ids so far.
+
+        `ids` holds everything the attempt has obtained so far: it replaces what an earlier
+        call for the same attempt recorded (only the attempt's holder writes its row).
+        With `check_cancel` (just before the commit) it raises LeaseLost when this worker
+        no longer holds the post, and CancelRequested when the post was cancelled
+        meanwhile. The post row is locked while this transaction reads it, so a cancel
+        lands either before (and is honoured) or after "committing" is on record (and the
+        post, once out, stays published).
+        """
+        with self.engine.begin() as conn:
+            if check_cancel:
+                # Still ours? A worker whose lease was rescued (it stalled, or the database
+                # was away longer than the lease) must not commit: the rescuer may have.
+                # The fresh lease is for the commit: the holder is alive right now, and a
+                # rescue while its call is in flight is what could post twice.
+                if not store.renew_if_held(conn, claim, until=utcnow() + self.lease):
+                    raise LeaseLost(claim.post_id)
+                if store.cancel_requested(conn, claim.post_id):
+                    raise CancelRequested(claim.post_id)  # the renewal rolls back with it
+            store.write_phase(conn, claim, phase=phase, ids=ids)
+
+    def histories(self, post_ids: Sequence[str]) -> dict[str, History]:
+        """What earlier attempts recorded, per post (herald.queue.journal).
+
+        `final_check` marks a post given one last, reconcile-only attempt after its
+        worker stopped MAX_RESCUES times mid-commit (see rescue_expired).
+        """
+        if not post_ids:
+            return {}
+        with self.reader.connect() as conn:
+            rows = store.journal_rows(conn, post_ids)
+            final = [pid for pid, n in store.rescue_counts(conn, post_ids).items()
+                     if policy.is_final_check(n)]
+        return read_histories(rows, final_check=final)
+
+    def finish(self, outcomes: Sequence[Outcome], *, now: datetime) -> list[Outcome]:
+        """Apply outcomes in one transaction; returns those applied.
+
+        An outcome whose claim is no longer held (rescued, cancelled, re-claimed) is
+        dropped: the lease moved on, so this worker's word no longer counts.
+        """
+        if not outcomes:
+            return []
+        with self.engine.begin() as conn:
+            held = endings.held_rows(conn, self.sql, outcomes)
+            applied = [o for o in outcomes if o.claim.post_id in held
+                       and held[o.claim.post_id].attempt == o.claim.attempt]
+            retries: list[dict[str, Any]] = []
+            finals: list[dict[str, Any]] = []
+            journal: list[dict[str, Any]] = []
+            for o in applied:
+                row = held[o.claim.post_id]
+                decision = policy.decide(o, row, now=now, retry=self.retry)
+                journal.append(_journal_row(o, row, decision, now))
+                if decision.kind == AttemptOutcome.RETRY:
+                    retries.append(dict(b_post=o.claim.post_id, run_at=decision.run_at,
+                                        error_message=decision.message,
+                                        attempts=row.attempt))
+                else:
+                    finals.append(_final_row(o, row, decision, now))
+            endings.write_journal(conn, self.sql, journal)
+            endings.write_retries(conn, self.sql, retries, now)
+            endings.write_finals(conn, self.sql, finals, now)
+        return applied
+
+    def release(self, claims: Sequence[Claim], *, now: datetime) -> int:
+        """Hand back claims this worker never started (graceful shutdown)."""
+        with self.engine.begin() as conn:
+            released = sum(endings.release_claim(conn, c, now=now) for c in claims)
+            if released:
+                self.sql.notify(conn)
+        return released
+
+    def rescue_expired(self, *, now: datetime, limit: int = 500) -> int:
+        """Return posts whose lease ran out to the queue (or fail them past MAX_RESCUES).
+
+        The next claim sees the expired attempt in the journal and reconciles before it
+        sends anything again, so a post that went out just before its worker died is
+        not posted twice.
+        """
+        with self.engine.begin() as conn:
+            expired = endings.expired_leases(conn, self.sql, now=now, limit=limit)
+            if not expired:
+                return 0
+            at_limit = policy.needs_history(expired)
+            known = read_histories(store.journal_rows(conn, at_limit)) if at_limit else {}
+            rescue = policy.decide_rescue(expired, known)
+            _apply_rescue(conn, rescue, now)
+            endings.expire_attempts(conn, [e.post_id for e in expired], now=now)
+            self.sql.notify(conn)
+            return len(expired)
+
+    def stats(self, *, now: datetime, since: datetime) -> dict[str, Any]:
+        """The seed's monitoring queries, in one place."""
+        with self.reader.connect() as conn:
+            return stats(conn, now=now, since=since)
+
+
+def _journal_row(o: Outcome, row: policy.Held, decision: policy.Decision,
+                 now: datetime) -> dict[str, Any]:
+    return dict(
+        b_post=o.claim.post_id, b_attempt=row.attempt, finished_at=now,
+        outcome=decision.kind, error_code=o.error_code, error_message=decision.message,
+        **({"phase": o.phase} if o.phase else {}),
+        **({"platform_ids": o.platform_ids} if o.platform_ids else {}),
+    )
+
+
+def _final_row(o: Outcome, row: policy.Held, decision: policy.Decision,
+               now: datetime) -> dict[str, Any]:
+    return dict(
+        b_post=o.claim.post_id, post_status=decision.post_status,
+        queue_status=decision.queue_status, external_post_id=o.external_id,
+        permalink=o.permalink, error_message=decision.message, attempts=row.attempt,
+        published_at=now if decision.kind == AttemptOutcome.PUBLISHED else None,
+    )
+
+
+def _apply_rescue(conn: Connection, rescue: policy.Rescue, now: datetime) -> None:
+    for ids, counted in ((rescue.requeue, False), (rescue.requeue_counted, True)):
+        if ids:
+            endings.requeue_rescued(conn, ids, counted=counted, now=now)
+    if rescue.back:
+        endings.posts_back_to_pending(conn, rescue.back, now=now)
+    if rescue.dead:
+        endings.give_up_rescued(conn, rescue.dead, now=now)
+    # One that died mid-commit may be out: say so rather than "failed".
+    for status, ids, note in (
+        (PostStatus.UNCONFIRMED, rescue.unconfirmed, policy.WORKERS_STOPPED_MID_COMMIT),
+        (PostStatus.FAILED, rescue.failed, policy.WORKERS_STOPPED),
+    ):
+        if ids:
+            endings.settle_rescued(conn, ids, status=status, message=note, now=now)

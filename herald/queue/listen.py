@@ -1,0 +1,28 @@
+"""Waking workers the moment a post becomes due: PostgreSQL LISTEN on the queue channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: The channel `notify` and the post_schedule insert trigger (migration 0005) send on.
+NOTIFY_CHANNEL = "herald_queue"
+
+
+async def listen(url: Any, on_notify: Callable[[], None], *, health_every: float = 30.0) -> None:
+    """Call `on_notify` for every NOTIFY on the queue channel until cancelled (PostgreSQL).
+
+    Returns (rather than raising) when the connection dies, so the caller decides how
+    to reconnect. A silent TCP death would block `notifies()` forever, so every
+    `health_every` seconds without traffic the connection is probed.
+    """
+    import psycopg
+
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        on_notify()  # anything enqueued while we were not listening
+        while True:
+            async for _ in conn.notifies(timeout=health_every):
+                on_notify()
+            await conn.execute("SELECT 1")

@@ -1,0 +1,50 @@
+"""The seed's monitoring queries, in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from herald.queue.tables import posts, schedule
+from herald.statuses import PostStatus, QueueStatus
+
+
+def stats(conn: Connection, *, now: datetime, since: datetime) -> dict[str, Any]:
+    """Queue depth, leases in flight and run out, and today's results."""
+    due = conn.execute(
+        select(func.count()).where(schedule.c.status == QueueStatus.PENDING,
+                                   schedule.c.run_at <= now)
+    ).scalar_one()
+    by_status: dict[str, int] = dict(conn.execute(
+        select(schedule.c.status, func.count()).group_by(schedule.c.status)
+    ).all())
+    expired = conn.execute(
+        select(func.count()).where(schedule.c.status == QueueStatus.PROCESSING,
+                                   schedule.c.lease_expires_at < now)
+    ).scalar_one()
+    per_worker: dict[str, int] = dict(conn.execute(
+        select(schedule.c.worker_id, func.count())
+        .where(schedule.c.status == QueueStatus.PROCESSING)
+        .group_by(schedule.c.worker_id)
+    ).all())
+    today: dict[str, int] = dict(conn.execute(
+        select(posts.c.status, func.count())
+        .where(posts.c.updated_at >= since,
+               posts.c.status.in_((PostStatus.PUBLISHED, PostStatus.FAILED,
+                                   PostStatus.UNCONFIRMED)))
+        .group_by(posts.c.status)
+    ).all())
+    finished = sum(today.values())
+    return {
+        "due_now": due,
+        "pending": by_status.get(QueueStatus.PENDING, 0),
+        "processing": by_status.get(QueueStatus.PROCESSING, 0),
+        "expired_leases": expired,
+        "published_today": today.get(PostStatus.PUBLISHED, 0),
+        "failed_today": today.get(PostStatus.FAILED, 0),
+        "unconfirmed_today": today.get(PostStatus.UNCONFIRMED, 0),
+        "success_rate_today": (today.get(PostStatus.PUBLISHED, 0) / finished) if finished else None,
+        "processing_per_worker": per_worker,
+    }

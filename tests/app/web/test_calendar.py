@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from herald.web import queries
 from herald.web.calendar_grid import EN_DASH, PER_DAY, grid, place
 from herald.web.localtime import zone
+from tests.app.web.conftest import add_member, sign_in
 from tests.helpers import add_account, add_posts
-from tests.web.conftest import add_member, sign_in
 
 
 def test_a_month_grid_is_whole_weeks_from_monday():

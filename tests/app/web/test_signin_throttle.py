@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from herald.models import SigninFailure, utcnow
-from tests.web.conftest import PASSWORD, build_app, csrf_of
+from tests.app.web.conftest import PASSWORD, build_app, csrf_of
 
 TOO_MANY = "Too many failed sign-ins. For your safety, wait 15 minutes and try again."
 

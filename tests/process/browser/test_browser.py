@@ -21,11 +21,17 @@ from herald import services
 from herald.models import ApiToken, Post, utcnow
 from herald.schemas import AccountCreate, PostCreate
 from herald.state import Herald
+from tests.app.web.conftest import PASSWORD, Member, add_member
 from tests.conftest import jpeg_bytes
-from tests.web.conftest import PASSWORD, Member, add_member
-from tests.web.live import CHROMIUM_ARGS, LiveHerald, ensure_chromium, start_live, unavailable
+from tests.process.browser.live import (
+    CHROMIUM_ARGS,
+    LiveHerald,
+    ensure_chromium,
+    start_live,
+    unavailable,
+)
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 

@@ -1,7 +1,8 @@
 """Connect Facebook in a real browser: Herald's Connect button, the fake's Facebook Login
 consent page (its HTML, not the auto-approve shortcut), the pick list, the accounts added.
 
-Runs on SQLite only, like the other browser tests; saves docs/screenshots/connect-facebook.png.
+Runs on SQLite only, like the other browser tests; saves connect-facebook.png where they
+save theirs.
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ all three); `database_url` then hands each test a clean one that any process can
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +181,10 @@ def migrated_database(request: pytest.FixtureRequest,
     migrate.upgrade(db.engine)
     db.dispose()  # SQLite: the last connection's close folds the WAL into the file
     if engine == "sqlite":
+        # The migrations' table rebuilds leave 80% of the file free pages: each test's
+        # copy is 140 KB instead of 770.
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            conn.execute("VACUUM")
         yield MigratedDatabase(engine, url)
         return
     cleaner = Database.from_settings(Settings(database_url=url, secret_key=SECRET),

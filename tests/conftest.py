@@ -23,14 +23,17 @@ not. HERALD_TEST_EVERY_ENGINE=true runs every database test on every named engin
 With CI=true an unreachable server fails the run instead of skipping its tests.
 
 Each engine's database is migrated from empty once per session (so migrations run on
-all three); `database_url` then hands each test a clean one that any process can open:
-- SQLite: a copy of the migrated file, 0.1 ms (deleting every table's rows: 0.4-0.7 ms).
-- PostgreSQL and MariaDB: the session's database, with the rows an earlier test left
-  deleted from the tables that have any (one probe, then a DELETE per such table):
-  2.3-2.4 ms after a typical test (a company, an account, five posts). Measured and
-  refused: PostgreSQL TRUNCATE 17-20 ms, CREATE DATABASE ... TEMPLATE (+ DROP) 33 ms
-  (WAL_LOG) or 100 ms (FILE_COPY); MariaDB TRUNCATE 21 ms, a new database with the
-  schema replayed 46 ms. (Figures on the shared 2-core box, December 2026.)
+all three); `database_url` then hands each test a clean one that any process can open.
+Per-test cost, measured on the shared 2-core box after a typical test (a company, an
+account, five posts), December 2026:
+- SQLite: a copy of the migrated (VACUUMed) file, 0.1 ms. Refused: deleting every
+  table's rows, 0.6-0.7 ms.
+- PostgreSQL and MariaDB: the session's database, rows deleted from the tables that
+  have any (one probe, then a DELETE for each), 2.5-3.3 ms. Refused: PostgreSQL
+  TRUNCATE 17-37 ms, CREATE DATABASE ... TEMPLATE and its DROP 33 ms (WAL_LOG) or
+  100 ms (FILE_COPY); MariaDB TRUNCATE 21 ms, a new database with the schema replayed
+  46 ms. A DELETE of every table costs about the same as the probe (2-4 ms): the probe
+  leaves the tables a test never wrote alone.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ TESTS = Path(__file__).resolve().parent
 EVERY_ENGINE_FOLDERS = {"db", "process"}
 
 
-def _folder(node: pytest.Item | pytest.Function | pytest.FunctionDefinition) -> str:
+def _folder(node: pytest.Item) -> str:
     parts = Path(node.path).resolve().relative_to(TESTS).parts
     return parts[0] if len(parts) > 1 else ""
 

@@ -40,6 +40,7 @@ def _all_status(herald, ids, *statuses):
     return lambda: all(p.status in statuses for p in _posts(herald, ids).values())
 
 
+@pytest.mark.all_engines
 async def test_worker_publishes_due_posts_concurrently(herald, company):
     account = add_account(herald, company[0])
     ids = add_posts(herald, company[0], account, 20)
@@ -56,6 +57,7 @@ async def test_worker_publishes_due_posts_concurrently(herald, company):
     assert worker.totals.published == 20
 
 
+@pytest.mark.all_engines
 async def test_worker_wakes_for_a_post_due_in_two_seconds(herald, company):
     account = add_account(herald, company[0])
     publisher = herald.registry.get("facebook")
@@ -140,6 +142,7 @@ async def test_permanent_error_fails_at_once_with_the_platforms_message(herald, 
     assert (post.error_message, post.attempts) == ("The image is too large.", 1)
 
 
+@pytest.mark.all_engines
 async def test_needs_reauth_fails_and_marks_the_account(herald, company):
     account = add_account(herald, company[0])
     ids = add_posts(herald, company[0], account, 1)
@@ -170,6 +173,7 @@ async def test_outcome_unknown_becomes_unconfirmed_never_resent(herald, company)
     assert len(herald.registry.get("facebook").calls) == 1
 
 
+@pytest.mark.all_engines
 async def test_rate_limit_waits_for_retry_after_and_backs_off_the_account(herald, company):
     account = add_account(herald, company[0])
     [pid] = add_posts(herald, company[0], account)
@@ -203,6 +207,7 @@ async def test_run_until_idle_publishes_everything_due_then_returns(herald, comp
     assert posts[future[0]].status == "pending"
 
 
+@pytest.mark.all_engines
 async def test_a_throttled_account_does_not_hold_up_another(herald, company):
     throttled = add_account(herald, company[0], "facebook", "page-a")
     other = add_account(herald, company[0], "facebook", "page-b")
@@ -245,6 +250,7 @@ async def test_worker_survives_the_database_going_away(herald, company, monkeypa
     assert calls["n"] > 3
 
 
+@pytest.mark.all_engines
 async def test_an_idle_worker_sweeps_only_when_a_lease_can_have_run_out(
         herald, company, monkeypatch):
     """Each poll reads the earliest lease in flight: while none can have run out, the
@@ -288,6 +294,7 @@ async def test_an_idle_worker_sweeps_only_when_a_lease_can_have_run_out(
         await task
 
 
+@pytest.mark.all_engines
 async def test_an_idle_worker_with_listen_sends_no_statement(herald, company):
     """On PostgreSQL an idle worker waits on LISTEN alone: no polls, no sweeps (every
     write that makes a post due sooner NOTIFYs), until a post is due or a NOTIFY."""

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from herald.models import User
 from herald.web import queries, users
-from tests.web.conftest import PASSWORD, build_app, csrf_of, sign_in
+from tests.app.web.conftest import PASSWORD, build_app, csrf_of, sign_in
 
 
 def test_every_page_but_sign_in_sends_you_to_sign_in_first(web, member):

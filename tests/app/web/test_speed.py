@@ -10,6 +10,8 @@ import random
 import statistics
 from datetime import timedelta
 
+import pytest
+
 from herald.models import Post, new_id, utcnow
 from tests.helpers import add_account
 
@@ -50,6 +52,7 @@ def _server_ms(browser, url: str, runs: int = 7) -> tuple[float, float]:
     return min(times[1:]), statistics.median(times[1:])
 
 
+@pytest.mark.all_engines
 def test_every_page_renders_with_10000_posts(signed_in, herald, company):
     accounts = [(add_account(herald, company[0], p, f"{p}-{n}"), p)
                 for n in range(3) for p in ("facebook", "instagram", "linkedin")]

@@ -1,7 +1,8 @@
 """Connect Facebook in a real browser: Herald's Connect button, the fake's Facebook Login
 consent page (its HTML, not the auto-approve shortcut), the pick list, the accounts added.
 
-Runs on SQLite only, like the other browser tests; saves docs/screenshots/connect-facebook.png.
+Runs on SQLite only, like the other browser tests; saves connect-facebook.png where they
+save theirs.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pydantic import SecretStr
 from herald.config import Settings
 from herald.platforms.fake import FakeServer
 from herald.state import Herald
-from tests.web.conftest import Member, add_member
-from tests.web.live import LiveHerald, start_live
-from tests.web.test_browser import DESKTOP, browser, shot, sign_in  # noqa: F401 (fixture)
+from tests.app.web.conftest import Member, add_member
+from tests.process.browser.live import LiveHerald, start_live
+from tests.process.browser.test_browser import DESKTOP, browser, shot, sign_in  # noqa: F401 (fixture)
 
 APP_ID, APP_SECRET = "1122334455", "fb-app-secret"
 PAGE, SIDE_PAGE, IG = "100000000000001", "100000000000002", "17841400000000001"

@@ -6,8 +6,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from herald.models import Post, SocialAccount
+from tests.app.web.conftest import build_app
 from tests.helpers import add_account, add_posts
-from tests.web.conftest import build_app
 
 
 def _accounts(herald, company_id):
@@ -40,7 +40,7 @@ def test_without_the_sandbox_the_page_says_where_it_runs(web, herald, member):
     herald.sandbox = None
     from fastapi.testclient import TestClient
 
-    from tests.web.conftest import sign_in
+    from tests.app.web.conftest import sign_in
 
     with TestClient(build_app(herald), follow_redirects=False) as client:
         browser = sign_in(client, member.email)
@@ -116,7 +116,7 @@ def test_another_companys_account_is_not_found(signed_in, herald):
 def test_oauth_buttons_show_only_when_configured(web, herald, member):
     from fastapi.testclient import TestClient
 
-    from tests.web.conftest import sign_in
+    from tests.app.web.conftest import sign_in
 
     browser = sign_in(web, member.email)
     assert "/accounts/connect/facebook" not in browser.get("/accounts").text

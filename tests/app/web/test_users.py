@@ -30,6 +30,7 @@ def test_create_user_refuses_bad_input(herald, company, email, password, error):
         users.create_user(session, company_id=company[0], email=email, password=password)
 
 
+@pytest.mark.all_engines
 def test_create_user_refuses_duplicates_unknown_companies_and_zones(herald, company):
     with herald.db.session() as session:
         users.create_user(session, company_id=company[0], email="ada@example.com",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from herald.web import queries
 from herald.web.calendar_grid import EN_DASH, PER_DAY, grid, place
 from herald.web.localtime import zone
+from tests.app.web.conftest import add_member, sign_in
 from tests.helpers import add_account, add_posts
-from tests.web.conftest import add_member, sign_in
 
 
 def test_a_month_grid_is_whole_weeks_from_monday():
@@ -24,6 +26,7 @@ def test_a_month_grid_is_whole_weeks_from_monday():
                                                    f"16{EN_DASH}22 September 2030")
 
 
+@pytest.mark.all_engines
 def test_posts_land_on_their_local_day_and_busy_days_say_how_many_more(herald, company):
     paris = zone("Europe/Paris")
     fb = add_account(herald, company[0], "facebook", "1001")

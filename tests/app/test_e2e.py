@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from herald.app import create_app
 from herald.models import utcnow
 
 
+@pytest.mark.all_engines
 def test_a_post_created_through_the_api_is_published_on_time(herald, auth, image_url):
     publisher = herald.registry.get("instagram")
     with TestClient(create_app(herald, run_worker=True, worker_id="e2e")) as client:

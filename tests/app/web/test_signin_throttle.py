@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from herald.models import SigninFailure, utcnow
-from tests.web.conftest import PASSWORD, build_app, csrf_of
+from tests.app.web.conftest import PASSWORD, build_app, csrf_of
 
 TOO_MANY = "Too many failed sign-ins. For your safety, wait 15 minutes and try again."
 
@@ -24,6 +25,7 @@ def failures(herald) -> int:
         return session.scalar(select(func.count()).select_from(SigninFailure)) or 0
 
 
+@pytest.mark.all_engines
 def test_five_failures_refuse_even_the_right_password_for_a_while(web, herald, member):
     for _ in range(5):
         assert attempt(web, member.email, "wrong password").status_code == 401
@@ -55,6 +57,7 @@ def test_the_refusal_says_nothing_about_whether_the_email_exists(web, herald, me
     assert attempt(web, "someone@example.com", "wrong password").status_code == 401
 
 
+@pytest.mark.all_engines
 def test_a_successful_sign_in_resets_the_email_count(web, herald, member):
     for _ in range(4):
         assert attempt(web, member.email, "wrong password").status_code == 401
@@ -65,6 +68,7 @@ def test_a_successful_sign_in_resets_the_email_count(web, herald, member):
     assert attempt(web, member.email, PASSWORD).status_code == 303
 
 
+@pytest.mark.all_engines
 def test_one_address_trying_many_emails_is_throttled_too(web, herald, member):
     herald.settings.signin_max_failures_per_ip = 3
     for n in range(3):
@@ -73,6 +77,7 @@ def test_one_address_trying_many_emails_is_throttled_too(web, herald, member):
     assert response.status_code == 429 and TOO_MANY in response.text
 
 
+@pytest.mark.all_engines
 def test_every_server_process_counts_the_same_failures(web, herald, member):
     for _ in range(5):
         assert attempt(web, member.email, "wrong password").status_code == 401

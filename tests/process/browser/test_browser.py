@@ -2,12 +2,16 @@
 Herald: uvicorn on a free port, the in-app sandbox, a worker in the server's loop.
 
 Runs on SQLite only (the pages' SQL is covered on every engine by the TestClient tests).
-Saves a screenshot of each page to docs/screenshots/.
+Saves a screenshot of each page to $HERALD_SCREENSHOTS_DIR, a temporary folder by default
+(so a test run leaves docs/ alone); `make screenshots` points it at docs/screenshots/.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,11 +25,16 @@ from herald import services
 from herald.models import ApiToken, Post, utcnow
 from herald.schemas import AccountCreate, PostCreate
 from herald.state import Herald
+from tests.app.web.conftest import PASSWORD, Member, add_member
 from tests.conftest import jpeg_bytes
-from tests.web.conftest import PASSWORD, Member, add_member
-from tests.web.live import CHROMIUM_ARGS, LiveHerald, ensure_chromium, start_live, unavailable
+from tests.process.browser.live import (
+    CHROMIUM_ARGS,
+    LiveHerald,
+    ensure_chromium,
+    start_live,
+    unavailable,
+)
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -73,9 +82,17 @@ def page(live: LiveHerald, browser: Any) -> Iterator[Any]:
     assert not unexpected, unexpected
 
 
+@functools.cache
+def screenshots() -> Path:
+    """HERALD_SCREENSHOTS_DIR, or one temporary folder for the run."""
+    named = os.environ.get("HERALD_SCREENSHOTS_DIR")
+    folder = Path(named) if named else Path(tempfile.mkdtemp(prefix="herald-screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def shot(tab: Any, name: str, *, full: bool = False) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
+    tab.screenshot(path=str(screenshots() / f"{name}.png"), full_page=full)
 
 
 def sign_in(tab: Any, member: Member, *, screenshot: bool = False) -> None:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from herald import services
 from herald.models import ApiToken, User
 from herald.web import queries
-from tests.web.conftest import sign_in
+from tests.app.web.conftest import sign_in
 
 
 def test_the_time_zone_is_saved_and_a_wrong_one_is_explained(signed_in, herald, member):

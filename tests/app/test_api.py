@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from herald import services
@@ -67,6 +68,7 @@ def test_account_token_update_reactivates_and_keeps_refresh_token(client, auth, 
         assert herald.cipher.decrypt(token.access_token_enc) == "new"
 
 
+@pytest.mark.all_engines
 def test_duplicate_account_is_a_conflict(client, auth):
     _account(client, auth)
     response = client.post("/api/v1/accounts", headers=auth, json={
@@ -74,6 +76,7 @@ def test_duplicate_account_is_a_conflict(client, auth):
     assert "already has" in _error(response, 409)
 
 
+@pytest.mark.all_engines
 def test_delete_account_removes_it_and_its_posts(client, auth, herald, company):
     account = _account(client, auth)
     add_posts(herald, company[0], account["id"], 2, run_at=utcnow() + timedelta(hours=1))
@@ -85,6 +88,7 @@ def test_delete_account_removes_it_and_its_posts(client, auth, herald, company):
 # --- posts -------------------------------------------------------------------------------
 
 
+@pytest.mark.all_engines
 def test_create_for_several_accounts_makes_one_post_each_in_one_group(
     client, auth, herald, image_url
 ):
@@ -112,6 +116,7 @@ def test_instagram_feed_story_is_two_posts(client, auth, image_url):
     assert sorted(p["post_type"] for p in response.json()["items"]) == ["feed", "story"]
 
 
+@pytest.mark.all_engines
 def test_run_at_now_and_offsets_are_stored_as_utc(client, auth):
     a = _account(client, auth)
     response = client.post("/api/v1/posts", headers=auth, json={
@@ -131,6 +136,7 @@ def test_get_post_includes_attempts_and_next_attempt(client, auth):
     assert detail["next_attempt_at"] is not None
 
 
+@pytest.mark.all_engines
 def test_list_filters_and_cursor_pagination(client, auth, herald, company):
     a = _account(client, auth)
     b = _account(client, auth, platform="linkedin", external_id="urn:li:person:2")
@@ -157,6 +163,7 @@ def test_list_filters_and_cursor_pagination(client, auth, herald, company):
     assert len(by_status.json()["items"]) == 10
 
 
+@pytest.mark.all_engines
 def test_patch_caption_and_reschedule_while_pending(client, auth, herald):
     a = _account(client, auth)
     post = client.post("/api/v1/posts", headers=auth, json={
@@ -170,6 +177,7 @@ def test_patch_caption_and_reschedule_while_pending(client, auth, herald):
         assert s.get(PostSchedule, post["id"]).run_at == later
 
 
+@pytest.mark.all_engines
 def test_cancel_then_it_is_not_due(client, auth, herald):
     a = _account(client, auth)
     post = client.post("/api/v1/posts", headers=auth, json={
@@ -179,6 +187,7 @@ def test_cancel_then_it_is_not_due(client, auth, herald):
     assert herald.queue().claim(worker_id="w", limit=10, now=utcnow()) == []
 
 
+@pytest.mark.all_engines
 def test_retry_puts_a_failed_post_back(client, auth, herald, company):
     from herald.queue import Outcome
 
@@ -193,6 +202,7 @@ def test_retry_puts_a_failed_post_back(client, auth, herald, company):
     assert [c.post_id for c in queue.claim(worker_id="w", limit=1, now=utcnow())] == [pid]
 
 
+@pytest.mark.all_engines
 def test_drafts_are_not_queued_until_scheduled(client, auth, herald):
     a = _account(client, auth)
     draft = client.post("/api/v1/posts", headers=auth, json={
@@ -325,6 +335,7 @@ def test_cancel_of_a_published_post_is_a_conflict(client, auth, herald, company)
         assert s.get(Post, pid).status == "published"
 
 
+@pytest.mark.all_engines
 def test_patch_of_a_processing_post_is_a_conflict(client, auth, herald, company):
     a = _account(client, auth)
     [pid] = add_posts(herald, company[0], a["id"])
@@ -336,6 +347,7 @@ def test_patch_of_a_processing_post_is_a_conflict(client, auth, herald, company)
         assert s.get(Post, pid).caption == "Hello"
 
 
+@pytest.mark.all_engines
 def test_cancel_while_a_worker_holds_the_post_is_a_request(client, auth, herald, company):
     a = _account(client, auth)
     [pid] = add_posts(herald, company[0], a["id"])

@@ -84,6 +84,7 @@ def _posts(herald, ids):
         return {pid: s.get(Post, pid) for pid in ids}
 
 
+@pytest.mark.all_engines
 async def test_every_post_type_publishes_end_to_end(herald, fake, live, company):
     c = company[0]
     plan = [
@@ -339,6 +340,7 @@ async def test_a_commit_the_platform_never_received_is_sent_once_more(
             if c.platform == platform][-2:] == ["fault", "ok"]
 
 
+@pytest.mark.all_engines
 async def test_the_instagram_quota_holds_across_two_workers(herald, fake, live, company):
     """Two workers, four posts, a quota of two left: two go out, two wait for the window
     with their new time visible; none is refused for good."""

@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 PAGE = "100000000000001"
 
@@ -39,6 +40,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow  # a process of its own, like the tests under tests/process
 def test_runs_standalone_with_demo_accounts():
     port = _free_port()
     process = subprocess.Popen(

@@ -7,6 +7,8 @@ import re
 import time
 from datetime import timedelta
 
+import pytest
+
 from herald import services
 from herald.app import build_worker
 from herald.models import Post, utcnow
@@ -33,6 +35,7 @@ def _later(hours=24):
     return utcnow() + timedelta(hours=hours)
 
 
+@pytest.mark.all_engines
 def test_the_list_filters_searches_and_pages(signed_in, herald, company):
     fb = add_account(herald, company[0], "facebook", "1001")
     li = add_account(herald, company[0], "linkedin", "urn:li:person:1")

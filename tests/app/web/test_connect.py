@@ -23,10 +23,10 @@ from herald.platforms.fake import FakeServer
 from herald.platforms.linkedin.client import refresh_access_token
 from herald.schemas import PostCreate
 from herald.state import Herald
+from tests.app.test_publish_e2e import drain
+from tests.app.web.conftest import Browser, add_member, build_app, sign_in
 from tests.helpers import add_account
 from tests.media_files import image_bytes
-from tests.test_publish_e2e import drain
-from tests.web.conftest import Browser, add_member, build_app, sign_in
 
 APP_ID, APP_SECRET = "1122334455", "fb-app-secret"
 CLIENT_ID, CLIENT_SECRET = "78abcdefgh", "li-client-secret"

@@ -72,6 +72,7 @@ async def test_a_token_far_from_expiry_is_left_alone(herald, company):
     assert calls == []
 
 
+@pytest.mark.all_engines
 async def test_two_workers_refresh_an_account_once(herald, company):
     account_id, job = linkedin_account(herald, company[0], expires_in=timedelta(hours=1))
     calls: list[dict[str, str]] = []

@@ -67,7 +67,7 @@ def _create_stream(herald: Herald, company: str, account: str, rate: int, second
 def run(engine: str, rate: int, seconds: float, lead: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmpdir:
         url = fresh_database(engine, f"herald_bench_ontime_{engine}", tmpdir)
-        herald = Herald.from_settings(settings_for(url), validate=None)
+        herald = Herald.from_settings(settings_for(url), checks=None)
         company, _, [account] = seed_company(herald.db, herald.cipher,
                                              [("facebook", "p1", "t1")])
         publisher = Clocked()

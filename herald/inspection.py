@@ -11,7 +11,8 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,22 @@ def build_store(settings: Settings) -> MediaStore:
                            jpeg_quality=settings.media_jpeg_quality)
 
 
+@dataclass(frozen=True)
+class InspectedMedia:
+    """What each media URL holds, or why it could not be read (a message), by URL."""
+
+    found: Mapping[str, MediaInfo | str]
+
+    def covers(self, media: Sequence[Mapping[str, Any]]) -> bool:
+        return all(item["url"] in self.found for item in media)
+
+
 class MediaInspector:
-    """Probes media URLs (with a small cache) and validates posts against platform rules."""
+    """Probes media URLs (with a small cache) and validates posts against platform rules.
+
+    `inspect` may fetch and so runs before any database transaction begins; `check` is
+    pure and may run inside one.
+    """
 
     def __init__(self, settings: Settings, *, cache_size: int = 1024) -> None:
         self.local_prefix = f"{settings.public_url}/media/"
@@ -61,14 +76,33 @@ class MediaInspector:
         self._lock = threading.Lock()
 
     def validate(self, account: Any, payload: dict[str, Any]) -> list[str]:
+        return self.check(account, payload, self.inspect(payload["media"]))
+
+    def inspect(self, media: Sequence[Mapping[str, Any]]) -> InspectedMedia:
+        """Probe every media URL (fetching what is not in Herald's own store)."""
+        found: dict[str, MediaInfo | str] = {}
+        for item in media:
+            url = item["url"]
+            if url in found:
+                continue
+            try:
+                found[url] = self.probe(url)
+            except (MediaURLError, MediaError) as exc:
+                found[url] = str(exc)
+        return InspectedMedia(found)
+
+    def check(self, account: Any, payload: dict[str, Any],
+              inspected: InspectedMedia) -> list[str]:
+        """The platform's rules for this post, given its media as `inspect` found it."""
         media: Sequence[dict[str, Any]] = payload["media"]
         probes: list[MediaInfo | None] = []
         problems: list[str] = []
         for number, item in enumerate(media, start=1):
-            try:
-                probes.append(self.probe(item["url"]))
-            except (MediaURLError, MediaError) as exc:
-                problems.append(f"Media {number} ({item['url']}): {exc}")
+            info = inspected.found[item["url"]]
+            if isinstance(info, str):
+                problems.append(f"Media {number} ({item['url']}): {info}")
+            else:
+                probes.append(info)
         if problems:
             return problems
         return validate_post(account.platform, payload["post_type"], payload["caption"],

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from herald import queue
 from herald.crypto import TokenCipher, hash_api_token, new_api_token
+from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound, Unauthorized
 from herald.models import (
     ApiToken,
@@ -38,6 +39,20 @@ SPLIT_TYPES = {("instagram", "feed_story"): ("feed", "story")}
 
 _Paged = TypeVar("_Paged", Post, Row[Any])
 
+if TYPE_CHECKING:
+    from herald.inspection import InspectedMedia
+
+
+class PostChecks(Protocol):
+    """Scheduling-time checks, in two halves so that no fetch runs inside a transaction."""
+
+    def inspect(self, media: Sequence[dict[str, Any]]) -> InspectedMedia:
+        """Probe the media (may fetch it): call before the transaction begins."""
+
+    def check(self, account: Any, payload: dict[str, Any],
+              inspected: InspectedMedia) -> list[str]:
+        """The platform's rules for the post, from what `inspect` found (no I/O)."""
+
 
 @dataclass
 class Context:
@@ -48,7 +63,7 @@ class Context:
     max_attempts: int = 3
     now: Callable[[], datetime] = utcnow
     actor: str | None = None
-    validate: Callable[[Any, Any], list[str]] | None = None
+    checks: PostChecks | None = None
     on_enqueue: Callable[[], None] | None = None
     sandbox: Sandbox | None = None
 
@@ -231,10 +246,17 @@ _INSERT_POST = insert(cast(Table, Post.__table__))
 _POST_COLUMNS = dict.fromkeys(c.key for c in Post.__table__.columns)
 
 
-def create_posts(session: Session, ctx: Context, data: PostCreate) -> list[Post]:
-    """One post per target account, tied together by a group id; queued unless draft."""
+def create_posts(session: Session, ctx: Context, data: PostCreate, *,
+                 inspected: InspectedMedia | None = None) -> list[Post]:
+    """One post per target account, tied together by a group id; queued unless draft.
+
+    The media is fetched and probed (or `inspected` already was) before the session's
+    transaction begins: on SQLite that transaction holds the database's write lock.
+    """
     run_at = _resolve_run_at(ctx, data.run_at)
     targets = data.targets
+    media = [m.model_dump(exclude_none=True) for m in data.media]
+    inspected = inspect_media(ctx, media, inspected)
     conn = session.connection()
     # Core rows, not ORM objects: the accounts are only read (validation reads .platform).
     found = {a.id: a for a in conn.execute(_TARGET_ACCOUNTS, {"ids": targets,
@@ -242,11 +264,11 @@ def create_posts(session: Session, ctx: Context, data: PostCreate) -> list[Post]
     missing = [t for t in targets if t not in found]
     if missing:
         raise NotFound(f"No account with id {missing[0]!r}.")
-    media = [m.model_dump(exclude_none=True) for m in data.media]
     problems: list[str] = []
     for account in found.values():
         for post_type in SPLIT_TYPES.get((account.platform, data.post_type), (data.post_type,)):
-            problems += _check(ctx, account, post_type, data.caption, media, data.options)
+            problems += _check(ctx, account, post_type, data.caption, media, data.options,
+                               inspected)
     if problems:
         raise Invalid(problems[0] if len(problems) == 1 else
                       f"{len(problems)} problems: " + " ".join(problems), details=problems)
@@ -281,12 +303,22 @@ def create_posts(session: Session, ctx: Context, data: PostCreate) -> list[Post]
     return [Post(**row) for row in rows]
 
 
+def inspect_media(ctx: Context, media: Sequence[dict[str, Any]],
+                  inspected: InspectedMedia | None = None) -> InspectedMedia | None:
+    """Probe the media a post will carry (fetching it): never inside a transaction."""
+    if ctx.checks is None or (inspected is not None and inspected.covers(media)):
+        return inspected
+    return ctx.checks.inspect(media)
+
+
 def _check(ctx: Context, account: SocialAccount | Row[Any], post_type: str, caption: str,
-           media: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
-    if ctx.validate is None:
+           media: list[dict[str, Any]], options: dict[str, Any],
+           inspected: InspectedMedia | None) -> list[str]:
+    if ctx.checks is None:
         return []
-    return ctx.validate(account, {"post_type": post_type, "caption": caption, "media": media,
-                                  "options": options})
+    assert inspected is not None
+    return ctx.checks.check(account, {"post_type": post_type, "caption": caption,
+                                      "media": media, "options": options}, inspected)
 
 
 def after_commit(ctx: Context) -> None:
@@ -401,15 +433,24 @@ def _lock_editable(session: Session, post: Post, action: str) -> str | None:
 
 
 def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) -> Post:
+    # The media is probed before the post's queue row is locked (FOR UPDATE; on SQLite
+    # the write lock), so a slow media server holds up no worker and no other writer.
+    new_media = ([m.model_dump(exclude_none=True) for m in patch.media]
+                 if patch.media is not None else None)
+    inspected = None
+    if ctx.checks is not None:
+        inspected = inspect_media(ctx, new_media if new_media is not None
+                                  else _current_media(session, post_id))
     post = get_post(session, ctx, post_id)
     entry = _lock_editable(session, post, "edited")
     account = session.get(SocialAccount, post.account_id)
     assert account is not None
     caption = patch.caption if patch.caption is not None else post.caption
-    media = ([m.model_dump(exclude_none=True) for m in patch.media]
-             if patch.media is not None else post.media)
+    media = new_media if new_media is not None else post.media
     options = patch.options if patch.options is not None else post.options
-    problems = _check(ctx, account, post.post_type, caption, media, options)
+    if inspected is not None and not inspected.covers(media):
+        raise Conflict("The post's media changed while Herald was checking it; try again.")
+    problems = _check(ctx, account, post.post_type, caption, media, options, inspected)
     if problems:
         raise Invalid(" ".join(problems), details=problems)
     post.caption, post.media, post.options = caption, media, options
@@ -423,6 +464,14 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
                            "rescheduled.")
     post.updated_at = ctx.now()
     return post
+
+
+def _current_media(session: Session, post_id: str) -> list[dict[str, Any]]:
+    """A post's media, read in a short read-only transaction of its own (no lock)."""
+    with Session(session.get_bind()) as reader:
+        reader.connection(execution_options={READ_ONLY: True})
+        media = reader.scalars(select(Post.media).where(Post.id == post_id)).first()
+    return list(media or [])
 
 
 def schedule_draft(session: Session, ctx: Context, post_id: str,

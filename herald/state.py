@@ -18,7 +18,7 @@ from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, http_client
 from herald.queue import Queue
 from herald.sandbox import Sandbox
-from herald.services import Context
+from herald.services import Context, PostChecks
 from herald.tokens import TokenRefresher
 from herald.worker import Wakeup, Worker
 
@@ -31,7 +31,7 @@ class Herald:
     registry: PublisherRegistry = field(default_factory=PublisherRegistry)
     #: Called after a transaction that changed the queue commits (wakes an in-process worker).
     on_enqueue: Callable[[], None] | None = None
-    validate: Callable[[Any, Any], list[str]] | None = None
+    checks: PostChecks | None = None
     media_store: MediaStore | None = None
     sandbox: Sandbox | None = None
     #: The platform clients' HTTP client, closed when Herald stops.
@@ -43,7 +43,7 @@ class Herald:
         """A Herald with its database, media store and scheduling-time validation."""
         db = kwargs.pop("db", None) or Database.from_settings(settings)
         kwargs.setdefault("media_store", build_store(settings))
-        kwargs.setdefault("validate", MediaInspector(settings).validate)
+        kwargs.setdefault("checks", MediaInspector(settings))
         return cls(settings=settings, db=db, cipher=TokenCipher(settings.resolved_secret_key()),
                    **kwargs)
 
@@ -57,7 +57,7 @@ class Herald:
     def context(self, company_id: str, *, actor: str | None = None) -> Context:
         return Context(company_id=company_id, cipher=self.cipher,
                        max_attempts=self.settings.max_attempts, actor=actor,
-                       validate=self.validate, on_enqueue=self.on_enqueue,
+                       checks=self.checks, on_enqueue=self.on_enqueue,
                        sandbox=self.sandbox)
 
     def use_platforms(self, *, sandbox: bool = False, quick: bool = False) -> None:

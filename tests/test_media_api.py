@@ -158,7 +158,7 @@ def test_loopback_and_private_media_urls_are_refused_by_default(client, auth, he
     from herald.inspection import MediaInspector
 
     strict = herald.settings.model_copy(update={"allow_private_media_urls": False})
-    herald.validate = MediaInspector(strict).validate
+    herald.checks = MediaInspector(strict)
     ig = _ig(client, auth)
     for url in ("http://127.0.0.1/a.jpg", "http://10.1.2.3/a.jpg", "ftp://cdn.example/a.jpg"):
         response = client.post("/api/v1/posts", headers=auth, json={

@@ -54,12 +54,11 @@ def _create_stream(herald: Herald, company: str, account: str, rate: int, second
             batch.append(due)
             made += 1
         if batch:
-            with herald.db.session() as session:
+            with herald.unit_of_work() as session:
                 for due in batch:
                     services.create_posts(session, ctx, PostCreate(
                         account_id=account, post_type="text", caption=f"on time {due}",
                         run_at=due))
-            services.after_commit(ctx)
         time.sleep(0.1)
     return made
 

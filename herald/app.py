@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,11 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task: asyncio.Task[Any] | None = None
         worker: Worker | None = None
+        disconnect: Callable[[], None] | None = None
         to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         if run_worker:
             wakeup = Wakeup()
-            herald.on_enqueue = wakeup
+            disconnect = herald.queue_changed.connect(wakeup)
             worker = build_worker(herald, worker_id=worker_id, wakeup=wakeup)
             task = asyncio.create_task(worker.run(), name="worker")
         if freeze_heap:
@@ -56,6 +57,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
             if worker is not None and task is not None:
                 worker.stop()
                 await task
+            if disconnect is not None:
+                disconnect()
             await herald.aclose()
             herald.db.dispose()
 

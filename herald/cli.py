@@ -272,7 +272,7 @@ def db_current() -> None:
 def company_create(name: str, json_out: JsonOpt = False) -> None:
     """Create a company and print its id and a new API token (shown once)."""
     herald = _herald()
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         company, token = services.create_company(session, name=name)
     _print({"company_id": company.id, "api_token": token}, json_out,
            f"company {company.id}\napi token (shown once): {token}")
@@ -284,7 +284,7 @@ def token_create(company: CompanyOpt = None, name: str = "", json_out: JsonOpt =
     herald = _herald()
     company_id = _company_id(herald, company)
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             token = services.create_api_token(session, company_id=company_id, name=name)
     except AppError as exc:
         fail(exc.message, 1)
@@ -296,7 +296,7 @@ def token_revoke(token: str, json_out: JsonOpt = False) -> None:
     """Revoke an API token (the token, its id or its printed prefix)."""
     herald = _herald()
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             row = services.revoke_api_token(session, token=token)
     except AppError as exc:
         fail(exc.message, 1)
@@ -351,7 +351,7 @@ def posts_cancel(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = F
     herald = _herald()
     ctx = herald.context(_company_id(herald, company))
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
     except AppError as exc:
         fail(exc.message, 1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from herald import queue
 from herald.crypto import TokenCipher, hash_api_token, new_api_token
-from herald.db import READ_ONLY
+from herald.db import READ_ONLY, Database
 from herald.errors import Conflict, Invalid, NotFound, Unauthorized
 from herald.models import (
     ApiToken,
@@ -64,8 +65,43 @@ class Context:
     now: Callable[[], datetime] = utcnow
     actor: str | None = None
     checks: PostChecks | None = None
-    on_enqueue: Callable[[], None] | None = None
     sandbox: Sandbox | None = None
+
+
+# --- the unit of work --------------------------------------------------------------------
+
+
+class QueueSignal:
+    """Tells the workers of this process that the queue changed (PostgreSQL also NOTIFYs).
+
+    Safe to call from any thread; with no worker listening it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def connect(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` on every change until the returned function is called."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def __call__(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
+@contextmanager
+def unit_of_work(db: Database, queue_changed: Callable[[], None] | None = None
+                 ) -> Iterator[Session]:
+    """One use case's transaction: a session that commits on success, then the wake-up.
+
+    The worker is woken after the commit, never before: woken early it would look for the
+    new rows before they exist and go back to sleep.
+    """
+    with db.session() as session:
+        yield session
+    if queue_changed is not None:
+        queue_changed()
 
 
 # --- companies and API tokens -----------------------------------------------------------
@@ -319,12 +355,6 @@ def _check(ctx: Context, account: SocialAccount | Row[Any], post_type: str, capt
     assert inspected is not None
     return ctx.checks.check(account, {"post_type": post_type, "caption": caption,
                                       "media": media, "options": options}, inspected)
-
-
-def after_commit(ctx: Context) -> None:
-    """Tell an in-process worker that the queue changed (PostgreSQL uses NOTIFY)."""
-    if ctx.on_enqueue is not None:
-        ctx.on_enqueue()
 
 
 def get_post(session: Session, ctx: Context, post_id: str) -> Post:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
 from herald.config import Settings
 from herald.crypto import TokenCipher
@@ -18,7 +19,7 @@ from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, http_client
 from herald.queue import Queue
 from herald.sandbox import Sandbox
-from herald.services import Context, PostChecks
+from herald.services import Context, PostChecks, QueueSignal, unit_of_work
 from herald.tokens import TokenRefresher
 from herald.worker import Wakeup, Worker
 
@@ -29,8 +30,8 @@ class Herald:
     db: Database
     cipher: TokenCipher
     registry: PublisherRegistry = field(default_factory=PublisherRegistry)
-    #: Called after a transaction that changed the queue commits (wakes an in-process worker).
-    on_enqueue: Callable[[], None] | None = None
+    #: Rung after each unit of work commits (wakes the workers of this process).
+    queue_changed: QueueSignal = field(default_factory=QueueSignal)
     checks: PostChecks | None = None
     media_store: MediaStore | None = None
     sandbox: Sandbox | None = None
@@ -57,8 +58,12 @@ class Herald:
     def context(self, company_id: str, *, actor: str | None = None) -> Context:
         return Context(company_id=company_id, cipher=self.cipher,
                        max_attempts=self.settings.max_attempts, actor=actor,
-                       checks=self.checks, on_enqueue=self.on_enqueue,
+                       checks=self.checks,
                        sandbox=self.sandbox)
+
+    def unit_of_work(self) -> AbstractContextManager[Session]:
+        """A transaction for a use case that writes: commits, then wakes the worker."""
+        return unit_of_work(self.db, self.queue_changed)
 
     def use_platforms(self, *, sandbox: bool = False, quick: bool = False) -> None:
         """Publish through the real clients (and, with `sandbox`, the in-app sandbox)."""

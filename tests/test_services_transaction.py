@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from herald import services
 from herald.errors import AppError
+from herald.models import Post
 from herald.schemas import PostCreate, PostPatch
 from herald.state import Herald
 from tests.helpers import add_account, add_posts
@@ -133,3 +135,27 @@ def test_a_slow_media_fetch_during_an_edit_holds_no_lock_on_the_post(
     assert other.error is None and other.result == "cancelled"
     # The edit then finds the post cancelled, as if it had come second.
     assert isinstance(slow.error, AppError) and "cancelled" in slow.error.message
+
+
+def test_the_unit_of_work_wakes_the_worker_after_its_commit_and_not_after_a_failure(
+        herald: Herald, company: tuple[str, str]) -> None:
+    page_id = add_account(herald, company[0], "facebook", "page-1")
+    ctx = herald.context(company[0])
+    seen: list[int] = []
+
+    def count_posts() -> None:
+        # What a woken worker would find: the new post must already be committed.
+        with herald.db.session() as session:
+            seen.append(session.scalar(select(func.count()).select_from(Post)) or 0)
+
+    herald.queue_changed.connect(count_posts)
+    with herald.unit_of_work() as session:
+        services.create_posts(session, ctx, PostCreate(account_id=page_id, run_at="now",
+                                                        caption="hi"))
+        assert seen == []
+    assert seen == [1]
+    with pytest.raises(AppError), herald.unit_of_work() as session:
+        services.create_posts(session, ctx, PostCreate(account_id=page_id, run_at="now",
+                                                        caption="hi"))
+        services.create_posts(session, ctx, PostCreate(account_id="nobody", run_at="now"))
+    assert seen == [1]

@@ -40,14 +40,12 @@ class ScheduleDraft(BaseModel):
 @router.post("", status_code=201)
 async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
     def create() -> PostsCreated:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             posts = services.create_posts(session, ctx, data)
             return PostsCreated(group_id=posts[0].group_id,
                                 items=[PostOut.model_validate(p) for p in posts])
 
-    out = await run_in_threadpool(create)
-    services.after_commit(ctx)
-    return out
+    return await run_in_threadpool(create)
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -110,10 +108,8 @@ def get_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostDetail:
 
 @router.patch("/{post_id}")
 def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextDep) -> PostOut:
-    with herald.db.session() as session:
-        out = PostOut.model_validate(services.update_post(session, ctx, post_id, patch))
-    services.after_commit(ctx)
-    return out
+    with herald.unit_of_work() as session:
+        return PostOut.model_validate(services.update_post(session, ctx, post_id, patch))
 
 
 @router.post("/{post_id}/schedule")
@@ -123,10 +119,8 @@ def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
         run_at = parse_run_at(body.run_at)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
-    with herald.db.session() as session:
-        out = PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
-    services.after_commit(ctx)
-    return out
+    with herald.unit_of_work() as session:
+        return PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
 
 
 @router.delete("/{post_id}", responses={202: {"description": "Cancel requested while the "
@@ -134,7 +128,7 @@ def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
 def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
                 response: Response) -> PostOut:
     """Cancel; 202 when a worker holds the post (it stops before posting, if it can)."""
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
     if post.status != "cancelled":
         response.status_code = 202
@@ -143,7 +137,5 @@ def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
 
 @router.post("/{post_id}/retry")
 def retry_post(post_id: str, herald: HeraldDep, ctx: ContextDep, force: bool = False) -> PostOut:
-    with herald.db.session() as session:
-        out = PostOut.model_validate(services.retry_post(session, ctx, post_id, force=force))
-    services.after_commit(ctx)
-    return out
+    with herald.unit_of_work() as session:
+        return PostOut.model_validate(services.retry_post(session, ctx, post_id, force=force))

@@ -54,14 +54,13 @@ async def schedule_post(
                       details=details) from None
 
     def create() -> list[PostOut]:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             posts = services.create_posts(session, ctx, data)
             return [PostOut.model_validate(p) for p in posts]
 
     from starlette.concurrency import run_in_threadpool
 
     posts = await run_in_threadpool(create)
-    services.after_commit(ctx)
     return {"success": True, "postDetailId": posts[0].id,
             "postDetailIds": [p.id for p in posts], "groupId": posts[0].group_id,
             "scheduledFor": posts[0].run_at, "posts": posts}
@@ -84,6 +83,6 @@ async def scheduled_posts(
 
 @router.delete("/scheduled-posts/{post_id}")
 def cancel_scheduled_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> dict[str, Any]:
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
     return {"success": True, "post": post}

@@ -157,7 +157,7 @@ def create(herald: Herald, ctx: Context, accounts: Mapping[str, SocialAccount],
     # Fetched before the transaction begins (on SQLite it holds the write lock).
     inspected = (herald.checks.inspect(form.media) if herald.checks is not None else None)
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             out = _create(herald, session, ctx, accounts, form, tz, inspected)
             if not out.ok:
                 raise _Refused(out)

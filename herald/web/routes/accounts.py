@@ -98,7 +98,7 @@ def _add(request: Request, herald: Herald, user: WebUser, ctx: services.Context,
     """Create an account from one of the add forms; a refusal re-renders that form."""
     try:
         data = AccountCreate.model_validate(fields)
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             services.create_account(session, ctx, data)
     except ValidationError as exc:
         return _page(request, herald, user, status_code=422, values=values,
@@ -118,7 +118,7 @@ def reconnect(request: Request, account_id: str, herald: HeraldDep, user: UserDe
         data = AccountTokenUpdate.model_validate({
             "access_token": access_token.strip(),
             "refresh_token": refresh_token.strip() or None})
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             account = services.update_account_token(session, ctx, account_id, data)
             name = account.name
     except ValidationError:
@@ -138,7 +138,7 @@ def _exists(herald: Herald, ctx: services.Context, account_id: str) -> None:
 def remove(request: Request, account_id: str, herald: HeraldDep, user: UserDep,
            ctx: ContextDep) -> Response:
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             name = services.get_account(session, ctx, account_id).name
             services.delete_account(session, ctx, account_id)
     except NotFound:

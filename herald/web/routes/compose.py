@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from herald import services
 from herald.api.media import store_upload
 from herald.errors import AppError
 from herald.models import POST_TYPES, SocialAccount
@@ -97,7 +96,6 @@ async def compose_submit(request: Request, herald: HeraldDep, user: UserDep,
         outcome = await run_in_threadpool(create, herald, ctx, accounts, form, user.tz)
     if not outcome.ok:
         return _form_page(request, user, accounts, form, outcome, status_code=422)
-    services.after_commit(ctx)
     sessions.flash(request, _done(outcome, form, user))
     return see_other(_after(outcome, form, user))
 

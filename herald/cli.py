@@ -325,13 +325,11 @@ def posts_list(
 @posts_app.command("show")
 def posts_show(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = False) -> None:
     """Show one post with its attempts."""
-    from herald.api.posts import _detail
-
     herald = _herald()
     ctx = herald.context(_company_id(herald, company))
     try:
         with herald.db.session() as session:
-            detail = _detail(services.post_detail(session, ctx, post_id)).model_dump(mode="json")
+            detail = services.post_detail_out(session, ctx, post_id).model_dump(mode="json")
     except AppError as exc:
         fail(exc.message, 1)
     attempts = "\n".join(

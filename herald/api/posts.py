@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -14,7 +14,6 @@ from herald.api.deps import ContextDep, HeraldDep
 from herald.errors import Invalid
 from herald.models import POST_STATUSES
 from herald.schemas import (
-    AttemptOut,
     PostCreate,
     PostDetail,
     PostOut,
@@ -93,17 +92,10 @@ async def list_posts(
     return await run_in_threadpool(page)
 
 
-def _detail(found: dict[str, Any]) -> PostDetail:
-    detail = PostDetail.model_validate(found["post"])
-    detail.next_attempt_at = found["next_attempt_at"]
-    detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
-    return detail
-
-
 @router.get("/{post_id}")
 def get_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostDetail:
     with herald.db.session() as session:
-        return _detail(services.post_detail(session, ctx, post_id))
+        return services.post_detail_out(session, ctx, post_id)
 
 
 @router.patch("/{post_id}")

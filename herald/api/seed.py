@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
-from herald.api.media import store_upload
 from herald.api.posts import list_posts
 from herald.errors import Invalid
 from herald.schemas import PostCreate, PostOut, PostPage
@@ -42,7 +41,8 @@ async def schedule_post(
         raise Invalid("media_urls must be a JSON list like [{\"url\": \"https://…\"}]") \
             from None
     for upload in files or []:
-        stored = await store_upload(herald, upload)
+        stored = await services.store_upload(
+            herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
         media.append({"url": stored.url, "type": stored.type})
     try:
         data = PostCreate(account_ids=targets or None, post_type=post_type,

@@ -7,15 +7,14 @@ it, files are uploaded as they are dropped and the checks run as the user types.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from fastapi import Request
-from fastapi import UploadFile as FastAPIUpload
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from herald.api.media import store_upload
+from herald import services
 from herald.errors import AppError
 from herald.models import POST_TYPES, SocialAccount
 from herald.services import Context
@@ -77,7 +76,8 @@ async def _read(request: Request, herald: Herald) -> tuple[ComposeForm, FormData
         if not isinstance(upload, UploadFile) or not upload.filename:
             continue
         try:
-            stored = await store_upload(herald, cast(FastAPIUpload, upload))
+            stored = await services.store_upload(
+                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
         except AppError as exc:
             problems.append(exc.message)
             continue
@@ -148,7 +148,8 @@ async def upload_media(request: Request, herald: HeraldDep, user: UserDep) -> Re
         context["error"] = "No file was sent."
     else:
         try:
-            stored = await store_upload(herald, cast(FastAPIUpload, upload))
+            stored = await services.store_upload(
+                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
             context["item"] = {"url": stored.url, "type": stored.type,
                                "name": upload.filename or stored.key}
         except AppError as exc:

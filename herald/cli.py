@@ -15,10 +15,13 @@ import typer
 
 from herald import __version__, migrate, services
 from herald.config import ConfigError, Settings, load_settings
+from herald.crypto import TokenCipher
+from herald.db import Database
 from herald.errors import AppError
+from herald.inspection import build_store
 from herald.models import Company, utcnow
+from herald.runtime import Herald
 from herald.schemas import PostOut
-from herald.state import Herald
 
 app = typer.Typer(help="Herald: schedule social media posts and publish them exactly once, "
                        "on time.", no_args_is_help=True, add_completion=False)
@@ -57,29 +60,33 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        herald = Herald.from_settings(settings)
+        # The parts that can refuse the configuration first, in this order: the database
+        # URL, the secret key, the media store; only then is the database reached.
+        db = Database.from_settings(settings)
+        cipher = TokenCipher(settings.resolved_secret_key())
+        store = build_store(settings)
         if wait_for_db:
-            _wait_for_database(herald)
-        herald.db.check_connection()
+            _wait_for_database(db)
+        db.check_connection()
         if auto_migrate:
-            migrate.upgrade(herald.db.engine)
-        elif migrated and not migrate.is_up_to_date(herald.db.engine):
+            migrate.upgrade(db.engine)
+        elif migrated and not migrate.is_up_to_date(db.engine):
             fail("the database schema is not up to date; run `herald db upgrade` first")
+        # Built last and whole: the sandbox loads its accounts from the migrated database.
+        return Herald.build(settings, db=db, cipher=cipher, media_store=store,
+                            platforms=platforms, sandbox=sandbox)
     except ConfigError as exc:
         fail(str(exc))
-    if platforms:
-        herald.use_platforms(sandbox=sandbox)
-    return herald
 
 
-def _wait_for_database(herald: Herald) -> None:
+def _wait_for_database(db: Database) -> None:
     """A worker started while the database is away (a deploy, a restart) waits for it."""
     import time
 
     delay = 1.0
     while True:
         try:
-            herald.db.check_connection()
+            db.check_connection()
             return
         except ConfigError as exc:
             logging.getLogger("herald").warning("%s; retrying in %.0fs", exc, delay)

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from herald import services
 from herald.errors import AppError
 from herald.models import Post
+from herald.runtime import Herald
 from herald.schemas import PostCreate, PostPatch
-from herald.state import Herald
 from tests.helpers import add_account, add_posts
 from tests.media_files import image_bytes
 

@@ -21,9 +21,9 @@ from herald import services
 from herald.errors import AppError, Invalid
 from herald.inspection import InspectedMedia
 from herald.models import POST_TYPES, Post, SocialAccount
+from herald.runtime import Herald
 from herald.schemas import PostCreate
 from herald.services import SPLIT_TYPES, Context
-from herald.state import Herald
 from herald.web.localtime import fmt, parse_local
 
 ACTIONS = ("schedule", "now", "draft")

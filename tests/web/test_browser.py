@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from herald import services
 from herald.models import ApiToken, Post, utcnow
+from herald.runtime import Herald
 from herald.schemas import AccountCreate, PostCreate
-from herald.state import Herald
 from tests.conftest import jpeg_bytes
 from tests.web.conftest import PASSWORD, Member, add_member
 from tests.web.live import CHROMIUM_ARGS, LiveHerald, ensure_chromium, start_live, unavailable

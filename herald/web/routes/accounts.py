@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from herald import connect, services
 from herald.errors import AppError, NotFound
 from herald.models import PLATFORMS
+from herald.runtime import Herald
 from herald.schemas import AccountCreate, AccountTokenUpdate
-from herald.state import Herald
 from herald.web import connecting, queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
 from herald.web.render import PLATFORM_NAMES, page

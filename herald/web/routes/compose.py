@@ -17,8 +17,8 @@ from starlette.datastructures import FormData, UploadFile
 from herald import services
 from herald.errors import AppError
 from herald.models import POST_TYPES, SocialAccount
+from herald.runtime import Herald
 from herald.services import Context
-from herald.state import Herald
 from herald.validation import (
     FACEBOOK_CAPTION_MAX,
     INSTAGRAM_CAPTION_MAX,

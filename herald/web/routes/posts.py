@@ -13,8 +13,8 @@ from fastapi.responses import PlainTextResponse, Response
 from herald import services
 from herald.errors import AppError, Conflict, Invalid
 from herald.models import PLATFORMS, POST_STATUSES, Post
+from herald.runtime import Herald
 from herald.schemas import PostPatch
-from herald.state import Herald
 from herald.web import queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, safe_next
 from herald.web.localtime import day_bounds, local_datetime, parse_date, parse_local

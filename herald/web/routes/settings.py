@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from herald import services
 from herald.errors import AppError, NotFound
-from herald.state import Herald
+from herald.runtime import Herald
 from herald.web import queries, sessions, users
 from herald.web.deps import HeraldDep, UserDep, WebUser
 from herald.web.localtime import zone_names

@@ -18,7 +18,7 @@ from herald.config import ConfigError, Settings, load_settings
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.errors import AppError
-from herald.inspection import build_store
+from herald.media import build_store
 from herald.models import Company, utcnow
 from herald.runtime import Herald
 from herald.schemas import PostOut

@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
-from herald.inspection import MediaInspector, build_store
-from herald.media import MediaStore
+from herald.media import MediaInspector, MediaStore, build_store
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, http_client
 from herald.queue import Queue

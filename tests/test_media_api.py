@@ -160,7 +160,7 @@ def test_loopback_and_private_media_urls_are_refused_by_default(auth, herald):
     from fastapi.testclient import TestClient
 
     from herald.app import create_app
-    from herald.inspection import MediaInspector
+    from herald.media import MediaInspector
 
     strict = herald.settings.model_copy(update={"allow_private_media_urls": False})
     with TestClient(create_app(replace(herald, checks=MediaInspector(strict)))) as client:

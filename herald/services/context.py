@@ -14,7 +14,7 @@ from herald.models import (
 from herald.sandbox import Sandbox
 
 if TYPE_CHECKING:
-    from herald.inspection import InspectedMedia
+    from herald.media import InspectedMedia
 
 
 class PostChecks(Protocol):

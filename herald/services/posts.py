@@ -24,7 +24,7 @@ from herald.services.context import Context
 from herald.statuses import EDITABLE, PostStatus, QueueStatus
 
 if TYPE_CHECKING:
-    from herald.inspection import InspectedMedia
+    from herald.media import InspectedMedia
 
 #: How far in the past a run_at may be and still count as "now" (clock skew, slow clients).
 PAST_TOLERANCE = timedelta(seconds=5)

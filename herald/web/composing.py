@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from herald import services
 from herald.errors import AppError, Invalid
-from herald.inspection import InspectedMedia
+from herald.media import InspectedMedia
 from herald.models import POST_TYPES, Post, SocialAccount
 from herald.runtime import Herald
 from herald.schemas import PostCreate

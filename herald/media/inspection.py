@@ -19,33 +19,13 @@ from typing import Any
 import httpx
 
 from herald.config import Settings
-from herald.media import LocalMediaStore, MediaError, MediaInfo, MediaStore, S3MediaStore, probe
-from herald.urls import MediaURLError, fetch_media_url
+from herald.media.fetch import MediaURLError, fetch_media_url
+from herald.media.probing import MediaError, MediaInfo, probe
 from herald.validation import validate_post
 
 #: Remote media may change behind its URL; a short memory spares refetching the same file
 #: for each account of one post without trusting it for long.
 REMOTE_TTL = 600.0
-
-
-def build_store(settings: Settings) -> MediaStore:
-    if settings.media_store == "s3":
-        if not settings.s3_bucket:
-            from herald.config import ConfigError
-
-            raise ConfigError("HERALD_MEDIA_STORE=s3 needs HERALD_S3_BUCKET")
-        secret = settings.s3_secret_access_key
-        return S3MediaStore(
-            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region, cdn_base_url=settings.media_cdn_url,
-            prefix=settings.s3_prefix, access_key_id=settings.s3_access_key_id,
-            secret_access_key=secret.get_secret_value() if secret else None,
-            acl=settings.s3_acl, max_bytes=settings.media_max_upload_bytes,
-            jpeg_quality=settings.media_jpeg_quality,
-        )
-    return LocalMediaStore(settings.media_dir, settings.public_url,
-                           max_bytes=settings.media_max_upload_bytes,
-                           jpeg_quality=settings.media_jpeg_quality)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,7 @@ from sqlalchemy.orm import Session
 
 from herald import queue
 from herald.errors import Conflict, NotFound
-from herald.models import (
-    Post,
-    SocialAccount,
-    SocialToken,
-    new_id,
-)
+from herald.models import Post, SocialAccount, SocialToken, new_id
 from herald.sandbox import sandbox_identity
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.services.context import Context

@@ -7,12 +7,7 @@ from sqlalchemy.orm import Session
 
 from herald.crypto import hash_api_token, new_api_token
 from herald.errors import Invalid, NotFound, Unauthorized
-from herald.models import (
-    ApiToken,
-    Company,
-    new_id,
-    utcnow,
-)
+from herald.models import ApiToken, Company, new_id, utcnow
 
 
 def create_company(session: Session, *, name: str, timezone: str = "UTC") -> tuple[Company, str]:

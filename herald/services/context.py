@@ -8,9 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from herald.crypto import TokenCipher
-from herald.models import (
-    utcnow,
-)
+from herald.models import utcnow
 from herald.sandbox import Sandbox
 
 if TYPE_CHECKING:

@@ -15,9 +15,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from herald.errors import Invalid
-from herald.models import (
-    Post,
-)
+from herald.models import Post
 from herald.services.context import Context
 
 _Paged = TypeVar("_Paged", Post, Row[Any])

@@ -13,12 +13,7 @@ from sqlalchemy.orm import Session
 from herald import queue
 from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
-from herald.models import (
-    Post,
-    PublishAttempt,
-    SocialAccount,
-    new_id,
-)
+from herald.models import Post, PublishAttempt, SocialAccount, new_id
 from herald.schemas import AttemptOut, PostCreate, PostDetail, PostPatch
 from herald.services.context import Context
 from herald.statuses import EDITABLE, PostStatus, QueueStatus
@@ -162,7 +157,6 @@ def post_detail_out(session: Session, ctx: Context, post_id: str) -> PostDetail:
     detail.next_attempt_at = found["next_attempt_at"]
     detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
     return detail
-
 
 
 def _lock_editable(session: Session, post: Post, action: str) -> str | None:

@@ -259,7 +259,7 @@ def connect_pick(request: Request, name: str, herald: HeraldDep, user: UserDep,
         return _pick_page(request, herald, user, flow, opened, offer, picked=frozenset(),
                           error="Tick at least one account to connect.")
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             saved = connect.save(session, ctx, picked)
     except IntegrityError:
         # Two tabs saving the same new account at once: the unique key let one through.

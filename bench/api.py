@@ -31,7 +31,7 @@ import httpx
 
 from bench.common import fresh_database, percentile, seed_company, settings_for
 from bench.platform import free_port, worker_env
-from herald.state import Herald
+from herald.runtime import Herald
 
 #: One request of a client: (client, client number, request number) -> HTTP status.
 Make = Callable[[Any, int, int], Awaitable[int]]

@@ -21,7 +21,7 @@ from bench.common import fresh_database, percentile, seed_company, seed_posts, s
 from bench.platform import Fake, running_fake, running_workers, worker_env
 from herald.db import Database
 from herald.models import Post, utcnow
-from herald.state import Herald
+from herald.runtime import Herald
 from tests.media_files import image_bytes
 
 PLATFORMS = ("instagram", "facebook", "linkedin")

@@ -17,7 +17,7 @@ from bench.common import fresh_database, seed_company, seed_posts, settings_for
 from herald.app import build_worker
 from herald.models import utcnow
 from herald.platforms.base import PublisherRegistry, PublishJob, PublishResult
-from herald.state import Herald
+from herald.runtime import Herald
 
 
 class NoopPublisher:
@@ -29,8 +29,8 @@ class NoopPublisher:
 
 
 def _worker_process(url: str, index: int, start_at: float, results: Any, batch: int) -> None:
-    herald = Herald.from_settings(settings_for(url))
-    herald.registry = PublisherRegistry({"facebook": NoopPublisher("facebook")})
+    herald = Herald.build(settings_for(url),
+                          registry=PublisherRegistry({"facebook": NoopPublisher("facebook")}))
     worker = build_worker(herald, worker_id=f"bench-{index}", concurrency=batch,
                           batch_size=batch, listen=False)
 

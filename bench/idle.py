@@ -24,7 +24,7 @@ from bench.common import fresh_database, seed_company, seed_posts, settings_for
 from bench.platform import running_workers, worker_env
 from herald.app import build_worker
 from herald.models import utcnow
-from herald.state import Herald
+from herald.runtime import Herald
 
 #: Seconds a real `herald worker` runs before its memory is read.
 WORKER_WAIT = 15.0

@@ -20,8 +20,8 @@ from herald import services
 from herald.app import build_worker
 from herald.models import utcnow
 from herald.platforms.base import PublisherRegistry, PublishJob, PublishResult
+from herald.runtime import Herald
 from herald.schemas import PostCreate
-from herald.state import Herald
 
 
 class Clocked:
@@ -54,12 +54,11 @@ def _create_stream(herald: Herald, company: str, account: str, rate: int, second
             batch.append(due)
             made += 1
         if batch:
-            with herald.db.session() as session:
+            with herald.unit_of_work() as session:
                 for due in batch:
                     services.create_posts(session, ctx, PostCreate(
                         account_id=account, post_type="text", caption=f"on time {due}",
                         run_at=due))
-            services.after_commit(ctx)
         time.sleep(0.1)
     return made
 
@@ -67,11 +66,11 @@ def _create_stream(herald: Herald, company: str, account: str, rate: int, second
 def run(engine: str, rate: int, seconds: float, lead: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmpdir:
         url = fresh_database(engine, f"herald_bench_ontime_{engine}", tmpdir)
-        herald = Herald.from_settings(settings_for(url), validate=None)
+        publisher = Clocked()
+        herald = Herald.build(settings_for(url), checks=None,
+                              registry=PublisherRegistry({"facebook": publisher}))
         company, _, [account] = seed_company(herald.db, herald.cipher,
                                              [("facebook", "p1", "t1")])
-        publisher = Clocked()
-        herald.registry = PublisherRegistry({"facebook": publisher})
         stop = threading.Event()
 
         async def main() -> int:

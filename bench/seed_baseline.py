@@ -23,7 +23,7 @@ from bench.platform import running_fake
 from herald.models import utcnow
 from herald.publishing import Publishing, load_jobs
 from herald.queue import Claim, Outcome
-from herald.state import Herald
+from herald.runtime import Herald
 
 BATCH = 5  # the seed's BATCH_SIZE
 
@@ -99,8 +99,8 @@ def run(engine: str, posts: int, tick: float, latency: float) -> dict[str, Any]:
                            ("herald", lambda h: herald_burst(h, posts))):
             herald = _prepare(engine, fake, posts, tmpdir, name)
 
-            async def main(h: Herald = herald, go: Any = loop) -> float:
-                h.use_platforms()
+            async def main(prepared: Herald = herald, go: Any = loop) -> float:
+                h = Herald.build(prepared.settings, db=prepared.db, platforms=True)
                 try:
                     return float(await go(h))
                 finally:

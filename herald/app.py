@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from herald.api import accounts, media, posts, seed
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
 from herald.platforms.registry import SANDBOX_PATH
-from herald.state import Herald
+from herald.runtime import Herald
 from herald.worker import Wakeup, Worker
 
 log = logging.getLogger(__name__)
@@ -37,28 +37,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
 
     `freeze_heap` is for a server process: see `freeze_startup_objects`.
     """
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task: asyncio.Task[Any] | None = None
-        worker: Worker | None = None
-        to_thread.current_default_thread_limiter().total_tokens = API_THREADS
-        if run_worker:
-            wakeup = Wakeup()
-            herald.on_enqueue = wakeup
-            worker = build_worker(herald, worker_id=worker_id, wakeup=wakeup)
-            task = asyncio.create_task(worker.run(), name="worker")
-        if freeze_heap:
-            freeze_startup_objects()
-        try:
-            yield
-        finally:
-            if worker is not None and task is not None:
-                worker.stop()
-                await task
-            await herald.aclose()
-            herald.db.dispose()
-
+    lifespan = _lifespan(herald, run_worker=run_worker, worker_id=worker_id,
+                         freeze_heap=freeze_heap)
     app = FastAPI(
         title="Herald",
         version=__version__,
@@ -95,6 +75,37 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     return app
 
 
+def _lifespan(herald: Herald, *, run_worker: bool, worker_id: str | None,
+              freeze_heap: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start-up and shut-down: the in-process worker, if any, and closing what Herald holds."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task: asyncio.Task[Any] | None = None
+        worker: Worker | None = None
+        disconnect: Callable[[], None] | None = None
+        to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+        if run_worker:
+            wakeup = Wakeup()
+            disconnect = herald.queue_changed.connect(wakeup)
+            worker = build_worker(herald, worker_id=worker_id, wakeup=wakeup)
+            task = asyncio.create_task(worker.run(), name="worker")
+        if freeze_heap:
+            freeze_startup_objects()
+        try:
+            yield
+        finally:
+            if worker is not None and task is not None:
+                worker.stop()
+                await task
+            if disconnect is not None:
+                disconnect()
+            await herald.aclose()
+            herald.db.dispose()
+
+    return lifespan
+
+
 def freeze_startup_objects() -> None:
     """Keep the objects made at start-up (modules, app, mappers) out of the cycle collector.
 
@@ -116,4 +127,4 @@ def app_from_env() -> FastAPI:
     """The API as configured by the environment (for `herald serve --workers N`)."""
     from herald.config import load_settings
 
-    return create_app(Herald.from_settings(load_settings()), freeze_heap=True)
+    return create_app(Herald.build(load_settings()), freeze_heap=True)

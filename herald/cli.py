@@ -15,10 +15,13 @@ import typer
 
 from herald import __version__, migrate, services
 from herald.config import ConfigError, Settings, load_settings
+from herald.crypto import TokenCipher
+from herald.db import Database
 from herald.errors import AppError
+from herald.media import build_store
 from herald.models import Company, utcnow
+from herald.runtime import Herald
 from herald.schemas import PostOut
-from herald.state import Herald
 
 app = typer.Typer(help="Herald: schedule social media posts and publish them exactly once, "
                        "on time.", no_args_is_help=True, add_completion=False)
@@ -57,29 +60,33 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        herald = Herald.from_settings(settings)
+        # The parts that can refuse the configuration first, in this order: the database
+        # URL, the secret key, the media store; only then is the database reached.
+        db = Database.from_settings(settings)
+        cipher = TokenCipher(settings.resolved_secret_key())
+        store = build_store(settings)
         if wait_for_db:
-            _wait_for_database(herald)
-        herald.db.check_connection()
+            _wait_for_database(db)
+        db.check_connection()
         if auto_migrate:
-            migrate.upgrade(herald.db.engine)
-        elif migrated and not migrate.is_up_to_date(herald.db.engine):
+            migrate.upgrade(db.engine)
+        elif migrated and not migrate.is_up_to_date(db.engine):
             fail("the database schema is not up to date; run `herald db upgrade` first")
+        # Built last and whole: the sandbox loads its accounts from the migrated database.
+        return Herald.build(settings, db=db, cipher=cipher, media_store=store,
+                            platforms=platforms, sandbox=sandbox)
     except ConfigError as exc:
         fail(str(exc))
-    if platforms:
-        herald.use_platforms(sandbox=sandbox)
-    return herald
 
 
-def _wait_for_database(herald: Herald) -> None:
+def _wait_for_database(db: Database) -> None:
     """A worker started while the database is away (a deploy, a restart) waits for it."""
     import time
 
     delay = 1.0
     while True:
         try:
-            herald.db.check_connection()
+            db.check_connection()
             return
         except ConfigError as exc:
             logging.getLogger("herald").warning("%s; retrying in %.0fs", exc, delay)
@@ -272,7 +279,7 @@ def db_current() -> None:
 def company_create(name: str, json_out: JsonOpt = False) -> None:
     """Create a company and print its id and a new API token (shown once)."""
     herald = _herald()
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         company, token = services.create_company(session, name=name)
     _print({"company_id": company.id, "api_token": token}, json_out,
            f"company {company.id}\napi token (shown once): {token}")
@@ -284,7 +291,7 @@ def token_create(company: CompanyOpt = None, name: str = "", json_out: JsonOpt =
     herald = _herald()
     company_id = _company_id(herald, company)
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             token = services.create_api_token(session, company_id=company_id, name=name)
     except AppError as exc:
         fail(exc.message, 1)
@@ -296,7 +303,7 @@ def token_revoke(token: str, json_out: JsonOpt = False) -> None:
     """Revoke an API token (the token, its id or its printed prefix)."""
     herald = _herald()
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             row = services.revoke_api_token(session, token=token)
     except AppError as exc:
         fail(exc.message, 1)
@@ -325,13 +332,11 @@ def posts_list(
 @posts_app.command("show")
 def posts_show(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = False) -> None:
     """Show one post with its attempts."""
-    from herald.api.posts import _detail
-
     herald = _herald()
     ctx = herald.context(_company_id(herald, company))
     try:
         with herald.db.session() as session:
-            detail = _detail(services.post_detail(session, ctx, post_id)).model_dump(mode="json")
+            detail = services.post_detail_out(session, ctx, post_id).model_dump(mode="json")
     except AppError as exc:
         fail(exc.message, 1)
     attempts = "\n".join(
@@ -351,7 +356,7 @@ def posts_cancel(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = F
     herald = _herald()
     ctx = herald.context(_company_id(herald, company))
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
     except AppError as exc:
         fail(exc.message, 1)

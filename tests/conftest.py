@@ -56,7 +56,7 @@ from herald.app import create_app
 from herald.config import Settings
 from herald.db import Database
 from herald.models import Base
-from herald.state import Herald
+from herald.runtime import Herald
 from tests.helpers import RecordingPublisher
 
 ENGINES = [e.strip() for e in os.environ.get(

@@ -10,8 +10,8 @@ from typing import Any
 from herald import queue, services
 from herald.models import utcnow
 from herald.platforms.base import PublishJob, PublishResult
+from herald.runtime import Herald
 from herald.schemas import AccountCreate, PostCreate
-from herald.state import Herald
 
 Behaviour = Callable[[PublishJob], Any]
 

@@ -20,7 +20,7 @@ def account_out(account: SocialAccount, token: SocialToken | None) -> AccountOut
 
 @router.post("", status_code=201)
 def create_account(data: AccountCreate, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         account = services.create_account(session, ctx, data)
         return account_out(account, services.account_token(session, account.id))
 
@@ -41,7 +41,7 @@ def get_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> AccountO
 @router.put("/{account_id}/token")
 def update_token(account_id: str, data: AccountTokenUpdate, herald: HeraldDep,
                  ctx: ContextDep) -> AccountOut:
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         account = services.update_account_token(session, ctx, account_id, data)
         session.flush()
         return account_out(account, services.account_token(session, account.id))
@@ -49,6 +49,6 @@ def update_token(account_id: str, data: AccountTokenUpdate, herald: HeraldDep,
 
 @router.delete("/{account_id}", status_code=204)
 def delete_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> Response:
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         services.delete_account(session, ctx, account_id)
     return Response(status_code=204)

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from herald.api import auth
 from herald.errors import Unauthorized
+from herald.runtime import Herald
 from herald.services import Context
-from herald.state import Herald
 
 
 async def get_herald(request: Request) -> Herald:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -14,7 +14,6 @@ from herald.api.deps import ContextDep, HeraldDep
 from herald.errors import Invalid
 from herald.models import POST_STATUSES
 from herald.schemas import (
-    AttemptOut,
     PostCreate,
     PostDetail,
     PostOut,
@@ -40,14 +39,12 @@ class ScheduleDraft(BaseModel):
 @router.post("", status_code=201)
 async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
     def create() -> PostsCreated:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             posts = services.create_posts(session, ctx, data)
             return PostsCreated(group_id=posts[0].group_id,
                                 items=[PostOut.model_validate(p) for p in posts])
 
-    out = await run_in_threadpool(create)
-    services.after_commit(ctx)
-    return out
+    return await run_in_threadpool(create)
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -95,25 +92,16 @@ async def list_posts(
     return await run_in_threadpool(page)
 
 
-def _detail(found: dict[str, Any]) -> PostDetail:
-    detail = PostDetail.model_validate(found["post"])
-    detail.next_attempt_at = found["next_attempt_at"]
-    detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
-    return detail
-
-
 @router.get("/{post_id}")
 def get_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostDetail:
     with herald.db.session() as session:
-        return _detail(services.post_detail(session, ctx, post_id))
+        return services.post_detail_out(session, ctx, post_id)
 
 
 @router.patch("/{post_id}")
 def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextDep) -> PostOut:
-    with herald.db.session() as session:
-        out = PostOut.model_validate(services.update_post(session, ctx, post_id, patch))
-    services.after_commit(ctx)
-    return out
+    with herald.unit_of_work() as session:
+        return PostOut.model_validate(services.update_post(session, ctx, post_id, patch))
 
 
 @router.post("/{post_id}/schedule")
@@ -123,10 +111,8 @@ def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
         run_at = parse_run_at(body.run_at)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
-    with herald.db.session() as session:
-        out = PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
-    services.after_commit(ctx)
-    return out
+    with herald.unit_of_work() as session:
+        return PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
 
 
 @router.delete("/{post_id}", responses={202: {"description": "Cancel requested while the "
@@ -134,7 +120,7 @@ def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
 def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
                 response: Response) -> PostOut:
     """Cancel; 202 when a worker holds the post (it stops before posting, if it can)."""
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
     if post.status != "cancelled":
         response.status_code = 202
@@ -143,7 +129,5 @@ def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
 
 @router.post("/{post_id}/retry")
 def retry_post(post_id: str, herald: HeraldDep, ctx: ContextDep, force: bool = False) -> PostOut:
-    with herald.db.session() as session:
-        out = PostOut.model_validate(services.retry_post(session, ctx, post_id, force=force))
-    services.after_commit(ctx)
-    return out
+    with herald.unit_of_work() as session:
+        return PostOut.model_validate(services.retry_post(session, ctx, post_id, force=force))

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
-from herald.api.media import store_upload
 from herald.api.posts import list_posts
 from herald.errors import Invalid
 from herald.schemas import PostCreate, PostOut, PostPage
@@ -42,7 +41,8 @@ async def schedule_post(
         raise Invalid("media_urls must be a JSON list like [{\"url\": \"https://…\"}]") \
             from None
     for upload in files or []:
-        stored = await store_upload(herald, upload)
+        stored = await services.store_upload(
+            herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
         media.append({"url": stored.url, "type": stored.type})
     try:
         data = PostCreate(account_ids=targets or None, post_type=post_type,
@@ -54,14 +54,13 @@ async def schedule_post(
                       details=details) from None
 
     def create() -> list[PostOut]:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             posts = services.create_posts(session, ctx, data)
             return [PostOut.model_validate(p) for p in posts]
 
     from starlette.concurrency import run_in_threadpool
 
     posts = await run_in_threadpool(create)
-    services.after_commit(ctx)
     return {"success": True, "postDetailId": posts[0].id,
             "postDetailIds": [p.id for p in posts], "groupId": posts[0].group_id,
             "scheduledFor": posts[0].run_at, "posts": posts}
@@ -84,6 +83,6 @@ async def scheduled_posts(
 
 @router.delete("/scheduled-posts/{post_id}")
 def cancel_scheduled_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> dict[str, Any]:
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))
     return {"success": True, "post": post}

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # `herald worker` imports herald.web.cli: no FastAPI in a wor
     from fastapi import FastAPI
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from herald.state import Herald
+    from herald.runtime import Herald
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: The REST API's paths: no session cookie, no Server-Timing (see WebOnly).

@@ -49,7 +49,7 @@ def create(
     company_id = _company_id(herald, company)
     password = _password(password_stdin)
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             user = users.create_user(session, company_id=company_id, email=email,
                                      password=password, name=name, timezone=timezone)
             created = {"id": user.id, "company_id": user.company_id, "email": user.email}

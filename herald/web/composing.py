@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from herald import services
 from herald.errors import AppError, Invalid
+from herald.media import InspectedMedia
 from herald.models import POST_TYPES, Post, SocialAccount
+from herald.platforms.registry import split_post_type
+from herald.runtime import Herald
 from herald.schemas import PostCreate
-from herald.services import SPLIT_TYPES, Context
-from herald.state import Herald
+from herald.services import Context
 from herald.web.localtime import fmt, parse_local
 
 ACTIONS = ("schedule", "now", "draft")
@@ -107,8 +109,11 @@ def run_at(form: ComposeForm, tz: ZoneInfo, now: datetime
 
 
 def check(herald: Herald, accounts: Mapping[str, SocialAccount], form: ComposeForm,
-          tz: ZoneInfo, now: datetime) -> Outcome:
-    """Every problem the API would report, by field and by account, without saving."""
+          tz: ZoneInfo, now: datetime, inspected: InspectedMedia | None = None) -> Outcome:
+    """Every problem the API would report, by field and by account, without saving.
+
+    Fetches the media unless `inspected` holds it: call it outside any transaction.
+    """
     out = Outcome()
     if not form.account_ids:
         out.errors["accounts"] = "Pick at least one account to post to."
@@ -121,18 +126,19 @@ def check(herald: Herald, accounts: Mapping[str, SocialAccount], form: ComposeFo
         out.run_at = now if when == "now" else when
     except Invalid as exc:
         out.errors["when"] = exc.message
-    if "post_type" in out.errors or herald.validate is None:
+    if "post_type" in out.errors or herald.checks is None:
         return out
+    if inspected is None or not inspected.covers(form.media):
+        inspected = herald.checks.inspect(form.media)
     for account_id in form.account_ids:
         account = accounts.get(account_id)
         if account is None:
             continue
         problems: list[str] = []
-        for post_type in SPLIT_TYPES.get((account.platform, form.post_type),
-                                         (form.post_type,)):
-            problems += herald.validate(account, {
+        for post_type in split_post_type(account.platform, form.post_type):
+            problems += herald.checks.check(account, {
                 "post_type": post_type, "caption": form.caption_for(account_id),
-                "media": form.media, "options": form.options})
+                "media": form.media, "options": form.options}, inspected)
         # Split types repeat caption problems once per part; say each once.
         out.by_account[account_id] = list(dict.fromkeys(problems))
     return out
@@ -148,9 +154,11 @@ def create(herald: Herald, ctx: Context, accounts: Mapping[str, SocialAccount],
            form: ComposeForm, tz: ZoneInfo) -> Outcome:
     """Check, then create the posts through the service, one call per caption group, in
     one transaction: a refusal of any group leaves nothing behind."""
+    # Fetched before the transaction begins (on SQLite it holds the write lock).
+    inspected = (herald.checks.inspect(form.media) if herald.checks is not None else None)
     try:
-        with herald.db.session() as session:
-            out = _create(herald, session, ctx, accounts, form, tz)
+        with herald.unit_of_work() as session:
+            out = _create(herald, session, ctx, accounts, form, tz, inspected)
             if not out.ok:
                 raise _Refused(out)
             return out
@@ -159,9 +167,10 @@ def create(herald: Herald, ctx: Context, accounts: Mapping[str, SocialAccount],
 
 
 def _create(herald: Herald, session: Session, ctx: Context,
-            accounts: Mapping[str, SocialAccount], form: ComposeForm, tz: ZoneInfo) -> Outcome:
+            accounts: Mapping[str, SocialAccount], form: ComposeForm, tz: ZoneInfo,
+            inspected: InspectedMedia | None) -> Outcome:
     now = ctx.now()
-    out = check(herald, accounts, form, tz, now)
+    out = check(herald, accounts, form, tz, now, inspected)
     if not out.ok:
         return out
     when = run_at(form, tz, now)
@@ -176,7 +185,7 @@ def _create(herald: Herald, session: Session, ctx: Context,
                 str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
             return out
         try:
-            out.posts += services.create_posts(session, ctx, data)
+            out.posts += services.create_posts(session, ctx, data, inspected=inspected)
         except AppError as exc:
             # The checks above are the service's own, so this is a race (an account
             # removed meanwhile) or the clock; show it rather than lose the form.

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 
 from herald.models import Company
+from herald.runtime import Herald
 from herald.services import Context
-from herald.state import Herald
 from herald.web import users
 from herald.web.localtime import zone
 

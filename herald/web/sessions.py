@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 
 from herald.errors import AppError
-from herald.state import Herald
+from herald.runtime import Herald
 from herald.web import WebOnly
 
 COOKIE = "herald_session"

@@ -154,14 +154,20 @@ def test_seed_schedule_post_bad_input(client, auth, herald):
     assert _count(herald) == 0
 
 
-def test_loopback_and_private_media_urls_are_refused_by_default(client, auth, herald):
-    from herald.inspection import MediaInspector
+def test_loopback_and_private_media_urls_are_refused_by_default(auth, herald):
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from herald.app import create_app
+    from herald.media import MediaInspector
 
     strict = herald.settings.model_copy(update={"allow_private_media_urls": False})
-    herald.validate = MediaInspector(strict).validate
-    ig = _ig(client, auth)
-    for url in ("http://127.0.0.1/a.jpg", "http://10.1.2.3/a.jpg", "ftp://cdn.example/a.jpg"):
-        response = client.post("/api/v1/posts", headers=auth, json={
-            "account_id": ig, "run_at": "now", "media": [{"url": url}]})
-        assert response.status_code == 422, response.text
+    with TestClient(create_app(replace(herald, checks=MediaInspector(strict)))) as client:
+        ig = _ig(client, auth)
+        for url in ("http://127.0.0.1/a.jpg", "http://10.1.2.3/a.jpg",
+                    "ftp://cdn.example/a.jpg"):
+            response = client.post("/api/v1/posts", headers=auth, json={
+                "account_id": ig, "run_at": "now", "media": [{"url": url}]})
+            assert response.status_code == 422, response.text
     assert _count(herald) == 0

@@ -16,6 +16,7 @@ from herald.models import Post, PostSchedule, utcnow
 from herald.platforms.fake import FakeServer
 from herald.platforms.registry import REQUEST_TIMEOUT
 from herald.queue import MAX_RESCUES, Queue
+from herald.runtime import Herald
 from herald.schemas import PostCreate
 from tests.helpers import add_account
 from tests.media_files import image_bytes, mp4_bytes
@@ -30,11 +31,16 @@ def fake() -> Iterator[FakeServer]:
 
 
 @pytest.fixture
+def herald(herald, fake):
+    """The conftest's Herald (its database), publishing through the real clients to the fake."""
+    settings = herald.settings.model_copy(update={
+        "graph_api_url": fake.graph_url, "linkedin_api_url": fake.linkedin_url})
+    return Herald.build(settings, db=herald.db, platforms=True, quick=True)
+
+
+@pytest.fixture
 def live(herald, fake, company):
     """Herald publishing to the fake; accounts on both sides; media hosted by the fake."""
-    herald.settings = herald.settings.model_copy(update={
-        "graph_api_url": fake.graph_url, "linkedin_api_url": fake.linkedin_url})
-    herald.use_platforms(quick=True)
     ids = {}
     for platform, external in (("instagram", IG), ("facebook", FB), ("linkedin", LI),
                                ("linkedin", LI_ORG)):

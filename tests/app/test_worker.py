@@ -81,7 +81,7 @@ async def test_worker_wakes_for_a_post_due_in_two_seconds(herald, company):
 async def test_in_process_wakeup_starts_a_post_due_now(herald, company):
     account = add_account(herald, company[0])
     wakeup = Wakeup()
-    herald.on_enqueue = wakeup
+    herald.queue_changed.connect(wakeup)
     worker = build_worker(herald, worker_id="w1", wakeup=wakeup, poll_interval=1.0,
                           listen=False)
     publisher = herald.registry.get("facebook")

@@ -12,10 +12,10 @@ SCRIPT = """
 import json, sys
 from herald.cli import app  # what `herald worker` imports first
 from herald.config import Settings
-from herald.state import Herald
+from herald.runtime import Herald
 
-herald = Herald.from_settings(Settings(database_url=sys.argv[1], media_dir=sys.argv[2]))
-herald.use_platforms()
+herald = Herald.build(Settings(database_url=sys.argv[1], media_dir=sys.argv[2]),
+                      platforms=True)
 herald.build_worker(worker_id="imports")
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """

@@ -22,8 +22,8 @@ from herald import connect, services
 from herald.errors import AppError, NotFound
 from herald.models import PLATFORMS
 from herald.platforms import registry
+from herald.runtime import Herald
 from herald.schemas import AccountCreate, AccountTokenUpdate
-from herald.state import Herald
 from herald.web import connecting, queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
 from herald.web.render import PLATFORM_NAMES, page
@@ -100,7 +100,7 @@ def _add(request: Request, herald: Herald, user: WebUser, ctx: services.Context,
     """Create an account from one of the add forms; a refusal re-renders that form."""
     try:
         data = AccountCreate.model_validate(fields)
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             services.create_account(session, ctx, data)
     except ValidationError as exc:
         return _page(request, herald, user, status_code=422, values=values,
@@ -120,7 +120,7 @@ def reconnect(request: Request, account_id: str, herald: HeraldDep, user: UserDe
         data = AccountTokenUpdate.model_validate({
             "access_token": access_token.strip(),
             "refresh_token": refresh_token.strip() or None})
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             account = services.update_account_token(session, ctx, account_id, data)
             name = account.name
     except ValidationError:
@@ -140,7 +140,7 @@ def _exists(herald: Herald, ctx: services.Context, account_id: str) -> None:
 def remove(request: Request, account_id: str, herald: HeraldDep, user: UserDep,
            ctx: ContextDep) -> Response:
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             name = services.get_account(session, ctx, account_id).name
             services.delete_account(session, ctx, account_id)
     except NotFound:
@@ -261,7 +261,7 @@ def connect_pick(request: Request, name: str, herald: HeraldDep, user: UserDep,
         return _pick_page(request, herald, user, flow, opened, offer, picked=frozenset(),
                           error="Tick at least one account to connect.")
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             saved = connect.save(session, ctx, picked)
     except IntegrityError:
         # Two tabs saving the same new account at once: the unique key let one through.

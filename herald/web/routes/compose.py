@@ -7,21 +7,19 @@ it, files are uploaded as they are dropped and the checks run as the user types.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from fastapi import Request
-from fastapi import UploadFile as FastAPIUpload
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from herald import services
-from herald.api.media import store_upload
 from herald.errors import AppError
 from herald.models import POST_TYPES, SocialAccount
 from herald.platforms.registry import COMPOSE_LIMITS
+from herald.runtime import Herald
 from herald.services import Context
-from herald.state import Herald
 from herald.web import queries, sessions
 from herald.web.composing import ComposeForm, Outcome, check, create, default_when
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
@@ -69,7 +67,8 @@ async def _read(request: Request, herald: Herald) -> tuple[ComposeForm, FormData
         if not isinstance(upload, UploadFile) or not upload.filename:
             continue
         try:
-            stored = await store_upload(herald, cast(FastAPIUpload, upload))
+            stored = await services.store_upload(
+                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
         except AppError as exc:
             problems.append(exc.message)
             continue
@@ -88,7 +87,6 @@ async def compose_submit(request: Request, herald: HeraldDep, user: UserDep,
         outcome = await run_in_threadpool(create, herald, ctx, accounts, form, user.tz)
     if not outcome.ok:
         return _form_page(request, user, accounts, form, outcome, status_code=422)
-    services.after_commit(ctx)
     sessions.flash(request, _done(outcome, form, user))
     return see_other(_after(outcome, form, user))
 
@@ -141,7 +139,8 @@ async def upload_media(request: Request, herald: HeraldDep, user: UserDep) -> Re
         context["error"] = "No file was sent."
     else:
         try:
-            stored = await store_upload(herald, cast(FastAPIUpload, upload))
+            stored = await services.store_upload(
+                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
             context["item"] = {"url": stored.url, "type": stored.type,
                                "name": upload.filename or stored.key}
         except AppError as exc:

@@ -13,8 +13,8 @@ from fastapi.responses import PlainTextResponse, Response
 from herald import services
 from herald.errors import AppError, Conflict, Invalid
 from herald.models import PLATFORMS, POST_STATUSES, Post
+from herald.runtime import Herald
 from herald.schemas import PostPatch
-from herald.state import Herald
 from herald.web import queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, safe_next
 from herald.web.localtime import day_bounds, local_datetime, parse_date, parse_local
@@ -104,9 +104,12 @@ def edit_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
               action: Annotated[str, Form()] = "save") -> Response:
     caption = caption.replace("\r\n", "\n")
     try:
+        # Read first, in a transaction of its own: the edit's transaction must begin only
+        # after update_post has checked the media (which may fetch it).
         with herald.db.session() as session:
             post = services.get_post(session, ctx, post_id)
             when = _new_time(post, date, time, user, ctx)
+        with herald.unit_of_work() as session:
             if post.status == "draft" and action == "schedule":
                 if when is None and post.scheduled_at is None:
                     raise Invalid("Give a date and a time to schedule this draft.")
@@ -123,7 +126,6 @@ def edit_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
         return page(request, "post.html", user, title="Post", active="posts",
                     status_code=exc.status, errors={"edit": exc.message},
                     values={"caption": caption, "date": date, "time": time}, **found)
-    services.after_commit(ctx)
     sessions.flash(request, message)
     return see_other(f"/posts/{post_id}")
 
@@ -148,16 +150,16 @@ def move_post(post_id: str, herald: HeraldDep, user: UserDep, ctx: ContextDep,
     try:
         with herald.db.session() as session:
             post = services.get_post(session, ctx, post_id)
-            if post.scheduled_at is None:
-                raise Invalid("This post has no time yet; open it to schedule it.")
-            local = post.scheduled_at.astimezone(user.tz)
-            when = local_datetime(parse_date(date), local.time(), user.tz)
-            if when < ctx.now():
-                raise Invalid(f"{date} {local:%H:%M} has passed; pick a later day.")
+        if post.scheduled_at is None:
+            raise Invalid("This post has no time yet; open it to schedule it.")
+        local = post.scheduled_at.astimezone(user.tz)
+        when = local_datetime(parse_date(date), local.time(), user.tz)
+        if when < ctx.now():
+            raise Invalid(f"{date} {local:%H:%M} has passed; pick a later day.")
+        with herald.unit_of_work() as session:
             services.update_post(session, ctx, post_id, PostPatch(run_at=when))
     except AppError as exc:
         return PlainTextResponse(exc.message, status_code=exc.status)
-    services.after_commit(ctx)
     return PlainTextResponse(f"Moved to {when:%a %-d %b, %H:%M}.")
 
 
@@ -179,7 +181,7 @@ def cancel_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep
                 ctx: ContextDep, next: Annotated[str, Form()] = "") -> Response:
     error = None
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             services.cancel_post(session, ctx, post_id)
     except AppError as exc:
         if exc.status == 404:
@@ -195,7 +197,7 @@ def retry_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
                force: Annotated[str, Form()] = "") -> Response:
     error = None
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             post = services.get_post(session, ctx, post_id)
             if post.status == "unconfirmed" and force != "yes":
                 where = PLATFORM_NAMES.get(post.platform, post.platform)
@@ -207,7 +209,5 @@ def retry_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
         if exc.status == 404:
             raise
         error = exc.message
-    if error is None:
-        services.after_commit(ctx)
     return _row_or_back(request, herald, user, ctx, post_id, next or f"/posts/{post_id}",
                         "Back in the queue.", error)

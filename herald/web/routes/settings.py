@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from herald import services
 from herald.errors import AppError, NotFound
-from herald.state import Herald
+from herald.runtime import Herald
 from herald.web import queries, sessions, users
 from herald.web.deps import HeraldDep, UserDep, WebUser
 from herald.web.localtime import zone_names
@@ -41,7 +41,7 @@ def settings_page(request: Request, herald: HeraldDep, user: UserDep) -> Respons
 def set_timezone(request: Request, herald: HeraldDep, user: UserDep,
                  timezone: Annotated[str, Form()] = "") -> Response:
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             users.set_timezone(session, user_id=user.id, timezone=timezone)
     except AppError as exc:
         return _page(request, herald, user, status_code=exc.status,
@@ -59,7 +59,7 @@ def create_token(request: Request, herald: HeraldDep, user: UserDep,
             "timezone": user.timezone, "token_name": name},
             errors={"token": "Name the token (what uses it, e.g. “CI deploys”), "
                              "in at most 200 characters."})
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         token = services.create_api_token(session, company_id=user.company_id, name=name)
     # Shown once, in this answer only: it is stored hashed and no page can show it again.
     response = _page(request, herald, user, new_token={"name": name, "token": token})
@@ -70,7 +70,7 @@ def create_token(request: Request, herald: HeraldDep, user: UserDep,
 @router.post("/settings/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: str, herald: HeraldDep, user: UserDep
                  ) -> Response:
-    with herald.db.session() as session:
+    with herald.unit_of_work() as session:
         row = queries.company_token(session, user.company_id, token_id)
         if row is None:
             raise NotFound()
@@ -85,7 +85,7 @@ def add_member(request: Request, herald: HeraldDep, user: UserDep,
                email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                password: Annotated[str, Form()] = "") -> Response:
     try:
-        with herald.db.session() as session:
+        with herald.unit_of_work() as session:
             users.create_user(session, company_id=user.company_id, email=email,
                               password=password, name=name)
     except AppError as exc:

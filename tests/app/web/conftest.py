@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from herald.app import create_app
+from herald.runtime import Herald
 from herald.sandbox import Sandbox
-from herald.state import Herald
 from herald.web import users
 
 PASSWORD = "correct horse battery staple"
@@ -43,8 +43,7 @@ def build_app(herald: Herald) -> FastAPI:
 
 @pytest.fixture
 def web_app(herald: Herald) -> FastAPI:
-    herald.sandbox = herald.sandbox or Sandbox()
-    return build_app(herald)
+    return build_app(replace(herald, sandbox=herald.sandbox or Sandbox()))
 
 
 @pytest.fixture

@@ -37,12 +37,14 @@ def test_a_sandbox_account_without_a_name_is_explained(signed_in, herald, compan
 
 
 def test_without_the_sandbox_the_page_says_where_it_runs(web, herald, member):
-    herald.sandbox = None
+    from dataclasses import replace
+
     from fastapi.testclient import TestClient
 
     from tests.app.web.conftest import sign_in
 
-    with TestClient(build_app(herald), follow_redirects=False) as client:
+    with TestClient(build_app(replace(herald, sandbox=None)),
+                    follow_redirects=False) as client:
         browser = sign_in(client, member.email)
         assert "The sandbox runs under" in browser.get("/accounts").text
         response = browser.post("/accounts/sandbox", data={"platform": "facebook",

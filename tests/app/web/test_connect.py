@@ -21,8 +21,8 @@ from herald import services
 from herald.models import SocialAccount, SocialToken, utcnow
 from herald.platforms.fake import FakeServer
 from herald.platforms.linkedin.client import refresh_access_token
+from herald.runtime import Herald
 from herald.schemas import PostCreate
-from herald.state import Herald
 from tests.app.test_publish_e2e import drain
 from tests.app.web.conftest import Browser, add_member, build_app, sign_in
 from tests.helpers import add_account
@@ -62,13 +62,15 @@ def fake(fake_server: FakeServer, herald: Herald) -> FakeServer:
     state.add_linkedin_user(MEMBER_ID, "Lin Kedin", organizations=[
         (ORG_ID, "Herald Inc"), (ANALYST_ORG, "Numbers Co", "ANALYST")])
     # The settings are read on each request, so the app built by the `web` fixture sees them.
-    herald.settings = herald.settings.model_copy(update={
+    for name, value in {
         "facebook_app_id": APP_ID, "facebook_app_secret": SecretStr(APP_SECRET),
         "graph_api_url": fake_server.graph_url, "facebook_dialog_url": fake_server.facebook_url,
         "linkedin_client_id": CLIENT_ID, "linkedin_client_secret": SecretStr(CLIENT_SECRET),
         "linkedin_api_url": fake_server.linkedin_url,
         "linkedin_auth_url": f"{fake_server.linkedin_url}/oauth/v2/authorization",
-        "linkedin_token_url": f"{fake_server.linkedin_url}/oauth/v2/accessToken"})
+        "linkedin_token_url": f"{fake_server.linkedin_url}/oauth/v2/accessToken",
+    }.items():
+        setattr(herald.settings, name, value)
     return fake_server
 
 
@@ -130,11 +132,11 @@ def token_of(herald: Herald, row: SocialToken) -> str:
 
 def publish(herald: Herald, company_id: str, *plan: dict[str, object]) -> list[str]:
     """Post now through the real worker and clients to the fake; the statuses."""
-    herald.use_platforms(quick=True)
-    with herald.db.session() as session:
+    publishing = Herald.build(herald.settings, db=herald.db, platforms=True, quick=True)
+    with publishing.db.session() as session:
         ids = [p.id for fields in plan for p in services.create_posts(
-            session, herald.context(company_id), PostCreate(run_at="now", **fields))]
-    posts = asyncio.run(drain(herald, ids))
+            session, publishing.context(company_id), PostCreate(run_at="now", **fields))]
+    posts = asyncio.run(drain(publishing, ids))
     return [f"{p.status} {p.error_message or ''}".strip() for p in posts.values()]
 
 
@@ -499,7 +501,7 @@ def test_the_accounts_page_names_the_redirect_uris_to_register(fake, signed_in):
 
 
 def test_the_redirect_uri_follows_the_request_when_no_public_url_is_set(fake, herald, member):
-    herald.settings = herald.settings.model_copy(update={"public_url": "http://127.0.0.1:8000"})
+    herald.settings.public_url = "http://127.0.0.1:8000"
     herald.settings.model_fields_set.discard("public_url")
     with TestClient(build_app(herald), base_url="http://herald.internal",
                     follow_redirects=False) as client:

@@ -15,7 +15,7 @@ import uvicorn
 
 from herald.app import create_app
 from herald.config import Settings
-from herald.state import Herald
+from herald.runtime import Herald
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps calling home, which on a closed
@@ -74,8 +74,8 @@ def start_live(settings: Settings) -> LiveHerald:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    herald = Herald.from_settings(settings.model_copy(update={"public_url": url}))
-    herald.use_platforms(sandbox=True, quick=True)
+    herald = Herald.build(settings.model_copy(update={"public_url": url}), platforms=True,
+                          sandbox=True, quick=True)
     app = create_app(herald, run_worker=True, worker_id="browser-test")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                            timeout_graceful_shutdown=2))

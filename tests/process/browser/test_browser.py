@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from herald import services
 from herald.models import ApiToken, Post, utcnow
+from herald.runtime import Herald
 from herald.schemas import AccountCreate, PostCreate
-from herald.state import Herald
 from tests.app.web.conftest import PASSWORD, Member, add_member
 from tests.conftest import jpeg_bytes
 from tests.process.browser.live import (

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from herald.config import Settings
 from herald.platforms.fake import FakeServer
-from herald.state import Herald
+from herald.runtime import Herald
 from tests.app.web.conftest import Member, add_member
 from tests.process.browser.live import LiveHerald, start_live
 from tests.process.browser.test_browser import DESKTOP, browser, shot, sign_in  # noqa: F401 (fixture)

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from herald.urls import (
+from herald.media.fetch import (
     BadMediaURLError,
     FetchFailedError,
     FetchTimeoutError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from herald import models, schemas, services
+from herald import models, schemas
 from herald.platforms import registry
 from herald.platforms.spec import PlatformSpec
 from herald.sandbox import sandbox_identity
@@ -21,8 +21,9 @@ def test_the_derived_lists_keep_their_values_and_order() -> None:
 
 @pytest.mark.parametrize("platform", registry.NAMES)
 @pytest.mark.parametrize("post_type", models.POST_TYPES)
-def test_split_post_type_agrees_with_the_services_table(platform: str, post_type: str) -> None:
-    expected = services.SPLIT_TYPES.get((platform, post_type), (post_type,))
+def test_only_instagrams_feed_story_splits(platform: str, post_type: str) -> None:
+    expected = (("feed", "story") if (platform, post_type) == ("instagram", "feed_story")
+                else (post_type,))
     assert registry.split_post_type(platform, post_type) == expected
 
 

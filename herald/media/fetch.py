@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from herald.media import DEFAULT_MAX_UPLOAD_BYTES, human_size
+from herald.media.probing import DEFAULT_MAX_UPLOAD_BYTES, human_size
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -11,15 +11,16 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from herald.config import Settings
-from herald.media import LocalMediaStore, MediaError, MediaInfo, MediaStore, S3MediaStore, probe
-from herald.urls import MediaURLError, fetch_media_url
+from herald.media.fetch import MediaURLError, fetch_media_url
+from herald.media.probing import MediaError, MediaInfo, probe
 from herald.validation import validate_post
 
 #: Remote media may change behind its URL; a short memory spares refetching the same file
@@ -27,28 +28,22 @@ from herald.validation import validate_post
 REMOTE_TTL = 600.0
 
 
-def build_store(settings: Settings) -> MediaStore:
-    if settings.media_store == "s3":
-        if not settings.s3_bucket:
-            from herald.config import ConfigError
+@dataclass(frozen=True)
+class InspectedMedia:
+    """What each media URL holds, or why it could not be read (a message), by URL."""
 
-            raise ConfigError("HERALD_MEDIA_STORE=s3 needs HERALD_S3_BUCKET")
-        secret = settings.s3_secret_access_key
-        return S3MediaStore(
-            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region, cdn_base_url=settings.media_cdn_url,
-            prefix=settings.s3_prefix, access_key_id=settings.s3_access_key_id,
-            secret_access_key=secret.get_secret_value() if secret else None,
-            acl=settings.s3_acl, max_bytes=settings.media_max_upload_bytes,
-            jpeg_quality=settings.media_jpeg_quality,
-        )
-    return LocalMediaStore(settings.media_dir, settings.public_url,
-                           max_bytes=settings.media_max_upload_bytes,
-                           jpeg_quality=settings.media_jpeg_quality)
+    found: Mapping[str, MediaInfo | str]
+
+    def covers(self, media: Sequence[Mapping[str, Any]]) -> bool:
+        return all(item["url"] in self.found for item in media)
 
 
 class MediaInspector:
-    """Probes media URLs (with a small cache) and validates posts against platform rules."""
+    """Probes media URLs (with a small cache) and validates posts against platform rules.
+
+    `inspect` may fetch and so runs before any database transaction begins; `check` is
+    pure and may run inside one.
+    """
 
     def __init__(self, settings: Settings, *, cache_size: int = 1024) -> None:
         self.local_prefix = f"{settings.public_url}/media/"
@@ -61,14 +56,33 @@ class MediaInspector:
         self._lock = threading.Lock()
 
     def validate(self, account: Any, payload: dict[str, Any]) -> list[str]:
+        return self.check(account, payload, self.inspect(payload["media"]))
+
+    def inspect(self, media: Sequence[Mapping[str, Any]]) -> InspectedMedia:
+        """Probe every media URL (fetching what is not in Herald's own store)."""
+        found: dict[str, MediaInfo | str] = {}
+        for item in media:
+            url = item["url"]
+            if url in found:
+                continue
+            try:
+                found[url] = self.probe(url)
+            except (MediaURLError, MediaError) as exc:
+                found[url] = str(exc)
+        return InspectedMedia(found)
+
+    def check(self, account: Any, payload: dict[str, Any],
+              inspected: InspectedMedia) -> list[str]:
+        """The platform's rules for this post, given its media as `inspect` found it."""
         media: Sequence[dict[str, Any]] = payload["media"]
         probes: list[MediaInfo | None] = []
         problems: list[str] = []
         for number, item in enumerate(media, start=1):
-            try:
-                probes.append(self.probe(item["url"]))
-            except (MediaURLError, MediaError) as exc:
-                problems.append(f"Media {number} ({item['url']}): {exc}")
+            info = inspected.found[item["url"]]
+            if isinstance(info, str):
+                problems.append(f"Media {number} ({item['url']}): {info}")
+            else:
+                probes.append(info)
         if problems:
             return problems
         return validate_post(account.platform, payload["post_type"], payload["caption"],

@@ -1,0 +1,129 @@
+"""The composition root: one running Herald, built whole from settings and then frozen.
+
+A Herald holds the settings, the database, the cipher, the publishers (platform clients or
+test doubles), the media store, the scheduling-time checks and the signal that wakes the
+workers of this process. Nothing is filled in after construction: `Herald.build` makes
+every part first. The registry and the signal are themselves mutable objects (tests
+register publishers; an in-process worker listens), the Herald that holds them is not.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+
+from herald.config import Settings
+from herald.crypto import TokenCipher
+from herald.db import Database
+from herald.media import MediaInspector, MediaStore, build_store
+from herald.platforms.base import PublisherRegistry
+from herald.platforms.registry import build_registry, http_client
+from herald.queue import Queue
+from herald.sandbox import Sandbox
+from herald.services import Context, PostChecks, QueueSignal, unit_of_work
+from herald.tokens import TokenRefresher
+from herald.worker import Wakeup, Worker
+
+#: Stands for "build the default" where None means "none" (no checks, no media store).
+_DEFAULT: Any = object()
+
+
+@dataclass(frozen=True)
+class Herald:
+    settings: Settings
+    db: Database
+    cipher: TokenCipher
+    registry: PublisherRegistry = field(default_factory=PublisherRegistry)
+    #: Rung after each unit of work commits (wakes the workers of this process).
+    queue_changed: QueueSignal = field(default_factory=QueueSignal)
+    checks: PostChecks | None = None
+    media_store: MediaStore | None = None
+    sandbox: Sandbox | None = None
+    #: The platform clients' HTTP client, closed when Herald stops.
+    http: httpx.AsyncClient | None = None
+    refresher: TokenRefresher | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, db: Database | None = None,
+              cipher: TokenCipher | None = None, platforms: bool = False,
+              sandbox: bool = False, quick: bool = False,
+              registry: PublisherRegistry | None = None, checks: PostChecks | None = _DEFAULT,
+              media_store: MediaStore | None = _DEFAULT) -> Herald:
+        """A Herald with its database, media store and scheduling-time checks.
+
+        `platforms` publishes through the real clients (with `sandbox`, also to the in-app
+        sandbox; `quick` shortens their waits, for tests); without it, through `registry`
+        (empty unless given).
+        """
+        db = db or Database.from_settings(settings)
+        cipher = cipher or TokenCipher(settings.resolved_secret_key())
+        parts: dict[str, Any] = {"registry": registry or PublisherRegistry()}
+        if platforms:
+            parts = _platform_parts(settings, db, cipher, sandbox=sandbox, quick=quick)
+        return cls(
+            settings=settings, db=db, cipher=cipher,
+            checks=MediaInspector(settings) if checks is _DEFAULT else checks,
+            media_store=build_store(settings) if media_store is _DEFAULT else media_store,
+            **parts)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Herald:
+        """`build`, by its older name."""
+        return cls.build(settings, **options)
+
+    def queue(self) -> Queue:
+        s = self.settings
+        return Queue(self.db.engine, lease_seconds=s.lease_seconds,
+                     retry_base_seconds=s.retry_base_seconds,
+                     retry_max_seconds=s.retry_max_seconds,
+                     platform_caps=s.platform_concurrency)
+
+    def context(self, company_id: str, *, actor: str | None = None) -> Context:
+        return Context(company_id=company_id, cipher=self.cipher,
+                       max_attempts=self.settings.max_attempts, actor=actor,
+                       checks=self.checks, sandbox=self.sandbox)
+
+    def unit_of_work(self) -> AbstractContextManager[Session]:
+        """A transaction for a use case that writes: commits, then wakes the worker."""
+        return unit_of_work(self.db, self.queue_changed)
+
+    def build_worker(self, *, worker_id: str | None = None, wakeup: Wakeup | None = None,
+                     **overrides: Any) -> Worker:
+        """A worker with this Herald's settings (overrides win), database and publishers."""
+        s = self.settings
+        options: dict[str, Any] = dict(
+            concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
+            poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
+            shutdown_grace=s.shutdown_grace,
+        )
+        options.update(overrides)
+        return Worker(db=self.db, queue=self.queue(), registry=self.registry,
+                      cipher=self.cipher, worker_id=worker_id, wakeup=wakeup,
+                      refresher=self.refresher, **options)
+
+    async def aclose(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+
+
+def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,
+                    sandbox: bool, quick: bool) -> dict[str, Any]:
+    """The real clients' HTTP client, registry and token refresher (and the sandbox)."""
+    http = http_client(settings)
+    in_app: Sandbox | None = None
+    if sandbox:
+        in_app = Sandbox()
+        in_app.load(db, cipher)
+    secret = settings.linkedin_client_secret
+    refresher = TokenRefresher(
+        db.engine, cipher, http, token_url=settings.linkedin_token_url,
+        client_id=settings.linkedin_client_id,
+        client_secret=secret.get_secret_value() if secret else None,
+        ahead=timedelta(seconds=settings.token_refresh_ahead_seconds))
+    return {"http": http, "sandbox": in_app, "refresher": refresher,
+            "registry": build_registry(settings, http, sandbox=sandbox, quick=quick)}

@@ -1,0 +1,47 @@
+"""Use cases shared by the REST API, the web UI and the CLI. No HTTP here.
+
+One module per subject; the names below are the public ones, so that callers write
+`services.create_posts(...)` whichever module holds it.
+"""
+
+from __future__ import annotations
+
+from herald.services.accounts import (
+    account_token,
+    create_account,
+    delete_account,
+    get_account,
+    list_accounts,
+    update_account_token,
+)
+from herald.services.companies import (
+    authenticate,
+    create_api_token,
+    create_company,
+    revoke_api_token,
+)
+from herald.services.context import Context, PostChecks
+from herald.services.post_list import PostFilters, list_post_rows, list_posts
+from herald.services.posts import (
+    PAST_TOLERANCE,
+    cancel_post,
+    create_posts,
+    get_post,
+    inspect_media,
+    post_detail,
+    post_detail_out,
+    retry_post,
+    schedule_draft,
+    update_post,
+)
+from herald.services.unit_of_work import QueueSignal, unit_of_work
+from herald.services.uploads import Upload, read_bounded, store_upload
+
+__all__ = [
+    "PAST_TOLERANCE", "Context", "PostChecks", "PostFilters", "QueueSignal",
+    "Upload", "account_token", "authenticate", "cancel_post", "create_account",
+    "create_api_token", "create_company", "create_posts", "delete_account", "get_account",
+    "get_post", "inspect_media", "list_accounts", "list_post_rows", "list_posts",
+    "post_detail", "post_detail_out", "read_bounded", "retry_post", "revoke_api_token",
+    "schedule_draft", "store_upload", "unit_of_work", "update_account_token", "update_post",
+]

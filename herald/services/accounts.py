@@ -1,0 +1,110 @@
+"""Social accounts and their tokens (encrypted at rest)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from herald import queue
+from herald.errors import Conflict, NotFound
+from herald.models import Post, SocialAccount, SocialToken, new_id
+from herald.sandbox import sandbox_identity
+from herald.schemas import AccountCreate, AccountTokenUpdate
+from herald.services.context import Context
+from herald.statuses import PostStatus
+
+
+def create_account(session: Session, ctx: Context, data: AccountCreate) -> SocialAccount:
+    if data.sandbox:
+        if ctx.sandbox is None:
+            raise Conflict("Sandbox accounts need the built-in sandbox, which runs under "
+                           "`herald run`.")
+        external_id, token = sandbox_identity(data.platform)
+        data = data.model_copy(update={
+            "external_id": data.external_id or external_id,
+            "access_token": data.access_token or token})
+    assert data.external_id is not None and data.access_token is not None
+    exists = session.scalars(
+        select(SocialAccount.id).where(SocialAccount.company_id == ctx.company_id,
+                                       SocialAccount.platform == data.platform,
+                                       SocialAccount.external_id == data.external_id)
+    ).first()
+    if exists:
+        raise Conflict(f"This company already has the {data.platform} account "
+                       f"{data.external_id!r} (id {exists}).")
+    now = ctx.now()
+    account = SocialAccount(id=new_id(), company_id=ctx.company_id, platform=data.platform,
+                            external_id=data.external_id, name=data.name, state="active",
+                            sandbox=data.sandbox, created_at=now, updated_at=now)
+    session.add(account)
+    session.flush()
+    session.add(_token_row(ctx, account.id, data))
+    session.flush()
+    if data.sandbox and ctx.sandbox is not None:
+        ctx.sandbox.register(data.platform, data.external_id, data.access_token, data.name)
+    return account
+
+
+def _token_row(ctx: Context, account_id: str, data: AccountCreate | AccountTokenUpdate,
+               existing: SocialToken | None = None) -> SocialToken:
+    row = existing or SocialToken(account_id=account_id)
+    assert data.access_token is not None
+    row.access_token_enc = ctx.cipher.encrypt(data.access_token)
+    # An update without a refresh token keeps the old one: dropping it would force a
+    # reconnect at the next expiry for no reason.
+    if data.refresh_token:
+        row.refresh_token_enc = ctx.cipher.encrypt(data.refresh_token)
+    elif existing is None:
+        row.refresh_token_enc = None
+    row.expires_at = data.token_expires_at
+    if data.refresh_token_expires_at is not None or existing is None:
+        row.refresh_expires_at = data.refresh_token_expires_at
+    row.updated_at = ctx.now()
+    return row
+
+
+def list_accounts(session: Session, ctx: Context) -> list[tuple[SocialAccount, SocialToken]]:
+    return [
+        (a, t) for a, t in session.execute(
+            select(SocialAccount, SocialToken)
+            .join(SocialToken, SocialToken.account_id == SocialAccount.id, isouter=True)
+            .where(SocialAccount.company_id == ctx.company_id)
+            .order_by(SocialAccount.created_at, SocialAccount.id)
+        )
+    ]
+
+
+def get_account(session: Session, ctx: Context, account_id: str) -> SocialAccount:
+    account = session.get(SocialAccount, account_id)
+    if account is None or account.company_id != ctx.company_id:
+        raise NotFound(f"No account with id {account_id!r}.")
+    return account
+
+
+def account_token(session: Session, account_id: str) -> SocialToken | None:
+    return session.get(SocialToken, account_id)
+
+
+def update_account_token(session: Session, ctx: Context, account_id: str,
+                         data: AccountTokenUpdate) -> SocialAccount:
+    account = get_account(session, ctx, account_id)
+    session.add(_token_row(ctx, account.id, data, session.get(SocialToken, account.id)))
+    # A fresh token is the reconnect: the account may publish again.
+    account.state = "active"
+    account.state_reason = None
+    account.updated_at = ctx.now()
+    return account
+
+
+def delete_account(session: Session, ctx: Context, account_id: str) -> None:
+    account = get_account(session, ctx, account_id)
+    busy = session.scalars(
+        select(Post.id).where(Post.account_id == account.id, Post.status == PostStatus.PROCESSING)
+    ).first()
+    if busy:
+        raise Conflict("A post of this account is being published right now; try again in a "
+                       "moment.")
+    queue.forget_account(session.connection(), account_id=account.id)
+    session.execute(delete(Post).where(Post.account_id == account.id))
+    session.execute(delete(SocialToken).where(SocialToken.account_id == account.id))
+    session.delete(account)

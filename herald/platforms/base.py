@@ -1,9 +1,9 @@
 """What every platform client shares: the publish job, the result, the error hierarchy.
 
 The worker only ever sees these types. Each platform maps its own error JSON to this
-hierarchy in exactly one place (herald/platforms/<name>/, or graph/errors.py for the Graph
-API), and transport failures are mapped once for all (http.transport_error), so the retry
-decision lives in the queue, not in the clients.
+hierarchy in exactly one place (herald/platforms/<name>/errors.py, which for a Graph API
+platform builds on graph/errors.py), and transport failures are mapped once for all
+(http.transport_error), so the retry decision lives in the queue, not in the clients.
 
 Error hierarchy:
 

@@ -16,6 +16,7 @@ from herald.platforms.base import (
     RateLimitedError,
     TransientError,
 )
+from herald.platforms.facebook.errors import facebook_error
 from herald.platforms.graph import (
     ContainerNotReady,
     GraphSession,
@@ -26,6 +27,7 @@ from herald.platforms.graph import (
     usage_percent,
 )
 from herald.platforms.http import covers, download, find_recent, poll_delays, transport_error
+from herald.platforms.instagram.errors import instagram_error
 
 TOKEN = "graph-test-token-42"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -137,10 +139,11 @@ def test_server_errors_on_the_commit_are_outcome_unknown():
 
 
 def test_permission_message_names_the_permission():
-    exc = graph_error({"code": 200, "message": "(#200) Requires pages_manage_posts permission"},
-                      platform="Facebook", step="commit")
+    exc = facebook_error({"code": 200,
+                          "message": "(#200) Requires pages_manage_posts permission"},
+                         step="commit")
     assert "grant pages_manage_posts" in exc.message
-    default = graph_error({"code": 10, "message": "no"}, platform="Instagram", step="read")
+    default = instagram_error({"code": 10, "message": "no"}, step="read")
     assert "instagram_content_publish" in default.message
 
 

@@ -24,6 +24,7 @@ from herald.platforms.base import (
     PublishResult,
     TransientError,
 )
+from herald.platforms.facebook.errors import facebook_error
 from herald.platforms.graph import GraphSession, attach_usage, recent
 from herald.platforms.http import find_recent, utcnow
 
@@ -66,7 +67,8 @@ class FacebookPublisher:
 
     def _session(self, account: AccountRef) -> GraphSession:
         return GraphSession(self._client, base_url=self._base_url, version=self._version,
-                            token=account.access_token, platform="Facebook")
+                            token=account.access_token, platform="Facebook",
+                            errors=facebook_error)
 
     async def publish(self, job: PublishJob) -> PublishResult:
         kind, media = _plan(job)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from herald.platforms.graph.errors import (
     SUBCODES,
     ContainerNotReady,
+    GraphErrors,
     NeedsNewContainer,
     graph_error,
 )
@@ -26,6 +27,7 @@ from herald.platforms.http import parse_time
 __all__ = [
     "SUBCODES",
     "ContainerNotReady",
+    "GraphErrors",
     "GraphSession",
     "NeedsNewContainer",
     "Usage",

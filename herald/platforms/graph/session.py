@@ -4,6 +4,7 @@ mapped, blips retried at once; and the paged listing that reconciliation reads."
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 
 from herald.platforms.base import PublishError, PublishResult, TransientError
-from herald.platforms.graph.errors import graph_error
+from herald.platforms.graph.errors import GraphErrors, graph_error
 from herald.platforms.http import (
     Step,
     covers,
@@ -74,10 +75,13 @@ class GraphSession:
     """One job's calls to the Graph API with one token."""
 
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, version: str, token: str,
-                 platform: str) -> None:
+                 platform: str, errors: GraphErrors | None = None) -> None:
+        """`platform` is the display name; `errors` the platform's own mapping of Graph
+        errors (its errors.py), else the Graph API's under that name."""
         version = version if version.startswith("v") else f"v{version}"
         self._client, self._root = client, f"{base_url.rstrip('/')}/{version}"
         self._token, self.platform = token, platform
+        self._errors: GraphErrors = errors or functools.partial(graph_error, platform=platform)
         self.usage = Usage()
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None, *,
@@ -126,8 +130,8 @@ class GraphSession:
                      "is_transient": resp.status_code < 400}
         else:
             return data
-        raise graph_error(error, platform=self.platform, step=step, status=resp.status_code,
-                          usage=self.usage, retry_after=to_float(resp.headers.get("retry-after")))
+        raise self._errors(error, step=step, status=resp.status_code, usage=self.usage,
+                           retry_after=to_float(resp.headers.get("retry-after")))
 
     def scrub(self, text: str) -> str:
         """Remove the token from text the platform echoed back."""

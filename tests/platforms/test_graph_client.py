@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from herald.platforms.base import (
+    AccountPause,
     NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
-    PublishResult,
     RateLimitedError,
     TransientError,
 )
@@ -24,7 +24,6 @@ from herald.platforms.graph import (
     Usage,
     attach_usage,
     graph_error,
-    usage_percent,
 )
 from herald.platforms.http import covers, download, find_recent, poll_delays, transport_error
 from herald.platforms.instagram.errors import instagram_error
@@ -179,11 +178,23 @@ def test_usage_parses_app_and_business_headers_and_ignores_garbage():
         '{"1":[{"call_count":95,"total_cputime":20,"estimated_time_to_regain_access":0}]}'}))
     assert usage.max_percent == 95
     assert usage.regain_seconds == 0
-    assert usage_percent(PublishResult("1", extra={"usage": usage.as_dict()})) == 95
+    assert usage.as_dict() == {"max_percent": 95, "regain_seconds": 0}
     exc = TransientError("x")
     attach_usage(exc, usage)
-    assert usage_percent(exc) == 95
-    assert usage_percent(TransientError("no usage")) is None
+    assert exc.usage["max_percent"] == 95
+    assert exc.pause == AccountPause(600, "usage at 95%")
+    assert TransientError("no usage").pause is None
+
+
+def test_usage_near_the_budget_advises_a_pause_of_the_regain_time_or_ten_minutes():
+    """Meta throttles at 100 %: from 90 % the account stays away Meta's estimate, at least
+    USAGE_BACKOFF_SECONDS."""
+    usage = Usage(max_percent=89.9)
+    assert usage.pause() is None
+    usage = Usage(max_percent=90)
+    assert usage.pause() == AccountPause(600, "usage at 90%")
+    usage = Usage(max_percent=97, regain_seconds=1800)
+    assert usage.pause() == AccountPause(1800, "usage at 97%")
 
 
 @pytest.mark.parametrize(("exc", "commit", "cls"), [

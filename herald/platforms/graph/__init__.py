@@ -18,7 +18,6 @@ from herald.platforms.graph.session import (
     Usage,
     attach_usage,
     recent,
-    usage_percent,
 )
 
 # The worker reads post times with this name from here (herald.publishing).
@@ -35,5 +34,4 @@ __all__ = [
     "graph_error",
     "parse_time",
     "recent",
-    "usage_percent",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from herald.platforms.base import PublishError, PublishResult, TransientError
+from herald.platforms.base import AccountPause, PublishError, TransientError
 from herald.platforms.graph.errors import GraphErrors, graph_error
 from herald.platforms.http import (
     Step,
@@ -25,6 +25,10 @@ from herald.platforms.http import (
 )
 
 USAGE_ATTR = "usage"
+#: Meta throttles at 100 % of an account's budget; like Mixpost, stop at 90 %.
+USAGE_LIMIT = 90.0
+#: How long to pause an account near its budget when Meta gives no regain estimate.
+USAGE_BACKOFF_SECONDS = 600.0
 #: Pauses before a read or an idempotent write is sent again within one attempt after a
 #: transient error (code 1/2, a 5xx, a dropped connection): Meta's advice for those is to
 #: retry, and a quick retry costs far less than a new attempt with its backoff.
@@ -58,17 +62,19 @@ class Usage:
     def as_dict(self) -> dict[str, float]:
         return {"max_percent": self.max_percent, "regain_seconds": self.regain_seconds}
 
+    def pause(self) -> AccountPause | None:
+        """Meta reports how much of its budget an account used; stop before it throttles."""
+        if self.max_percent < USAGE_LIMIT:
+            return None
+        return AccountPause(max(self.regain_seconds, USAGE_BACKOFF_SECONDS),
+                            f"usage at {self.max_percent:.0f}%")
+
 
 def attach_usage(exc: PublishError, usage: Usage) -> None:
-    """Put the usage reading on an error, as `exc.usage` (a dict like result.extra["usage"])."""
+    """Put the usage reading on an error, as `exc.usage` (a dict like result.extra["usage"]),
+    with the pause it advises."""
     setattr(exc, USAGE_ATTR, usage.as_dict())
-
-
-def usage_percent(outcome: PublishResult | BaseException) -> float | None:
-    """The worker's one call: max usage % seen by the attempt (back off above 90)."""
-    usage = outcome.extra.get("usage") if isinstance(outcome, PublishResult) \
-        else getattr(outcome, USAGE_ATTR, None)
-    return to_float(usage.get("max_percent")) if isinstance(usage, dict) else None
+    exc.pause = usage.pause()
 
 
 class GraphSession:

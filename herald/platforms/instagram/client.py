@@ -174,7 +174,8 @@ class InstagramPublisher:
         permalink = await self._permalink(g, media_id)
         log.info("instagram: post %s published as media %s", job.post_id, media_id)
         return PublishResult(media_id, permalink, extra={
-            "container_id": container, "quota": quota.as_dict(), "usage": g.usage.as_dict()})
+            "container_id": container, "quota": quota.as_dict(), "usage": g.usage.as_dict()},
+            pause=g.usage.pause())
 
     async def _create(self, g: GraphSession, job: PublishJob, plan: _Plan) -> str:
         ig, caption = job.account.external_id, job.caption
@@ -301,9 +302,10 @@ class InstagramPublisher:
             log.warning("instagram: post %s is out but its media id was not found", job.post_id)
             extra["media_id_unknown"] = True
             await job.journal.committed(container, container_id=container)
-            return PublishResult(container, None, extra=extra)
+            return PublishResult(container, None, extra=extra, pause=g.usage.pause())
         await job.journal.committed(str(item["id"]), container_id=container)
-        return PublishResult(str(item["id"]), item.get("permalink"), extra=extra)
+        return PublishResult(str(item["id"]), item.get("permalink"), extra=extra,
+                             pause=g.usage.pause())
 
     async def _find_media(self, g: GraphSession, job: PublishJob) -> dict[str, Any] | None:
         edge = "stories" if job.post_type == "story" else "media"

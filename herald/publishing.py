@@ -17,6 +17,7 @@ from herald import queue
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
+    AccountPause,
     AccountRef,
     History,
     Journal,
@@ -33,7 +34,6 @@ from herald.platforms.base import (
     Reconciler,
     TransientError,
 )
-from herald.platforms.graph import usage_percent
 from herald.platforms.registry import REQUEST_TIMEOUT
 from herald.queue import (
     MAX_RESCUES,
@@ -52,11 +52,6 @@ log = logging.getLogger(__name__)
 posts = cast(Table, Post.__table__)
 accounts = cast(Table, SocialAccount.__table__)
 tokens = cast(Table, SocialToken.__table__)
-
-#: Meta throttles at 100 % of an account's budget; like Mixpost, stop at 90 %.
-USAGE_LIMIT = 90.0
-#: How long to pause an account near its budget when Meta gives no regain estimate.
-USAGE_BACKOFF_SECONDS = 600.0
 
 #: Phases after which a crash leaves the platform's state unknown.
 COMMIT_PHASES = frozenset({Phase.COMMITTING})
@@ -211,7 +206,7 @@ class Publishing:
                 job = await self.refresher.fresh(job)
             result = await self._publish(publisher, job, progress)
         except PublishError as exc:
-            await self._watch_usage(job, exc)
+            await self._honour_pause(job, exc.pause)
             return await self._failed(claim, job, exc, progress.phase,
                                       unsettled=progress.unsettled)
         except Exception as exc:  # a bug of ours or an unmapped library error
@@ -225,7 +220,7 @@ class Publishing:
                            error_message=f"Internal error: {type(exc).__name__}: {exc}")
         if isinstance(result, Outcome):
             return result
-        await self._watch_usage(job, result)
+        await self._honour_pause(job, result.pause)
         return Outcome(claim, PUBLISHED, external_id=result.external_id,
                        permalink=result.permalink, phase=Phase.COMMITTED,
                        platform_ids=result.extra)
@@ -268,19 +263,15 @@ class Publishing:
             return 0.0
         return (at + timedelta(seconds=self.in_flight_seconds) - utcnow()).total_seconds()
 
-    async def _watch_usage(self, job: PublishJob, outcome: PublishResult | BaseException
-                           ) -> None:
-        """Meta reports how much of its budget an account used; stop before it throttles."""
-        percent = usage_percent(outcome)
-        if percent is None or percent < USAGE_LIMIT:
+    async def _honour_pause(self, job: PublishJob, pause: AccountPause | None) -> None:
+        """The platform advised keeping the account away a while (e.g. Meta's usage near its
+        budget, before it throttles): back it off for every worker."""
+        if pause is None:
             return
-        usage = (outcome.extra.get("usage") if isinstance(outcome, PublishResult)
-                 else getattr(outcome, "usage", None)) or {}
-        wait = max(float(usage.get("regain_seconds") or 0.0), USAGE_BACKOFF_SECONDS)
-        log.warning("%s usage at %.0f%% for account %s; pausing it %.0fs", job.platform,
-                    percent, job.account.name, wait)
+        log.warning("%s %s for account %s; pausing it %.0fs", job.platform, pause.reason,
+                    job.account.name, pause.seconds)
         await asyncio.to_thread(back_off_account, self.engine, job.account.id,
-                                utcnow() + timedelta(seconds=wait))
+                                utcnow() + timedelta(seconds=pause.seconds))
 
     async def _reconcile(self, publisher: Publisher, job: PublishJob) -> PublishResult | None:
         """Did the earlier, unfinished commit go out? Raises when nobody can tell."""

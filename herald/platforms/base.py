@@ -1,9 +1,9 @@
 """What every platform client shares: the publish job, the result, the error hierarchy.
 
 The worker only ever sees these types. Each platform maps its own error JSON to this
-hierarchy in exactly one place (herald/platforms/<name>/, or graph/errors.py for the Graph
-API), and transport failures are mapped once for all (http.transport_error), so the retry
-decision lives in the queue, not in the clients.
+hierarchy in exactly one place (herald/platforms/<name>/errors.py, which for a Graph API
+platform builds on graph/errors.py), and transport failures are mapped once for all
+(http.transport_error), so the retry decision lives in the queue, not in the clients.
 
 Error hierarchy:
 
@@ -30,6 +30,10 @@ Error hierarchy:
   those calls are idempotent or publish nothing.
 * TransientError and PermanentError on a commit mean the platform answered that it did
   not publish; the queue may retry (transient) or give up (permanent).
+
+A result or an error may also carry an AccountPause, the platform's advice to keep the
+account away for a while (the Graph toolkit gives one when Meta's usage headers near the
+budget); publishing backs the account off for that long, whatever the outcome.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class PublishError(Exception):
 
     #: Short machine-readable kind, stored in the journal and shown by the API.
     kind = "error"
+    #: Set by the client when the platform advises keeping the account away a while.
+    pause: AccountPause | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.message = message or (self.__doc__ or "Publishing failed.").strip()
@@ -93,6 +99,15 @@ class OutcomeUnknownError(PublishError):
     """The publishing call may or may not have been accepted (timeout or crash mid-commit)."""
 
     kind = "outcome_unknown"
+
+
+@dataclass(frozen=True)
+class AccountPause:
+    """Keep the account away from its platform for `seconds`, every worker; `reason` says
+    why in the log ("usage at 95%")."""
+
+    seconds: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -208,6 +223,8 @@ class PublishResult:
     external_id: str
     permalink: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The platform advises keeping the account away a while (not stored in the journal).
+    pause: AccountPause | None = None
 
 
 class Publisher(Protocol):

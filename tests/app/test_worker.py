@@ -9,6 +9,7 @@ from sqlalchemy import select
 from herald.app import build_worker
 from herald.models import Post, PostSchedule, SocialAccount, utcnow
 from herald.platforms.base import (
+    AccountPause,
     NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
@@ -186,6 +187,28 @@ async def test_rate_limit_waits_for_retry_after_and_backs_off_the_account(herald
     wait = (entry.run_at - utcnow()).total_seconds()
     assert 590 < wait <= 600
     assert acc.backoff_until is not None
+
+
+async def test_a_pause_the_platform_advises_backs_the_account_off_whatever_the_outcome(
+    herald, company, caplog
+):
+    """An error (here a refusal) may carry the platform's advice to keep the account away,
+    as the Graph toolkit gives when Meta's usage nears the budget."""
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    refused = PermanentError("Refused.")
+    refused.pause = AccountPause(1200, "usage at 96%")
+    herald.registry.get("facebook").fail(pid, refused)
+    worker = build_worker(herald, worker_id="w1")
+    with caplog.at_level("WARNING", logger="herald.publishing"):
+        await _run_until(worker, _all_status(herald, [pid], "failed"))
+    with herald.db.session() as s:
+        acc = s.get(SocialAccount, account)
+    assert acc.backoff_until is not None
+    # The advised 1200 s, not the post's own retry: a refusal sets no backoff of its own.
+    assert 1100 < (acc.backoff_until - utcnow()).total_seconds() <= 1200
+    assert "facebook usage at 96% for account facebook page-1; pausing it 1200s" \
+        in caplog.messages
 
 
 async def test_unexpected_exception_is_retried_not_lost(herald, company):

@@ -24,6 +24,7 @@ from herald.platforms.base import (
     PublishResult,
     TransientError,
 )
+from herald.platforms.facebook.errors import facebook_error
 from herald.platforms.graph import GraphSession, attach_usage, recent
 from herald.platforms.http import find_recent, utcnow
 
@@ -66,7 +67,8 @@ class FacebookPublisher:
 
     def _session(self, account: AccountRef) -> GraphSession:
         return GraphSession(self._client, base_url=self._base_url, version=self._version,
-                            token=account.access_token, platform="Facebook")
+                            token=account.access_token, platform="Facebook",
+                            errors=facebook_error)
 
     async def publish(self, job: PublishJob) -> PublishResult:
         kind, media = _plan(job)
@@ -116,7 +118,8 @@ class FacebookPublisher:
             post_id = await self._commit(g, job, f"{page}/feed", body, "id")
         permalink = await self._permalink(g, post_id)
         log.info("facebook: post %s published as %s", job.post_id, post_id)
-        return PublishResult(post_id, permalink, extra={**extra, "usage": g.usage.as_dict()})
+        return PublishResult(post_id, permalink, extra={**extra, "usage": g.usage.as_dict()},
+                             pause=g.usage.pause())
 
     async def _unpublished_photos(self, g: GraphSession, job: PublishJob,
                                   media: tuple[MediaItem, ...]) -> list[str]:
@@ -160,7 +163,8 @@ class FacebookPublisher:
             post_id = str(item["id"])
             await job.journal.committed(post_id)
             return PublishResult(post_id, await self._permalink(g, post_id),
-                                 extra={"reconciled": True, "usage": g.usage.as_dict()})
+                                 extra={"reconciled": True, "usage": g.usage.as_dict()},
+                                 pause=g.usage.pause())
         if complete:
             return None
         raise OutcomeUnknownError(f"Facebook's {LOOKBACK * MAX_PAGES} most recent Page posts "

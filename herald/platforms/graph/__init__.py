@@ -9,6 +9,7 @@ from __future__ import annotations
 from herald.platforms.graph.errors import (
     SUBCODES,
     ContainerNotReady,
+    GraphErrors,
     NeedsNewContainer,
     graph_error,
 )
@@ -17,7 +18,6 @@ from herald.platforms.graph.session import (
     Usage,
     attach_usage,
     recent,
-    usage_percent,
 )
 
 # The worker reads post times with this name from here (herald.publishing).
@@ -26,6 +26,7 @@ from herald.platforms.http import parse_time
 __all__ = [
     "SUBCODES",
     "ContainerNotReady",
+    "GraphErrors",
     "GraphSession",
     "NeedsNewContainer",
     "Usage",
@@ -33,5 +34,4 @@ __all__ = [
     "graph_error",
     "parse_time",
     "recent",
-    "usage_percent",
 ]

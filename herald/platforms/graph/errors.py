@@ -1,14 +1,19 @@
-"""The Graph API's error envelope mapped to Herald's hierarchy, in one place.
+"""The Graph API's error envelope mapped to Herald's hierarchy: what Facebook Pages and
+Instagram share.
 
-Facebook Pages and Instagram share the Graph API and its error codes; the clients pass
-their display name as `platform`, so nothing here names a platform.
+Each platform's own mapping (herald/platforms/<name>/errors.py) calls `graph_error` with
+its display name and the permissions it publishes with, and adds what only it answers
+(Instagram: a container's status, its publishing limit). Meta's codes and subcodes are one
+namespace across the Graph API, and every Graph answer has always been read against all of
+them, so the subcode table stays whole here; its comment says which rows each product
+documents.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from herald.platforms.base import (
     NeedsReauthError,
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
 
 DEFAULT_THROTTLE_WAIT = 900.0
 QUOTA_WAIT = 3600.0
+#: Named when Meta refuses for a missing permission and the caller named none.
+DEFAULT_PERMISSIONS = "the publishing permissions"
 
 
 class NeedsNewContainer(TransientError):
@@ -103,9 +110,22 @@ _REAUTH_REASONS = {
 _PERMISSION_NAME = re.compile(r"\b(?:pages|instagram|publish|business)_[a-z_]+\b")
 
 
+class GraphErrors(Protocol):
+    """A platform's mapping of one Graph error envelope (what a GraphSession raises)."""
+
+    def __call__(self, error: Mapping[str, Any], *, step: Step, status: int = 400,
+                 usage: Usage | None = None,
+                 retry_after: float | None = None) -> PublishError: ...
+
+
 def graph_error(error: Mapping[str, Any], *, platform: str, step: Step, status: int = 400,
-                usage: Usage | None = None, retry_after: float | None = None) -> PublishError:
-    """Map one Graph error envelope (its "error" object) to Herald's hierarchy."""
+                usage: Usage | None = None, retry_after: float | None = None,
+                permissions: str = DEFAULT_PERMISSIONS) -> PublishError:
+    """Map one Graph error envelope (its "error" object) to Herald's hierarchy.
+
+    `platform` is the display name messages start with; `permissions` what to grant when
+    Meta names none of the missing ones.
+    """
     code, sub = to_int(error.get("code")), to_int(error.get("error_subcode"))
     label = f"{code}/{sub}" if sub is not None else str(code) if code is not None \
         else f"HTTP {status}"
@@ -116,7 +136,7 @@ def graph_error(error: Mapping[str, Any], *, platform: str, step: Step, status: 
                                 f"{why}. Reconnect the account (code {label}).", code=label)
     row = SUBCODES.get(sub or _CODE_AS_SUBCODE.get(code or 0, 0))
     if row is None and (code == 10 or (code is not None and 200 <= code <= 299)):
-        perms = ", ".join(sorted(set(_PERMISSION_NAME.findall(said)))) or _permissions(platform)
+        perms = ", ".join(sorted(set(_PERMISSION_NAME.findall(said)))) or permissions
         return PermanentError(f"{platform} refused the call: the app lacks a permission "
                               f"({said}). Reconnect the account and grant {perms} "
                               f"(code {label}).", code=label)
@@ -140,17 +160,6 @@ def graph_error(error: Mapping[str, Any], *, platform: str, step: Step, status: 
         text = f"{text}: {said}"
     return _build(kind, text, platform=platform, label=label, step=step, usage=usage,
                   retry_after=retry_after, code=code)
-
-
-_PERMISSIONS = {
-    "Instagram": "instagram_basic, instagram_content_publish and pages_read_engagement",
-    "Facebook": "pages_manage_posts, pages_read_engagement and pages_show_list "
-                "(publish_video for videos)",
-}
-
-
-def _permissions(platform: str) -> str:
-    return _PERMISSIONS.get(platform, "the publishing permissions")
 
 
 def _build(kind: str, text: str, *, platform: str, label: str, step: Step,

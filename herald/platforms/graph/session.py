@@ -4,6 +4,7 @@ mapped, blips retried at once; and the paged listing that reconciliation reads."
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from herald.platforms.base import PublishError, PublishResult, TransientError
-from herald.platforms.graph.errors import graph_error
+from herald.platforms.base import AccountPause, PublishError, TransientError
+from herald.platforms.graph.errors import GraphErrors, graph_error
 from herald.platforms.http import (
     Step,
     covers,
@@ -24,6 +25,10 @@ from herald.platforms.http import (
 )
 
 USAGE_ATTR = "usage"
+#: Meta throttles at 100 % of an account's budget; like Mixpost, stop at 90 %.
+USAGE_LIMIT = 90.0
+#: How long to pause an account near its budget when Meta gives no regain estimate.
+USAGE_BACKOFF_SECONDS = 600.0
 #: Pauses before a read or an idempotent write is sent again within one attempt after a
 #: transient error (code 1/2, a 5xx, a dropped connection): Meta's advice for those is to
 #: retry, and a quick retry costs far less than a new attempt with its backoff.
@@ -57,27 +62,32 @@ class Usage:
     def as_dict(self) -> dict[str, float]:
         return {"max_percent": self.max_percent, "regain_seconds": self.regain_seconds}
 
+    def pause(self) -> AccountPause | None:
+        """Meta reports how much of its budget an account used; stop before it throttles."""
+        if self.max_percent < USAGE_LIMIT:
+            return None
+        return AccountPause(max(self.regain_seconds, USAGE_BACKOFF_SECONDS),
+                            f"usage at {self.max_percent:.0f}%")
+
 
 def attach_usage(exc: PublishError, usage: Usage) -> None:
-    """Put the usage reading on an error, as `exc.usage` (a dict like result.extra["usage"])."""
+    """Put the usage reading on an error, as `exc.usage` (a dict like result.extra["usage"]),
+    with the pause it advises."""
     setattr(exc, USAGE_ATTR, usage.as_dict())
-
-
-def usage_percent(outcome: PublishResult | BaseException) -> float | None:
-    """The worker's one call: max usage % seen by the attempt (back off above 90)."""
-    usage = outcome.extra.get("usage") if isinstance(outcome, PublishResult) \
-        else getattr(outcome, USAGE_ATTR, None)
-    return to_float(usage.get("max_percent")) if isinstance(usage, dict) else None
+    exc.pause = usage.pause()
 
 
 class GraphSession:
     """One job's calls to the Graph API with one token."""
 
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, version: str, token: str,
-                 platform: str) -> None:
+                 platform: str, errors: GraphErrors | None = None) -> None:
+        """`platform` is the display name; `errors` the platform's own mapping of Graph
+        errors (its errors.py), else the Graph API's under that name."""
         version = version if version.startswith("v") else f"v{version}"
         self._client, self._root = client, f"{base_url.rstrip('/')}/{version}"
         self._token, self.platform = token, platform
+        self._errors: GraphErrors = errors or functools.partial(graph_error, platform=platform)
         self.usage = Usage()
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None, *,
@@ -126,8 +136,8 @@ class GraphSession:
                      "is_transient": resp.status_code < 400}
         else:
             return data
-        raise graph_error(error, platform=self.platform, step=step, status=resp.status_code,
-                          usage=self.usage, retry_after=to_float(resp.headers.get("retry-after")))
+        raise self._errors(error, step=step, status=resp.status_code, usage=self.usage,
+                           retry_after=to_float(resp.headers.get("retry-after")))
 
     def scrub(self, text: str) -> str:
         """Remove the token from text the platform echoed back."""

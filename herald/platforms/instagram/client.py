@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,29 +26,25 @@ from herald.platforms.base import (
     PublishError,
     PublishJob,
     PublishResult,
-    RateLimitedError,
     TransientError,
 )
 from herald.platforms.graph import (
-    SUBCODES,
     ContainerNotReady,
     GraphSession,
     NeedsNewContainer,
     attach_usage,
-    graph_error,
     recent,
 )
 from herald.platforms.http import dict_at, find_recent, list_at, poll_delays, utcnow
+from herald.platforms.instagram.errors import container_failure, instagram_error, quota_used_up
 
 log = logging.getLogger(__name__)
 
-QUOTA_ATTR = "quota"
 _NOT_OUT = frozenset({"FINISHED", "IN_PROGRESS", "EXPIRED", "ERROR"})
 _PROBE_HOURS = (1, 4, 12)
 QUOTA_TTL = 10.0  # seconds a quota reading serves the account's next posts
 LOOKBACK = 50  # media per page read when looking for a published post's id
 MAX_PAGES = 10
-_STATUS_SUBCODE = re.compile(r"\b(2\d{6})\b")
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,8 @@ class InstagramPublisher:
 
     def _session(self, account: AccountRef) -> GraphSession:
         return GraphSession(self._client, base_url=self._base_url, version=self._version,
-                            token=account.access_token, platform="Instagram")
+                            token=account.access_token, platform="Instagram",
+                            errors=instagram_error)
 
     async def publish(self, job: PublishJob) -> PublishResult:
         plan = _plan(job)
@@ -178,7 +174,8 @@ class InstagramPublisher:
         permalink = await self._permalink(g, media_id)
         log.info("instagram: post %s published as media %s", job.post_id, media_id)
         return PublishResult(media_id, permalink, extra={
-            "container_id": container, "quota": quota.as_dict(), "usage": g.usage.as_dict()})
+            "container_id": container, "quota": quota.as_dict(), "usage": g.usage.as_dict()},
+            pause=g.usage.pause())
 
     async def _create(self, g: GraphSession, job: PublishJob, plan: _Plan) -> str:
         ig, caption = job.account.external_id, job.caption
@@ -221,14 +218,12 @@ class InstagramPublisher:
             except TransientError as exc:
                 if type(exc) is not TransientError:  # throttling, spoiled container
                     raise
-                code, last = "", exc  # a read blip must not end a long wait
+                code, status, last = "", "", exc  # a read blip must not end a long wait
             if code in ("FINISHED", "PUBLISHED"):
                 return code
-            if code == "ERROR":
-                raise container_error(status)
-            if code == "EXPIRED":
-                raise NeedsNewContainer("Instagram let the media container expire (24 h) "
-                                        "before it was published.", code="EXPIRED")
+            failed = container_failure(code, status)
+            if failed is not None:
+                raise failed
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise last or TransientError(
@@ -267,13 +262,7 @@ class InstagramPublisher:
         self._quotas[ig] = (reading, now)
         if reading.usage < reading.total:
             return reading
-        wait = await self._slot_wait(g, ig, reading)
-        exc = RateLimitedError(
-            f"Instagram's publishing limit is used up ({reading.usage} of {reading.total} "
-            f"posts in {reading.window_seconds // 3600} h); a slot frees in about "
-            f"{wait / 3600:g} h (code 9/2207042).", code="9/2207042", retry_after=wait)
-        setattr(exc, QUOTA_ATTR, reading.as_dict())
-        raise exc
+        raise quota_used_up(reading, await self._slot_wait(g, ig, reading))
 
     async def _quota(self, g: GraphSession, ig: str, since: int | None = None) -> QuotaReading:
         params: dict[str, Any] = {"fields": "quota_usage,config"}
@@ -313,9 +302,10 @@ class InstagramPublisher:
             log.warning("instagram: post %s is out but its media id was not found", job.post_id)
             extra["media_id_unknown"] = True
             await job.journal.committed(container, container_id=container)
-            return PublishResult(container, None, extra=extra)
+            return PublishResult(container, None, extra=extra, pause=g.usage.pause())
         await job.journal.committed(str(item["id"]), container_id=container)
-        return PublishResult(str(item["id"]), item.get("permalink"), extra=extra)
+        return PublishResult(str(item["id"]), item.get("permalink"), extra=extra,
+                             pause=g.usage.pause())
 
     async def _find_media(self, g: GraphSession, job: PublishJob) -> dict[str, Any] | None:
         edge = "stories" if job.post_type == "story" else "media"
@@ -336,21 +326,6 @@ class InstagramPublisher:
             log.warning("instagram: no permalink for media %s (%s)", media_id, exc.code)
             return None
         return str(data["permalink"]) if data.get("permalink") else None
-
-
-def container_error(status_text: str) -> PublishError:
-    """Map an ERROR container's status text (it carries only the subcode) to the hierarchy."""
-    found = _STATUS_SUBCODE.search(status_text or "")
-    sub = int(found.group(1)) if found else None
-    row = SUBCODES.get(sub or 0)
-    error = {"code": row[0] if row else None, "error_subcode": sub, "message": status_text}
-    mapped = graph_error(error, platform="Instagram", step="read")
-    said = f" Instagram said: {status_text.strip()!r}." if status_text else ""
-    if isinstance(mapped, PermanentError):
-        return type(mapped)(f"{mapped.message}{said}", code=mapped.code)
-    # An ERROR container is dead whatever its class: trying again means a fresh container.
-    return NeedsNewContainer(f"Instagram could not process the media container "
-                             f"(code {mapped.code or 'unknown'}).{said}", code=mapped.code)
 
 
 def _previous_container(job: PublishJob) -> str | None:

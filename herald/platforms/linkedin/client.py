@@ -19,18 +19,26 @@ from urllib.parse import quote, unquote
 
 import httpx
 
-from herald.platforms import http as graph
 from herald.platforms.base import (
-    NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
-    PublishError,
     PublishJob,
     PublishResult,
     RateLimitedError,
     TransientError,
 )
-from herald.platforms.http import Step, dict_at, json_object, list_at, utcnow
+from herald.platforms.http import (
+    Step,
+    dict_at,
+    download,
+    json_object,
+    list_at,
+    poll_delays,
+    to_int,
+    transport_error,
+    utcnow,
+)
+from herald.platforms.linkedin.errors import DuplicatePostError, linkedin_error, refresh_error
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +48,6 @@ _RESERVED = re.compile(r"[\\|{}@\[\]()<>#*_~]")
 # whitespace or at the start), which LTF turns into clickable hashtags.
 _KEEP = re.compile(r"@\[[^\[\]\n]+\]\(urn:li:(?:person|organization):[\w-]+\)"
                    r"|(?<!\S)#(?=[^\W_]*[^\W\d_])[^\W_]+")
-_DUPLICATE_OF = re.compile(r"urn:li:(?:share|ugcPost):\d+")
-_REAUTH = {65600: "the token is invalid", 65601: "the token was revoked by the user",
-           65602: "the token has expired"}
 
 
 def escape_commentary(text: str) -> str:
@@ -53,67 +58,6 @@ def escape_commentary(text: str) -> str:
         pos = match.end()
     out.append(_RESERVED.sub(r"\\\g<0>", text[pos:]))
     return "".join(out)
-
-
-class DuplicatePostError(PermanentError):
-    """LinkedIn refused the post as a duplicate of an earlier one, named by original_urn."""
-
-    original_urn: str | None = None
-
-
-def linkedin_error(status: int, body: dict[str, Any], *, step: Step, author: str,
-                   version: str, now: datetime) -> PublishError:
-    """Map one LinkedIn error response to Herald's hierarchy."""
-    said = str(body.get("message") or f"HTTP {status}").strip()
-    inputs = [e for e in list_at(dict_at(body, "errorDetails"), "inputErrors")
-              if isinstance(e, dict)]
-    detail = body.get("serviceErrorCode") or body.get("code") or (
-        inputs[0].get("code") if inputs else None)
-    label = f"{status}/{detail}" if detail else str(status)
-    if status >= 500 and step == "commit":
-        return OutcomeUnknownError(f"LinkedIn had a server error (HTTP {status}) during the "
-                                   "publishing call; the post may or may not be out.", code=label)
-    if status >= 500:
-        return TransientError(f"LinkedIn had a server error: {said} (code {label}).", code=label)
-    if status == 401:
-        why = _REAUTH.get(graph.to_int(body.get("serviceErrorCode")) or 0, f"refused: {said}")
-        return NeedsReauthError(f"LinkedIn no longer accepts the account's access token: {why}."
-                                f" Reconnect the account (code {label}).", code=label)
-    if status == 403:
-        grant = "w_member_social"
-        if author.startswith("urn:li:organization:"):
-            grant = "r_organization_social" if step == "read" else (
-                "w_organization_social; the member must be the organization's ADMINISTRATOR,"
-                " CONTENT_ADMIN or DIRECT_SPONSORED_CONTENT_POSTER")
-        return PermanentError(f"LinkedIn refused the call: the account lacks a permission "
-                              f"({said}). Reconnect it granting {grant} (code {label}).",
-                              code=label)
-    if status == 426:
-        return PermanentError(f"LinkedIn no longer serves API version {version} ({said}). Set "
-                              "HERALD_LINKEDIN_VERSION to a current version (YYYYMM) and "
-                              f"restart Herald (code {label}).", code=label)
-    if status == 429:
-        # No Retry-After exists. Daily limits reset at midnight UTC: waiting less only burns
-        # calls. Anything else gets a short pause, never past midnight.
-        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        to_midnight = (midnight - now).total_seconds() + 60
-        wait = to_midnight if "DAY" in said.upper() else min(900.0, to_midnight)
-        return RateLimitedError(f"LinkedIn throttled the account: {said} It waits about "
-                                f"{max(1, round(wait / 60))} min (code {label}).", code=label,
-                                retry_after=wait)
-    if status == 422 and any(e.get("code") == "DUPLICATE_POST" for e in inputs):
-        dup = DuplicatePostError(f"LinkedIn refused the post as a duplicate of an earlier "
-                                 f"one: {said} (code 422/DUPLICATE_POST).",
-                                 code="422/DUPLICATE_POST")
-        dup.original_urn = found.group(0) if (found := _DUPLICATE_OF.search(said)) else None
-        return dup
-    if status in (404, 409) and step == "read":  # read-after-write lag on a fresh upload
-        return TransientError(f"LinkedIn could not find it yet: {said} (code {label}).",
-                              code=label, retry_after=30)
-    descriptions = "; ".join(str(e.get("description")) for e in inputs if e.get("description"))
-    return PermanentError(f"LinkedIn refused the post: {said}"
-                          f"{f' ({descriptions})' if descriptions else ''} (code {label}).",
-                          code=label)
 
 
 class LinkedInPublisher:
@@ -140,7 +84,7 @@ class LinkedInPublisher:
         try:
             resp = await self._client.request(method, url, headers=sent, **kwargs)
         except httpx.TransportError as exc:
-            raise graph.transport_error(exc, platform="LinkedIn", commit=step == "commit") from exc
+            raise transport_error(exc, platform="LinkedIn", commit=step == "commit") from exc
         if resp.status_code >= 400:
             body = json_object(resp.text)
             if isinstance(body.get("message"), str):
@@ -234,7 +178,7 @@ class LinkedInPublisher:
 
     async def _upload(self, job: PublishJob, kind: str, url: str) -> str:
         what = kind if kind in ("video", "document") else "image"
-        with await graph.download(self._client, url) as data:
+        with await download(self._client, url) as data:
             size = data.seek(0, 2)
             request: dict[str, Any] = {"owner": job.account.external_id}
             if what == "video":
@@ -267,7 +211,7 @@ class LinkedInPublisher:
 
     async def _wait_video(self, job: PublishJob, urn: str) -> None:
         loop = asyncio.get_running_loop()
-        deadline, delays = loop.time() + self._max_wait, graph.poll_delays(*self._poll)
+        deadline, delays = loop.time() + self._max_wait, poll_delays(*self._poll)
         while True:
             try:
                 resp = await self._send(job, "GET", f"videos/{quote(urn, safe='')}", step="read")
@@ -370,22 +314,13 @@ async def refresh_access_token(client: httpx.AsyncClient, *, token_url: str, cli
     try:
         resp = await client.post(token_url, data=form)
     except httpx.TransportError as exc:
-        raise graph.transport_error(exc, platform="LinkedIn", commit=False) from exc
+        raise transport_error(exc, platform="LinkedIn", commit=False) from exc
     body = json_object(resp.text)
-    said = str(body.get("error_description") or body.get("error") or f"HTTP {resp.status_code}")
-    for secret in (refresh_token, client_secret):
-        said = said.replace(secret, "[secret]") if secret else said
-    if resp.status_code >= 500 or resp.status_code == 429:
-        raise TransientError(f"LinkedIn could not refresh the token now: {said}.",
-                             code=f"refresh/{resp.status_code}")
-    if body.get("error") == "invalid_client":
-        raise PermanentError(f"LinkedIn refused Herald's client id or secret: {said}.",
-                             code="refresh/invalid_client")
-    if resp.status_code >= 400 or not body.get("access_token"):
-        raise NeedsReauthError(f"LinkedIn refused to refresh the token: {said}. Reconnect the "
-                               "account.", code=f"refresh/{body.get('error') or resp.status_code}")
+    refused = refresh_error(resp.status_code, body, secrets=(refresh_token, client_secret))
+    if refused is not None:
+        raise refused
     at = now()
-    expiry = {key: at + timedelta(seconds=seconds) if (seconds := graph.to_int(body.get(key)))
+    expiry = {key: at + timedelta(seconds=seconds) if (seconds := to_int(body.get(key)))
               else None for key in ("expires_in", "refresh_token_expires_in")}
     return TokenSet(str(body["access_token"]), expiry["expires_in"],
                     str(body.get("refresh_token") or "") or refresh_token,

@@ -224,3 +224,12 @@ async def test_usage_is_reported_and_tokens_never_logged(api, make_job, caplog):
     assert result.extra["usage"]["max_percent"] == 92
     assert job.account.access_token not in caplog.text
     assert all(job.account.access_token not in str(r.url) for r in api.requests)
+
+
+async def test_a_missing_permission_meta_does_not_name_is_facebooks(api, make_job):
+    api.on("POST", f"{V}/55/feed", httpx.Response(403, json={"error": {"code": 10,
+                                                                       "message": "no"}}))
+    job, _ = page_job(make_job, post_type="text")
+    with pytest.raises(PermanentError) as caught:
+        await publisher(api).publish(job)
+    assert "grant pages_manage_posts, pages_read_engagement" in caught.value.message

@@ -9,13 +9,14 @@ import httpx
 import pytest
 
 from herald.platforms.base import (
+    AccountPause,
     NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
-    PublishResult,
     RateLimitedError,
     TransientError,
 )
+from herald.platforms.facebook.errors import facebook_error
 from herald.platforms.graph import (
     ContainerNotReady,
     GraphSession,
@@ -23,9 +24,9 @@ from herald.platforms.graph import (
     Usage,
     attach_usage,
     graph_error,
-    usage_percent,
 )
 from herald.platforms.http import covers, download, find_recent, poll_delays, transport_error
+from herald.platforms.instagram.errors import instagram_error
 
 TOKEN = "graph-test-token-42"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -137,10 +138,11 @@ def test_server_errors_on_the_commit_are_outcome_unknown():
 
 
 def test_permission_message_names_the_permission():
-    exc = graph_error({"code": 200, "message": "(#200) Requires pages_manage_posts permission"},
-                      platform="Facebook", step="commit")
+    exc = facebook_error({"code": 200,
+                          "message": "(#200) Requires pages_manage_posts permission"},
+                         step="commit")
     assert "grant pages_manage_posts" in exc.message
-    default = graph_error({"code": 10, "message": "no"}, platform="Instagram", step="read")
+    default = instagram_error({"code": 10, "message": "no"}, step="read")
     assert "instagram_content_publish" in default.message
 
 
@@ -176,11 +178,23 @@ def test_usage_parses_app_and_business_headers_and_ignores_garbage():
         '{"1":[{"call_count":95,"total_cputime":20,"estimated_time_to_regain_access":0}]}'}))
     assert usage.max_percent == 95
     assert usage.regain_seconds == 0
-    assert usage_percent(PublishResult("1", extra={"usage": usage.as_dict()})) == 95
+    assert usage.as_dict() == {"max_percent": 95, "regain_seconds": 0}
     exc = TransientError("x")
     attach_usage(exc, usage)
-    assert usage_percent(exc) == 95
-    assert usage_percent(TransientError("no usage")) is None
+    assert exc.usage["max_percent"] == 95
+    assert exc.pause == AccountPause(600, "usage at 95%")
+    assert TransientError("no usage").pause is None
+
+
+def test_usage_near_the_budget_advises_a_pause_of_the_regain_time_or_ten_minutes():
+    """Meta throttles at 100 %: from 90 % the account stays away Meta's estimate, at least
+    USAGE_BACKOFF_SECONDS."""
+    usage = Usage(max_percent=89.9)
+    assert usage.pause() is None
+    usage = Usage(max_percent=90)
+    assert usage.pause() == AccountPause(600, "usage at 90%")
+    usage = Usage(max_percent=97, regain_seconds=1800)
+    assert usage.pause() == AccountPause(1800, "usage at 97%")
 
 
 @pytest.mark.parametrize(("exc", "commit", "cls"), [

@@ -416,3 +416,13 @@ async def test_tokens_stay_out_of_logs_and_errors(api, make_job, caplog):
     for text in (caplog.text, str(caught.value), repr(caught.value), caught.value.message,
                  repr(job), *(str(r.url) for r in api.requests)):
         assert token not in text
+
+
+async def test_a_missing_permission_meta_does_not_name_is_instagrams(api, make_job):
+    routes(api)
+    api.on("POST", f"{V}/1784/media", httpx.Response(403, json={"error": {"code": 10,
+                                                                          "message": "no"}}))
+    job, _ = make_job(media=[IMG])
+    with pytest.raises(PermanentError) as caught:
+        await publisher(api).publish(job)
+    assert "grant instagram_basic, instagram_content_publish" in caught.value.message

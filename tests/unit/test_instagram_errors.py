@@ -1,0 +1,69 @@
+"""Instagram's error mapping as pure functions: a Graph error or a container status in, a
+class and message out."""
+
+from __future__ import annotations
+
+import pytest
+
+from herald.platforms.base import NeedsReauthError, PermanentError, RateLimitedError
+from herald.platforms.graph import ContainerNotReady, NeedsNewContainer
+from herald.platforms.instagram.client import QuotaReading
+from herald.platforms.instagram.errors import (
+    container_error,
+    container_failure,
+    instagram_error,
+    quota_used_up,
+)
+
+
+def test_graph_errors_carry_instagrams_name_and_permissions():
+    missing = instagram_error({"code": 10, "message": "no"}, step="read")
+    assert type(missing) is PermanentError
+    assert missing.message == (
+        "Instagram refused the call: the app lacks a permission (no). Reconnect the account "
+        "and grant instagram_basic, instagram_content_publish and pages_read_engagement "
+        "(code 10).")
+    token = instagram_error({"code": 190, "error_subcode": 460}, step="commit")
+    assert type(token) is NeedsReauthError
+    assert token.message.startswith("Instagram no longer accepts the account's access token")
+    assert type(instagram_error({"code": 9007}, step="commit")) is ContainerNotReady
+
+
+@pytest.mark.parametrize(("status", "cls", "message"), [
+    ("Error: 2207004", PermanentError, "Instagram refused the image: it is larger than 8 MiB "
+     "(code 36000/2207004). Instagram said: 'Error: 2207004'."),
+    ("Error 2207052 while fetching", NeedsNewContainer, "Instagram could not process the media "
+     "container (code 9004/2207052). Instagram said: 'Error 2207052 while fetching'."),
+    # A transient row still means a dead container: only a fresh one can succeed.
+    ("2207001", NeedsNewContainer, "Instagram could not process the media container "
+     "(code -1/2207001). Instagram said: '2207001'."),
+    # Without a subcode Meta's text is all there is: a refusal, quoted.
+    ("no code at all", PermanentError, "Instagram refused the post: no code at all "
+     "(code HTTP 400). Instagram said: 'no code at all'."),
+    ("", PermanentError, "Instagram refused the post: no details (code HTTP 400)."),
+])
+def test_an_error_container_is_mapped_by_the_subcode_in_its_status(status, cls, message):
+    exc = container_error(status)
+    assert type(exc) is cls
+    assert exc.message == message
+
+
+def test_container_statuses_that_end_a_wait():
+    assert type(container_failure("ERROR", "Error: 2207057")) is PermanentError
+    expired = container_failure("EXPIRED", "")
+    assert type(expired) is NeedsNewContainer
+    assert expired.code == "EXPIRED"
+    assert expired.message == ("Instagram let the media container expire (24 h) before it was "
+                               "published.")
+    for status in ("FINISHED", "IN_PROGRESS", "PUBLISHED", ""):
+        assert container_failure(status, "") is None
+
+
+def test_a_used_up_publishing_limit_waits_for_a_slot_and_carries_the_reading():
+    exc = quota_used_up(QuotaReading(50, 50, 86400), 4 * 3600.0)
+    assert type(exc) is RateLimitedError
+    assert exc.retry_after == 4 * 3600
+    assert exc.code == "9/2207042"
+    assert exc.message == ("Instagram's publishing limit is used up (50 of 50 posts in 24 h); "
+                           "a slot frees in about 4 h (code 9/2207042).")
+    assert exc.quota == {"usage": 50, "total": 50, "window_seconds": 86400}  # type: ignore[attr-defined]

@@ -179,7 +179,8 @@ class History:
     """What earlier attempts at a post left in the journal (herald.queue.journal reads it)."""
 
     #: Platform ids obtained so far, oldest to newest: container_id, children, photo_ids,
-    #: media_urns, endpoint, external_id… (read-only).
+    #: media_urns, endpoint, external_id… (read-only). `committing_at`, which the journal
+    #: stores among them, is read out into `committing_at` below, not kept here.
     ids: Mapping[str, Any] = field(default_factory=_no_ids)
     #: An earlier attempt reached its commit and no attempt since learned its result.
     unsettled_commit: bool = False

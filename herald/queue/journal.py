@@ -86,6 +86,7 @@ def histories(rows: Iterable[JournalRow], *, final_check: Collection[str] = ()
     `final_check` names the posts whose next attempt only checks the platform (see
     herald.queue.policy.is_final_check).
     """
+    final_check = set(final_check)
     merged: dict[str, _Merged] = {}
     for row in rows:
         entry = merged.get(row.post_id)

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from herald import __version__
+from herald import __version__, proxies
 from herald.api import accounts, media, posts, seed
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
@@ -65,6 +65,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     from herald.web import install as install_web
 
     install_web(app, herald)
+    proxies.install(app, herald.settings)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:

@@ -135,6 +135,7 @@ def run(
     import uvicorn
 
     from herald.app import create_app
+    from herald.proxies import UVICORN_OPTIONS
 
     settings = _settings()
     host, port = host or settings.host, port or settings.port
@@ -145,7 +146,7 @@ def run(
     herald = _herald(auto_migrate=True, platforms=True, sandbox=True, settings=settings)
     _first_company(herald, f"http://{host}:{port}")
     uvicorn.run(create_app(herald, run_worker=True, worker_id=worker_id), host=host, port=port,
-                log_level=settings.log_level.lower())
+                log_level=settings.log_level.lower(), **UVICORN_OPTIONS)
 
 
 def _first_company(herald: Herald, base_url: str) -> None:
@@ -173,6 +174,7 @@ def serve(
     import uvicorn
 
     from herald.app import create_app
+    from herald.proxies import UVICORN_OPTIONS
 
     herald = _herald()
     settings = herald.settings
@@ -184,10 +186,11 @@ def serve(
         # Each process builds its own app from the environment.
         herald.db.dispose()
         serving.serve(uvicorn.Config("herald.app:app_from_env", factory=True, host=host,
-                                     port=port, log_level=level), workers)
+                                     port=port, log_level=level, **UVICORN_OPTIONS),
+                      workers)
     else:
         uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
-                    log_level=level)
+                    log_level=level, **UVICORN_OPTIONS)
 
 
 @app.command()

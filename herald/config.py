@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -95,6 +96,9 @@ class Settings(BaseSettings):
     signin_max_failures: int = Field(default=5, ge=1)
     signin_max_failures_per_ip: int = Field(default=50, ge=1)
     signin_failure_window_seconds: float = Field(default=900.0, gt=0)
+    #: Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, separated by
+    #: commas); none by default, so the client address is the connecting peer's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Media store: a local folder served at /media/ (default) or an S3-compatible bucket.
     media_store: Literal["local", "s3"] = "local"
@@ -144,6 +148,19 @@ class Settings(BaseSettings):
             if cap < 1:
                 raise ValueError(f"the cap for {platform} must be at least 1, not {cap}")
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _check_proxies(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        proxies = [str(item).strip() for item in items if str(item).strip()]
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR (e.g. 10.0.0.5 or "
+                                 "10.0.0.0/8)") from None
+        return proxies
 
     @field_validator("public_url", "graph_api_url", "linkedin_api_url")
     @classmethod

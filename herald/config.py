@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +22,11 @@ WEAK_SECRETS = frozenset(
      "herald", "dev", "development", "test", "testing", "default", "insecure", "12345678"}
 )
 MIN_SECRET_LENGTH = 16
+#: Bits the key's own characters carry, counted by how often each occurs: sixteen equal
+#: characters carry none; `openssl rand -hex 32` about 240; 64 is what 16 random hex
+#: digits carry. (zxcvbn would judge human passwords; a key is not one, and its word
+#: lists would cost every process megabytes.)
+MIN_SECRET_BITS = 64
 
 _DRIVERS = {
     "sqlite": "sqlite+pysqlite",
@@ -184,10 +191,12 @@ class Settings(BaseSettings):
         """The secret key; on the embedded SQLite default one is made and kept beside the DB."""
         if self.secret_key is not None:
             value = self.secret_key.get_secret_value()
-            if value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+            if (value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH
+                    or secret_bits(value) < MIN_SECRET_BITS):
                 raise ConfigError(
                     "HERALD_SECRET_KEY is too weak: use at least "
-                    f"{MIN_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+                    f"{MIN_SECRET_LENGTH} random characters, not a repeated few "
+                    "(e.g. `openssl rand -hex 32`)"
                 )
             return value
         if not self.is_sqlite:
@@ -196,6 +205,15 @@ class Settings(BaseSettings):
                 "share it to read the stored tokens (e.g. `openssl rand -hex 32`)"
             )
         return _embedded_secret(self.sqlalchemy_url)
+
+
+def secret_bits(value: str) -> float:
+    """The bits in the key's characters' frequencies (length times Shannon entropy), counted
+    over one period of a key that repeats itself ("abcd" * 8 carries no more than "abcd")."""
+    period = next((p for p in range(1, len(value) // 2 + 1) if value[p:] == value[:-p]),
+                  len(value))
+    unit = value[:period]
+    return -sum(c * math.log2(c / period) for c in Counter(unit).values())
 
 
 def _embedded_secret(url: URL) -> str:

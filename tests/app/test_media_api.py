@@ -171,3 +171,15 @@ def test_loopback_and_private_media_urls_are_refused_by_default(auth, herald):
                 "account_id": ig, "run_at": "now", "media": [{"url": url}]})
             assert response.status_code == 422, response.text
     assert _count(herald) == 0
+
+
+def test_served_media_cannot_act_as_a_page_of_herald(client, herald):
+    media_dir = herald.settings.media_dir
+    media_dir.mkdir(parents=True, exist_ok=True)
+    (media_dir / "evil.html").write_text("<script>fetch('/settings')</script>")
+    (media_dir / "photo.jpg").write_bytes(b"<html><script>alert(1)</script>")
+    for path in ("/media/evil.html", "/media/photo.jpg"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from herald.errors import Conflict, Invalid, NotFound, Unauthorized
+from herald.errors import Invalid, NotFound, Unauthorized
 from herald.models import Company, User, new_id, utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -58,13 +58,17 @@ def create_user(session: Session, *, company_id: str, email: str, password: str,
     if session.get(Company, company_id) is None:
         raise NotFound(f"No company with id {company_id!r}.")
     email = normalize_email(email)
-    if not _EMAIL.match(email):
-        raise Invalid(f"{email!r} is not an email address.")
     check_password(password)
-    if session.scalars(select(User.id).where(User.email == email)).first():
-        raise Conflict(f"There is already a user with the email {email}.")
+    # Hashed before the address is looked up: a refusal costs as long as an add.
+    password_hash = _hasher.hash(password)
+    # One answer for a malformed address and for one already in use, here or in another
+    # company: a member adding people must not learn who has an account elsewhere.
+    if (not _EMAIL.match(email)
+            or session.scalars(select(User.id).where(User.email == email)).first()):
+        raise Invalid(f"Herald cannot add {email!r} as a member: check the address, or ask "
+                      "them for another one.")
     user = User(id=new_id(), company_id=company_id, email=email, name=name.strip(),
-                password_hash=_hasher.hash(password),
+                password_hash=password_hash,
                 timezone=check_timezone(timezone) if timezone else None,
                 created_at=utcnow())
     session.add(user)

@@ -20,6 +20,7 @@ from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
 from herald.media.static import MediaFiles
 from herald.platforms.registry import SANDBOX_PATH
+from herald.proxies import UVICORN_OPTIONS as UVICORN_OPTIONS  # for the CLI's servers
 from herald.runtime import Herald
 from herald.worker import Wakeup, Worker
 

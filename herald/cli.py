@@ -134,8 +134,7 @@ def run(
     """API, web UI and one worker in one process: the embedded default (SQLite)."""
     import uvicorn
 
-    from herald.app import create_app
-    from herald.proxies import UVICORN_OPTIONS
+    from herald.app import UVICORN_OPTIONS, create_app
 
     settings = _settings()
     host, port = host or settings.host, port or settings.port
@@ -173,8 +172,7 @@ def serve(
     """API and web UI only (production: run workers separately)."""
     import uvicorn
 
-    from herald.app import create_app
-    from herald.proxies import UVICORN_OPTIONS
+    from herald.app import UVICORN_OPTIONS, create_app
 
     herald = _herald()
     settings = herald.settings
@@ -186,8 +184,7 @@ def serve(
         # Each process builds its own app from the environment.
         herald.db.dispose()
         serving.serve(uvicorn.Config("herald.app:app_from_env", factory=True, host=host,
-                                     port=port, log_level=level, **UVICORN_OPTIONS),
-                      workers)
+                                     port=port, log_level=level, **UVICORN_OPTIONS), workers)
     else:
         uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
                     log_level=level, **UVICORN_OPTIONS)

@@ -12,14 +12,15 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from herald import __version__
+from herald import __version__, proxies
 from herald.api import accounts, media, posts, seed
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
+from herald.media.static import MediaFiles
 from herald.platforms.registry import SANDBOX_PATH
+from herald.proxies import UVICORN_OPTIONS as UVICORN_OPTIONS  # for the CLI's servers
 from herald.runtime import Herald
 from herald.worker import Wakeup, Worker
 
@@ -60,11 +61,12 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     if herald.settings.media_store == "local":
         media_dir = Path(herald.settings.media_dir)
         media_dir.mkdir(parents=True, exist_ok=True)
-        app.mount("/media", StaticFiles(directory=media_dir), name="media")
+        app.mount("/media", MediaFiles(directory=media_dir), name="media")
     # The web UI: pages, its static files, sessions and CSRF, HTML error pages off /api.
     from herald.web import install as install_web
 
     install_web(app, herald)
+    proxies.install(app, herald.settings)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:

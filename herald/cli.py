@@ -134,7 +134,7 @@ def run(
     """API, web UI and one worker in one process: the embedded default (SQLite)."""
     import uvicorn
 
-    from herald.app import create_app
+    from herald.app import UVICORN_OPTIONS, create_app
 
     settings = _settings()
     host, port = host or settings.host, port or settings.port
@@ -145,7 +145,7 @@ def run(
     herald = _herald(auto_migrate=True, platforms=True, sandbox=True, settings=settings)
     _first_company(herald, f"http://{host}:{port}")
     uvicorn.run(create_app(herald, run_worker=True, worker_id=worker_id), host=host, port=port,
-                log_level=settings.log_level.lower())
+                log_level=settings.log_level.lower(), **UVICORN_OPTIONS)
 
 
 def _first_company(herald: Herald, base_url: str) -> None:
@@ -172,7 +172,7 @@ def serve(
     """API and web UI only (production: run workers separately)."""
     import uvicorn
 
-    from herald.app import create_app
+    from herald.app import UVICORN_OPTIONS, create_app
 
     herald = _herald()
     settings = herald.settings
@@ -184,10 +184,10 @@ def serve(
         # Each process builds its own app from the environment.
         herald.db.dispose()
         serving.serve(uvicorn.Config("herald.app:app_from_env", factory=True, host=host,
-                                     port=port, log_level=level), workers)
+                                     port=port, log_level=level, **UVICORN_OPTIONS), workers)
     else:
         uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
-                    log_level=level)
+                    log_level=level, **UVICORN_OPTIONS)
 
 
 @app.command()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import secrets
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -19,6 +22,11 @@ WEAK_SECRETS = frozenset(
      "herald", "dev", "development", "test", "testing", "default", "insecure", "12345678"}
 )
 MIN_SECRET_LENGTH = 16
+#: Bits the key's own characters carry, counted by how often each occurs: sixteen equal
+#: characters carry none; `openssl rand -hex 32` about 240; 64 is what 16 random hex
+#: digits carry. (zxcvbn would judge human passwords; a key is not one, and its word
+#: lists would cost every process megabytes.)
+MIN_SECRET_BITS = 64
 
 _DRIVERS = {
     "sqlite": "sqlite+pysqlite",
@@ -95,6 +103,9 @@ class Settings(BaseSettings):
     signin_max_failures: int = Field(default=5, ge=1)
     signin_max_failures_per_ip: int = Field(default=50, ge=1)
     signin_failure_window_seconds: float = Field(default=900.0, gt=0)
+    #: Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, separated by
+    #: commas); none by default, so the client address is the connecting peer's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Media store: a local folder served at /media/ (default) or an S3-compatible bucket.
     media_store: Literal["local", "s3"] = "local"
@@ -145,6 +156,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"the cap for {platform} must be at least 1, not {cap}")
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _check_proxies(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        proxies = [str(item).strip() for item in items if str(item).strip()]
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR (e.g. 10.0.0.5 or "
+                                 "10.0.0.0/8)") from None
+        return proxies
+
     @field_validator("public_url", "graph_api_url", "linkedin_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -167,10 +191,12 @@ class Settings(BaseSettings):
         """The secret key; on the embedded SQLite default one is made and kept beside the DB."""
         if self.secret_key is not None:
             value = self.secret_key.get_secret_value()
-            if value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+            if (value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH
+                    or secret_bits(value) < MIN_SECRET_BITS):
                 raise ConfigError(
                     "HERALD_SECRET_KEY is too weak: use at least "
-                    f"{MIN_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+                    f"{MIN_SECRET_LENGTH} random characters, not a repeated few "
+                    "(e.g. `openssl rand -hex 32`)"
                 )
             return value
         if not self.is_sqlite:
@@ -179,6 +205,15 @@ class Settings(BaseSettings):
                 "share it to read the stored tokens (e.g. `openssl rand -hex 32`)"
             )
         return _embedded_secret(self.sqlalchemy_url)
+
+
+def secret_bits(value: str) -> float:
+    """The bits in the key's characters' frequencies (length times Shannon entropy), counted
+    over one period of a key that repeats itself ("abcd" * 8 carries no more than "abcd")."""
+    period = next((p for p in range(1, len(value) // 2 + 1) if value[p:] == value[:-p]),
+                  len(value))
+    unit = value[:period]
+    return -sum(c * math.log2(c / period) for c in Counter(unit).values())
 
 
 def _embedded_secret(url: URL) -> str:

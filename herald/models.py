@@ -121,6 +121,9 @@ class User(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Web sessions carry the generation they began in; signing out or a new password
+    #: adds one, which ends every session of this user on every server process.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SocialAccount(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ _IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
 # ISO media (the ftyp box) also wraps HEIF/AVIF stills and M4A audio; the major brand tells.
 _STILL_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"})
 _AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P "})
+
+_PDF_VERSION = re.compile(rb"%PDF-[12]\.\d")
+_PDF_STARTXREF = re.compile(rb"startxref\s+\d+\s")
 
 RECOGNISED = "JPEG, PNG, GIF, WebP, BMP, TIFF or AVIF images, MP4 or MOV videos, PDF documents"
 
@@ -71,11 +75,26 @@ def probe(
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> MediaInfo:
     """Say what ``data`` is by its content; ``filename`` only makes error messages clearer."""
-    if b"%PDF-" in data[:1024]:  # the PDF spec lets the header sit anywhere in the first 1 KiB
-        return MediaInfo(type="document", format="PDF", mime="application/pdf", size=len(data))
+    if data.startswith(b"%PDF-"):
+        return _probe_pdf(data, _name(filename))
     if data[4:8] == b"ftyp" and data[8:12] not in _STILL_BRANDS:
         return _probe_iso_video(data, _name(filename))
     return _probe_image(data, _name(filename), max_image_pixels)
+
+
+def _probe_pdf(data: bytes, name: str) -> MediaInfo:
+    # Readers find a PDF's objects from its end: `startxref`, the table's offset, and
+    # `%%EOF` in the last 1 KiB. Bytes that merely contain "%PDF-" have neither; the
+    # header goes first (the spec's leeway of 1 KiB for junk before it is not needed by
+    # any file a platform takes, and let anything with "%PDF-" inside pass as one).
+    tail = data[-1024:]
+    if (_PDF_VERSION.match(data) is None or _PDF_STARTXREF.search(tail) is None
+            or b"%%EOF" not in tail):
+        raise UnsupportedMediaError(
+            f"{name} starts like a PDF but is not a complete one (a PDF ends with its "
+            "cross-reference offset and %%EOF); export or save it as PDF again."
+        )
+    return MediaInfo(type="document", format="PDF", mime="application/pdf", size=len(data))
 
 
 def _name(filename: str | None) -> str:
@@ -158,6 +177,9 @@ def _probe_iso_video(data: bytes, name: str) -> MediaInfo:
         raise UnsupportedMediaError(f"{name} is an audio file; Herald posts images and videos.")
     top = list(_boxes(data, 0, len(data)))
     kinds = [kind for kind, _, _ in top]
+    if not top or kinds[0] != b"ftyp" or top[0][2] - top[0][1] < 8:  # brand and version
+        raise UnsupportedMediaError(
+            f"{name} is not an MP4 or MOV video (its first box, ftyp, is damaged).")
     if b"moov" not in kinds:
         raise UnsupportedMediaError(
             f"{name} is not a complete MP4 or MOV video (its index, the moov box, is missing)."
@@ -166,6 +188,10 @@ def _probe_iso_video(data: bytes, name: str) -> MediaInfo:
     size = _video_track_size(data, moov_start, moov_end)
     if size is None:
         raise UnsupportedMediaError(f"{name} has no video track; Herald posts images and videos.")
+    if not all(size):
+        raise UnsupportedMediaError(
+            f"{name} is not a playable video: its video track has no picture size "
+            f"({size[0]}x{size[1]}); export it again.")
     fmt, mime = _container_format(brand)
     first_mdat = kinds.index(b"mdat") if b"mdat" in kinds else len(kinds)
     return MediaInfo(

@@ -78,3 +78,44 @@ def list_users(
                 for u in users.list_members(session, company_id=company_id)]
     _print(rows, json_out, "\n".join(f"{r['email']}\t{r['name']}" for r in rows) or
            "No users yet.")
+
+
+@user_app.command("set-password")
+def set_password(
+    email: Annotated[str, typer.Option("--email", help="Whose password.")] = "",
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input, not a prompt.")
+    ] = False,
+) -> None:
+    """Give a user a new password; every web session of theirs ends."""
+    from herald.cli import _herald, fail
+    from herald.web import users
+
+    if not email.strip():
+        fail("give the user's email with --email")
+    herald = _herald()
+    password = _password(password_stdin)
+    try:
+        with herald.unit_of_work() as session:
+            users.set_password(session, email=email, password=password)
+    except AppError as exc:
+        fail(exc.message, 1)
+    typer.echo(f"New password set for {users.normalize_email(email)}; they are signed out "
+               "everywhere.")
+
+
+@user_app.command("remove")
+def remove(email: Annotated[str, typer.Option("--email", help="Whom to remove.")] = "") -> None:
+    """Remove a user: they can no longer sign in, and every web session of theirs ends."""
+    from herald.cli import _herald, fail
+    from herald.web import users
+
+    if not email.strip():
+        fail("give the user's email with --email")
+    herald = _herald()
+    try:
+        with herald.unit_of_work() as session:
+            users.remove_user(session, email=email)
+    except AppError as exc:
+        fail(exc.message, 1)
+    typer.echo(f"Removed {users.normalize_email(email)}.")

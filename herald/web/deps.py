@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from herald.models import Company
 from herald.runtime import Herald
 from herald.services import Context
-from herald.web import users
+from herald.web import sessions, users
 from herald.web.localtime import zone
 
 
@@ -61,11 +61,13 @@ def current_user(request: Request, herald: HeraldDep) -> WebUser:
         with herald.db.session() as session:
             user = users.get_user(session, user_id)
             company = session.get(Company, user.company_id) if user else None
-            if user is not None and company is not None:
+            live = user is not None and user.session_generation == sessions.generation(request)
+            if user is not None and company is not None and live:
                 return WebUser(id=user.id, company_id=user.company_id,
                                company_name=company.name, email=user.email, name=user.name,
                                timezone=user.timezone or company.timezone or "UTC")
-        request.session.pop("user_id", None)  # the user was removed: sign in again
+        # Removed, signed out elsewhere, or a new password: sign in again.
+        request.session.pop("user_id", None)
     # After signing in, come back here; a form's POST cannot be replayed, so its page.
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise SignInRequired(target if request.method == "GET" else "/")

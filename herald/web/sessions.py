@@ -1,7 +1,11 @@
 """Browser sessions (a signed cookie) and the CSRF token that every unsafe request carries.
 
-The session cookie holds the signed-in user's id, a per-session CSRF token and flash
-messages; it is HttpOnly, SameSite=Lax, and Secure when Herald is served over https.
+The session cookie holds the signed-in user's id, the session generation it began in, a
+per-session CSRF token and flash messages; it is HttpOnly, SameSite=Lax, and Secure when
+Herald is served over https. The cookie alone is not enough: a session counts only while its
+generation is the user's in the database (users.session_generation, read with the user on
+each request anyway), so signing out or a new password ends it on every server process,
+and removing the user ends it too.
 A form sends the token in a hidden `csrf_token` field, htmx and fetch() in the
 `X-CSRF-Token` header; a POST without a matching one is refused with 403.
 """
@@ -71,11 +75,18 @@ async def require_csrf(request: Request) -> None:
         raise CsrfRefused()
 
 
-def start(request: Request, user_id: str) -> None:
+def start(request: Request, user_id: str, generation: int) -> None:
     """A fresh session for a user who just signed in (no fixation: a new CSRF token too)."""
     request.session.clear()
     request.session["user_id"] = user_id
+    request.session["generation"] = generation
     csrf_token(request)
+
+
+def generation(request: Request) -> int | None:
+    """The session generation this cookie began in (None: a cookie from before them)."""
+    value = request.session.get("generation")
+    return value if isinstance(value, int) else None
 
 
 def end(request: Request) -> None:

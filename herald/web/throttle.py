@@ -11,8 +11,8 @@ A successful sign-in clears its email's count, not its address's: otherwise one 
 account would let a guesser reset their address's count between guesses.
 
 Limits: attempts in flight at the same moment may each pass the check before any failure is
-recorded, so a burst can overshoot by the requests in flight; behind a proxy that hides
-client addresses (uvicorn without --proxy-headers) all clients share one address count.
+recorded, so a burst can overshoot by the requests in flight; behind a reverse proxy not
+named in HERALD_TRUSTED_PROXIES all clients share the proxy's address count (herald/proxies.py).
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from herald.errors import Conflict, Invalid, NotFound, Unauthorized
+from herald.errors import Invalid, NotFound, Unauthorized
 from herald.models import Company, User, new_id, utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -46,21 +46,29 @@ def check_timezone(name: str) -> str:
     return name
 
 
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Invalid(f"A password may have at most {MAX_PASSWORD_LENGTH} characters.")
+
+
 def create_user(session: Session, *, company_id: str, email: str, password: str,
                 name: str = "", timezone: str | None = None) -> User:
     if session.get(Company, company_id) is None:
         raise NotFound(f"No company with id {company_id!r}.")
     email = normalize_email(email)
-    if not _EMAIL.match(email):
-        raise Invalid(f"{email!r} is not an email address.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise Invalid(f"A password may have at most {MAX_PASSWORD_LENGTH} characters.")
-    if session.scalars(select(User.id).where(User.email == email)).first():
-        raise Conflict(f"There is already a user with the email {email}.")
+    check_password(password)
+    # Hashed before the address is looked up: a refusal costs as long as an add.
+    password_hash = _hasher.hash(password)
+    # One answer for a malformed address and for one already in use, here or in another
+    # company: a member adding people must not learn who has an account elsewhere.
+    if (not _EMAIL.match(email)
+            or session.scalars(select(User.id).where(User.email == email)).first()):
+        raise Invalid(f"Herald cannot add {email!r} as a member: check the address, or ask "
+                      "them for another one.")
     user = User(id=new_id(), company_id=company_id, email=email, name=name.strip(),
-                password_hash=_hasher.hash(password),
+                password_hash=password_hash,
                 timezone=check_timezone(timezone) if timezone else None,
                 created_at=utcnow())
     session.add(user)
@@ -91,6 +99,41 @@ def authenticate(session: Session, *, email: str, password: str,
 
 def get_user(session: Session, user_id: str) -> User | None:
     return session.get(User, user_id)
+
+
+def end_sessions(session: Session, *, user_id: str, generation: int | None = None) -> None:
+    """End every web session of this user, on every server process (see web/sessions.py).
+
+    With `generation`, only if the sessions are still of that one: a stale cookie (already
+    ended) must not be able to sign its owner out again."""
+    where = [User.id == user_id]
+    if generation is not None:
+        where.append(User.session_generation == generation)
+    # One UPDATE that adds one, so two sign-outs at once cannot both write the same value.
+    session.execute(update(User).where(*where)
+                    .values(session_generation=User.session_generation + 1))
+
+
+def _by_email(session: Session, email: str) -> User:
+    user = session.scalars(select(User).where(User.email == normalize_email(email))).first()
+    if user is None:
+        raise NotFound(f"No user with the email {normalize_email(email)}.")
+    return user
+
+
+def set_password(session: Session, *, email: str, password: str) -> User:
+    """A new password for this user; their sessions end, so a stolen one ends with them."""
+    user = _by_email(session, email)
+    check_password(password)
+    user.password_hash = _hasher.hash(password)
+    session.flush()
+    end_sessions(session, user_id=user.id)
+    return user
+
+
+def remove_user(session: Session, *, email: str) -> None:
+    """Remove a user; their sessions end with the row (deps.current_user finds no one)."""
+    session.delete(_by_email(session, email))
 
 
 def list_members(session: Session, *, company_id: str) -> list[User]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
+import pytest
+
 from herald import services
 from herald.api.auth import TOKEN_CACHE_SECONDS, TokenCache
 
@@ -94,3 +99,22 @@ async def test_requests_missing_the_cache_at_once_share_one_lookup():
     results = await asyncio.gather(*waiters[1:])
     assert results == ["company-a"] * 4 and calls == ["hld_x"]
     assert await cache.company_id("hld_x", lookup) == "company-a" and len(calls) == 1
+
+
+def test_a_deleted_companys_token_stops_working_once_the_cache_expires(client, herald,
+                                                                        company):
+    if herald.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL and MariaDB always enforce the cascade")
+    clock = _cached_app(client)
+    auth = {"Authorization": f"Bearer {company[1]}"}
+    assert client.get("/api/v1/posts", headers=auth).status_code == 200
+    # Deleted the way SQLite's own shell (sqlite3) does it: foreign keys not enforced, so
+    # the schema's ON DELETE CASCADE leaves the company's tokens behind.
+    with contextlib.closing(sqlite3.connect(herald.db.engine.url.database)) as conn:
+        conn.execute("DELETE FROM companies")
+        conn.commit()
+        assert conn.execute("SELECT count(*) FROM api_tokens").fetchone() == (1,)
+    clock.now += TOKEN_CACHE_SECONDS * 1.5
+    response = client.get("/api/v1/posts", headers=auth)
+    assert response.status_code == 401
+    assert "not valid" in response.json()["error"]["message"]

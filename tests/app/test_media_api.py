@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from herald.models import Post
 from tests.conftest import jpeg_bytes
+from tests.media_files import box
 
 
 def _count(herald) -> int:
@@ -170,4 +171,46 @@ def test_loopback_and_private_media_urls_are_refused_by_default(auth, herald):
             response = client.post("/api/v1/posts", headers=auth, json={
                 "account_id": ig, "run_at": "now", "media": [{"url": url}]})
             assert response.status_code == 422, response.text
+    assert _count(herald) == 0
+
+
+def test_served_media_cannot_act_as_a_page_of_herald(client, herald):
+    media_dir = herald.settings.media_dir
+    media_dir.mkdir(parents=True, exist_ok=True)
+    (media_dir / "evil.html").write_text("<script>fetch('/settings')</script>")
+    (media_dir / "photo.jpg").write_bytes(b"<html><script>alert(1)</script>")
+    for path in ("/media/evil.html", "/media/photo.jpg"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+BOGUS_PDF = b"<p>hi</p> %PDF-1.7 but nothing else of one"
+FAKE_PDF = b"%PDF-1.7\n<script>alert(1)</script>\n"
+BOGUS_MP4 = (box(b"ftyp", b"isom" + bytes(4))
+             + box(b"moov", box(b"trak", box(b"mdia", box(b"hdlr", bytes(8) + b"vide")))))
+
+
+def test_files_that_only_look_like_a_pdf_or_a_video_are_refused_at_upload(client, auth):
+    for name, data, expected in (("deck.pdf", BOGUS_PDF, "not an image or video we recognise"),
+                                 ("deck.pdf", FAKE_PDF, "not a complete one"),
+                                 ("clip.mp4", BOGUS_MP4, "no picture size")):
+        response = client.post("/api/v1/media", headers=auth,
+                               files={"file": (name, data, "application/octet-stream")})
+        assert response.status_code == 422, name
+        message = response.json()["error"]["message"]
+        assert name in message and expected in message
+
+
+def test_a_bogus_video_in_the_store_is_refused_at_scheduling_time(client, auth, herald):
+    herald.settings.media_dir.mkdir(parents=True, exist_ok=True)
+    (herald.settings.media_dir / "clip.mp4").write_bytes(BOGUS_MP4)
+    fb = client.post("/api/v1/accounts", headers=auth, json={
+        "platform": "facebook", "external_id": "1", "name": "Page", "access_token": "t"}).json()
+    response = client.post("/api/v1/posts", headers=auth, json={
+        "account_id": fb["id"], "run_at": "now", "caption": "hi",
+        "media": [{"url": "http://testserver/media/clip.mp4"}]})
+    assert response.status_code == 422, response.text
+    assert "no picture size" in response.json()["error"]["message"]
     assert _count(herald) == 0

@@ -40,13 +40,15 @@ def signin(request: Request, herald: HeraldDep, email: Annotated[str, Form()] = 
     limits = throttle.Limits.from_settings(herald.settings)
     address = request.client.host if request.client else None
     user_id: str | None = None
+    generation = 0
     refused: Unauthorized | None = None
     now = utcnow()
     with herald.db.session() as session:
         wait = throttle.wait_seconds(session, limits, email=email, address=address, now=now)
         if wait is None:
             try:
-                user_id = users.authenticate(session, email=email, password=password).id
+                user = users.authenticate(session, email=email, password=password)
+                user_id, generation = user.id, user.session_generation
             except Unauthorized as exc:
                 refused = exc
                 throttle.record_failure(session, limits, email=email, address=address, now=now)
@@ -58,7 +60,7 @@ def signin(request: Request, herald: HeraldDep, email: Annotated[str, Form()] = 
         assert refused is not None
         return page(request, "signin.html", title="Sign in", first_run=False,
                     status_code=401, values=values, errors={"form": refused.message})
-    sessions.start(request, user_id)
+    sessions.start(request, user_id, generation)
     return see_other(values["next"])
 
 
@@ -74,7 +76,12 @@ def _throttled(request: Request, values: dict[str, str], wait: float) -> Respons
 
 
 @router.post("/signout")
-def signout(request: Request) -> Response:
+def signout(request: Request, herald: HeraldDep) -> Response:
+    # Signs this member out of every browser: the cookie alone could be replayed.
+    user_id, generation = request.session.get("user_id"), sessions.generation(request)
+    if isinstance(user_id, str) and generation is not None:
+        with herald.unit_of_work() as session:
+            users.end_sessions(session, user_id=user_id, generation=generation)
     sessions.end(request)
     sessions.flash(request, "You are signed out.")
     return see_other("/signin")

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from herald.web import users
 from herald.web.cli import user_app
+from tests.app.web.conftest import sign_in
 from tests.conftest import SECRET
 
 
@@ -35,3 +36,27 @@ def test_user_create_says_what_is_wrong(herald, company, database_url):
         env=_env(database_url))
     assert result.exit_code == 1
     assert "at least 10 characters" in result.output
+
+
+def test_set_password_and_remove_end_the_users_sessions(herald, member, web, database_url):
+    sign_in(web, member.email)
+    result = CliRunner().invoke(user_app, [
+        "set-password", "--email", member.email.upper(), "--password-stdin"],
+        input="a brand new password\n", env=_env(database_url))
+    assert result.exit_code == 0, result.output
+    assert web.get("/").status_code == 303
+    sign_in(web, member.email, "a brand new password")
+    result = CliRunner().invoke(user_app, ["remove", "--email", member.email],
+                                env=_env(database_url))
+    assert result.exit_code == 0, result.output
+    assert web.get("/").status_code == 303
+    with herald.db.session() as session:
+        assert users.list_members(session, company_id=member.company_id) == []
+
+
+def test_set_password_refuses_unknown_users_and_short_passwords(herald, member, database_url):
+    for email, password in (("nobody@example.com", "a long password"), (member.email, "short")):
+        result = CliRunner().invoke(user_app, [
+            "set-password", "--email", email, "--password-stdin"], input=f"{password}\n",
+            env=_env(database_url))
+        assert result.exit_code == 1, result.output

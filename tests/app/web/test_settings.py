@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from herald import services
 from herald.models import ApiToken, User
-from herald.web import queries
+from herald.web import queries, users
 from tests.app.web.conftest import sign_in
 
 
@@ -65,7 +66,31 @@ def test_members_are_listed_and_added(signed_in, web, herald, company):
     assert "grace@example.com" in page and "ada@example.com" in page
     response = signed_in.post("/settings/members", data={
         "email": "grace@example.com", "password": "a long password"})
-    assert response.status_code == 409 and "already a user" in response.text
+    assert response.status_code == 422 and "cannot add" in response.text
     signed_in.post("/signout")
     grace = sign_in(web, "grace@example.com", "a long password")
     assert "Acme" in grace.get("/").text
+
+
+
+def _member_error(browser, email: str) -> tuple[int, str]:
+    response = browser.post("/settings/members", data={
+        "email": email, "name": "", "password": "a long password"})
+    found = re.search(r'id="member-error"[^>]*>(.*?)</', response.text, re.S)
+    assert found, response.text
+    return response.status_code, found.group(1).replace(email, "EMAIL")
+
+
+def test_adding_a_member_does_not_tell_whether_the_email_is_used_elsewhere(
+        signed_in, herald, company, member):
+    with herald.unit_of_work() as session:
+        other, _ = services.create_company(session, name="Elsewhere")
+        users.create_user(session, company_id=other.id, email="eve@elsewhere.example",
+                          password="eve's long password")
+    elsewhere = _member_error(signed_in, "eve@elsewhere.example")
+    assert elsewhere == _member_error(signed_in, member.email)  # a member here already
+    assert elsewhere == _member_error(signed_in, "eve-at-elsewhere.example")  # no address
+    assert elsewhere[0] == 422 and "Elsewhere" not in elsewhere[1]
+    with herald.db.session() as session:
+        [eve] = session.scalars(select(User).where(User.email == "eve@elsewhere.example"))
+        assert eve.company_id == other.id

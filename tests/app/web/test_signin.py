@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from herald.models import User
-from herald.web import queries, users
+from herald.web import queries, sessions, users
 from tests.app.web.conftest import PASSWORD, build_app, csrf_of, sign_in
 
 
@@ -150,3 +150,42 @@ def test_a_member_of_another_company_sees_only_their_company(web, herald, member
     browser = sign_in(web, "bob@other.example")
     assert "Other Co" in browser.get("/").text
     assert "Acme" not in browser.get("/settings").text
+
+
+def _replay(web_app, cookie: str):
+    """A request with a copy of a session cookie, as a thief holding it would send."""
+    with TestClient(web_app, follow_redirects=False) as thief:
+        thief.cookies.set(sessions.COOKIE, cookie)
+        return thief.get("/")
+
+
+def test_a_copied_cookie_stops_working_when_its_owner_signs_out(signed_in, web_app):
+    cookie = signed_in.client.cookies[sessions.COOKIE]
+    assert _replay(web_app, cookie).status_code == 200
+    signed_in.post("/signout")
+    assert _replay(web_app, cookie).status_code == 303
+
+
+def test_signing_out_ends_the_members_other_sessions_too(signed_in, web_app, member):
+    with TestClient(web_app, follow_redirects=False) as laptop:
+        sign_in(laptop, member.email)
+        signed_in.post("/signout")
+        assert laptop.get("/").status_code == 303
+
+
+def test_a_stale_cookie_cannot_sign_its_owner_out_again(signed_in, web_app, member):
+    old, old_csrf = signed_in.client.cookies[sessions.COOKIE], signed_in.csrf
+    signed_in.post("/signout")
+    again = sign_in(signed_in.client, member.email)
+    with TestClient(web_app, follow_redirects=False) as thief:
+        thief.cookies.set(sessions.COOKIE, old)
+        assert thief.post("/signout", data={"csrf_token": old_csrf}).status_code == 303
+    assert again.get("/").status_code == 200
+
+
+def test_a_new_password_ends_the_members_sessions(signed_in, herald, member):
+    with herald.unit_of_work() as session:
+        users.set_password(session, email=member.email, password="another long password")
+    assert signed_in.get("/").status_code == 303
+    sign_in(signed_in.client, member.email, "another long password")
+    assert signed_in.get("/").status_code == 200

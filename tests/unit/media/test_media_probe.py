@@ -15,6 +15,7 @@ from herald.media import (
     probe,
     to_jpeg,
 )
+from tests.media_files import box, pdf_bytes
 
 
 def test_jpeg_is_probed_by_content(make_image):
@@ -54,8 +55,26 @@ def test_too_many_pixels_is_refused_before_decoding(make_image):
 
 
 def test_pdf_is_a_document():
-    info = probe(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+    info = probe(pdf_bytes())
     assert (info.type, info.mime) == ("document", "application/pdf")
+
+
+@pytest.mark.parametrize("data", [
+    b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n",  # no xref, no %%EOF
+    b"%PDF-",
+    b"%PDF-1.4\n" + bytes(4096) + b"%%EOF\n",  # an end, but no cross-reference offset
+    b"%PDF-1.4\nstartxref\n9\n%%EOF\n" + bytes(4096),  # the end is not at the end
+    b"%PDF-x.y\nstartxref\n9\n%%EOF\n",
+])
+def test_bytes_that_merely_start_like_a_pdf_are_refused(data):
+    with pytest.raises(UnsupportedMediaError, match="not a complete one"):
+        probe(data, filename="deck.pdf")
+
+
+def test_pdf_header_inside_other_bytes_is_not_a_pdf():
+    data = b"<html><script>alert(1)</script>%PDF-1.7\n" + pdf_bytes()[9:]
+    with pytest.raises(UnsupportedMediaError, match="not an image or video we recognise"):
+        probe(data)
 
 
 def test_mp4_size_duration_and_layout(make_mp4):
@@ -85,6 +104,26 @@ def test_mp4_without_index_is_refused(make_mp4):
     data = make_mp4(faststart=False)
     with pytest.raises(UnsupportedMediaError, match="moov box"):
         probe(data[: len(data) - 40])
+
+
+def test_a_video_track_without_picture_size_is_refused(make_mp4):
+    for width, height in ((0, 0), (1080, 0)):
+        with pytest.raises(UnsupportedMediaError, match="no picture size"):
+            probe(make_mp4(width=width, height=height), filename="clip.mp4")
+
+
+def test_bogus_boxes_are_not_a_video():
+    hdlr = box(b"hdlr", bytes(8) + b"vide" + bytes(12))
+    no_tkhd = box(b"moov", box(b"trak", box(b"mdia", hdlr)))
+    ftyp = box(b"ftyp", b"isom" + bytes(4))
+    with pytest.raises(UnsupportedMediaError, match="no picture size"):
+        probe(ftyp + no_tkhd)
+    short_tkhd = box(b"moov", box(b"trak", box(b"tkhd", bytes(20)) + box(b"mdia", hdlr)))
+    with pytest.raises(UnsupportedMediaError, match="no picture size"):
+        probe(ftyp + short_tkhd)
+    # An ftyp with no room for its brand, then boxes that claim a video.
+    with pytest.raises(UnsupportedMediaError, match="ftyp, is damaged"):
+        probe(b"\x00\x00\x00\x0cftypisom" + no_tkhd)
 
 
 def test_heic_brand_is_not_mistaken_for_video():

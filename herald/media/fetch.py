@@ -379,4 +379,6 @@ def _mapped_errors(host: str) -> Iterator[None]:
     except httpx.TimeoutException:
         raise FetchTimeoutError(f"{host} did not answer in time.") from None
     except httpx.HTTPError as exc:
-        raise FetchFailedError(f"Downloading from {host} failed ({exc}).") from None
+        # Some of httpx's errors carry no message: name the error then.
+        raise FetchFailedError(
+            f"Downloading from {host} failed ({exc or type(exc).__name__}).") from None

@@ -10,6 +10,7 @@ import asyncio
 import http.server
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -22,9 +23,16 @@ __all__ = ["fake", "live"]  # fixtures, used by name
 
 class _Counting(http.server.BaseHTTPRequestHandler):
     hits: list[str]
+    redirect_to: list[str]
 
     def do_GET(self) -> None:
         self.hits.append(self.path)
+        if self.redirect_to:
+            self.send_response(302)
+            self.send_header("location", self.redirect_to[0])
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         body = image_bytes(size=(1080, 1080))
         self.send_response(200)
         self.send_header("content-type", "image/jpeg")
@@ -36,17 +44,27 @@ class _Counting(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def local_server() -> Iterator[tuple[str, list[str]]]:
-    """A server on 127.0.0.1 that is not Herald's, and the paths it was asked for."""
+@contextmanager
+def serving(redirect_to: str | None = None) -> Iterator[tuple[str, list[str]]]:
+    """A server on 127.0.0.1 (an image, or a redirect), and the paths it was asked for."""
     hits: list[str] = []
-    handler = type("Handler", (_Counting,), {"hits": hits})
+    handler = type("Handler", (_Counting,), {
+        "hits": hits, "redirect_to": [redirect_to] if redirect_to else []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def local_server() -> Iterator[tuple[str, list[str]]]:
+    """A server on 127.0.0.1 that is not Herald's."""
+    with serving() as server:
+        yield server
 
 
 def publishing(herald: Herald, fake, **settings: object) -> Herald:
@@ -68,6 +86,25 @@ async def test_a_private_media_url_fails_the_post_unfetched(herald, fake, live, 
     assert post.status == "failed"
     assert "127.0.0.1, a loopback address" in post.error_message
     assert hits == [] and fake.state.published() == []
+
+
+async def test_a_redirect_to_a_private_address_fails_the_post_unfetched(
+        herald, fake, live, company, local_server):
+    inside, hits = local_server
+    # Herald's own media store may be on loopback (`herald run`): its URLs are fetched;
+    # one that redirects elsewhere on loopback is refused at that hop.
+    with serving(redirect_to=f"{inside}/secret") as (public_url, own_hits):
+        strict = publishing(herald, fake, allow_private_media_urls=False,
+                            public_url=public_url)
+        ids = await asyncio.to_thread(
+            create, strict, company[0], account_id=live[LI], post_type="feed",
+            caption="redirected", media=[{"url": f"{public_url}/media/cat.jpg",
+                                          "type": "image"}])
+        [post] = (await drain(strict, ids)).values()
+    assert post.status == "failed" and post.attempts == 1
+    assert "127.0.0.1, a loopback address" in post.error_message
+    assert own_hits == ["/media/cat.jpg"] and hits == []
+    assert fake.state.published() == []
 
 
 async def test_media_over_the_size_cap_fails_the_post(herald, fake, live, company):

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from herald import services
 from herald.app import create_app
-from herald.media.fetch import SafeFetcher
 from herald.models import SocialAccount
 from herald.runtime import Herald
 from herald.sandbox import Sandbox
@@ -110,7 +109,7 @@ def local_server() -> Iterator[tuple[str, list[str]]]:
 
 
 async def _create_container(sandbox: Sandbox, herald: Herald, url: str) -> httpx.Response:
-    sandbox.register("instagram", "17841000009", "sandbox-token", "IG", company_id="A")
+    sandbox.state.add_account("instagram", "17841000009", "sandbox-token", name="IG")
     version = herald.settings.graph_api_version
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app),
                                  base_url="http://herald.test") as client:
@@ -129,6 +128,8 @@ async def test_the_sandbox_does_not_fetch_a_loopback_url_of_another_server(heral
 
 
 async def test_the_sandbox_fetches_heralds_own_media_on_loopback(herald, local_server):
+    from herald.media.fetch import SafeFetcher  # here: the other tests run on older code
+
     base, hits = local_server
     async with httpx.AsyncClient() as http:
         # Herald's public URL is this loopback server: its /media/ is Herald's own store.

@@ -15,11 +15,14 @@ from herald.sandbox import Sandbox
 from tests.app.web.conftest import Browser
 
 
-def publish(sandbox: Sandbox, company_id: str, caption: str) -> str:
-    """A sandbox account of this company, and a post the fake "published" for it."""
-    external_id, token = sandbox.new_identity("facebook")
-    assert sandbox.register("facebook", external_id, token, caption, company_id=company_id)
-    sandbox.state.record_published(PublishedRecord(
+def publish(app: FastAPI, token: str, caption: str) -> str:
+    """A sandbox account made through the API, and a post the fake "published" for it."""
+    with TestClient(app) as api:
+        created = api.post("/api/v1/accounts", headers={"Authorization": f"Bearer {token}"},
+                           json={"platform": "facebook", "name": caption, "sandbox": True})
+    assert created.status_code == 201, created.text
+    external_id: str = created.json()["external_id"]
+    sandbox_of(app).state.record_published(PublishedRecord(
         platform="facebook", account=external_id, kind="text", caption=caption,
         media_urls=(), external_id=f"{external_id}_1", permalink=None,
         published_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC)))
@@ -27,8 +30,9 @@ def publish(sandbox: Sandbox, company_id: str, caption: str) -> str:
 
 
 def other_company(herald: Herald) -> str:
+    """Another company's API token."""
     with herald.db.session() as session:
-        return services.create_company(session, name="Globex")[0].id
+        return services.create_company(session, name="Globex")[1]
 
 
 def sandbox_of(app: FastAPI) -> Sandbox:
@@ -39,8 +43,8 @@ def sandbox_of(app: FastAPI) -> Sandbox:
 
 def test_without_a_session_the_page_shows_nothing_and_asks_to_sign_in(web, web_app, herald,
                                                                       company):
-    publish(sandbox_of(web_app), company[0], "Acme's launch caption")
-    publish(sandbox_of(web_app), other_company(herald), "Globex's secret caption")
+    publish(web_app, company[1], "Acme's launch caption")
+    publish(web_app, other_company(herald), "Globex's secret caption")
     for path in ("/sandbox/", "/sandbox/?id=x"):
         response = web.get(path)
         assert response.status_code == 303
@@ -50,8 +54,8 @@ def test_without_a_session_the_page_shows_nothing_and_asks_to_sign_in(web, web_a
 
 def test_signed_in_the_page_shows_only_the_users_company(signed_in: Browser, web_app,
                                                          herald, company):
-    ours = publish(sandbox_of(web_app), company[0], "Acme's launch caption")
-    publish(sandbox_of(web_app), other_company(herald), "Globex's secret caption")
+    ours = publish(web_app, company[1], "Acme's launch caption")
+    publish(web_app, other_company(herald), "Globex's secret caption")
     page = signed_in.get("/sandbox/")
     assert page.status_code == 200
     assert "Acme&#x27;s launch caption" in page.text and ours in page.text

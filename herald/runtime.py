@@ -123,7 +123,7 @@ def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,
     fetcher = SafeFetcher.from_settings(settings, fetch_client())
     in_app: Sandbox | None = None
     if sandbox:
-        in_app = Sandbox(fetcher)
+        in_app = Sandbox(fetcher.rules)
         in_app.load(db, cipher)
     secret = settings.linkedin_client_secret
     refresher = TokenRefresher(

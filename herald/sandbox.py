@@ -16,13 +16,12 @@ import logging
 import secrets
 import threading
 
-import httpx
 from sqlalchemy import select
 from starlette.types import ASGIApp
 
 from herald.crypto import TokenCipher
 from herald.db import Database
-from herald.media.fetch import SafeFetcher
+from herald.media.fetch import FetchRules
 from herald.models import SocialAccount, SocialToken
 from herald.platforms.registry import spec
 
@@ -38,17 +37,16 @@ def sandbox_identity(platform: str) -> tuple[str, str]:
 class Sandbox:
     """The fake's state and app, and which company owns each sandbox account."""
 
-    def __init__(self, rules: SafeFetcher | None = None) -> None:
+    def __init__(self, rules: FetchRules | None = None) -> None:
         # Imported here: only `herald run` has a sandbox, and the fake is a large import.
         from herald.platforms.fake import FakeState, create_fake_app
 
         self.state = FakeState()
-        # The fake fetches the media URLs it is given, as Meta does: by Herald's address
-        # rules (the client is only a template: the fake makes one per event loop).
-        rules = rules or SafeFetcher(httpx.AsyncClient())
+        # The fake fetches the media URLs it is given, as Meta does: by Herald's rules
+        # (by default the strictest: public addresses only).
         # No admin API: faults are for tests. No page: Herald serves one per company.
-        self.app: ASGIApp = create_fake_app(self.state, admin=False, media_rules=rules,
-                                            page=False)
+        self.app: ASGIApp = create_fake_app(self.state, admin=False, page=False,
+                                            media_rules=rules or FetchRules())
         self._owners: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 

@@ -185,17 +185,13 @@ Reader = Callable[[httpx.Response, str, int], Awaitable[T]]
 
 
 @dataclass(frozen=True)
-class SafeFetcher:
-    """Every outbound request a user's input can steer goes through here: media at
-    schedule time and at publish time, the sandbox's media fetches (later: webhooks, link
-    previews). Public addresses only (each redirect hop checked), at most ``max_bytes``,
-    within ``timeout``.
+class FetchRules:
+    """Which URLs Herald fetches for users, how much and for how long.
 
     ``own`` are URL prefixes of Herald's own media store (``{public_url}/media/``): under
     `herald run` they are on loopback, and Herald must still fetch the files it serves.
     """
 
-    client: httpx.AsyncClient
     allow_private: bool = False
     max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     timeout: float = DEFAULT_FETCH_TIMEOUT
@@ -204,12 +200,42 @@ class SafeFetcher:
     resolve: Resolver = field(default=_resolve, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: httpx.AsyncClient) -> SafeFetcher:
-        """The fetcher settings describe (HERALD_ALLOW_PRIVATE_MEDIA_URLS, …) on `client`."""
+    def from_settings(cls, settings: Settings) -> FetchRules:
+        """HERALD_ALLOW_PRIVATE_MEDIA_URLS, HERALD_MEDIA_MAX_UPLOAD_BYTES, …, as rules."""
         own = (f"{settings.public_url}/media/",) if settings.media_store == "local" else ()
-        return cls(client, allow_private=settings.allow_private_media_urls,
+        return cls(allow_private=settings.allow_private_media_urls,
                    max_bytes=settings.media_max_upload_bytes,
                    timeout=settings.media_fetch_timeout, own=own)
+
+    def check(self, url: str) -> CheckedURL:
+        """check_media_url by these rules (blocking: it resolves the host)."""
+        allow = self.allow_private or self._is_own(url)
+        return check_media_url(url, allow_private=allow, resolve=self.resolve)
+
+    def _is_own(self, url: str) -> bool:
+        try:
+            parsed = httpx.URL(url.strip())
+        except (httpx.InvalidURL, TypeError):
+            return False
+        # Compared after parsing, and never with a ".." segment: /media/../api is not media.
+        return ".." not in parsed.path.split("/") and any(
+            str(parsed).startswith(prefix) for prefix in self.own)
+
+
+@dataclass(frozen=True)
+class SafeFetcher:
+    """Every outbound request a user's input can steer goes through here: media at
+    schedule time and at publish time, the sandbox's media fetches (later: webhooks, link
+    previews). Public addresses only (each redirect hop checked), at most
+    ``rules.max_bytes``, within ``rules.timeout``.
+    """
+
+    client: httpx.AsyncClient
+    rules: FetchRules = FetchRules()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: httpx.AsyncClient) -> SafeFetcher:
+        return cls(client, FetchRules.from_settings(settings))
 
     async def fetch(self, url: str) -> bytes:
         """The body at ``url``, in memory."""
@@ -234,29 +260,16 @@ class SafeFetcher:
 
         return await self._bounded(url, status, errors=False)
 
-    def check(self, url: str) -> CheckedURL:
-        """check_media_url with this fetcher's rules (blocking: it resolves the host)."""
-        allow = self.allow_private or self._is_own(url)
-        return check_media_url(url, allow_private=allow, resolve=self.resolve)
-
-    def _is_own(self, url: str) -> bool:
-        try:
-            parsed = httpx.URL(url.strip())
-        except (httpx.InvalidURL, TypeError):
-            return False
-        # Compared after parsing, and never with a ".." segment: /media/../api is not media.
-        return ".." not in parsed.path.split("/") and any(
-            str(parsed).startswith(prefix) for prefix in self.own)
-
     async def _bounded(self, url: str, reader: Reader[T], *, errors: bool = True) -> T:
         try:
             # One bound on the whole download, DNS and redirects included: a server that
             # dribbles a byte a second never trips a per-read timeout.
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.rules.timeout):
                 return await self._follow(url, reader, errors)
         except TimeoutError:
             raise FetchTimeoutError(
-                f"The media URL did not deliver the file within {self.timeout:g} seconds."
+                f"The media URL did not deliver the file within {self.rules.timeout:g} "
+                "seconds."
             ) from None
 
     async def _follow(self, url: str, reader: Reader[T], errors: bool) -> T:
@@ -264,9 +277,9 @@ class SafeFetcher:
         for _ in range(MAX_REDIRECTS + 1):
             # The thread outlives a timeout (getaddrinfo cannot be interrupted); we just
             # stop waiting for it.
-            checked = await asyncio.to_thread(self.check, current)
-            answer = await _get(self.client, checked, self.max_bytes, self.timeout,
-                                reader, errors)
+            checked = await asyncio.to_thread(self.rules.check, current)
+            answer = await _get(self.client, checked, self.rules.max_bytes,
+                                self.rules.timeout, reader, errors)
             if not isinstance(answer, _Redirect):
                 return answer
             current = str(checked.url.join(answer.location))
@@ -286,8 +299,8 @@ async def fetch_media_url(
     Redirects are followed here (up to MAX_REDIRECTS), each hop checked like the first,
     since a public URL may redirect to http://169.254.169.254/.
     """
-    fetcher = SafeFetcher(client, allow_private=allow_private, max_bytes=max_bytes,
-                          timeout=timeout)
+    fetcher = SafeFetcher(client, FetchRules(allow_private=allow_private,
+                                             max_bytes=max_bytes, timeout=timeout))
     return await fetcher.fetch(url)
 
 

@@ -128,12 +128,11 @@ async def test_the_sandbox_does_not_fetch_a_loopback_url_of_another_server(heral
 
 
 async def test_the_sandbox_fetches_heralds_own_media_on_loopback(herald, local_server):
-    from herald.media.fetch import SafeFetcher  # here: the other tests run on older code
+    from herald.media.fetch import FetchRules  # here: the other tests run on older code
 
     base, hits = local_server
-    async with httpx.AsyncClient() as http:
-        # Herald's public URL is this loopback server: its /media/ is Herald's own store.
-        sandbox = Sandbox(SafeFetcher(http, allow_private=False, own=(f"{base}/media/",)))
-        response = await _create_container(sandbox, herald, f"{base}/media/cat.jpg")
+    # Herald's public URL is this loopback server: its /media/ is Herald's own store.
+    sandbox = Sandbox(FetchRules(allow_private=False, own=(f"{base}/media/",)))
+    response = await _create_container(sandbox, herald, f"{base}/media/cat.jpg")
     assert response.status_code == 200, response.text
     assert hits == ["/media/cat.jpg"]

@@ -10,7 +10,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
-from herald.media.fetch import SafeFetcher
+from herald.media.fetch import FetchRules
 from herald.platforms.fake.admin import admin_routes
 from herald.platforms.fake.media_check import MediaFetcher
 from herald.platforms.fake.page import page_route
@@ -26,7 +26,7 @@ def create_fake_app(
     *,
     admin: bool = True,
     media_transport: httpx.AsyncBaseTransport | None = None,
-    media_rules: SafeFetcher | None = None,
+    media_rules: FetchRules | None = None,
     page: bool = True,
 ) -> Starlette:
     """The fake platforms as one app; mount it anywhere (e.g. under /sandbox).

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import httpx
 from PIL import Image
 
-from herald.media.fetch import MediaURLError, RemoteTooLargeError, SafeFetcher
+from herald.media.fetch import FetchRules, MediaURLError, RemoteTooLargeError, SafeFetcher
 from herald.platforms.fake.state import FakeState
 
 #: Instagram's limit; the largest any fake endpoint accepts, so reads stop there.
@@ -64,7 +64,7 @@ class MediaFetcher:
     """
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None,
-                 rules: SafeFetcher | None = None) -> None:
+                 rules: FetchRules | None = None) -> None:
         self._transport = transport
         self._rules = rules
         self._client: httpx.AsyncClient | None = None
@@ -117,9 +117,9 @@ class MediaFetcher:
 
     def _safe(self, state: FakeState) -> SafeFetcher:
         assert self._rules is not None
-        return replace(self._rules, client=self.client(),
-                       max_bytes=min(self._rules.max_bytes, MAX_IMAGE_BYTES),
-                       timeout=min(self._rules.timeout, state.config.fetch_timeout))
+        return SafeFetcher(self.client(), replace(
+            self._rules, max_bytes=min(self._rules.max_bytes, MAX_IMAGE_BYTES),
+            timeout=min(self._rules.timeout, state.config.fetch_timeout)))
 
     async def _download(self, state: FakeState, url: str) -> bytes:
         if self._rules is not None:

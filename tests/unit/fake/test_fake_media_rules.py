@@ -8,7 +8,7 @@ import ipaddress
 import httpx
 import pytest
 
-from herald.media.fetch import IPAddress, SafeFetcher
+from herald.media.fetch import FetchRules, IPAddress
 from herald.platforms.fake.media_check import MediaFetcher, MediaProblem
 from herald.platforms.fake.state import FakeState
 from tests.media_files import image_bytes
@@ -30,10 +30,8 @@ def sandbox_fetcher(seen: list[str], **rules: object) -> MediaFetcher:
             return httpx.Response(302, headers={"location": "http://10.0.0.7/inside.jpg"})
         return httpx.Response(200, content=jpeg)
 
-    transport = httpx.MockTransport(handle)
-    template = SafeFetcher(httpx.AsyncClient(transport=transport), resolve=public_dns,
-                           **rules)  # type: ignore[arg-type]
-    return MediaFetcher(transport, rules=template)
+    rules_ = FetchRules(resolve=public_dns, **rules)  # type: ignore[arg-type]
+    return MediaFetcher(httpx.MockTransport(handle), rules=rules_)
 
 
 async def test_a_redirect_to_a_private_address_is_refused_unfetched():

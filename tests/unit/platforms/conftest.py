@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald.media.fetch import IPAddress, SafeFetcher
+from herald.media.fetch import FetchRules, IPAddress, SafeFetcher
 from herald.platforms.base import AccountRef, History, MediaItem, PublishJob
 from herald.platforms.base import Journal as JobJournal
 
@@ -56,7 +56,7 @@ class Api:
 
     def fetcher(self, **rules: Any) -> SafeFetcher:
         """The safe fetcher on this transport; test host names resolve to a public IP."""
-        return SafeFetcher(self.client(), resolve=public_dns, **rules)
+        return SafeFetcher(self.client(), FetchRules(resolve=public_dns, **rules))
 
 
     def sent(self, method: str, path: str) -> list[httpx.Request]:

@@ -56,8 +56,6 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(seed.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.
     app.include_router(seed.router, include_in_schema=False)
-    if herald.sandbox is not None:
-        app.mount(SANDBOX_PATH, herald.sandbox.app, name="sandbox")
     if herald.settings.media_store == "local":
         media_dir = Path(herald.settings.media_dir)
         media_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +65,9 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
 
     install_web(app, herald)
     proxies.install(app, herald.settings)
+    if herald.sandbox is not None:
+        # After the web UI: its /sandbox/ page (per company, signed in) comes first.
+        app.mount(SANDBOX_PATH, herald.sandbox.app, name="sandbox")
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:

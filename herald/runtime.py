@@ -21,8 +21,9 @@ from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.media import MediaInspector, MediaStore, build_store
+from herald.media.fetch import SafeFetcher
 from herald.platforms.base import PublisherRegistry
-from herald.platforms.registry import build_registry, http_client
+from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.queue import Queue
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, unit_of_work
@@ -46,6 +47,8 @@ class Herald:
     sandbox: Sandbox | None = None
     #: The platform clients' HTTP client, closed when Herald stops.
     http: httpx.AsyncClient | None = None
+    #: Fetches what users' URLs name at publish time (on its own client, closed likewise).
+    fetcher: SafeFetcher | None = None
     refresher: TokenRefresher | None = None
 
     @classmethod
@@ -109,15 +112,18 @@ class Herald:
     async def aclose(self) -> None:
         if self.http is not None:
             await self.http.aclose()
+        if self.fetcher is not None:
+            await self.fetcher.client.aclose()
 
 
 def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,
                     sandbox: bool, quick: bool) -> dict[str, Any]:
     """The real clients' HTTP client, registry and token refresher (and the sandbox)."""
     http = http_client(settings)
+    fetcher = SafeFetcher.from_settings(settings, fetch_client())
     in_app: Sandbox | None = None
     if sandbox:
-        in_app = Sandbox()
+        in_app = Sandbox(fetcher.rules)
         in_app.load(db, cipher)
     secret = settings.linkedin_client_secret
     refresher = TokenRefresher(
@@ -125,5 +131,6 @@ def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,
         client_id=settings.linkedin_client_id,
         client_secret=secret.get_secret_value() if secret else None,
         ahead=timedelta(seconds=settings.token_refresh_ahead_seconds))
-    return {"http": http, "sandbox": in_app, "refresher": refresher,
-            "registry": build_registry(settings, http, sandbox=sandbox, quick=quick)}
+    return {"http": http, "fetcher": fetcher, "sandbox": in_app, "refresher": refresher,
+            "registry": build_registry(settings, http, fetcher=fetcher, sandbox=sandbox,
+                                       quick=quick)}

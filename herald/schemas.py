@@ -86,6 +86,13 @@ class AccountCreate(Strict):
         if not self.sandbox and (self.external_id is None or self.access_token is None):
             raise ValueError("external_id and access_token are required (or set sandbox: "
                              "true for a sandbox account)")
+        # Herald assigns a sandbox account's id and token: one chosen by the caller could
+        # be another company's, and would let it speak to the fake directly.
+        chosen = [name for name in ("external_id", "access_token", "refresh_token")
+                  if getattr(self, name) is not None]
+        if self.sandbox and chosen:
+            raise ValueError(f"a sandbox account gets its id and token from Herald; leave "
+                             f"out {' and '.join(chosen)}")
         return self
 
 

@@ -16,16 +16,22 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from herald.media.probing import DEFAULT_MAX_UPLOAD_BYTES, human_size
 
+if TYPE_CHECKING:
+    from herald.config import Settings
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: (host, port) -> the addresses it resolves to.
+Resolver = Callable[[str, int], tuple[IPAddress, ...]]
+T = TypeVar("T")
 
 DEFAULT_FETCH_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
@@ -78,7 +84,8 @@ class CheckedURL:
     addresses: tuple[IPAddress, ...]
 
 
-def check_media_url(url: str, *, allow_private: bool) -> CheckedURL:
+def check_media_url(url: str, *, allow_private: bool,
+                    resolve: Resolver | None = None) -> CheckedURL:
     """Refuse URLs that are not http(s), have no host, or reach a non-public address.
 
     Resolves the host with the system resolver (blocking): from async code use
@@ -87,7 +94,7 @@ def check_media_url(url: str, *, allow_private: bool) -> CheckedURL:
     parsed = _parse(url)
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = _resolve(host, port)
+    addresses = (resolve or _resolve)(host, port)
     if not allow_private:
         # Every address, not just the first: a name may answer one public and one private.
         for address in addresses:
@@ -173,6 +180,111 @@ def _describe(address: IPAddress) -> str:
 
 # --- fetching --------------------------------------------------------------------------
 
+#: Reads an answer that is not a redirect: into memory, into a file, or just its status.
+Reader = Callable[[httpx.Response, str, int], Awaitable[T]]
+
+
+@dataclass(frozen=True)
+class FetchRules:
+    """Which URLs Herald fetches for users, how much and for how long.
+
+    ``own`` are URL prefixes of Herald's own media store (``{public_url}/media/``): under
+    `herald run` they are on loopback, and Herald must still fetch the files it serves.
+    """
+
+    allow_private: bool = False
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    timeout: float = DEFAULT_FETCH_TIMEOUT
+    own: tuple[str, ...] = ()
+    #: The resolver (a seam for tests whose hosts are not in DNS).
+    resolve: Resolver = field(default=_resolve, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchRules:
+        """HERALD_ALLOW_PRIVATE_MEDIA_URLS, HERALD_MEDIA_MAX_UPLOAD_BYTES, …, as rules."""
+        own = (f"{settings.public_url}/media/",) if settings.media_store == "local" else ()
+        return cls(allow_private=settings.allow_private_media_urls,
+                   max_bytes=settings.media_max_upload_bytes,
+                   timeout=settings.media_fetch_timeout, own=own)
+
+    def check(self, url: str) -> CheckedURL:
+        """check_media_url by these rules (blocking: it resolves the host)."""
+        allow = self.allow_private or self._is_own(url)
+        return check_media_url(url, allow_private=allow, resolve=self.resolve)
+
+    def _is_own(self, url: str) -> bool:
+        try:
+            parsed = httpx.URL(url.strip())
+        except (httpx.InvalidURL, TypeError):
+            return False
+        # Compared after parsing, and never with a ".." segment: /media/../api is not media.
+        return ".." not in parsed.path.split("/") and any(
+            str(parsed).startswith(prefix) for prefix in self.own)
+
+
+@dataclass(frozen=True)
+class SafeFetcher:
+    """Every outbound request a user's input can steer goes through here: media at
+    schedule time and at publish time, the sandbox's media fetches (later: webhooks, link
+    previews). Public addresses only (each redirect hop checked), at most
+    ``rules.max_bytes``, within ``rules.timeout``.
+    """
+
+    client: httpx.AsyncClient
+    rules: FetchRules = FetchRules()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: httpx.AsyncClient) -> SafeFetcher:
+        return cls(client, FetchRules.from_settings(settings))
+
+    async def fetch(self, url: str) -> bytes:
+        """The body at ``url``, in memory."""
+        return await self._bounded(url, _read_bytes)
+
+    async def fetch_into(self, url: str, sink: IO[bytes]) -> int:
+        """Write the body at ``url`` to ``sink``; the number of bytes written."""
+
+        async def into(response: httpx.Response, host: str, max_bytes: int) -> int:
+            written = 0
+            async for chunk in _chunks(response, host, max_bytes):
+                written += sink.write(chunk)
+            return written
+
+        return await self._bounded(url, into)
+
+    async def status(self, url: str) -> int:
+        """The final status code at ``url`` (redirects followed and checked), no body read."""
+
+        async def status(response: httpx.Response, host: str, max_bytes: int) -> int:
+            return response.status_code
+
+        return await self._bounded(url, status, errors=False)
+
+    async def _bounded(self, url: str, reader: Reader[T], *, errors: bool = True) -> T:
+        try:
+            # One bound on the whole download, DNS and redirects included: a server that
+            # dribbles a byte a second never trips a per-read timeout.
+            async with asyncio.timeout(self.rules.timeout):
+                return await self._follow(url, reader, errors)
+        except TimeoutError:
+            raise FetchTimeoutError(
+                f"The media URL did not deliver the file within {self.rules.timeout:g} "
+                "seconds."
+            ) from None
+
+    async def _follow(self, url: str, reader: Reader[T], errors: bool) -> T:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            # The thread outlives a timeout (getaddrinfo cannot be interrupted); we just
+            # stop waiting for it.
+            checked = await asyncio.to_thread(self.rules.check, current)
+            answer = await _get(self.client, checked, self.rules.max_bytes,
+                                self.rules.timeout, reader, errors)
+            if not isinstance(answer, _Redirect):
+                return answer
+            current = str(checked.url.join(answer.location))
+        raise FetchFailedError(f"The media URL redirected more than {MAX_REDIRECTS} times.")
+
 
 async def fetch_media_url(
     url: str,
@@ -187,41 +299,18 @@ async def fetch_media_url(
     Redirects are followed here (up to MAX_REDIRECTS), each hop checked like the first,
     since a public URL may redirect to http://169.254.169.254/.
     """
-    try:
-        # One bound on the whole download, DNS and redirects included: a server that
-        # dribbles a byte a second never trips a per-read timeout.
-        async with asyncio.timeout(timeout):
-            return await _follow(url, client, allow_private, max_bytes, timeout)
-    except TimeoutError:
-        raise FetchTimeoutError(
-            f"The media URL did not deliver the file within {timeout:g} seconds."
-        ) from None
+    fetcher = SafeFetcher(client, FetchRules(allow_private=allow_private,
+                                             max_bytes=max_bytes, timeout=timeout))
+    return await fetcher.fetch(url)
 
 
 @dataclass(frozen=True)
-class _Answer:
-    body: bytes = b""
-    redirect: str | None = None
+class _Redirect:
+    location: str
 
 
-async def _follow(
-    url: str, client: httpx.AsyncClient, allow_private: bool, max_bytes: int, timeout: float
-) -> bytes:
-    current = url
-    for _ in range(MAX_REDIRECTS + 1):
-        # The thread outlives a timeout (getaddrinfo cannot be interrupted); we just stop
-        # waiting for it.
-        checked = await check_media_url_async(current, allow_private=allow_private)
-        answer = await _get(client, checked, max_bytes, timeout)
-        if answer.redirect is None:
-            return answer.body
-        current = str(checked.url.join(answer.redirect))
-    raise FetchFailedError(f"The media URL redirected more than {MAX_REDIRECTS} times.")
-
-
-async def _get(
-    client: httpx.AsyncClient, checked: CheckedURL, max_bytes: int, timeout: float
-) -> _Answer:
+async def _get(client: httpx.AsyncClient, checked: CheckedURL, max_bytes: int,
+               timeout: float, reader: Reader[T], errors: bool) -> T | _Redirect:
     host = checked.url.host
     refused: httpx.ConnectError | None = None
     # Try each checked address in the resolver's order, as a browser would.
@@ -234,7 +323,11 @@ async def _get(
                 refused = exc
                 continue
             try:
-                return await _read(response, host, max_bytes)
+                if response.is_redirect:
+                    return _Redirect(response.headers["location"])
+                if errors:
+                    _check_status(response, host, max_bytes)
+                return await reader(response, host, max_bytes)
             finally:
                 await response.aclose()
     raise FetchFailedError(f"Could not connect to {host} ({refused}).")
@@ -258,9 +351,7 @@ def _pinned_request(
     )
 
 
-async def _read(response: httpx.Response, host: str, max_bytes: int) -> _Answer:
-    if response.is_redirect:
-        return _Answer(redirect=response.headers["location"])
+def _check_status(response: httpx.Response, host: str, max_bytes: int) -> None:
     if response.status_code >= 300:
         raise RemoteStatusError(
             f"{host} answered HTTP {response.status_code} {response.reason_phrase} for the "
@@ -270,15 +361,20 @@ async def _read(response: httpx.Response, host: str, max_bytes: int) -> _Answer:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:  # refuse before reading a byte
         raise _too_large(host, max_bytes)
-    chunks: list[bytes] = []
+
+
+async def _chunks(response: httpx.Response, host: str, max_bytes: int) -> AsyncIterator[bytes]:
     received = 0
     # aiter_bytes decodes gzip, so the bound is on what we would keep, not on the wire size.
     async for chunk in response.aiter_bytes():
         received += len(chunk)
         if received > max_bytes:
             raise _too_large(host, max_bytes)
-        chunks.append(chunk)
-    return _Answer(body=b"".join(chunks))
+        yield chunk
+
+
+async def _read_bytes(response: httpx.Response, host: str, max_bytes: int) -> bytes:
+    return b"".join([chunk async for chunk in _chunks(response, host, max_bytes)])
 
 
 def _too_large(host: str, max_bytes: int) -> RemoteTooLargeError:
@@ -296,4 +392,6 @@ def _mapped_errors(host: str) -> Iterator[None]:
     except httpx.TimeoutException:
         raise FetchTimeoutError(f"{host} did not answer in time.") from None
     except httpx.HTTPError as exc:
-        raise FetchFailedError(f"Downloading from {host} failed ({exc}).") from None
+        # Some of httpx's errors carry no message: name the error then.
+        raise FetchFailedError(
+            f"Downloading from {host} failed ({exc or type(exc).__name__}).") from None

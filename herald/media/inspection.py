@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from herald.config import Settings
-from herald.media.fetch import MediaURLError, fetch_media_url
+from herald.media.fetch import FetchRules, MediaURLError, SafeFetcher
 from herald.media.probing import MediaError, MediaInfo, probe
 from herald.validation import validate_post
 
@@ -48,9 +48,7 @@ class MediaInspector:
     def __init__(self, settings: Settings, *, cache_size: int = 1024) -> None:
         self.local_prefix = f"{settings.public_url}/media/"
         self.media_dir = Path(settings.media_dir)
-        self.allow_private = settings.allow_private_media_urls
-        self.max_bytes = settings.media_max_upload_bytes
-        self.timeout = settings.media_fetch_timeout
+        self.rules = FetchRules.from_settings(settings)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[float, MediaInfo]] = OrderedDict()
         self._lock = threading.Lock()
@@ -120,9 +118,7 @@ class MediaInspector:
     def _fetch(self, url: str) -> bytes:
         async def fetch() -> bytes:
             async with httpx.AsyncClient() as client:
-                return await fetch_media_url(url, client=client,
-                                             allow_private=self.allow_private,
-                                             max_bytes=self.max_bytes, timeout=self.timeout)
+                return await SafeFetcher(client, self.rules).fetch(url)
 
         # Request handlers run in a worker thread with no event loop of their own.
         return asyncio.run(fetch())

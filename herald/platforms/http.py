@@ -15,6 +15,15 @@ from typing import IO, Any, Literal
 
 import httpx
 
+from herald.media.fetch import (
+    FetchFailedError,
+    FetchTimeoutError,
+    HostNotFoundError,
+    MediaURLError,
+    RemoteStatusError,
+    RemoteTooLargeError,
+    SafeFetcher,
+)
 from herald.platforms.base import OutcomeUnknownError, PermanentError, PublishError, TransientError
 
 #: prepare = idempotent writes, read = polls and look-ups, commit = the one call that posts.
@@ -37,25 +46,36 @@ def transport_error(exc: httpx.TransportError, *, platform: str, commit: bool) -
                           code=code)
 
 
-async def download(client: httpx.AsyncClient, url: str) -> IO[bytes]:
-    """Fetch media from its public URL (no platform token: the host is not the platform)."""
+async def download(fetcher: SafeFetcher, url: str) -> IO[bytes]:
+    """Fetch media from its URL (no platform token: the host is not the platform).
+
+    Through the safe fetcher: the URL was checked when the post was scheduled, but its
+    host may answer differently now (a redirect to 169.254.169.254, a larger file).
+    """
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     try:
-        async with client.stream("GET", url, follow_redirects=True) as resp:  # CDNs redirect
-            if resp.status_code >= 400:
-                retry = resp.status_code in (408, 429) or resp.status_code >= 500
-                raise (TransientError if retry else PermanentError)(
-                    f"The media at {url} could not be fetched (HTTP {resp.status_code}).",
-                    code="media_fetch")
-            async for chunk in resp.aiter_bytes():
-                spool.write(chunk)
+        await fetcher.fetch_into(url, spool)
     except BaseException as exc:
         spool.close()
-        if isinstance(exc, httpx.TransportError):
-            raise transport_error(exc, platform="the media host", commit=False) from exc
+        if isinstance(exc, MediaURLError):
+            raise media_error(exc, url) from exc
         raise
     spool.seek(0)
     return spool
+
+
+def media_error(exc: MediaURLError, url: str) -> PublishError:
+    """A failed media fetch as a publishing error: retried only when it may pass later."""
+    message = f"The media at {url} could not be fetched: {exc}"
+    if isinstance(exc, RemoteStatusError):
+        status = exc.status_code
+        retry = status in (408, 429) or status >= 500
+    else:
+        # A private address, a bad URL or a file over the cap stays so; a timeout, a
+        # refused connection or an unknown host (DNS) may not.
+        retry = isinstance(exc, FetchTimeoutError | HostNotFoundError) or (
+            isinstance(exc, FetchFailedError) and not isinstance(exc, RemoteTooLargeError))
+    return (TransientError if retry else PermanentError)(message, code="media_fetch")
 
 
 def poll_delays(first: float, factor: float, cap: float) -> Iterator[float]:

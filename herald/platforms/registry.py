@@ -14,6 +14,7 @@ from dataclasses import replace
 import httpx
 
 from herald.config import Settings
+from herald.media.fetch import SafeFetcher
 from herald.platforms import facebook, instagram, linkedin
 from herald.platforms.base import (
     Publisher,
@@ -99,6 +100,12 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
                              transport=PlatformTransport(connections, KEEPALIVE_EXPIRY))
 
 
+def fetch_client() -> httpx.AsyncClient:
+    """The safe fetcher's client: httpx's own transport, which pins a connection to the
+    checked address and still checks TLS against the name (PlatformTransport cannot)."""
+    return httpx.AsyncClient(limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY))
+
+
 def _proxied() -> bool:
     return any(os.environ.get(name) or os.environ.get(name.lower())
                for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"))
@@ -144,9 +151,11 @@ class Routed:
         return None if result is None else self._sandboxed(job, result)
 
 
-def build_registry(settings: Settings, client: httpx.AsyncClient, *,
+def build_registry(settings: Settings, client: httpx.AsyncClient, *, fetcher: SafeFetcher,
                    sandbox: bool = False, quick: bool = False) -> PublisherRegistry:
     """The real clients; with `sandbox`, sandbox accounts go to the fake mounted in-app.
+
+    Media the clients download (users' URLs) goes through `fetcher`, never `client`.
 
     `quick` polls containers and videos every fraction of a second: for tests and
     benchmarks against the fake, never for the real platforms.
@@ -156,8 +165,8 @@ def build_registry(settings: Settings, client: httpx.AsyncClient, *,
     routed: dict[str, Publisher] = {}
     for each in SPECS:
         real = each.endpoint(settings)
-        publisher = each.publisher(client, replace(real, quick=quick))
+        publisher = each.publisher(client, replace(real, quick=quick), fetcher)
         fake = each.publisher(client, Endpoint(base + each.sandbox_mount, real.version,
-                                               quick=True)) if sandbox else None
+                                               quick=True), fetcher) if sandbox else None
         routed[each.name] = Routed(each.name, publisher, fake, page)
     return PublisherRegistry(routed)

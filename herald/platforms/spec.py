@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from herald.config import Settings
     from herald.connect.base import Flow
+    from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.graph.fake import GraphRouter
@@ -104,8 +105,9 @@ class PlatformSpec:
     post_types: tuple[str, ...]
     #: Every reason the platform would refuse a post, checked when it is scheduled.
     rules: Callable[[DraftPost], list[str]]
-    #: Builds its publisher on the shared client.
-    publisher: Callable[[httpx.AsyncClient, Endpoint], Publisher]
+    #: Builds its publisher on the shared client; media it downloads goes through the
+    #: safe fetcher (users' URLs).
+    publisher: Callable[[httpx.AsyncClient, Endpoint, SafeFetcher], Publisher]
     #: The real API's base URL and version from settings.
     endpoint: Callable[[Settings], Endpoint]
     #: A sandbox account's external id, from ten random digits.

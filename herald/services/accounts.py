@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 from herald import queue
 from herald.errors import Conflict, NotFound
 from herald.models import Post, SocialAccount, SocialToken, new_id
-from herald.sandbox import sandbox_identity
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.services.context import Context
 from herald.statuses import PostStatus
@@ -19,10 +18,8 @@ def create_account(session: Session, ctx: Context, data: AccountCreate) -> Socia
         if ctx.sandbox is None:
             raise Conflict("Sandbox accounts need the built-in sandbox, which runs under "
                            "`herald run`.")
-        external_id, token = sandbox_identity(data.platform)
-        data = data.model_copy(update={
-            "external_id": data.external_id or external_id,
-            "access_token": data.access_token or token})
+        external_id, token = ctx.sandbox.new_identity(data.platform)
+        data = data.model_copy(update={"external_id": external_id, "access_token": token})
     assert data.external_id is not None and data.access_token is not None
     exists = session.scalars(
         select(SocialAccount.id).where(SocialAccount.company_id == ctx.company_id,
@@ -40,8 +37,10 @@ def create_account(session: Session, ctx: Context, data: AccountCreate) -> Socia
     session.flush()
     session.add(_token_row(ctx, account.id, data))
     session.flush()
-    if data.sandbox and ctx.sandbox is not None:
-        ctx.sandbox.register(data.platform, data.external_id, data.access_token, data.name)
+    if data.sandbox and ctx.sandbox is not None and not ctx.sandbox.register(
+            data.platform, data.external_id, data.access_token, data.name,
+            company_id=ctx.company_id):
+        raise Conflict("That sandbox id was just taken; add the sandbox account again.")
     return account
 
 

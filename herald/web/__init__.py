@@ -45,13 +45,22 @@ def install(app: FastAPI, herald: Herald) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from herald.web import errors, sessions
-    from herald.web.routes import accounts, calendar, compose, dashboard, posts, settings, signin
+    from herald.web.routes import (
+        accounts,
+        calendar,
+        compose,
+        dashboard,
+        posts,
+        sandbox,
+        settings,
+        signin,
+    )
     from herald.web.timing import ServerTiming
 
     sessions.add_session_middleware(app, herald)
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    for module in (signin, dashboard, calendar, compose, posts, accounts, settings):
+    for module in (signin, dashboard, calendar, compose, posts, accounts, settings, sandbox):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from herald.config import Settings
     from herald.connect.base import Flow
+    from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.graph.fake import GraphRouter
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 NAME = "facebook"
 
 
-def _publisher(client: httpx.AsyncClient, endpoint: Endpoint) -> Publisher:
+def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
+               fetcher: SafeFetcher) -> Publisher:
+    # Meta downloads the media itself: the fetcher is not needed.
     from herald.platforms.facebook.client import FacebookPublisher
 
     return FacebookPublisher(client, base_url=endpoint.base_url, version=endpoint.version)

@@ -10,6 +10,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
+from herald.media.fetch import FetchRules
 from herald.platforms.fake.admin import admin_routes
 from herald.platforms.fake.media_check import MediaFetcher
 from herald.platforms.fake.page import page_route
@@ -25,15 +26,19 @@ def create_fake_app(
     *,
     admin: bool = True,
     media_transport: httpx.AsyncBaseTransport | None = None,
+    media_rules: FetchRules | None = None,
+    page: bool = True,
 ) -> Starlette:
     """The fake platforms as one app; mount it anywhere (e.g. under /sandbox).
 
     `admin=False` leaves out the /_fake admin API (and its file hosting), e.g. for a
-    sandbox exposed to users. `media_transport` replaces the network for media fetches.
+    sandbox exposed to users. `media_transport` replaces the network for media fetches;
+    `media_rules` makes them obey Herald's address rules. `page=False` leaves out the
+    page listing every account's posts (Herald serves its own, per company).
     """
     state = state or FakeState()
-    fetcher = MediaFetcher(media_transport)
-    routes: list[BaseRoute] = [page_route(state)]
+    fetcher = MediaFetcher(media_transport, media_rules)
+    routes: list[BaseRoute] = [page_route(state)] if page else []
     routes += [Mount(path, routes=mounted) for path, mounted in _mounts(state, fetcher).items()]
     if admin:
         routes.append(Mount(ADMIN_MOUNT, routes=admin_routes(state)))

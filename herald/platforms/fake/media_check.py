@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 from PIL import Image
 
+from herald.media.fetch import FetchRules, MediaURLError, RemoteTooLargeError, SafeFetcher
 from herald.platforms.fake.state import FakeState
 
 #: Instagram's limit; the largest any fake endpoint accepts, so reads stop there.
@@ -55,10 +56,17 @@ def inspect_image(data: bytes) -> ImageInfo | None:
 
 
 class MediaFetcher:
-    """Downloads media with one shared httpx client; the transport is injectable for tests."""
+    """Downloads media with one shared httpx client; the transport is injectable for tests.
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    With `rules` (the sandbox inside Herald) every fetch goes through Herald's safe
+    fetcher: a user must not turn the sandbox into a way to reach loopback or private
+    addresses (a port scanner) that Herald's own fetching refuses.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None,
+                 rules: FetchRules | None = None) -> None:
         self._transport = transport
+        self._rules = rules
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -93,17 +101,34 @@ class MediaFetcher:
         if _cached(state, "reachable", url):
             return True
         try:
-            async with self.client().stream(
-                "GET", url, timeout=state.config.fetch_timeout, headers={"Range": "bytes=0-1023"}
-            ) as response:
-                ok = response.status_code < 400
-        except (httpx.HTTPError, httpx.InvalidURL):
+            if self._rules is not None:
+                ok = await self._safe(state).status(url) < 400
+            else:
+                async with self.client().stream(
+                    "GET", url, timeout=state.config.fetch_timeout,
+                    headers={"Range": "bytes=0-1023"}
+                ) as response:
+                    ok = response.status_code < 400
+        except (httpx.HTTPError, httpx.InvalidURL, MediaURLError):
             return False
         if ok:
             _remember(state, "reachable", url, True)
         return ok
 
+    def _safe(self, state: FakeState) -> SafeFetcher:
+        assert self._rules is not None
+        return SafeFetcher(self.client(), replace(
+            self._rules, max_bytes=min(self._rules.max_bytes, MAX_IMAGE_BYTES),
+            timeout=min(self._rules.timeout, state.config.fetch_timeout)))
+
     async def _download(self, state: FakeState, url: str) -> bytes:
+        if self._rules is not None:
+            try:
+                return await self._safe(state).fetch(url)
+            except RemoteTooLargeError:
+                raise MediaProblem("too_large", url) from None
+            except MediaURLError:
+                raise MediaProblem("unreachable", url) from None
         buffer = bytearray()
         try:
             async with self.client().stream(

@@ -25,8 +25,12 @@ tr.dropped{background:#fff6e0}tr.focus{background:#e8f4ff}.muted{color:#888}
 """
 
 
-def render_page(state: FakeState, focus: str | None) -> str:
+def render_page(state: FakeState, focus: str | None,
+                accounts: set[str] | None = None) -> str:
+    """The page; with `accounts`, only what those accounts published (None: everything)."""
     records = list(reversed(state.published()))
+    if accounts is not None:
+        records = [r for r in records if r.account in accounts]
     total = len(records)
     if focus:
         records = [r for r in records if r.external_id == focus]

@@ -15,13 +15,16 @@ if TYPE_CHECKING:
     import httpx
 
     from herald.config import Settings
+    from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.graph.fake import GraphRouter
 
 NAME = "instagram"
 
 
-def _publisher(client: httpx.AsyncClient, endpoint: Endpoint) -> Publisher:
+def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
+               fetcher: SafeFetcher) -> Publisher:
+    # Meta downloads the media itself: the fetcher is not needed.
     from herald.platforms.instagram.client import InstagramPublisher
 
     if endpoint.quick:

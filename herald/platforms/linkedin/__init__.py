@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from herald.config import Settings
     from herald.connect.base import Flow
+    from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.spec import RefreshedToken
@@ -24,14 +25,17 @@ NAME = "linkedin"
 SETTINGS_NAMES = "HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET"
 
 
-def _publisher(client: httpx.AsyncClient, endpoint: Endpoint) -> Publisher:
+def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
+               fetcher: SafeFetcher) -> Publisher:
     from herald.platforms.linkedin.client import LinkedInPublisher
 
     if endpoint.quick:
         # The sandbox finishes videos at once; real uploads take minutes to process.
-        return LinkedInPublisher(client, base_url=endpoint.base_url, version=endpoint.version,
-                                 poll_interval=0.2, max_poll_interval=1.0)
-    return LinkedInPublisher(client, base_url=endpoint.base_url, version=endpoint.version)
+        return LinkedInPublisher(client, fetcher=fetcher, base_url=endpoint.base_url,
+                                 version=endpoint.version, poll_interval=0.2,
+                                 max_poll_interval=1.0)
+    return LinkedInPublisher(client, fetcher=fetcher, base_url=endpoint.base_url,
+                             version=endpoint.version)
 
 
 def _endpoint(settings: Settings) -> Endpoint:

@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 
 import httpx
 
+from herald.media.fetch import SafeFetcher
 from herald.platforms.base import (
     OutcomeUnknownError,
     PermanentError,
@@ -65,11 +66,12 @@ class LinkedInPublisher:
 
     platform = "linkedin"
 
-    def __init__(self, client: httpx.AsyncClient, *, base_url: str, version: str,
-                 poll_interval: float = 2.0, poll_backoff: float = 2.0,
+    def __init__(self, client: httpx.AsyncClient, *, fetcher: SafeFetcher, base_url: str,
+                 version: str, poll_interval: float = 2.0, poll_backoff: float = 2.0,
                  max_poll_interval: float = 30.0, max_wait: float = 600.0,
                  now: Callable[[], datetime] = utcnow) -> None:
         self._client, self._rest, self._version = client, f"{base_url.rstrip('/')}/rest", version
+        self._fetcher = fetcher
         self._poll = (poll_interval, poll_backoff, max_poll_interval)
         self._max_wait, self._now = max_wait, now
 
@@ -178,7 +180,7 @@ class LinkedInPublisher:
 
     async def _upload(self, job: PublishJob, kind: str, url: str) -> str:
         what = kind if kind in ("video", "document") else "image"
-        with await download(self._client, url) as data:
+        with await download(self._fetcher, url) as data:
             size = data.seek(0, 2)
             request: dict[str, Any] = {"owner": job.account.external_id}
             if what == "video":

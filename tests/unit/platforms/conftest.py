@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -11,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from herald.media.fetch import FetchRules, IPAddress, SafeFetcher
 from herald.platforms.base import AccountRef, History, MediaItem, PublishJob
 from herald.platforms.base import Journal as JobJournal
 
 TOKEN = "EAAB-secret-token-123"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+PUBLIC_IP = "93.184.215.14"
 
 Reply = httpx.Response | dict[str, Any] | Exception | Callable[[httpx.Request], Any]
 
@@ -50,6 +53,11 @@ class Api:
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+
+    def fetcher(self, **rules: Any) -> SafeFetcher:
+        """The safe fetcher on this transport; test host names resolve to a public IP."""
+        return SafeFetcher(self.client(), FetchRules(resolve=public_dns, **rules))
+
 
     def sent(self, method: str, path: str) -> list[httpx.Request]:
         return [r for r in self.requests
@@ -107,3 +115,11 @@ def make_job() -> JobFactory:
         return job, journal
 
     return make
+
+
+def public_dns(host: str, port: int) -> tuple[IPAddress, ...]:
+    """A resolver for hosts like cdn.test: IP literals are themselves, names are public."""
+    try:
+        return (ipaddress.ip_address(host),)
+    except ValueError:
+        return (ipaddress.ip_address(PUBLIC_IP),)

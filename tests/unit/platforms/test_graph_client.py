@@ -289,14 +289,14 @@ async def test_download_spools_and_maps_errors(api):
     api.on("GET", "/moved.jpg", httpx.Response(302, headers={"location": "/img.jpg"}))
     api.on("GET", "/gone.jpg", httpx.Response(404))
     api.on("GET", "/slow.jpg", httpx.ReadTimeout("slow"))
-    client = api.client()
+    fetcher = api.fetcher()
     for path in ("img.jpg", "moved.jpg"):
-        with await download(client, f"https://cdn.test/{path}") as data:
+        with await download(fetcher, f"https://cdn.test/{path}") as data:
             assert data.read() == b"abc"
     with pytest.raises(PermanentError):
-        await download(client, "https://cdn.test/gone.jpg")
+        await download(fetcher, "https://cdn.test/gone.jpg")
     with pytest.raises(TransientError):
-        await download(client, "https://cdn.test/slow.jpg")
+        await download(fetcher, "https://cdn.test/slow.jpg")
     assert all("authorization" not in r.headers for r in api.requests)
 
 
@@ -343,3 +343,38 @@ async def test_platform_calls_go_through_aiohttp_unless_a_proxy_is_set(monkeypat
         # The proxy was asked for the absolute URL; aiohttp's transport was not used.
         assert seen[1] == "GET http://graph.platform.test/v21.0/me HTTP/1.1"
         assert len(through_aiohttp) == 1
+
+
+# --- publish-time downloads go through the safe fetcher (issue 13, #5) ------------------
+
+
+async def test_download_redirected_to_a_private_address_is_refused_unfetched(api):
+    api.on("GET", "/a.jpg", httpx.Response(302, headers={
+        "location": "http://169.254.169.254/latest/meta-data/"}))
+    api.on("GET", "/latest/meta-data/", httpx.Response(200, content=b"secret"))
+    with pytest.raises(PermanentError, match=r"169\.254\.169\.254, a link-local address") as err:
+        await download(api.fetcher(), "https://cdn.test/a.jpg")
+    assert err.value.code == "media_fetch"
+    assert [r.url.path for r in api.requests] == ["/a.jpg"]  # the metadata service: never
+
+
+async def test_download_over_the_size_cap_is_refused(api):
+    api.on("GET", "/big.mp4", httpx.Response(200, content=b"x" * 2000))
+    api.on("GET", "/told.mp4", httpx.Response(200, content=b"x" * 2000,
+                                              headers={"content-length": "2000"}))
+    for path in ("big.mp4", "told.mp4"):
+        with pytest.raises(PermanentError, match="larger than"):
+            await download(api.fetcher(max_bytes=1000), f"https://cdn.test/{path}")
+
+
+async def test_download_of_a_loopback_url_is_refused_unless_it_is_heralds_own(api):
+    api.on("GET", "/media/abc.jpg", httpx.Response(200, content=b"ours"))
+    api.on("GET", "/admin", httpx.Response(200, content=b"not media"))
+    own = api.fetcher(own=("http://127.0.0.1:8000/media/",))
+    with await download(own, "http://127.0.0.1:8000/media/abc.jpg") as data:
+        assert data.read() == b"ours"
+    for url in ("http://127.0.0.1:8000/admin", "http://127.0.0.1:8000/media/../admin",
+                "http://127.0.0.1:9000/media/abc.jpg"):
+        with pytest.raises(PermanentError, match="loopback"):
+            await download(own, url)
+    assert [r.url.path for r in api.requests] == ["/media/abc.jpg"]

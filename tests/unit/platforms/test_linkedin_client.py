@@ -29,7 +29,7 @@ SHARE = "urn:li:share:7141138937766391808"
 def publisher(api, **knobs) -> LinkedInPublisher:
     settings = {"poll_interval": 0.001, "poll_backoff": 2.0, "max_poll_interval": 0.002,
                 "max_wait": 0.5, **knobs}
-    return LinkedInPublisher(api.client(), base_url="https://api.linkedin.test",
+    return LinkedInPublisher(api.client(), fetcher=api.fetcher(), base_url="https://api.linkedin.test",
                              version="202609", now=lambda: NOW, **settings)
 
 

@@ -17,7 +17,7 @@ SHARE = "urn:li:share:7141138937766391808"
 
 
 def publisher(api) -> LinkedInPublisher:
-    return LinkedInPublisher(api.client(), base_url="https://api.linkedin.test",
+    return LinkedInPublisher(api.client(), fetcher=api.fetcher(), base_url="https://api.linkedin.test",
                              version="202609", now=lambda: NOW)
 
 

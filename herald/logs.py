@@ -44,8 +44,9 @@ _AUTHORIZATION = re.compile(
     r"\s*(?-i:b)?[\"']?)[^\s\"'][^\"'\r\n]*")
 # Only "Bearer": "Basic …" or "token …" is as often plain English.
 _BEARER = re.compile(r"(?i)\b(bearer)\s+(?!\[redacted\])[\w\-.~+/]+=*")
-#: A Graph or HTTP error code is no secret: `code` with a short number keeps it.
-_ERROR_CODE = re.compile(r"\d{1,6}")
+#: A Graph error code (190) or Herald's (refresh/invalid_client) is no OAuth code, which
+#: is random: mixed case and digits.
+_ERROR_CODE = re.compile(r"\d{1,6}|[a-z][a-z_/-]*")
 _API_TOKEN = re.compile(r"\bhld_[\w-]{8,}")
 
 
@@ -56,11 +57,17 @@ def redact(text: str, *known: str | None) -> str:
         text = text.replace(secret, REDACTED) if secret else text
     if not text:
         return text
-    text = _QUERY.sub(lambda m: _QUERY_VALUE.sub("=" + REDACTED, m.group(0)), text)
-    text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _PAIR.sub(_pair, text)
-    return _API_TOKEN.sub("hld_" + REDACTED, text)
+    # Each pattern only where its cheap sign is: a record is redacted on every log call.
+    lowered = text.lower()
+    if "?" in text:
+        text = _QUERY.sub(lambda m: _QUERY_VALUE.sub("=" + REDACTED, m.group(0)), text)
+    if "authorization" in lowered:
+        text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if any(key in lowered for key in SECRET_KEYS):
+        text = _PAIR.sub(_pair, text)
+    return _API_TOKEN.sub("hld_" + REDACTED, text) if "hld_" in text else text
 
 
 def _pair(match: re.Match[str]) -> str:
@@ -102,19 +109,7 @@ _TRACEBACKS = logging.Formatter()
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """The record with its message, arguments, traceback and stack redacted, in place."""
-    if isinstance(record.msg, str):
-        record.msg = redact(record.msg)
-    if isinstance(record.args, Mapping):
-        record.args = {key: _argument(value) for key, value in record.args.items()}
-    elif isinstance(record.args, tuple):
-        record.args = tuple(_argument(value) for value in record.args)
-    try:
-        message = record.getMessage()
-    except Exception:  # a bad format string: logging reports it itself
-        message = None
-    if message is not None and redact(message) != message:
-        # A secret only the parts together spell (msg "%s=%s", args ("code", "…")).
-        record.msg, record.args = redact(message), ()
+    _redact_message(record)
     if record.exc_info and record.exc_info[0] is not None:
         # Tracebacks carry exception messages (a URL, a form): formatted here, redacted,
         # and the exception dropped so no formatter can render it again unredacted.
@@ -125,6 +120,27 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
     return record
+
+
+def _redact_message(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: logging reports it itself
+        return
+    clean = redact(message)
+    if clean == message:
+        return  # the common case: one format and one pass
+    if record.args:
+        # Arguments one by one first: some formatters read them (uvicorn's access log
+        # takes its five apart), and the message stays a format string.
+        if isinstance(record.args, Mapping):
+            record.args = {key: _argument(value) for key, value in record.args.items()}
+        else:
+            record.args = tuple(_argument(value) for value in record.args)
+        if redact(record.getMessage()) == record.getMessage():
+            return
+    # A secret in the format string, or one only the parts together spell ("%s=%s").
+    record.msg, record.args = clean, ()
 
 
 def install() -> None:

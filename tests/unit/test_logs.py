@@ -39,6 +39,7 @@ def test_secrets_are_redacted(text: str, redacted: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "the token expires at noon", "error_code=190 status_code=400", '{"code": 190}',
+    "TransientError('Could not reach LinkedIn.', code='network')",
     "What? yes=no", "https://graph.facebook.com/v25.0/me/accounts",
 ])
 def test_what_is_no_secret_is_kept(text: str) -> None:
@@ -84,17 +85,19 @@ def test_every_record_is_redacted_its_arguments_and_traceback_too(lines: list[st
     log.info("HTTP Request: %s %s %d", "GET", url, 200)  # httpx passes an httpx.URL
     log.info("%r", url)
     log.info("%s=%s", "code", "AQD")  # only the parts together spell it
+    log.info("refresh_token=%s for %s", "R1R1", "acme")  # the key in the format string
     try:
         raise httpx.HTTPStatusError(f"Client error for url '{url}'",
                                     request=httpx.Request("GET", url),
                                     response=httpx.Response(400))
     except httpx.HTTPError:
         log.exception("failed with %s", "client_secret=S3")
-    assert not any(secret in line for line in lines for secret in ("EAA1", "AQD", "S3"))
+    assert not any(secret in line for line in lines for secret in ("EAA1", "AQD", "R1R1", "S3"))
     assert lines[0] == "HTTP Request: GET https://graph.test/v25.0/me?access_token=[redacted] 200"
     assert lines[1] == "URL('https://graph.test/v25.0/me?access_token=[redacted]')"
     assert lines[2] == "code=[redacted]"
-    assert "Traceback" in lines[3] and "HTTPStatusError" in lines[3]
+    assert lines[3] == "refresh_token=[redacted] for acme"
+    assert "Traceback" in lines[4] and "HTTPStatusError" in lines[4]
 
 
 def test_uvicorn_access_records_keep_their_arguments(lines: list[str]) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from herald import __version__, migrate, services
+from herald import __version__, logs, migrate, services
 from herald.config import ConfigError, Settings, load_settings
 from herald.crypto import TokenCipher
 from herald.db import Database
@@ -56,9 +56,7 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
             wait_for_db: bool = False) -> Herald:
     """Settings, database and cipher, with one readable line for anything wrong."""
     settings = settings or _settings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(settings.log_level)
     try:
         # The parts that can refuse the configuration first, in this order: the database
         # URL, the secret key, the media store; only then is the database reached.

@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
-from herald import queue
+from herald import logs, queue
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
@@ -216,8 +216,10 @@ class Publishing:
                                error_message=f"Herald failed while the post was being "
                                              f"committed ({type(exc).__name__}); it will check "
                                              "whether it went out before trying again.")
+            said = logs.redact(f"{type(exc).__name__}: {exc}",  # its text may hold a URL
+                               job.account.access_token, job.account.refresh_token)
             return Outcome(claim, RETRY, error_code="internal",
-                           error_message=f"Internal error: {type(exc).__name__}: {exc}")
+                           error_message=f"Internal error: {said}")
         if isinstance(result, Outcome):
             return result
         await self._honour_pause(job, result.pause)
@@ -371,10 +373,8 @@ def _unconfirmed(claim: Claim, message: str) -> Outcome:
 
 def mark_needs_reauth(engine: Engine, account_id: str, reason: str) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            update(accounts).where(accounts.c.id == account_id)
-            .values(state="needs_reauth", state_reason=reason, updated_at=utcnow())
-        )
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(
+            state="needs_reauth", state_reason=reason, updated_at=utcnow()))
 
 
 def back_off_account(engine: Engine, account_id: str, until: datetime) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
+from herald import logs
 from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
@@ -63,6 +64,9 @@ class Herald:
         sandbox; `quick` shortens their waits, for tests); without it, through `registry`
         (empty unless given).
         """
+        # Every entry point builds a Herald (the CLI, `app_from_env` under any ASGI server,
+        # tests): from here on no log record of the process carries a secret.
+        logs.install()
         db = db or Database.from_settings(settings)
         cipher = cipher or TokenCipher(settings.resolved_secret_key())
         parts: dict[str, Any] = {"registry": registry or PublisherRegistry()}

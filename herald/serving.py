@@ -23,6 +23,8 @@ from typing import Any
 
 import uvicorn
 
+from herald import logs
+
 log = logging.getLogger("uvicorn.error")
 
 #: Seconds between checks that every server process is alive, when no connection comes.
@@ -78,7 +80,8 @@ class HandedServer(uvicorn.Server):
 
 
 def _server_process(config: uvicorn.Config, channel: socket.socket) -> None:
-    config.configure_logging()  # a spawned process starts with Python's defaults
+    logs.install()  # a spawned process starts with Python's defaults: no redaction either
+    config.configure_logging()
     HandedServer(config, channel).run(sockets=[])
 
 

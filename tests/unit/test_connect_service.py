@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ def graph(pages: list[list[dict[str, Any]]], seen: list[httpx.Request]) -> Handl
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path.endswith("/oauth/access_token"):
-            grant = request.url.params.get("grant_type")
+            grant = form_of(request).get("grant_type")
             return httpx.Response(200, json={"access_token": "LONG" if grant else "SHORT"})
         index = int(request.url.params.get("after", "0"))
         body: dict[str, Any] = {"data": pages[index]}
@@ -63,7 +64,20 @@ async def test_facebook_follows_paging_skips_pages_it_cannot_post_to_and_dedupes
     assert len(listing) == 2
     assert all(r.headers["authorization"] == "Bearer LONG" for r in listing)
     assert all("access_token" not in r.url.params for r in listing)
-    assert seen[1].url.params["fb_exchange_token"] == "SHORT"
+    # The secret, the code and the short-lived token travel in POST forms, never in a URL
+    # (URLs are logged, by httpx among others).
+    exchanges = [r for r in seen if r.url.path.endswith("/oauth/access_token")]
+    assert [(r.method, str(r.url)) for r in exchanges] == [
+        ("POST", "https://graph.test/v25.0/oauth/access_token")] * 2
+    assert form_of(exchanges[0]) == {"client_id": "app", "client_secret": "app-secret",
+                                     "redirect_uri": "https://h/cb", "code": "CODE"}
+    assert form_of(exchanges[1]) == {"grant_type": "fb_exchange_token", "client_id": "app",
+                                     "client_secret": "app-secret",
+                                     "fb_exchange_token": "SHORT"}
+
+
+def form_of(request: httpx.Request) -> dict[str, str]:
+    return dict(parse_qsl(request.content.decode()))
 
 
 async def test_facebook_error_bodies_become_one_message_without_secrets() -> None:

@@ -48,8 +48,8 @@ async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> 
 
 
 def _time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
+    if value is None or not value.strip():
+        return None  # `from=` as a form sends it when left empty: no bound
     try:
         parsed = parse_run_at(value)
     except ValueError as exc:

@@ -6,8 +6,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from herald import queue
-from herald.errors import Conflict, NotFound
+from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, SocialAccount, SocialToken, new_id
+from herald.platforms.registry import spec
 from herald.sandbox import sandbox_identity
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.services.context import Context
@@ -41,7 +42,14 @@ def create_account(session: Session, ctx: Context, data: AccountCreate) -> Socia
     session.add(_token_row(ctx, account.id, data))
     session.flush()
     if data.sandbox and ctx.sandbox is not None:
-        ctx.sandbox.register(data.platform, data.external_id, data.access_token, data.name)
+        try:
+            ctx.sandbox.register(data.platform, data.external_id, data.access_token, data.name)
+        except ValueError as exc:
+            # The fake refuses ids its platform would never issue (a LinkedIn id that is
+            # not a URN); raised before the rows commit, so nothing is kept.
+            raise Invalid(f"external_id {data.external_id!r} is not a "
+                          f"{spec(data.platform).display_name} id "
+                          f"({exc}); leave it out and Herald picks one.") from None
     return account
 
 

@@ -7,9 +7,38 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from herald.errors import AppError
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The envelope every error of the API comes in."""
+
+    error: ErrorBody
+
+
+_MEANINGS = {
+    400: "The body is not valid JSON (or not a readable form)",
+    401: "No valid API token: send `Authorization: Bearer <token>`",
+    404: "No such account or post in this company",
+    409: "Not in a state that allows this",
+    413: "The upload is larger than Herald accepts",
+    422: "The request is not valid; `message` says why",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the error statuses a route answers, in the error envelope."""
+    return {status: {"model": ErrorOut, "description": _MEANINGS[status]}
+            for status in statuses}
 
 
 def _error(status: int, code: str, message: str, details: list[Any] | None = None

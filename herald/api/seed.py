@@ -10,18 +10,19 @@ from pydantic import ValidationError
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
+from herald.api.errors import documented
 from herald.api.posts import list_posts
 from herald.errors import Invalid
 from herald.schemas import PostCreate, PostOut, PostPage
 
-router = APIRouter(tags=["seed aliases"])
+router = APIRouter(tags=["seed aliases"], responses=documented(401, 422))
 
 
 def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-@router.post("/schedule-post", status_code=201)
+@router.post("/schedule-post", status_code=201, responses=documented(400, 404, 413))
 async def schedule_post(
     herald: HeraldDep,
     ctx: ContextDep,
@@ -81,7 +82,7 @@ async def scheduled_posts(
                             platform=platform, cursor=cursor, limit=limit)
 
 
-@router.delete("/scheduled-posts/{post_id}")
+@router.delete("/scheduled-posts/{post_id}", responses=documented(404, 409))
 def cancel_scheduled_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> dict[str, Any]:
     with herald.unit_of_work() as session:
         post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))

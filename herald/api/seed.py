@@ -36,11 +36,13 @@ async def schedule_post(
 ) -> dict[str, Any]:
     """Multipart form + files, as the seed's Angular front end sent them."""
     targets = _split(account_id) + _split(account_ids)
+    shape = "media_urls must be a JSON list like [{\"url\": \"https://…\"}]"
     try:
         media = json.loads(media_urls) if media_urls else []
-    except json.JSONDecodeError:
-        raise Invalid("media_urls must be a JSON list like [{\"url\": \"https://…\"}]") \
-            from None
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested thousands deep
+        raise Invalid(shape) from None
+    if not isinstance(media, list):
+        raise Invalid(shape)
     for upload in files or []:
         stored = await services.store_upload(
             herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)

@@ -220,3 +220,13 @@ def test_nan_and_infinity_in_options_are_refused(api, auth, herald, account_id, 
     assert "finite" in refused(response)
     assert count(herald) == 0
     lists_fine(api, auth)
+
+
+@pytest.mark.parametrize("media_urls", ["[" * 100_000 + "]" * 100_000, '{"url": "x"}'])
+def test_seed_form_media_urls_not_a_list_is_refused(api, auth, herald, account_id,
+                                                    media_urls):
+    files = {"files": ("a.txt", b"hello", "text/plain")}
+    response = api.post("/api/v1/schedule-post", headers=auth, files=files, data={
+        "account_id": account_id, "run_at": "now", "media_urls": media_urls})
+    assert "media_urls" in refused(response)
+    assert count(herald) == 0

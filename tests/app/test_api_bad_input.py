@@ -230,3 +230,19 @@ def test_seed_form_media_urls_not_a_list_is_refused(api, auth, herald, account_i
         "account_id": account_id, "run_at": "now", "media_urls": media_urls})
     assert "media_urls" in refused(response)
     assert count(herald) == 0
+
+
+@pytest.mark.all_engines
+def test_text_too_long_for_the_engine_is_refused(api, auth, herald, account_id):
+    """MariaDB's TEXT keeps 65,535 bytes: 30,000 euro signs pass every platform rule."""
+    response = create(api, auth, account_id, caption="€" * 30_000)
+    token = api.post("/api/v1/accounts", headers=auth, json={
+        "platform": "facebook", "external_id": "page-2", "name": "Page",
+        "access_token": "t" * 70_000})
+    if herald.db.dialect in ("mysql", "mariadb"):
+        assert "caption is too long" in refused(response)
+        assert "access_token is too long" in refused(token)
+        assert count(herald) == 0 and count(herald, SocialAccount) == 1
+        lists_fine(api, auth)
+    else:
+        assert (response.status_code, token.status_code) == (201, 201)

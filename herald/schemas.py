@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from herald.bounds import options_problem, storable_problem
 from herald.models import PLATFORMS, POST_TYPES
 
 # Built from the registry's names: the OpenAPI enums and the 422 messages ("Input should
@@ -40,11 +41,31 @@ def parse_run_at(value: Any) -> datetime | Literal["now"]:
             f"run_at {value.isoformat()!r} has no timezone; add an offset, e.g. "
             f"{RUN_AT_EXAMPLE!r} or a trailing 'Z' for UTC"
         )
+    return in_utc_range(value, "run_at")
+
+
+def in_utc_range(value: datetime, name: str) -> datetime:
+    """`value`, if it is a time in UTC too (0001-01-01T00:00+05:00 is not: year 0)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{name} {value.isoformat()!r} is out of range: in UTC it falls outside the "
+            "years 1 to 9999") from None
     return value
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        # Checked on the raw input, so every field of every body is covered, nested too.
+        problem = storable_problem(data, "")
+        if problem:
+            raise ValueError(problem)
+        return data
 
 
 class MediaIn(Strict):
@@ -78,7 +99,7 @@ class AccountCreate(Strict):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("expiry times need a timezone, e.g. 2027-01-31T00:00:00Z")
-        return value
+        return None if value is None else in_utc_range(value, "the expiry time")
 
     @model_validator(mode="after")
     def _credentials(self) -> AccountCreate:
@@ -137,6 +158,14 @@ class PostCreate(Strict):
     def _run_at(cls, value: Any) -> Any:
         return None if value is None else parse_run_at(value)
 
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = None if value is None else options_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _targets(self) -> PostCreate:
         if (self.account_id is None) == (self.account_ids is None):
@@ -160,6 +189,9 @@ class PostPatch(Strict):
 
     _run_at = field_validator("run_at", mode="before")(
         PostCreate._run_at.__func__  # type: ignore[attr-defined]
+    )
+    _options = field_validator("options")(
+        PostCreate._options.__func__  # type: ignore[attr-defined]
     )
 
 

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Response
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
+from herald.api.errors import documented
 from herald.models import SocialAccount, SocialToken
 from herald.schemas import AccountCreate, AccountOut, AccountTokenUpdate
 
-router = APIRouter(prefix="/accounts", tags=["accounts"])
+router = APIRouter(prefix="/accounts", tags=["accounts"], responses=documented(401, 422))
 
 
 def account_out(account: SocialAccount, token: SocialToken | None) -> AccountOut:
@@ -18,7 +19,7 @@ def account_out(account: SocialAccount, token: SocialToken | None) -> AccountOut
     return out
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=documented(400, 409))
 def create_account(data: AccountCreate, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
     with herald.unit_of_work() as session:
         account = services.create_account(session, ctx, data)
@@ -31,14 +32,14 @@ def list_accounts(herald: HeraldDep, ctx: ContextDep) -> list[AccountOut]:
         return [account_out(a, t) for a, t in services.list_accounts(session, ctx)]
 
 
-@router.get("/{account_id}")
+@router.get("/{account_id}", responses=documented(404))
 def get_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
     with herald.db.session() as session:
         account = services.get_account(session, ctx, account_id)
         return account_out(account, services.account_token(session, account.id))
 
 
-@router.put("/{account_id}/token")
+@router.put("/{account_id}/token", responses=documented(400, 404))
 def update_token(account_id: str, data: AccountTokenUpdate, herald: HeraldDep,
                  ctx: ContextDep) -> AccountOut:
     with herald.unit_of_work() as session:
@@ -47,7 +48,7 @@ def update_token(account_id: str, data: AccountTokenUpdate, herald: HeraldDep,
         return account_out(account, services.account_token(session, account.id))
 
 
-@router.delete("/{account_id}", status_code=204)
+@router.delete("/{account_id}", status_code=204, responses=documented(404, 409))
 def delete_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> Response:
     with herald.unit_of_work() as session:
         services.delete_account(session, ctx, account_id)

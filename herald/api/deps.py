@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from herald.api import auth
-from herald.errors import Unauthorized
+from herald.errors import Invalid, Unauthorized
 from herald.runtime import Herald
 from herald.services import Context
 
@@ -36,6 +36,12 @@ async def get_context(request: Request, herald: HeraldDep) -> Context:
 
     if not token:
         raise Unauthorized()
+    # PostgreSQL refuses NUL in text: an id or a filter with one would fail in the
+    # database (a 500) instead of matching nothing.
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if "\x00" in value:
+            raise Invalid(f"{name} contains a NUL character (%00), which no value in Herald "
+                          "has")
 
     async def lookup(token: str) -> str:
         return await run_in_threadpool(auth.lookup, herald.db, token)

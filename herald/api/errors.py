@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from herald.errors import AppError
+
+log = logging.getLogger(__name__)
+#: MariaDB and MySQL name the column a value is too long for.
+_TOO_LONG = re.compile(r"Data too long for column '(\w+)'")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The envelope every error of the API comes in."""
+
+    error: ErrorBody
+
+
+_MEANINGS = {
+    400: "The body is not valid JSON (or not a readable form)",
+    401: "No valid API token: send `Authorization: Bearer <token>`",
+    404: "No such account or post in this company",
+    409: "Not in a state that allows this",
+    413: "The upload is larger than Herald accepts",
+    422: "The request is not valid; `message` says why",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the error statuses a route answers, in the error envelope."""
+    return {status: {"model": ErrorOut, "description": _MEANINGS[status]}
+            for status in statuses}
 
 
 def _error(status: int, code: str, message: str, details: list[Any] | None = None
@@ -34,6 +70,16 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{where}: {msg}" if where else msg
 
 
+def unstorable(exc: DataError) -> str:
+    """What to tell a person whose value the database refused (rolled back, nothing kept)."""
+    found = _TOO_LONG.search(str(exc.orig))
+    if found:
+        field = found.group(1).removesuffix("_enc")  # tokens are stored encrypted
+        return (f"{field} is too long to store: this database (MariaDB or MySQL) keeps at "
+                "most 65,535 bytes of it; shorten it")
+    return "A value in the request cannot be stored by the database; check it and try again"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -52,6 +98,16 @@ def install(app: FastAPI) -> None:
         message = details[0] if len(details) == 1 else f"{len(details)} problems: " + "; ".join(
             details)
         return _error(422, "invalid", message, details)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # The checks before the database are engine-neutral; what one engine alone
+        # refuses (MariaDB's 64 KiB TEXT) is still the request's fault, not a 500.
+        log.warning("the database refused a value: %s", str(exc.orig).splitlines()[0])
+        message = unstorable(exc)
+        if request.url.path.startswith("/api/"):
+            return _error(422, "invalid", message)
+        return PlainTextResponse(message, status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

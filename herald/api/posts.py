@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
+from herald.api.errors import documented
 from herald.errors import Invalid
 from herald.models import POST_STATUSES
 from herald.schemas import (
@@ -22,7 +23,7 @@ from herald.schemas import (
     parse_run_at,
 )
 
-router = APIRouter(prefix="/posts", tags=["posts"])
+router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 422))
 
 
 class PostsCreated(BaseModel):
@@ -36,7 +37,7 @@ class ScheduleDraft(BaseModel):
 
 # The two hot routes are async with their database work in one thread-pool call: a sync
 # route takes a thread hop for the route and another for validating its response.
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=documented(400, 404))
 async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
     def create() -> PostsCreated:
         with herald.unit_of_work() as session:
@@ -48,8 +49,8 @@ async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> 
 
 
 def _time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
+    if value is None or not value.strip():
+        return None  # `from=` as a form sends it when left empty: no bound
     try:
         parsed = parse_run_at(value)
     except ValueError as exc:
@@ -92,19 +93,19 @@ async def list_posts(
     return await run_in_threadpool(page)
 
 
-@router.get("/{post_id}")
+@router.get("/{post_id}", responses=documented(404))
 def get_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostDetail:
     with herald.db.session() as session:
         return services.post_detail_out(session, ctx, post_id)
 
 
-@router.patch("/{post_id}")
+@router.patch("/{post_id}", responses=documented(400, 404, 409))
 def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextDep) -> PostOut:
     with herald.unit_of_work() as session:
         return PostOut.model_validate(services.update_post(session, ctx, post_id, patch))
 
 
-@router.post("/{post_id}/schedule")
+@router.post("/{post_id}/schedule", responses=documented(400, 404, 409))
 def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
                    ctx: ContextDep) -> PostOut:
     try:
@@ -115,8 +116,9 @@ def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
         return PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
 
 
-@router.delete("/{post_id}", responses={202: {"description": "Cancel requested while the "
-                                                "post is being published"}})
+@router.delete("/{post_id}", responses={
+    202: {"description": "Cancel requested while the post is being published"},
+    **documented(404, 409)})
 def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
                 response: Response) -> PostOut:
     """Cancel; 202 when a worker holds the post (it stops before posting, if it can)."""
@@ -127,7 +129,7 @@ def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
     return post
 
 
-@router.post("/{post_id}/retry")
+@router.post("/{post_id}/retry", responses=documented(404, 409))
 def retry_post(post_id: str, herald: HeraldDep, ctx: ContextDep, force: bool = False) -> PostOut:
     with herald.unit_of_work() as session:
         return PostOut.model_validate(services.retry_post(session, ctx, post_id, force=force))

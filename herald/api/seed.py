@@ -10,18 +10,19 @@ from pydantic import ValidationError
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
+from herald.api.errors import documented
 from herald.api.posts import list_posts
 from herald.errors import Invalid
 from herald.schemas import PostCreate, PostOut, PostPage
 
-router = APIRouter(tags=["seed aliases"])
+router = APIRouter(tags=["seed aliases"], responses=documented(401, 422))
 
 
 def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-@router.post("/schedule-post", status_code=201)
+@router.post("/schedule-post", status_code=201, responses=documented(400, 404, 413))
 async def schedule_post(
     herald: HeraldDep,
     ctx: ContextDep,
@@ -35,11 +36,13 @@ async def schedule_post(
 ) -> dict[str, Any]:
     """Multipart form + files, as the seed's Angular front end sent them."""
     targets = _split(account_id) + _split(account_ids)
+    shape = "media_urls must be a JSON list like [{\"url\": \"https://…\"}]"
     try:
         media = json.loads(media_urls) if media_urls else []
-    except json.JSONDecodeError:
-        raise Invalid("media_urls must be a JSON list like [{\"url\": \"https://…\"}]") \
-            from None
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested thousands deep
+        raise Invalid(shape) from None
+    if not isinstance(media, list):
+        raise Invalid(shape)
     for upload in files or []:
         stored = await services.store_upload(
             herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
@@ -81,7 +84,7 @@ async def scheduled_posts(
                             platform=platform, cursor=cursor, limit=limit)
 
 
-@router.delete("/scheduled-posts/{post_id}")
+@router.delete("/scheduled-posts/{post_id}", responses=documented(404, 409))
 def cancel_scheduled_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> dict[str, Any]:
     with herald.unit_of_work() as session:
         post = PostOut.model_validate(services.cancel_post(session, ctx, post_id))

@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, and_, or_, select
@@ -88,7 +88,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, post_id = json.loads(raw)
-        return datetime.fromisoformat(created), str(post_id)
-    except (ValueError, TypeError, binascii.Error):
+        when = datetime.fromisoformat(created)
+        # Herald's cursors carry an aware time that UTC can hold; anything else was
+        # made by hand, and would fail in the database instead (naive, or year 0 in UTC).
+        if when.tzinfo is None or not isinstance(post_id, str):
+            raise ValueError("not a cursor Herald made")
+        return when.astimezone(UTC), post_id
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise Invalid("The cursor is not valid; use the next_cursor of a previous page.") \
             from None

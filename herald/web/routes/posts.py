@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Query, Request
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import ValidationError
 
 from herald import services
 from herald.errors import AppError, Conflict, Invalid
@@ -97,6 +98,15 @@ def post_page(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
                 values=_edit_values(found["post"], user), **found)
 
 
+def _patch(**fields: Any) -> PostPatch:
+    """The edit, or Invalid saying why it cannot be kept (a NUL in the caption, say)."""
+    try:
+        return PostPatch(**fields)
+    except ValidationError as exc:
+        raise Invalid("; ".join(str(e["msg"]).removeprefix("Value error, ")
+                                for e in exc.errors())) from None
+
+
 @router.post("/posts/{post_id}/edit")
 def edit_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
               ctx: ContextDep, caption: Annotated[str, Form()] = "",
@@ -113,13 +123,13 @@ def edit_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
             if post.status == "draft" and action == "schedule":
                 if when is None and post.scheduled_at is None:
                     raise Invalid("Give a date and a time to schedule this draft.")
-                services.update_post(session, ctx, post_id, PostPatch(caption=caption))
+                services.update_post(session, ctx, post_id, _patch(caption=caption))
                 services.schedule_draft(session, ctx, post_id, when or post.scheduled_at
                                         or "now")
                 message = "The draft is scheduled."
             else:
                 services.update_post(session, ctx, post_id,
-                                     PostPatch(caption=caption, run_at=when))
+                                     _patch(caption=caption, run_at=when))
                 message = "Saved."
     except AppError as exc:
         found = _detail(herald, user, ctx, post_id)

@@ -145,6 +145,19 @@ def test_a_bad_edit_says_why_and_keeps_what_was_typed(signed_in, herald, company
     assert _post(herald, pid).caption == "Old"
 
 
+@pytest.mark.all_engines  # PostgreSQL refuses NUL in text: refused before it gets there
+def test_an_edit_with_a_nul_says_why_and_keeps_the_post(signed_in, herald, company):
+    fb = add_account(herald, company[0], "facebook", "1001")
+    [pid] = add_posts(herald, company[0], fb, run_at=_later(), caption="Old")
+    when = _later(72)
+    response = signed_in.post(f"/posts/{pid}/edit", data={
+        "caption": "New\x00text", "date": when.date().isoformat(),
+        "time": when.strftime("%H:%M")})
+    assert response.status_code == 422
+    assert "NUL character" in response.text
+    assert _post(herald, pid).caption == "Old"
+
+
 def test_a_draft_is_scheduled_from_its_page(signed_in, herald, company):
     fb = add_account(herald, company[0], "facebook", "1001")
     with herald.db.session() as session:

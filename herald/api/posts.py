@@ -13,7 +13,6 @@ from herald import services
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.errors import Invalid
-from herald.models import POST_STATUSES
 from herald.schemas import (
     PostCreate,
     PostDetail,
@@ -74,21 +73,14 @@ async def list_posts(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PostPage:
-    statuses = [s for value in status or [] for s in value.split(",") if s]
-    unknown = [s for s in statuses if s not in POST_STATUSES]
-    if unknown:
-        raise Invalid(f"unknown status {unknown[0]!r}; use one of {', '.join(POST_STATUSES)}")
     filters = services.PostFilters(
-        status=statuses, account_id=account_id, platform=platform, group_id=group_id,
-        run_from=_time(run_from, "from"), run_to=_time(run_to, "to"), search=q,
+        status=services.status_filter(status), account_id=account_id, platform=platform,
+        group_id=group_id, run_from=_time(run_from, "from"), run_to=_time(run_to, "to"), search=q,
     )
 
     def page() -> PostPage:
         with herald.db.session() as session:
-            posts, next_cursor = services.list_post_rows(session, ctx, filters,
-                                                         cursor=cursor, limit=limit)
-            return PostPage(items=[PostOut.model_validate(p) for p in posts],
-                            next_cursor=next_cursor)
+            return services.post_page(session, ctx, filters, cursor=cursor, limit=limit)
 
     return await run_in_threadpool(page)
 

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, UploadFile
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
-from herald.api.posts import list_posts
 from herald.errors import Invalid
 from herald.schemas import PostCreate, PostOut, PostPage
 
@@ -61,8 +61,6 @@ async def schedule_post(
             posts = services.create_posts(session, ctx, data)
             return [PostOut.model_validate(p) for p in posts]
 
-    from starlette.concurrency import run_in_threadpool
-
     posts = await run_in_threadpool(create)
     return {"success": True, "postDetailId": posts[0].id,
             "postDetailIds": [p.id for p in posts], "groupId": posts[0].group_id,
@@ -80,8 +78,14 @@ async def scheduled_posts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PostPage:
     """Scheduled (pending) posts unless `status` says otherwise."""
-    return await list_posts(herald, ctx, status=status or ["pending"], account_id=account_id,
-                            platform=platform, cursor=cursor, limit=limit)
+    filters = services.PostFilters(status=services.status_filter(status or ["pending"]),
+                                   account_id=account_id, platform=platform)
+
+    def page() -> PostPage:
+        with herald.db.session() as session:
+            return services.post_page(session, ctx, filters, cursor=cursor, limit=limit)
+
+    return await run_in_threadpool(page)
 
 
 @router.delete("/scheduled-posts/{post_id}", responses=documented(404, 409))

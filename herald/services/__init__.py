@@ -21,7 +21,13 @@ from herald.services.companies import (
     revoke_api_token,
 )
 from herald.services.context import Context, PostChecks
-from herald.services.post_list import PostFilters, list_post_rows, list_posts
+from herald.services.post_list import (
+    PostFilters,
+    list_post_rows,
+    list_posts,
+    post_page,
+    status_filter,
+)
 from herald.services.posts import (
     PAST_TOLERANCE,
     cancel_post,
@@ -38,10 +44,36 @@ from herald.services.unit_of_work import QueueSignal, unit_of_work
 from herald.services.uploads import Upload, read_bounded, store_upload
 
 __all__ = [
-    "PAST_TOLERANCE", "Context", "PostChecks", "PostFilters", "QueueSignal",
-    "Upload", "account_token", "authenticate", "cancel_post", "create_account",
-    "create_api_token", "create_company", "create_posts", "delete_account", "get_account",
-    "get_post", "inspect_media", "list_accounts", "list_post_rows", "list_posts",
-    "post_detail", "post_detail_out", "read_bounded", "retry_post", "revoke_api_token",
-    "schedule_draft", "store_upload", "unit_of_work", "update_account_token", "update_post",
+    "PAST_TOLERANCE",
+    "Context",
+    "PostChecks",
+    "PostFilters",
+    "QueueSignal",
+    "Upload",
+    "account_token",
+    "authenticate",
+    "cancel_post",
+    "create_account",
+    "create_api_token",
+    "create_company",
+    "create_posts",
+    "delete_account",
+    "get_account",
+    "get_post",
+    "inspect_media",
+    "list_accounts",
+    "list_post_rows",
+    "list_posts",
+    "post_detail",
+    "post_detail_out",
+    "post_page",
+    "read_bounded",
+    "retry_post",
+    "revoke_api_token",
+    "schedule_draft",
+    "status_filter",
+    "store_upload",
+    "unit_of_work",
+    "update_account_token",
+    "update_post",
 ]

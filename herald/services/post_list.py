@@ -15,7 +15,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from herald.errors import Invalid
-from herald.models import Post
+from herald.models import POST_STATUSES, Post
+from herald.schemas import PostOut, PostPage
 from herald.services.context import Context
 
 _Paged = TypeVar("_Paged", Post, Row[Any])
@@ -37,6 +38,22 @@ def list_posts(session: Session, ctx: Context, filters: PostFilters, *,
     """Newest first, paged by an opaque cursor (stable under inserts, unlike offsets)."""
     rows = list(session.scalars(_page_query(select(Post), ctx, filters, cursor, limit)))
     return _page(rows, limit)
+
+
+def status_filter(values: Sequence[str] | None) -> list[str]:
+    """Statuses asked for, as repeated parameters and/or comma lists; unknown ones refused."""
+    statuses = [s for value in values or [] for s in value.split(",") if s]
+    unknown = [s for s in statuses if s not in POST_STATUSES]
+    if unknown:
+        raise Invalid(f"unknown status {unknown[0]!r}; use one of {', '.join(POST_STATUSES)}")
+    return statuses
+
+
+def post_page(session: Session, ctx: Context, filters: PostFilters, *,
+              cursor: str | None = None, limit: int = 50) -> PostPage:
+    """One page of the posts list as the API answers it."""
+    posts, next_cursor = list_post_rows(session, ctx, filters, cursor=cursor, limit=limit)
+    return PostPage(items=[PostOut.model_validate(p) for p in posts], next_cursor=next_cursor)
 
 
 def list_post_rows(session: Session, ctx: Context, filters: PostFilters, *,

@@ -15,7 +15,6 @@ from herald.platforms.fake.admin import admin_routes
 from herald.platforms.fake.media_check import MediaFetcher
 from herald.platforms.fake.page import page_route
 from herald.platforms.fake.state import FakeState
-from herald.platforms.graph.fake import GRAPH_MOUNT, GraphRouter, graph_routes
 from herald.platforms.registry import SPECS
 
 ADMIN_MOUNT = "/_fake"
@@ -55,6 +54,11 @@ def create_fake_app(
 
 
 def _mounts(state: FakeState, fetcher: MediaFetcher) -> dict[str, list[BaseRoute]]:
+    # Imported here, not at the top: graph/fake.py imports this package's calls module,
+    # whose package __init__ imports this module, so importing herald.platforms.graph.fake
+    # first (as bench.chaos does) would find it half made.
+    from herald.platforms.graph.fake import GRAPH_MOUNT, GraphRouter, graph_routes
+
     router = GraphRouter()
     mounts: dict[str, list[BaseRoute]] = {}
     for spec in SPECS:

@@ -11,17 +11,27 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
-from herald.platforms.facebook.fake.oauth import FACEBOOK_MOUNT
 from herald.platforms.fake.app import create_fake_app
 from herald.platforms.fake.demo import add_demo_accounts
 from herald.platforms.fake.state import FakeState
-from herald.platforms.graph.fake import GRAPH_MOUNT
-from herald.platforms.linkedin.fake.api import LINKEDIN_MOUNT
 
 DEFAULT_PORT = 8400
 #: Long enough for a normal stop; short enough that calls stalled by a timeout fault
 #: (delay 30 s by default) do not hold up a test session.
 GRACEFUL_SHUTDOWN = 1
+
+
+def _mounts() -> tuple[str, str, str]:
+    """Where the Graph API, Facebook's dialog and LinkedIn are mounted in the fake.
+
+    Imported when asked, not at the top: those modules import this package (its calls
+    and state), so importing one of them first would find this package half made.
+    """
+    from herald.platforms.facebook.fake.oauth import FACEBOOK_MOUNT
+    from herald.platforms.graph.fake import GRAPH_MOUNT
+    from herald.platforms.linkedin.fake.api import LINKEDIN_MOUNT
+
+    return GRAPH_MOUNT, FACEBOOK_MOUNT, LINKEDIN_MOUNT
 
 
 class FakeServer:
@@ -58,17 +68,17 @@ class FakeServer:
     @property
     def graph_url(self) -> str:
         """What HERALD_GRAPH_API_URL should be."""
-        return self.url + GRAPH_MOUNT
+        return self.url + _mounts()[0]
 
     @property
     def facebook_url(self) -> str:
         """Stands for www.facebook.com: the Login dialog is at <this>/dialog/oauth."""
-        return self.url + FACEBOOK_MOUNT
+        return self.url + _mounts()[1]
 
     @property
     def linkedin_url(self) -> str:
         """What HERALD_LINKEDIN_API_URL should be."""
-        return self.url + LINKEDIN_MOUNT
+        return self.url + _mounts()[2]
 
     def start(self, timeout: float = 10.0) -> FakeServer:
         # Bind here rather than in uvicorn so port 0 yields a known free port. The explicit
@@ -134,10 +144,11 @@ def main(argv: list[str] | None = None) -> None:
     state.configure(latency=args.latency, fetch_media=not args.no_fetch_media)
     base = f"http://{args.host}:{args.port}"
     print(f"Sandbox page:            {base}/")
-    print(f"HERALD_GRAPH_API_URL=    {base}{GRAPH_MOUNT}")
-    print(f"HERALD_LINKEDIN_API_URL= {base}{LINKEDIN_MOUNT}")
-    print(f"Facebook Login dialog:   {base}{FACEBOOK_MOUNT}/dialog/oauth")
-    print(f"LinkedIn authorization:  {base}{LINKEDIN_MOUNT}/oauth/v2/authorization")
+    graph_mount, facebook_mount, linkedin_mount = _mounts()
+    print(f"HERALD_GRAPH_API_URL=    {base}{graph_mount}")
+    print(f"HERALD_LINKEDIN_API_URL= {base}{linkedin_mount}")
+    print(f"Facebook Login dialog:   {base}{facebook_mount}/dialog/oauth")
+    print(f"LinkedIn authorization:  {base}{linkedin_mount}/oauth/v2/authorization")
     print(f"Admin API:               {base}/_fake/")
     if args.demo:
         for account in add_demo_accounts(state):

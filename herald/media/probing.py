@@ -131,7 +131,7 @@ def _probe_image(data: bytes, name: str, max_pixels: int, *, decode: bool) -> Me
             raise _too_many_pixels(name, (width, height), max_pixels)
         if decode:
             _check_decodes(image, name)
-        if _exif_orientation(image) in (5, 6, 7, 8):  # shown turned a quarter
+        if _exif_orientation(image, decoded=decode) in (5, 6, 7, 8):  # turned a quarter
             width, height = height, width
     mime = Image.MIME.get(fmt, f"image/{fmt.lower()}")
     return MediaInfo(type="image", format=fmt, mime=mime, size=len(data), width=width,
@@ -178,9 +178,14 @@ def _too_many_pixels(name: str, size: tuple[int, int] | None, max_pixels: int) -
     )
 
 
-def _exif_orientation(image: Image.Image) -> int:
+def _exif_orientation(image: Image.Image, *, decoded: bool = True) -> int:
     from PIL import ExifTags
 
+    if not decoded and image.format == "PNG" and "exif" not in image.info:
+        # Pillow decodes a whole PNG to look for an eXIf chunk after the pixels, outside
+        # the decode gate. Header only, such a rare PNG reads as upright: its conversion
+        # applies the orientation, and the JPEG's probe gives the size as shown.
+        return 1
     try:
         return int(image.getexif().get(ExifTags.Base.Orientation, 1))
     except Exception:  # a broken EXIF block should not make a good picture unusable

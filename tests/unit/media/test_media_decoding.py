@@ -87,3 +87,23 @@ def test_a_transparent_png_becomes_a_jpeg_on_white():
 def test_a_gate_has_at_least_one_slot():
     with pytest.raises(ValueError, match="at least one"):
         DecodeGate(0)
+
+
+@pytest.mark.parametrize("fmt, mode", [("PNG", "RGBA"), ("PNG", "RGB"), ("JPEG", "RGB"),
+                                       ("WEBP", "RGB"), ("GIF", "P"), ("TIFF", "RGB")])
+def test_every_decode_holds_a_slot(decodes, monkeypatch, fmt, mode):
+    # A PNG's EXIF lookup decoded the whole image outside the gate (found by the benchmark).
+    from PIL import ImageFile
+
+    loads: list[int] = []
+    real_load = ImageFile.ImageFile.load
+
+    def load(image: ImageFile.ImageFile) -> object:
+        if image.tile:  # pixels still to decode
+            loads.append(decodes.in_flight)
+        return real_load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    color = (0, 120, 255, 128) if mode == "RGBA" else 3 if mode == "P" else (0, 120, 255)
+    prepare_upload(image_bytes(fmt, (120, 80), mode=mode, color=color))
+    assert loads and 0 not in loads, loads

@@ -20,7 +20,10 @@ def decodes() -> Iterator[DecodeGate]:
     """A fresh gate of two slots for the test, the process's own one put back after."""
     before = gate().limit
     set_decode_limit(before + 1)  # a new gate: its counters start at zero
-    yield set_decode_limit(2)
+    fresh = set_decode_limit(2)
+    yield fresh
+    fresh.on_decode = None
+    set_decode_limit(before + 1)
     set_decode_limit(before)
 
 

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import api, burst, engine, idle, ontime, seed_baseline
+from bench import api, burst, engine, idle, ontime, seed_baseline, upload_memory
 
 FULL: dict[str, dict[str, Any]] = {
     "engine": {"posts": 20000, "engines": ["postgresql", "mariadb", "sqlite"],
@@ -29,6 +29,7 @@ FULL: dict[str, dict[str, Any]] = {
     "api": {"clients": 32, "seconds": 20, "engines": ["sqlite", "postgresql"],
             "server_workers": [1, 2]},
     "seed": {"posts": 15, "tick": 60.0, "latency": 1.2},
+    "upload": {"uploads": 16, "width": 6000, "height": 6000},
 }
 QUICK: dict[str, dict[str, Any]] = {
     "engine": {"posts": 300, "engines": ["sqlite"], "workers": [1]},
@@ -38,6 +39,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "idle": {"seconds": 2, "engines": ["sqlite"]},
     "api": {"clients": 2, "seconds": 1, "engines": ["sqlite"], "server_workers": [1]},
     "seed": {"posts": 6, "tick": 1.0, "latency": 0.05},
+    "upload": {"uploads": 2, "width": 300, "height": 300},
 }
 #: The figures issue #5 sets run this many times; the median run is reported, with the range.
 REPEATS = 3
@@ -84,6 +86,8 @@ def collect(sizes: dict[str, dict[str, Any]], main_engine: str, repeats: int
                                        partial(_api, name, a, procs)))
     s = sizes["seed"]
     out["seed"] = seed_baseline.run(main_engine, s["posts"], s["tick"], s["latency"])
+    u = sizes["upload"]
+    out["upload"] = upload_memory.run(u["uploads"], u["width"], u["height"])
     return out
 
 
@@ -210,7 +214,13 @@ def render(results: dict[str, Any], sizes: dict[str, dict[str, Any]], seconds: f
               "posts and publishing them one at a time, against Herald's worker, same posts, "
               "same fake.", "",
               f"{s['posts']} posts: seed loop {s['seed_s']} s, Herald {s['herald_s']} s — "
-              f"**{s['ratio']}x**.", END]
+              f"**{s['ratio']}x**."]
+    u = results["upload"]
+    lines += ["", "### Upload memory", f"`python -m bench.upload_memory --uploads "
+              f"{u['uploads']} --width {u['width']} --height {u['height']}` — concurrent "
+              "uploads of the largest flat PNG Herald accepts to one `herald serve`.", "",
+              f"{u['stored']}/{u['uploads']} stored in {u['seconds']} s; server RSS "
+              f"{u['idle_rss_mb']} MB idle, peak **{u['peak_rss_mb']} MB**.", END]
     return "\n".join(lines)
 
 

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     media_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=30.0, gt=0)
     media_jpeg_quality: int = Field(default=90, ge=1, le=100)
+    #: Images decoded at once per process (uploads, media checks); the rest queue, so memory
+    #: stays at this many worst-case images (about 250 MB each).
+    max_concurrent_decodes: int = Field(default=2, ge=1)
     media_cdn_url: str | None = None
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None

@@ -22,6 +22,7 @@ from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.media import MediaInspector, MediaStore, build_store
+from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
@@ -67,6 +68,7 @@ class Herald:
         # Every entry point builds a Herald (the CLI, `app_from_env` under any ASGI server,
         # tests): from here on no log record of the process carries a secret.
         logs.install()
+        set_decode_limit(settings.max_concurrent_decodes)
         db = db or Database.from_settings(settings)
         cipher = cipher or TokenCipher(settings.resolved_secret_key())
         parts: dict[str, Any] = {"registry": registry or PublisherRegistry()}

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL import Image
 
+from herald.media.decoding import MAX_IMAGE_PIXELS, gate, pillow
+
 #: The general cap on one upload. LinkedIn takes videos up to 500 MB, the largest file any
 #: platform in our scope accepts; 512 MiB covers that with a little room. Per-platform
 #: limits (Instagram images 8 MiB, reels 300 MB…) are checked by herald.validation.
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
-#: Pillow's own decompression-bomb threshold (its MAX_IMAGE_PIXELS, about 89 megapixels). A
-#: few kilobytes of PNG can claim a huge canvas; we refuse before decoding so one upload
-#: cannot eat the memory.
-DEFAULT_MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+#: The most pixels an image may have (LinkedIn's maximum; see herald.media.decoding). A few
+#: hundred kilobytes of PNG can claim a huge canvas: the size is read from the header and
+#: refused before a single pixel is decoded.
+DEFAULT_MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 # Only these Pillow parsers ever see user bytes: the formats people actually post, and
 # fewer exotic decoders exposed to hostile files.
@@ -73,13 +75,18 @@ def probe(
     *,
     filename: str | None = None,
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    decode: bool = True,
 ) -> MediaInfo:
-    """Say what ``data`` is by its content; ``filename`` only makes error messages clearer."""
+    """Say what ``data`` is by its content; ``filename`` only makes error messages clearer.
+
+    Images are decoded to find damage unless ``decode`` is false (the caller decodes them
+    anyway, to convert them); their size is checked first, from the header.
+    """
     if data.startswith(b"%PDF-"):
         return _probe_pdf(data, _name(filename))
     if data[4:8] == b"ftyp" and data[8:12] not in _STILL_BRANDS:
         return _probe_iso_video(data, _name(filename))
-    return _probe_image(data, _name(filename), max_image_pixels)
+    return _probe_image(data, _name(filename), max_image_pixels, decode=decode)
 
 
 def _probe_pdf(data: bytes, name: str) -> MediaInfo:
@@ -107,38 +114,78 @@ def _unrecognised(name: str) -> UnsupportedMediaError:
     )
 
 
-def _probe_image(data: bytes, name: str, max_pixels: int) -> MediaInfo:
-    from PIL import Image, UnidentifiedImageError
+def _probe_image(data: bytes, name: str, max_pixels: int, *, decode: bool) -> MediaInfo:
+    Image = pillow()
+    from PIL import UnidentifiedImageError
 
     try:
         image = Image.open(io.BytesIO(data), formats=_IMAGE_FORMATS)
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except UnidentifiedImageError:
         raise _unrecognised(name) from None
+    except Image.DecompressionBombError:  # over twice the cap: Pillow read the header only
+        raise _too_many_pixels(name, header_size(data), max_pixels) from None
     with image:
         fmt = "JPEG" if image.format == "MPO" else str(image.format)
         width, height = image.size
         if width * height > max_pixels:
-            raise MediaError(
-                f"{name} is {width}x{height} pixels; Herald accepts images up to "
-                f"{max_pixels / 1e6:.0f} megapixels."
-            )
-        try:
-            # Decode it all now: a damaged file should fail at upload, not on the platform.
-            image.load()
-        except (OSError, SyntaxError, ValueError, struct.error) as exc:
-            raise UnsupportedMediaError(
-                f"{name} looks like an image but is damaged ({exc})."
-            ) from None
-        if _exif_orientation(image) in (5, 6, 7, 8):  # shown turned a quarter
+            raise _too_many_pixels(name, (width, height), max_pixels)
+        if decode:
+            _check_decodes(image, name)
+        if _exif_orientation(image, decoded=decode) in (5, 6, 7, 8):  # turned a quarter
             width, height = height, width
     mime = Image.MIME.get(fmt, f"image/{fmt.lower()}")
     return MediaInfo(type="image", format=fmt, mime=mime, size=len(data), width=width,
                      height=height)
 
 
-def _exif_orientation(image: Image.Image) -> int:
+def _check_decodes(image: Image.Image, name: str) -> None:
+    """Decode it all now: a damaged file should fail at upload, not on the platform."""
+    if image.format in ("JPEG", "MPO"):
+        # Decoding at an eighth of the size reads every byte of the stream (so damage still
+        # shows) into 1/64 of the memory.
+        image.draft(image.mode, (image.width // 8, image.height // 8))
+    try:
+        with gate().slot():
+            image.load()
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise UnsupportedMediaError(f"{name} looks like an image but is damaged ({exc}).") from None
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """An image's width and height from its header alone, whatever its size."""
+    Image = pillow()
+    # Image.open refuses huge sizes before saying what they are; the format's own parser
+    # (what Image.open calls) reads just the header and allocates no pixels.
+    for fmt in _IMAGE_FORMATS:
+        factory, accept = Image.OPEN.get(fmt, (None, None))
+        if factory is None or (accept is not None and not accept(data[:16])):
+            continue
+        try:
+            with factory(io.BytesIO(data)) as image:
+                return tuple(image.size)
+        except Exception:  # not this format after all: try the next one
+            continue
+    return None
+
+
+def _too_many_pixels(name: str, size: tuple[int, int] | None, max_pixels: int) -> MediaError:
+    found = f"{size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:.1f} megapixels)" if size \
+        else "larger than that"
+    return MediaError(
+        f"{name} is {found}; Herald accepts images up to {max_pixels / 1e6:.1f} megapixels "
+        f"({max_pixels:,} pixels, e.g. 6000x6000), the most any platform takes. Scale it "
+        "down and upload it again."
+    )
+
+
+def _exif_orientation(image: Image.Image, *, decoded: bool = True) -> int:
     from PIL import ExifTags
 
+    if not decoded and image.format == "PNG" and "exif" not in image.info:
+        # Pillow decodes a whole PNG to look for an eXIf chunk after the pixels, outside
+        # the decode gate. Header only, such a rare PNG reads as upright: its conversion
+        # applies the orientation, and the JPEG's probe gives the size as shown.
+        return 1
     try:
         return int(image.getexif().get(ExifTags.Base.Orientation, 1))
     except Exception:  # a broken EXIF block should not make a good picture unusable

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from herald.models import Post
 from tests.conftest import jpeg_bytes
-from tests.media_files import box
+from tests.media_files import box, flat_png
 
 
 def _count(herald) -> int:
@@ -214,3 +214,25 @@ def test_a_bogus_video_in_the_store_is_refused_at_scheduling_time(client, auth, 
     assert response.status_code == 422, response.text
     assert "no picture size" in response.json()["error"]["message"]
     assert _count(herald) == 0
+
+
+def test_an_image_of_too_many_pixels_is_refused_with_its_size(client, auth):
+    # Issue 13 #2: 342 KB of PNG that decode to 8000x11000 RGBA pixels (350 MB).
+    response = client.post("/api/v1/media", headers=auth,
+                           files={"file": ("poster.png", flat_png(8000, 11000), "image/png")})
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert "8000x11000" in message and "36.2 megapixels" in message, message
+
+
+def test_the_decode_limit_is_the_settings(settings):
+    from herald.media.decoding import gate
+    from herald.runtime import Herald
+
+    before = gate().limit
+    herald = Herald.build(settings.model_copy(update={"max_concurrent_decodes": before + 3}))
+    try:
+        assert gate().limit == before + 3
+    finally:
+        herald.db.dispose()
+        Herald.build(settings).db.dispose()  # the default again, for the tests after

@@ -24,8 +24,11 @@ def test_every_benchmark_runs_at_a_small_size(tmp_path, monkeypatch):
     assert results["api"][0]["create"]["errors"] == 0
     assert results["api"][0]["create"]["requests"] > 0
     assert results["seed"]["seed_s"] > 0 and results["seed"]["herald_s"] > 0
+    upload = results["upload"]
+    assert upload["stored"] == run_all.QUICK["upload"]["uploads"]
+    assert upload["peak_rss_mb"] >= upload["idle_rss_mb"] > 0
     text = run_all.render(results, run_all.QUICK, 1.0)
-    assert "### Burst" in text and "### The seed's design" in text
+    assert "### Burst" in text and "### The seed's design" in text and "### Upload memory" in text
     assert text.startswith(run_all.START) and text.endswith(run_all.END)
     # One row per figure the issue sets, each judged from the run.
     figures = [name for name, *_ in run_all.targets(results)]

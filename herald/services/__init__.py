@@ -35,13 +35,13 @@ from herald.services.posts import (
     update_post,
 )
 from herald.services.unit_of_work import QueueSignal, unit_of_work
-from herald.services.uploads import Upload, read_bounded, store_upload
+from herald.services.uploads import Upload, spool_bounded, store_upload
 
 __all__ = [
     "PAST_TOLERANCE", "Context", "PostChecks", "PostFilters", "QueueSignal",
     "Upload", "account_token", "authenticate", "cancel_post", "create_account",
     "create_api_token", "create_company", "create_posts", "delete_account", "get_account",
     "get_post", "inspect_media", "list_accounts", "list_post_rows", "list_posts",
-    "post_detail", "post_detail_out", "read_bounded", "retry_post", "revoke_api_token",
-    "schedule_draft", "store_upload", "unit_of_work", "update_account_token", "update_post",
+    "post_detail", "post_detail_out", "retry_post", "revoke_api_token", "schedule_draft",
+    "spool_bounded", "store_upload", "unit_of_work", "update_account_token", "update_post",
 ]

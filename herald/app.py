@@ -15,9 +15,10 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from herald import __version__, proxies
-from herald.api import accounts, media, posts, seed
+from herald.api import accounts, auth, media, posts, seed
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
+from herald.bodies import BodyGuard
 from herald.media.static import MediaFiles
 from herald.platforms.registry import SANDBOX_PATH
 from herald.proxies import UVICORN_OPTIONS as UVICORN_OPTIONS  # for the CLI's servers
@@ -50,6 +51,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.state.herald = herald
     app.state.token_cache = TokenCache()
     api_errors.install(app)
+    _guard_bodies(app, herald)
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
@@ -76,6 +78,15 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
         return {"ok": True, "version": __version__, "database": herald.db.dialect}
 
     return app
+
+
+def _guard_bodies(app: FastAPI, herald: Herald) -> None:
+    # Added before the web UI's session middleware, so inside it: it sees the session.
+    async def lookup(token: str) -> str:
+        return await to_thread.run_sync(auth.lookup, herald.db, token)
+
+    app.add_middleware(BodyGuard, settings=herald.settings, cache=app.state.token_cache,
+                       lookup=lookup)
 
 
 def _lifespan(herald: Herald, *, run_worker: bool, worker_id: str | None,

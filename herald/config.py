@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # Media store: a local folder served at /media/ (default) or an S3-compatible bucket.
     media_store: Literal["local", "s3"] = "local"
     media_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    #: Largest body of a request that carries no file (JSON, a web form): 413 above it.
+    max_json_bytes: int = Field(default=1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=30.0, gt=0)
     media_jpeg_quality: int = Field(default=90, ge=1, le=100)
     #: Images decoded at once per process (uploads, media checks); the rest queue, so memory

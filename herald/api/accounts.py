@@ -19,7 +19,7 @@ def account_out(account: SocialAccount, token: SocialToken | None) -> AccountOut
     return out
 
 
-@router.post("", status_code=201, responses=documented(400, 409))
+@router.post("", status_code=201, responses=documented(400, 409, 413))
 def create_account(data: AccountCreate, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
     with herald.unit_of_work() as session:
         account = services.create_account(session, ctx, data)
@@ -39,7 +39,7 @@ def get_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> AccountO
         return account_out(account, services.account_token(session, account.id))
 
 
-@router.put("/{account_id}/token", responses=documented(400, 404))
+@router.put("/{account_id}/token", responses=documented(400, 404, 413))
 def update_token(account_id: str, data: AccountTokenUpdate, herald: HeraldDep,
                  ctx: ContextDep) -> AccountOut:
     with herald.unit_of_work() as session:

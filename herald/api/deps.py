@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from herald.api import auth
+from herald.bodies import COMPANY_KEY
 from herald.errors import Invalid, Unauthorized
 from herald.runtime import Herald
 from herald.services import Context
@@ -46,7 +47,9 @@ async def get_context(request: Request, herald: HeraldDep) -> Context:
     async def lookup(token: str) -> str:
         return await run_in_threadpool(auth.lookup, herald.db, token)
 
-    company_id = await get_token_cache(request).company_id(token, lookup)
+    # BodyGuard checked the token of a request with a body already, before reading it.
+    checked: str | None = request.scope.get(COMPANY_KEY)
+    company_id = checked or await get_token_cache(request).company_id(token, lookup)
     return herald.context(company_id, actor="api")
 
 

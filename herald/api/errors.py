@@ -37,7 +37,8 @@ _MEANINGS = {
     401: "No valid API token: send `Authorization: Bearer <token>`",
     404: "No such account or post in this company",
     409: "Not in a state that allows this",
-    413: "The upload is larger than Herald accepts",
+    413: "The body is larger than Herald accepts (HERALD_MAX_JSON_BYTES, uploads "
+         "HERALD_MEDIA_MAX_UPLOAD_BYTES)",
     422: "The request is not valid; `message` says why",
 }
 

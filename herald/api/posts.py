@@ -36,7 +36,7 @@ class ScheduleDraft(BaseModel):
 
 # The two hot routes are async with their database work in one thread-pool call: a sync
 # route takes a thread hop for the route and another for validating its response.
-@router.post("", status_code=201, responses=documented(400, 404))
+@router.post("", status_code=201, responses=documented(400, 404, 413))
 async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
     def create() -> PostsCreated:
         with herald.unit_of_work() as session:
@@ -91,13 +91,13 @@ def get_post(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostDetail:
         return services.post_detail_out(session, ctx, post_id)
 
 
-@router.patch("/{post_id}", responses=documented(400, 404, 409))
+@router.patch("/{post_id}", responses=documented(400, 404, 409, 413))
 def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextDep) -> PostOut:
     with herald.unit_of_work() as session:
         return PostOut.model_validate(services.update_post(session, ctx, post_id, patch))
 
 
-@router.post("/{post_id}/schedule", responses=documented(400, 404, 409))
+@router.post("/{post_id}/schedule", responses=documented(400, 404, 409, 413))
 def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
                    ctx: ContextDep) -> PostOut:
     try:
@@ -121,7 +121,7 @@ def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
     return post
 
 
-@router.post("/{post_id}/retry", responses=documented(404, 409))
+@router.post("/{post_id}/retry", responses=documented(404, 409, 413))
 def retry_post(post_id: str, herald: HeraldDep, ctx: ContextDep, force: bool = False) -> PostOut:
     with herald.unit_of_work() as session:
         return PostOut.model_validate(services.retry_post(session, ctx, post_id, force=force))

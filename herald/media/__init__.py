@@ -29,6 +29,7 @@ from herald.media.stores import (
     StoredMedia,
     build_store,
     save_async,
+    save_file_async,
 )
 
 __all__ = [
@@ -36,5 +37,5 @@ __all__ = [
     "MediaError", "MediaInfo", "MediaInspector", "MediaStore", "MediaStoreError",
     "MediaTooLargeError", "MediaURLError", "S3MediaStore", "StoredMedia",
     "UnsupportedMediaError", "build_store", "content_name", "fetch_media_url", "human_size",
-    "prepare_upload", "probe", "save_async", "to_jpeg",
+    "prepare_upload", "probe", "save_async", "save_file_async", "to_jpeg",
 ]

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import quote
 
 from herald.config import ConfigError, Settings
 from herald.media.prepare import DEFAULT_JPEG_QUALITY, content_name, prepare_upload
 from herald.media.probing import DEFAULT_MAX_UPLOAD_BYTES, MediaInfo
+from herald.media.spooled import kept_as_is, streamed_name
+
+#: Copying a file into the store, this much at a time.
+CHUNK = 1024 * 1024
 
 
 class MediaStoreError(Exception):
@@ -60,10 +65,19 @@ class MediaStore(Protocol):
 
     def save(self, data: bytes, *, filename: str | None = None) -> StoredMedia: ...
 
+    def save_file(self, file: IO[bytes], *, filename: str | None = None) -> StoredMedia:
+        """Save an upload kept in a file, without reading a large video or PDF into memory."""
+        ...
+
 
 async def save_async(store: MediaStore, data: bytes, *, filename: str | None = None) -> StoredMedia:
     """Save from async code: decoding, converting and uploading block, so use a thread."""
     return await asyncio.to_thread(store.save, data, filename=filename)
+
+
+async def save_file_async(store: MediaStore, file: IO[bytes], *,
+                          filename: str | None = None) -> StoredMedia:
+    return await asyncio.to_thread(store.save_file, file, filename=filename)
 
 
 class LocalMediaStore:
@@ -96,19 +110,36 @@ class LocalMediaStore:
         return StoredMedia.from_info(url=f"{self.public_base_url}/media/{name}", key=name,
                                      info=info)
 
+    def save_file(self, file: IO[bytes], *, filename: str | None = None) -> StoredMedia:
+        info = kept_as_is(file, filename=filename, max_bytes=self.max_bytes)
+        if info is None:
+            return self.save(file.read(), filename=filename)
+        name = streamed_name(file, info)
+        path = self.directory / name
+        if not path.exists():
+            try:
+                _write_atomically(path, file)
+            except OSError as exc:
+                raise MediaStoreError(f"Could not save {name} in {self.directory}: {exc}") from exc
+        return StoredMedia.from_info(url=f"{self.public_base_url}/media/{name}", key=name,
+                                     info=info)
+
     def path(self, name: str) -> Path:
         """Where a saved file lives (for serving and clean-up)."""
         return self.directory / Path(name).name
 
 
-def _write_atomically(path: Path, body: bytes) -> None:
+def _write_atomically(path: Path, body: bytes | IO[bytes]) -> None:
     # Write beside the target, then rename: a reader (or Instagram's fetcher) never sees
     # half a file, and two uploads of the same bytes at once both end with the full file.
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(body)
+            if isinstance(body, bytes):
+                f.write(body)
+            else:
+                shutil.copyfileobj(body, f, CHUNK)
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes 0600; a web server in front of the folder must be able to read it.
@@ -169,16 +200,32 @@ class S3MediaStore:
             data, filename=filename, max_bytes=self.max_bytes, jpeg_quality=self.jpeg_quality
         )
         key = self.prefix + content_name(body, info)
-        extra = {"ACL": self.acl} if self.acl else {}
         try:
-            self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=info.mime,
-                # Content-addressed keys never change meaning, so caches may keep them forever.
-                CacheControl="public, max-age=31536000, immutable", **extra,
-            )
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **self._extra(info))
         except (BotoCoreError, ClientError) as exc:
             raise MediaStoreError(f"Could not save {key} to bucket {self.bucket!r}: {exc}") from exc
         return StoredMedia.from_info(url=self.public_url(key), key=key, info=info)
+
+    def save_file(self, file: IO[bytes], *, filename: str | None = None) -> StoredMedia:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        info = kept_as_is(file, filename=filename, max_bytes=self.max_bytes)
+        if info is None:
+            return self.save(file.read(), filename=filename)
+        key = self.prefix + streamed_name(file, info)
+        try:
+            # upload_fileobj sends it in parts read from the file (multipart when large).
+            self._client.upload_fileobj(file, self.bucket, key, ExtraArgs=self._extra(info))
+        except (BotoCoreError, ClientError) as exc:
+            raise MediaStoreError(f"Could not save {key} to bucket {self.bucket!r}: {exc}") from exc
+        return StoredMedia.from_info(url=self.public_url(key), key=key, info=info)
+
+    def _extra(self, info: MediaInfo) -> dict[str, str]:
+        # Content-addressed keys never change meaning, so caches may keep them forever.
+        extra = {"ContentType": info.mime, "CacheControl": "public, max-age=31536000, immutable"}
+        if self.acl:
+            extra["ACL"] = self.acl
+        return extra
 
     def public_url(self, key: str) -> str:
         """The URL platforms fetch ``key`` from."""

@@ -41,7 +41,7 @@ from herald.services.posts import (
     update_post,
 )
 from herald.services.unit_of_work import QueueSignal, unit_of_work
-from herald.services.uploads import Upload, read_bounded, store_upload
+from herald.services.uploads import Upload, spool_bounded, store_upload
 
 __all__ = [
     "PAST_TOLERANCE",
@@ -67,10 +67,10 @@ __all__ = [
     "post_detail",
     "post_detail_out",
     "post_page",
-    "read_bounded",
     "retry_post",
     "revoke_api_token",
     "schedule_draft",
+    "spool_bounded",
     "status_filter",
     "store_upload",
     "unit_of_work",

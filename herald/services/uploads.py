@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import tempfile
+from typing import IO, Protocol
 
 from herald.errors import AppError, Invalid, TooLarge
 from herald.media import (
@@ -12,10 +13,12 @@ from herald.media import (
     MediaTooLargeError,
     StoredMedia,
     human_size,
-    save_async,
+    save_file_async,
 )
 
 CHUNK = 1024 * 1024
+#: An upload up to this size is spooled in memory; a larger one goes to a temporary file.
+SPOOL_IN_MEMORY = 1024 * 1024
 
 
 class Upload(Protocol):
@@ -26,26 +29,35 @@ class Upload(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
 
 
-async def read_bounded(upload: Upload, limit: int) -> bytes:
-    """Read an upload, refusing it as soon as it passes the limit (never all of it first)."""
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await upload.read(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"{upload.filename or 'The upload'} is larger than the "
-                           f"{human_size(limit)} Herald accepts.")
-        parts.append(chunk)
-    return b"".join(parts)
+async def spool_bounded(upload: Upload, limit: int) -> IO[bytes]:
+    """An upload copied into a temporary file, refused as soon as it passes the limit.
+
+    Spooled: a small upload stays in memory, a large one goes to disk a chunk at a time,
+    so memory holds a chunk, never the upload (nor chunks plus a joined copy).
+    """
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    try:
+        size = 0
+        while chunk := await upload.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"{upload.filename or 'The upload'} is larger than the "
+                               f"{human_size(limit)} Herald accepts.")
+            spool.write(chunk)
+    except BaseException:
+        spool.close()  # a temporary file: closing removes it
+        raise
+    spool.seek(0)
+    return spool
 
 
 async def store_upload(store: MediaStore | None, upload: Upload, *,
                        max_bytes: int) -> StoredMedia:
     if store is None:
         raise AppError("No media store is configured.")
-    data = await read_bounded(upload, max_bytes)
     try:
-        return await save_async(store, data, filename=upload.filename)
+        with await spool_bounded(upload, max_bytes) as spool:
+            return await save_file_async(store, spool, filename=upload.filename)
     except MediaTooLargeError as exc:
         raise TooLarge(str(exc)) from None
     except MediaError as exc:

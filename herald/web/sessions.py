@@ -66,6 +66,8 @@ async def require_csrf(request: Request) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     expected = request.session.get("csrf")
+    if not expected:  # refused before the form is read: no body buffered for nobody
+        raise CsrfRefused()
     given = request.headers.get(CSRF_HEADER)
     if given is None:
         form = await request.form()

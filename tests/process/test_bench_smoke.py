@@ -49,3 +49,10 @@ def test_a_full_run_rewrites_only_its_own_section_of_the_page():
     assert new == page.replace("old", "new")
     fresh = run_all.spliced("# Benchmarks\nNotes.\n", f"{run_all.START}\nx\n{run_all.END}")
     assert fresh == f"# Benchmarks\n\n{run_all.START}\nx\n{run_all.END}\nNotes.\n"
+
+
+def test_the_upload_streaming_benchmark_runs_at_a_small_size():
+    from bench import upload_stream
+
+    result = upload_stream.run(2)
+    assert result["status"] == 201 and result["megabytes"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import tempfile
 import uuid
 
 import boto3  # type: ignore[import-untyped]
@@ -17,6 +18,7 @@ from herald.media import (
     UnsupportedMediaError,
     save_async,
 )
+from herald.media.spooled import IN_MEMORY_BYTES
 
 # --- local -----------------------------------------------------------------------------
 
@@ -141,3 +143,52 @@ def test_s3_public_urls(aws_credentials, kwargs, url):
 def test_s3_dotted_bucket_uses_path_style(aws_credentials):
     store = S3MediaStore("media.example.com", region="us-east-2")
     assert store.public_url("x.jpg") == "https://s3.us-east-2.amazonaws.com/media.example.com/x.jpg"
+
+
+# --- saving from a file (uploads) -----------------------------------------------------
+
+
+def _large_video() -> bytes:
+    from tests.media_files import mp4_bytes
+
+    return mp4_bytes(data_bytes=IN_MEMORY_BYTES + 1024)
+
+
+def test_local_save_file_streams_a_large_video_under_the_same_name(tmp_path):
+    data = _large_video()
+    store = LocalMediaStore(tmp_path / "media", "http://h")
+    with tempfile.TemporaryFile() as file:
+        file.write(data)
+        streamed = store.save_file(file, filename="clip.mp4")
+    assert (streamed.type, streamed.size, streamed.width) == ("video", len(data), 1080)
+    assert store.path(streamed.key).read_bytes() == data
+    # A file and the same bytes in memory are one content-addressed object.
+    assert LocalMediaStore(tmp_path / "other", "http://h").save(data).key == streamed.key
+
+
+def test_save_file_converts_a_still_as_save_does(tmp_path, make_image):
+    store = LocalMediaStore(tmp_path / "media", "http://h")
+    with tempfile.TemporaryFile() as file:
+        file.write(make_image("PNG", (300, 200)))
+        stored = store.save_file(file, filename="logo.png")
+    assert (stored.format, stored.width, stored.height) == ("JPEG", 300, 200)
+
+
+def test_save_file_refuses_a_file_over_the_limit(tmp_path):
+    store = LocalMediaStore(tmp_path / "media", "http://h", max_bytes=IN_MEMORY_BYTES)
+    with tempfile.TemporaryFile() as file, pytest.raises(MediaTooLargeError):
+        file.write(_large_video())
+        store.save_file(file, filename="clip.mp4")
+    assert not (tmp_path / "media").exists()
+
+
+def test_s3_save_file_uploads_a_large_video_from_the_file(moto_endpoint, bucket):
+    data = _large_video()
+    store = S3MediaStore(bucket, endpoint_url=moto_endpoint, region="us-east-1")
+    with tempfile.TemporaryFile() as file:
+        file.write(data)
+        stored = store.save_file(file, filename="clip.mp4")
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    obj = client.get_object(Bucket=bucket, Key=stored.key)
+    assert obj["ContentType"] == "video/mp4" and "immutable" in obj["CacheControl"]
+    assert obj["Body"].read() == data

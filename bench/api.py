@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bench.common import fresh_database, percentile, seed_company, settings_for
+from bench.common import fresh_database, percentile, process_tree, seed_company, settings_for
 from bench.platform import free_port, worker_env
 from herald.runtime import Herald
 
@@ -96,26 +96,16 @@ CLIENTS: dict[str, type[RawClient] | type[HttpxClient]] = {
 def _cpu_seconds(root: int) -> float:
     """User + system CPU of a process and its descendants (Linux /proc), live ones only."""
     ticks = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    cpu = 0.0
+    for pid in process_tree(root):
         try:
-            with open(f"/proc/{name}/stat") as f:
+            with open(f"/proc/{pid}/stat") as f:
                 # The command name may hold spaces; the fields after it do not.
                 fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+        except OSError:  # gone meanwhile
             continue
-        parents[int(name)] = int(fields[1])
-        cpu[int(name)] = (int(fields[11]) + int(fields[12])) / ticks
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        children = [p for p, parent in parents.items() if parent == pid]
-        tree.update(children)
-        frontier += children
-    return sum(cpu.get(p, 0.0) for p in tree)
+        cpu += (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
 
 
 async def _load(url: str, token: str, clients: int, seconds: float, make: Make,

@@ -29,6 +29,27 @@ PG_SERVER = os.environ.get("HERALD_TEST_POSTGRES", "postgresql://postgres@127.0.
 MARIADB_SERVER = os.environ.get("HERALD_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
 
 
+def process_tree(root: int) -> set[int]:
+    """A process and its live descendants (Linux /proc): what `herald serve` runs as."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                # The command name may hold spaces; the fields after it do not.
+                parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier += children
+    return tree
+
+
 def fresh_database(engine: str, name: str, tmpdir: str) -> str:
     """An empty, migrated database; returns its URL."""
     if engine == "sqlite":

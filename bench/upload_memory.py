@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 
 from bench.api import _wait_up
-from bench.common import fresh_database, seed_company, settings_for
+from bench.common import fresh_database, process_tree, seed_company, settings_for
 from bench.platform import free_port, worker_env
 from herald.runtime import Herald
 from tests.media_files import flat_png
@@ -34,20 +33,7 @@ from tests.media_files import flat_png
 
 def _tree_rss_mb(root: int) -> float:
     """VmRSS of a process and its descendants (Linux /proc), in MB."""
-    parents: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        children = [p for p, parent in parents.items() if parent == pid]
-        tree.update(children)
-        frontier += children
+    tree = process_tree(root)
     total = 0
     for pid in tree:
         try:

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.platform import free_port
 from tests.media_files import mp4_bytes
 
 CHUNK = 1024 * 1024
@@ -51,13 +51,6 @@ def _body(size: int) -> Iterator[bytes]:
     yield f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _herald(env: dict[str, str], *args: str) -> str:
     return subprocess.run([sys.executable, "-m", "herald", *args], env=env, check=True,
                           capture_output=True, text=True).stdout
@@ -67,7 +60,7 @@ def run(megabytes: int) -> dict[str, object]:
     work = tempfile.mkdtemp(prefix="herald-upload-memory-")
     env = {**os.environ, "HERALD_DATABASE_URL": f"sqlite:///{work}/herald.db",
            "HERALD_MEDIA_DIR": f"{work}/media", "TMPDIR": work}
-    port = _free_port()
+    port = free_port()
     server: subprocess.Popen[bytes] | None = None
     try:
         _herald(env, "db", "upgrade")

@@ -99,17 +99,14 @@ def histories(rows: Iterable[JournalRow], *, final_check: Collection[str] = ()
 
 
 def _parse_time(value: object) -> datetime | None:
-    """A journaled `committing_at` (ISO 8601, with an offset); None when unreadable."""
+    """A journaled `committing_at`: Journal.committing writes it with isoformat()."""
     if not isinstance(value, str):
         return None
-    for parse in (datetime.fromisoformat,
-                  lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S%z")):
-        try:
-            parsed = parse(value)
-        except ValueError:
-            continue
-        return parsed if parsed.tzinfo else None
-    return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
 
 
 def _enum(kind: type[_E], value: str | None) -> _E | None:

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy import ColumnElement, Connection, Select, Table, update
 from sqlalchemy.exc import OperationalError
 
-from herald.queue.tables import posts
+from herald.queue.tables import posts, schedule
 
 #: Column kinds `bulk_update` knows how to declare: "str" | "int" | "time" | "json".
 Columns = Mapping[str, str]
@@ -75,6 +75,18 @@ def dialect_for(name: str) -> Dialect:
         return dialects[name]
     except KeyError:
         raise ValueError(f"Herald's queue does not support the {name!r} engine.") from None
+
+
+def claim_returning(conn: Connection, due: Select[Any], values: Mapping[str, Any]
+                    ) -> list[tuple[str, int]]:
+    """Claim the rows `due` selects in one UPDATE … RETURNING (PostgreSQL, SQLite)."""
+    stmt = (
+        update(schedule)
+        .where(schedule.c.post_id.in_(due.scalar_subquery()))
+        .values(**values)
+        .returning(schedule.c.post_id, schedule.c.attempts)
+    )
+    return [(r.post_id, r.attempts) for r in conn.execute(stmt)]
 
 
 def bulk_parts(table: Table, rows: Sequence[Mapping[str, Any]], columns: Columns,

@@ -15,12 +15,11 @@ from sqlalchemy import (
     bindparam,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
-from herald.queue.dialects import Columns, bulk_parts
+from herald.queue.dialects import Columns, bulk_parts, claim_returning
 from herald.queue.listen import NOTIFY_CHANNEL
 from herald.queue.tables import schedule
 
@@ -37,13 +36,7 @@ class PostgreSQL:
         # SKIP LOCKED: concurrent claimers take different rows instead of queueing.
         due = (select(schedule.c.post_id).where(*where).order_by(schedule.c.run_at)
                .limit(limit).with_for_update(skip_locked=True))
-        stmt = (
-            update(schedule)
-            .where(schedule.c.post_id.in_(due.scalar_subquery()))
-            .values(**values)
-            .returning(schedule.c.post_id, schedule.c.attempts)
-        )
-        return [(r.post_id, r.attempts) for r in conn.execute(stmt)]
+        return claim_returning(conn, due, values)
 
     def bulk_update(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
                     columns: Columns, *, where_running: bool = False) -> None:

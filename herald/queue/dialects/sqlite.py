@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, select, text, update
+from sqlalchemy import ColumnElement, Connection, Select, Table, select, text
 from sqlalchemy.exc import OperationalError
 
-from herald.queue.dialects import Columns, bulk_parts
+from herald.queue.dialects import Columns, bulk_parts, claim_returning
 from herald.queue.tables import schedule
 
 
@@ -19,13 +19,7 @@ class SQLite:
                    values: Mapping[str, Any], limit: int) -> list[tuple[str, int]]:
         # The transaction began IMMEDIATE (herald.db), so claimers are serialised.
         due = select(schedule.c.post_id).where(*where).order_by(schedule.c.run_at).limit(limit)
-        stmt = (
-            update(schedule)
-            .where(schedule.c.post_id.in_(due.scalar_subquery()))
-            .values(**values)
-            .returning(schedule.c.post_id, schedule.c.attempts)
-        )
-        return [(r.post_id, r.attempts) for r in conn.execute(stmt)]
+        return claim_returning(conn, due, values)
 
     def bulk_update(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
                     columns: Columns, *, where_running: bool = False) -> None:

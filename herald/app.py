@@ -18,6 +18,7 @@ from herald import __version__, proxies
 from herald.api import accounts, auth, media, posts, seed
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
+from herald.api.idempotency import IdempotencyLayer
 from herald.bodies import BodyGuard
 from herald.media.static import MediaFiles
 from herald.platforms.registry import SANDBOX_PATH
@@ -85,6 +86,8 @@ def _guard_bodies(app: FastAPI, herald: Herald) -> None:
     async def lookup(token: str) -> str:
         return await to_thread.run_sync(auth.lookup, herald.db, token)
 
+    # Inside BodyGuard: the token is checked (its company known) and the body capped.
+    app.add_middleware(IdempotencyLayer, db=herald.db)
     app.add_middleware(BodyGuard, settings=herald.settings, cache=app.state.token_cache,
                        lookup=lookup)
 

@@ -255,3 +255,30 @@ class SigninFailure(Base):
     #: "email:" or "ip:" and a SHA-256 of the value: no typed-in addresses kept in clear.
     key: Mapped[str] = mapped_column(String(80))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+#: MySQL's TEXT holds 64 KB; a stored answer (an import's per-row report) may be larger.
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+class IdempotencyKey(Base):
+    """A POST's Idempotency-Key: pending while the first request runs, then its answer.
+
+    The unique (company_id, idempotency_key) is what makes two racing requests one: the
+    second INSERT fails and reads the first's row instead of running the request again.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("company_id", "idempotency_key"),
+                      Index("ix_idempotency_keys_created_at", "created_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    #: SHA-256 of the route, the query and the raw body.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_type: Mapped[str | None] = mapped_column(String(200))
+    response_body: Mapped[str | None] = mapped_column(LongText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

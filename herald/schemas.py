@@ -235,6 +235,10 @@ class PostOut(BaseModel):
 
 class PostDetail(PostOut):
     next_attempt_at: datetime | None = None
+    #: Every account the create named (the post's group), so a script can compare.
+    account_ids: list[str] = Field(default_factory=list)
+    #: The post_type the create was given (Instagram's feed_story is stored as two posts).
+    requested_post_type: str | None = None
     attempt_log: list[AttemptOut] = Field(default_factory=list)
 
 

@@ -68,6 +68,12 @@ def split_post_type(platform: str, post_type: str) -> tuple[str, ...]:
     return found.splits.get(post_type, (post_type,)) if found else (post_type,)
 
 
+def split_types(platform: str) -> dict[str, tuple[str, ...]]:
+    """The platform's composed post types and the types each is published as."""
+    found = BY_NAME.get(platform)
+    return dict(found.splits) if found else {}
+
+
 def connectable() -> tuple[PlatformSpec, ...]:
     """The platforms with an OAuth connect flow, in reading order."""
     return tuple(s for s in SPECS if s.connect is not None)

@@ -14,7 +14,7 @@ from herald import queue
 from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PublishAttempt, SocialAccount, new_id
-from herald.platforms.registry import split_post_type
+from herald.platforms.registry import split_post_type, split_types
 from herald.schemas import AttemptOut, PostCreate, PostDetail, PostPatch
 from herald.services.context import Context
 from herald.statuses import EDITABLE, PostStatus, QueueStatus
@@ -155,7 +155,19 @@ def post_detail_out(session: Session, ctx: Context, post_id: str) -> PostDetail:
     detail = PostDetail.model_validate(found["post"])
     detail.next_attempt_at = found["next_attempt_at"]
     detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
+    detail.account_ids, detail.requested_post_type = _group_targets(session, found["post"])
     return detail
+
+
+def _group_targets(session: Session, post: Post) -> tuple[list[str], str]:
+    """The accounts of the post's create, and the post_type it was given."""
+    rows = session.execute(select(Post.account_id, Post.post_type)
+                           .where(Post.group_id == post.group_id)
+                           .order_by(Post.created_at, Post.id)).all()
+    mine = {t for a, t in rows if a == post.account_id}
+    composed = next((name for name, parts in split_types(post.platform).items()
+                     if set(parts) == mine), post.post_type)
+    return list(dict.fromkeys(a for a, _ in rows)), composed
 
 
 def _lock_editable(session: Session, post: Post, action: str) -> str | None:

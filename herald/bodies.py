@@ -29,6 +29,8 @@ MULTIPART_OVERHEAD = 1024 * 1024
 #: Paths whose body carries files (the upload cap); every other body gets the JSON cap.
 UPLOAD_PATHS = frozenset({"/api/v1/media", "/api/v1/schedule-post", "/schedule-post"})
 WEB_UPLOAD_PATHS = frozenset({"/compose", "/compose/media"})
+#: Bulk imports (a CSV or JSON file): their own cap, HERALD_MAX_IMPORT_BYTES.
+IMPORT_PATHS = frozenset({"/api/v1/posts/import", "/posts/import"})
 #: Paths outside /api/ that take a bearer token (the seed's aliases at the root).
 TOKEN_PATHS = frozenset({"/schedule-post"})
 #: The key under which the company of a checked token is left for `get_context`.
@@ -68,6 +70,8 @@ class BodyGuard:
         if path in UPLOAD_PATHS or path in WEB_UPLOAD_PATHS or path.startswith(SANDBOX_PATH):
             return (self.settings.media_max_upload_bytes + MULTIPART_OVERHEAD,
                     "HERALD_MEDIA_MAX_UPLOAD_BYTES")
+        if path in IMPORT_PATHS:
+            return self.settings.max_import_bytes, "HERALD_MAX_IMPORT_BYTES"
         return self.settings.max_json_bytes, "HERALD_MAX_JSON_BYTES"
 
     async def _refusal(self, scope: Scope, path: str) -> tuple[int, str, str] | None:

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     media_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     #: Largest body of a request that carries no file (JSON, a web form): 413 above it.
     max_json_bytes: int = Field(default=1024 * 1024, gt=0)
+    #: Bulk import (POST /api/v1/posts/import, `herald posts import`): largest file, most rows.
+    max_import_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_import_rows: int = Field(default=10_000, gt=0)
     media_fetch_timeout: float = Field(default=30.0, gt=0)
     media_jpeg_quality: int = Field(default=90, ge=1, le=100)
     #: Images decoded at once per process (uploads, media checks); the rest queue, so memory

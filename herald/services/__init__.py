@@ -21,6 +21,7 @@ from herald.services.companies import (
     revoke_api_token,
 )
 from herald.services.context import Context, PostChecks
+from herald.services.imports import ImportReport, import_posts
 from herald.services.post_list import (
     PostFilters,
     list_post_rows,
@@ -46,6 +47,7 @@ from herald.services.uploads import Upload, spool_bounded, store_upload
 __all__ = [
     "PAST_TOLERANCE",
     "Context",
+    "ImportReport",
     "PostChecks",
     "PostFilters",
     "QueueSignal",
@@ -60,6 +62,7 @@ __all__ = [
     "delete_account",
     "get_account",
     "get_post",
+    "import_posts",
     "inspect_media",
     "list_accounts",
     "list_post_rows",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -65,19 +65,8 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
     # Core rows, not ORM objects: the accounts are only read (validation reads .platform).
     found = {a.id: a for a in conn.execute(_TARGET_ACCOUNTS, {"ids": targets,
                                                               "company_id": ctx.company_id})}
-    missing = [t for t in targets if t not in found]
-    if missing:
-        raise NotFound(f"No account with id {missing[0]!r}.")
-    problems: list[str] = []
-    for account in found.values():
-        for post_type in split_post_type(account.platform, data.post_type):
-            problems += _check(ctx, account, post_type, data.caption, media, data.options,
-                               inspected)
-    if problems:
-        raise Invalid(problems[0] if len(problems) == 1 else
-                      f"{len(problems)} problems: " + " ".join(problems), details=problems)
     now = ctx.now()
-    rows = _post_rows(ctx, data, [found[t] for t in targets], media, run_at, now)
+    rows = plan_posts(ctx, data, found, media, run_at, inspected, now=now)
     # A Core INSERT rather than the ORM's unit of work: this is the API's hottest write,
     # and the objects returned are only read (for the response), never changed. One row
     # goes as a plain execute, cheaper than an executemany of one.
@@ -92,6 +81,28 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
             entries.append((row["id"], due))
         queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
     return [Post(**row) for row in rows]
+
+
+def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
+               media: list[dict[str, Any]], run_at: datetime | None,
+               inspected: InspectedMedia | None, *, now: datetime) -> list[dict[str, Any]]:
+    """A create's checks (its accounts `found` by id, its media `inspected`) and its rows.
+
+    No I/O: the bulk import runs it for every row, then inserts them all at once.
+    """
+    targets = data.targets
+    missing = [t for t in targets if t not in found]
+    if missing:
+        raise NotFound(f"No account with id {missing[0]!r}.")
+    problems: list[str] = []
+    for account in (found[t] for t in targets):
+        for post_type in split_post_type(account.platform, data.post_type):
+            problems += _check(ctx, account, post_type, data.caption, media, data.options,
+                               inspected)
+    if problems:
+        raise Invalid(problems[0] if len(problems) == 1 else
+                      f"{len(problems)} problems: " + " ".join(problems), details=problems)
+    return _post_rows(ctx, data, [found[t] for t in targets], media, run_at, now)
 
 
 def _post_rows(ctx: Context, data: PostCreate, accounts: list[Row[Any]],

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import api, burst, engine, idle, ontime, seed_baseline, upload_memory
+from bench import api, burst, engine, idle, import_csv, ontime, seed_baseline, upload_memory
 
 FULL: dict[str, dict[str, Any]] = {
     "engine": {"posts": 20000, "engines": ["postgresql", "mariadb", "sqlite"],
@@ -30,6 +30,7 @@ FULL: dict[str, dict[str, Any]] = {
             "server_workers": [1, 2]},
     "seed": {"posts": 15, "tick": 60.0, "latency": 1.2},
     "upload": {"uploads": 16, "width": 6000, "height": 6000},
+    "import": {"rows": 10000, "engines": ["postgresql", "sqlite"]},
 }
 QUICK: dict[str, dict[str, Any]] = {
     "engine": {"posts": 300, "engines": ["sqlite"], "workers": [1]},
@@ -40,6 +41,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "api": {"clients": 2, "seconds": 1, "engines": ["sqlite"], "server_workers": [1]},
     "seed": {"posts": 6, "tick": 1.0, "latency": 0.05},
     "upload": {"uploads": 2, "width": 300, "height": 300},
+    "import": {"rows": 20, "engines": ["sqlite"]},
 }
 #: The figures issue #5 sets run this many times; the median run is reported, with the range.
 REPEATS = 3
@@ -88,6 +90,8 @@ def collect(sizes: dict[str, dict[str, Any]], main_engine: str, repeats: int
     out["seed"] = seed_baseline.run(main_engine, s["posts"], s["tick"], s["latency"])
     u = sizes["upload"]
     out["upload"] = upload_memory.run(u["uploads"], u["width"], u["height"])
+    m = sizes["import"]
+    out["import"] = [import_csv.run(name, m["rows"], _tmp()) for name in m["engines"]]
     return out
 
 
@@ -135,6 +139,12 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                      ">= 500/s, p99 <= 100 ms",
                      f"{c['per_second']}/s, p99 {c['p99_ms']} ms (runs: {_runs(r)}/s)",
                      c["per_second"] >= 500 and c["p99_ms"] <= 100))
+    for r in results.get("import", []):
+        if r["engine"] == "postgresql":
+            rows.append((f"bulk import, {r['rows']:,} CSV rows on PostgreSQL",
+                         "dry run and import <= 5 s each",
+                         f"dry run {r['dry_run_s']} s, import {r['import_s']} s",
+                         r["dry_run_s"] <= 5 and r["import_s"] <= 5))
     return rows
 
 
@@ -220,7 +230,14 @@ def render(results: dict[str, Any], sizes: dict[str, dict[str, Any]], seconds: f
               f"{u['uploads']} --width {u['width']} --height {u['height']}` — concurrent "
               "uploads of the largest flat PNG Herald accepts to one `herald serve`.", "",
               f"{u['stored']}/{u['uploads']} stored in {u['seconds']} s; server RSS "
-              f"{u['idle_rss_mb']} MB idle, peak **{u['peak_rss_mb']} MB**.", END]
+              f"{u['idle_rss_mb']} MB idle, peak **{u['peak_rss_mb']} MB**."]
+    lines += ["", "### Bulk import", f"`python -m bench.import_csv --rows "
+              f"{sizes['import']['rows']}` — a CSV through `services.import_posts` (what the "
+              "API and the CLI call): every row checked, one shared image probed once.", "",
+              "| engine | rows | dry run s | import s |", "|---|---|---|---|"]
+    lines += [f"| {r['engine']} | {r['rows']} | {r['dry_run_s']} | {r['import_s']} |"
+              for r in results.get("import", [])]
+    lines.append(END)
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ def test_every_benchmark_runs_at_a_small_size(tmp_path, monkeypatch):
     assert upload["peak_rss_mb"] >= upload["idle_rss_mb"] > 0
     text = run_all.render(results, run_all.QUICK, 1.0)
     assert "### Burst" in text and "### The seed's design" in text and "### Upload memory" in text
+    assert results["import"][0]["posts"] == run_all.QUICK["import"]["rows"]
     assert text.startswith(run_all.START) and text.endswith(run_all.END)
     # One row per figure the issue sets, each judged from the run.
     figures = [name for name, *_ in run_all.targets(results)]
@@ -56,3 +57,25 @@ def test_the_upload_streaming_benchmark_runs_at_a_small_size():
 
     result = upload_stream.run(2)
     assert result["status"] == 201 and result["megabytes"] == 2
+
+
+def test_the_import_benchmark_runs_at_a_small_size(tmp_path):
+    from bench import import_csv
+
+    result = import_csv.run("sqlite", 20, str(tmp_path))
+    assert result["posts"] == result["queued"] == 20
+    assert result["dry_run_s"] >= 0 and result["import_s"] >= 0
+    text = run_all.render({**_empty_results(), "import": [result]}, run_all.QUICK, 1.0)
+    assert "### Bulk import" in text and "| sqlite | 20 |" in text
+
+
+def _empty_results():
+    """The smallest results render() takes, for checking one section alone."""
+    return {"engine": [], "burst": [], "idle": [], "api": [],
+            "ontime": {"rate_per_s": 1, "seconds": 1, "published": 0, "posts": 0,
+                       "lateness_p50_ms": None, "lateness_p99_ms": None,
+                       "lateness_max_ms": None, "early": 0},
+            "seed": {"posts": 1, "tick_s": 1.0, "latency_s": 0.1, "seed_s": 1, "herald_s": 1,
+                     "ratio": 1},
+            "upload": {"uploads": 1, "width": 1, "height": 1, "stored": 1, "seconds": 1,
+                       "idle_rss_mb": 1, "peak_rss_mb": 1}}

@@ -380,9 +380,11 @@ def status(json_out: JsonOpt = False) -> None:
 
 
 def _add_web_commands() -> None:
+    from herald.cli_import import posts_import
     from herald.web.cli import user_app
 
     app.add_typer(user_app, name="user")
+    posts_app.command("import")(posts_import)
 
 
 _add_web_commands()

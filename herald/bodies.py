@@ -30,7 +30,7 @@ MULTIPART_OVERHEAD = 1024 * 1024
 UPLOAD_PATHS = frozenset({"/api/v1/media", "/api/v1/schedule-post", "/schedule-post"})
 WEB_UPLOAD_PATHS = frozenset({"/compose", "/compose/media"})
 #: Bulk imports (a CSV or JSON file): their own cap, HERALD_MAX_IMPORT_BYTES.
-IMPORT_PATHS = frozenset({"/api/v1/posts/import", "/posts/import"})
+IMPORT_PATHS = frozenset({"/api/v1/posts/import", "/import"})
 #: Paths outside /api/ that take a bearer token (the seed's aliases at the root).
 TOKEN_PATHS = frozenset({"/schedule-post"})
 #: The key under which the company of a checked token is left for `get_context`.

@@ -33,6 +33,8 @@ class Accounts:
 
     by_id: Mapping[str, Any]
     default_zone: str = "UTC"
+    #: Where `default_zone` comes from, for the row's note.
+    default_source: str = "the company's time zone"
     by_name: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -59,7 +61,7 @@ class Accounts:
         own = getattr(self.by_id[account_id], "timezone", None)
         if own:
             return own, "the account's time zone"
-        return self.default_zone, "the company's time zone"
+        return self.default_zone, self.default_source
 
 
 @dataclass

@@ -76,11 +76,15 @@ class _Rollback(Exception):
 
 
 def import_posts(open_session: OpenSession, ctx: Context, raw: bytes, content_type: str, *,
-                 dry_run: bool, max_rows: int, progress: Progress | None = None
-                 ) -> ImportReport:
-    """Check every row like a single create; unless a dry run, store all rows or none."""
+                 dry_run: bool, max_rows: int, progress: Progress | None = None,
+                 timezone: str | None = None) -> ImportReport:
+    """Check every row like a single create; unless a dry run, store all rows or none.
+
+    A local time with no `timezone` column is read in the account's zone, else `timezone`
+    (the web UI passes the user's), else the company's.
+    """
     tell = progress or (lambda stage, done, total: None)
-    accounts = _load_accounts(open_session, ctx)
+    accounts = _load_accounts(open_session, ctx, timezone)
     report = ImportReport(dry_run, read_import(raw, content_type, accounts, max_rows=max_rows))
     tell("read", len(report.rows), len(report.rows))
     valid = [r for r in report.rows if r.data is not None and not r.problems]
@@ -111,13 +115,16 @@ def import_posts(open_session: OpenSession, ctx: Context, raw: bytes, content_ty
     return report
 
 
-def _load_accounts(open_session: OpenSession, ctx: Context) -> Accounts:
+def _load_accounts(open_session: OpenSession, ctx: Context, timezone: str | None
+                   ) -> Accounts:
     with open_session() as session:
         conn = session.connection()
         found = {a.id: a for a in conn.execute(
             select(_accounts).where(_accounts.c.company_id == ctx.company_id))}
         zone = conn.execute(select(Company.timezone).where(
             Company.id == ctx.company_id)).scalar_one_or_none()
+    if timezone:
+        return Accounts(found, default_zone=timezone, default_source="your time zone")
     return Accounts(found, default_zone=zone or "UTC")
 
 

@@ -50,6 +50,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         calendar,
         compose,
         dashboard,
+        imports,
         posts,
         sandbox,
         settings,
@@ -61,6 +62,7 @@ def install(app: FastAPI, herald: Herald) -> None:
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    for module in (signin, dashboard, calendar, compose, posts, accounts, settings, sandbox):
+    for module in (signin, dashboard, calendar, compose, posts, accounts, settings, sandbox,
+                   imports):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

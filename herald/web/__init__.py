@@ -50,6 +50,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         calendar,
         compose,
         dashboard,
+        ics,
         imports,
         posts,
         sandbox,
@@ -63,6 +64,6 @@ def install(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
     for module in (signin, dashboard, calendar, compose, posts, accounts, settings, sandbox,
-                   imports):
+                   imports, ics):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

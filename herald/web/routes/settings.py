@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from herald import services
 from herald.errors import AppError, NotFound
 from herald.runtime import Herald
+from herald.services import calendar_feed
 from herald.web import queries, sessions, users
 from herald.web.deps import HeraldDep, UserDep, WebUser
 from herald.web.localtime import zone_names
@@ -24,8 +25,9 @@ def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int =
     with herald.db.session() as session:
         tokens = queries.company_tokens(session, user.company_id)
         members = users.list_members(session, company_id=user.company_id)
+        feed_since = calendar_feed.feed_created_at(session, user_id=user.id)
     context: dict[str, Any] = {"values": {"timezone": user.timezone}, "errors": {},
-                               "new_token": None}
+                               "new_token": None, "new_feed": None, "feed_since": feed_since}
     context.update(values)
     return page(request, "settings.html", user, title="Settings", active="settings",
                 tokens=tokens, members=members, zones=zone_names(), status_code=status_code,

@@ -23,14 +23,15 @@ _BODY = {"content": {
         "$ref": "#/components/schemas/PostCreate"}}}}, "required": True}
 
 
-@router.post("/import", status_code=201, responses=documented(400, 413),
-             openapi_extra={"requestBody": _BODY})
+@router.post("/import", status_code=201, responses={
+    200: {"description": "A dry run whose every row is valid: the per-row report"},
+    **documented(400, 413)}, openapi_extra={"requestBody": _BODY})
 async def import_posts(request: Request, herald: HeraldDep, ctx: ContextDep,
                        dry_run: bool = False) -> JSONResponse:
     """Import many posts: each row checked as a single create; all stored, or none.
 
-    `dry_run=true` answers the per-row report (200) and stores nothing; a real import with
-    any bad row is a 422 whose `details` name each row, its account and what is wrong.
+    `dry_run=true` stores nothing and answers the report (200). Any bad row, dry run or
+    not, is a 422 whose `details` name each bad row, its account and what is wrong.
     """
     raw = await request.body()
     content_type = request.headers.get("content-type", "")
@@ -39,7 +40,7 @@ async def import_posts(request: Request, herald: HeraldDep, ctx: ContextDep,
         report = services.import_posts(
             herald.unit_of_work, ctx, raw, content_type, dry_run=dry_run,
             max_rows=herald.settings.max_import_rows)
-        if report.bad_rows and not dry_run:
+        if report.bad_rows:
             raise Invalid(report.summary(), details=report.as_dict()["problems"])
         return report.as_dict() | {"message": report.summary()}
 

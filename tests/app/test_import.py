@@ -52,11 +52,17 @@ def test_dry_run_reports_per_row_and_stores_nothing(client, auth, herald, accoun
     body = _csv("account,run_at,caption", f"{account},{_when()},fine",
                 f"nobody,{_when()},who?")
     response = _post(client, auth, body, dry_run=True)
-    assert response.status_code == 200, response.text
-    report = response.json()
-    assert not report["ok"] and not report["stored"]
-    assert report["problems"] == [{"row": 2, "line": 3, "account": "nobody", "problems": [
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["message"] == ("Row 2 (account 'nobody'): no account with the id or name "
+                                "'nobody' in this company.")
+    assert error["details"] == [{"row": 2, "line": 3, "account": "nobody", "problems": [
         "no account with the id or name 'nobody' in this company"]}]
+    assert _count(herald) == 0
+    good = _post(client, auth, _csv("account,run_at,caption", f"{account},{_when()},fine"),
+                 dry_run=True)
+    assert good.status_code == 200, good.text
+    assert good.json()["ok"] and not good.json()["stored"] and good.json()["rows"] == 1
     assert _count(herald) == 0
 
 
@@ -87,9 +93,9 @@ def test_platform_rules_apply_per_row(client, auth, herald, company):
     add_account(herald, company[0], "instagram", external_id="ig-1")
     response = _post(client, auth, _csv("account,run_at,caption",
                                         f"instagram ig-1,{_when()},no media"), dry_run=True)
-    report = response.json()
-    assert report["problems"][0]["row"] == 1
-    assert report["problems"][0]["problems"]  # Instagram needs an image: the create's check
+    details = response.json()["error"]["details"]
+    assert details[0]["row"] == 1
+    assert details[0]["problems"]  # Instagram needs an image: the create's check
 
 
 @pytest.mark.parametrize(("header", "message"), [
@@ -147,9 +153,10 @@ def test_names_local_times_zones_and_media_lists(client, auth, herald, account, 
                 f"Facebook Page-1,{local},Europe/Berlin,\"{image_url}\n{image_url}\",feed,a",
                 f"{account},{local},,,feed,b",
                 f"{account},{local},Mars/Olympus,,feed,c")
-    report = _post(client, auth, body, dry_run=True).json()
-    assert report["problems"] == [{"row": 3, "line": 5, "account": account, "problems": [
+    details = _post(client, auth, body, dry_run=True).json()["error"]["details"]
+    assert details == [{"row": 3, "line": 5, "account": account, "problems": [
         "unknown time zone 'Mars/Olympus'; use an IANA name such as 'Europe/Berlin'"]}]
+    report = _post(client, auth, body.rsplit(b"\n", 2)[0] + b"\n", dry_run=True).json()
     assert report["items"][1]["notes"] == [
         f"run_at '{local}' read in UTC (the company's time zone)"]
 
@@ -170,11 +177,12 @@ def test_queue_means_next_slot(herald, company, account):
 
 
 def test_first_comment_is_refused_until_creates_take_it(client, auth, herald, account):
-    report = _post(client, auth, _csv("account,run_at,first_comment,caption",
-                                      f"{account},{_when()},Nice!,a", f"{account},{_when()},,b"),
-                   dry_run=True).json()
-    assert [p["row"] for p in report["problems"]] == [1]
-    assert "first comments are not supported yet" in report["problems"][0]["problems"][0]
+    details = _post(client, auth, _csv("account,run_at,first_comment,caption",
+                                       f"{account},{_when()},Nice!,a",
+                                       f"{account},{_when()},,b"),
+                    dry_run=True).json()["error"]["details"]
+    assert [p["row"] for p in details] == [1]
+    assert "first comments are not supported yet" in details[0]["problems"][0]
 
 
 def test_json_array_of_create_bodies(client, auth, herald, account):

@@ -70,8 +70,9 @@ class BodyGuard:
         if path in UPLOAD_PATHS or path in WEB_UPLOAD_PATHS or path.startswith(SANDBOX_PATH):
             return (self.settings.media_max_upload_bytes + MULTIPART_OVERHEAD,
                     "HERALD_MEDIA_MAX_UPLOAD_BYTES")
-        if path in IMPORT_PATHS:
-            return self.settings.max_import_bytes, "HERALD_MAX_IMPORT_BYTES"
+        if path in IMPORT_PATHS:  # the web UI's form carries the file as multipart
+            extra = 0 if path.startswith(API_PREFIX) else MULTIPART_OVERHEAD
+            return self.settings.max_import_bytes + extra, "HERALD_MAX_IMPORT_BYTES"
         return self.settings.max_json_bytes, "HERALD_MAX_JSON_BYTES"
 
     async def _refusal(self, scope: Scope, path: str) -> tuple[int, str, str] | None:

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from anyio import to_thread
+from anyio import CancelScope, to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald.bodies import COMPANY_KEY
@@ -76,6 +76,7 @@ class IdempotencyLayer:
 
     async def _run(self, scope: Scope, body: bytes, receive: Receive, send: Send,
                    company_id: str, key: str) -> None:
+        # Recorded before it is sent: a client gone mid-send leaves the whole answer kept.
         answer: dict[str, Any] = {"status": 500, "type": "", "chunks": []}
         given = False
 
@@ -96,11 +97,15 @@ class IdempotencyLayer:
 
         try:
             await self.app(scope, replayed_receive, recording_send)
-        except BaseException:
-            await to_thread.run_sync(lambda: idempotency.abandon(
-                self.db, company_id=company_id, key=key))
-            raise
-        if answer["status"] >= 500:
+        finally:
+            # Shielded: a client that hangs up cancels the request, and the answer the
+            # route already made (a post created) must still be kept for its retry.
+            with CancelScope(shield=True):
+                await self._settle(company_id, key, answer)
+
+    async def _settle(self, company_id: str, key: str, answer: dict[str, Any]) -> None:
+        """Keep the answer; free the key when there is none, or it is a 5xx."""
+        if not answer["chunks"] or answer["status"] >= 500:
             await to_thread.run_sync(lambda: idempotency.abandon(
                 self.db, company_id=company_id, key=key))
             return

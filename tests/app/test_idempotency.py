@@ -175,3 +175,23 @@ def test_get_post_returns_everything_the_create_took(client, auth, herald, compa
     assert got["post_type"] in ("feed", "story")
     from datetime import datetime
     assert datetime.fromisoformat(got["run_at"]) == datetime.fromisoformat(body["run_at"])
+
+
+def test_a_server_error_frees_the_key_for_the_retry(client, auth, herald, company, monkeypatch):
+    from herald.api import posts as posts_api
+
+    account = add_account(herald, company[0])
+    body, headers = _body(account), {**auth, "Idempotency-Key": "crash-1"}
+    real = posts_api.services.create_posts
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(posts_api.services, "create_posts", crash)
+    with pytest.raises(RuntimeError):
+        client.post("/api/v1/posts", json=body, headers=headers)
+    monkeypatch.setattr(posts_api.services, "create_posts", real)
+    retried = client.post("/api/v1/posts", json=body, headers=headers)
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert _count(herald) == 1

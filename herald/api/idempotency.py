@@ -66,13 +66,25 @@ class IdempotencyLayer:
 
     async def _claim(self, company_id: str, key: str, mark: str) -> idempotency.Claim:
         """Claim the key; while its first request runs, wait a little for its answer."""
+        def claim() -> idempotency.Claim:
+            return idempotency.claim(self.db, company_id=company_id, key=key,
+                                     fingerprint=mark, now=utcnow())
+
+        def peek() -> idempotency.Claim | None:
+            # Read only: polling by INSERT would log a unique violation each time.
+            return idempotency.peek(self.db, company_id=company_id, key=key,
+                                    fingerprint=mark, now=utcnow())
+
         deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            found = await to_thread.run_sync(lambda: idempotency.claim(
-                self.db, company_id=company_id, key=key, fingerprint=mark, now=utcnow()))
-            if found.verdict is not Verdict.IN_PROGRESS or time.monotonic() > deadline:
-                return found
+        found: idempotency.Claim | None = await to_thread.run_sync(claim)
+        while found is None or found.verdict is Verdict.IN_PROGRESS:
+            if time.monotonic() > deadline:
+                return found or idempotency.Claim(Verdict.IN_PROGRESS)
             await asyncio.sleep(0.1)
+            found = await to_thread.run_sync(peek)
+            if found is None:  # the first request failed and freed the key: take it
+                found = await to_thread.run_sync(claim)
+        return found
 
     async def _run(self, scope: Scope, body: bytes, receive: Receive, send: Send,
                    company_id: str, key: str) -> None:

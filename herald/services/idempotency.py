@@ -70,19 +70,27 @@ def claim(db: Database, *, company_id: str, key: str, fingerprint: str,
             return Claim(Verdict.RUN)
         except IntegrityError:
             pass  # the key exists (or a racing request just inserted it): read it
-        found = _read(db, company_id, key)
-        if found is None:
-            continue  # purged or abandoned between our INSERT and SELECT: try again
-        if found.created_at < now - KEEP:
-            _forget_if_expired(db, found.id, now)
-            continue
-        if found.fingerprint != fingerprint:
-            return Claim(Verdict.MISMATCH)
-        if found.state != "done":
-            return Claim(Verdict.IN_PROGRESS)
-        return Claim(Verdict.REPLAY, found.response_status, found.response_type,
-                     found.response_body)
+        found = peek(db, company_id=company_id, key=key, fingerprint=fingerprint, now=now)
+        if found is not None:
+            return found
     return Claim(Verdict.IN_PROGRESS)
+
+
+def peek(db: Database, *, company_id: str, key: str, fingerprint: str,
+         now: datetime) -> Claim | None:
+    """What the request that holds the key left (None: the key is free), read only."""
+    found = _read(db, company_id, key)
+    if found is None:
+        return None
+    if found.created_at < now - KEEP:
+        _forget_if_expired(db, found.id, now)
+        return None
+    if found.fingerprint != fingerprint:
+        return Claim(Verdict.MISMATCH)
+    if found.state != "done":
+        return Claim(Verdict.IN_PROGRESS)
+    return Claim(Verdict.REPLAY, found.response_status, found.response_type,
+                 found.response_body)
 
 
 def _read(db: Database, company_id: str, key: str) -> IdempotencyKey | None:

@@ -195,3 +195,20 @@ def test_a_server_error_frees_the_key_for_the_retry(client, auth, herald, compan
     assert retried.status_code == 201, retried.text
     assert "idempotent-replayed" not in retried.headers
     assert _count(herald) == 1
+
+
+def test_a_key_still_running_is_409_after_the_wait(client, auth, herald, company, monkeypatch):
+    from herald.api import idempotency as layer
+
+    account = add_account(herald, company[0])
+    response = client.post("/api/v1/posts", json=_body(account), headers=auth)  # warm up
+    body = response.request.content
+    mark = idempotency.fingerprint("/api/v1/posts", "", body)
+    assert idempotency.claim(herald.db, company_id=company[0], key="slow", fingerprint=mark,
+                             now=utcnow()).verdict == "run"
+    monkeypatch.setattr(layer, "WAIT_SECONDS", 0.3)
+    again = client.post("/api/v1/posts", content=body, headers={
+        **auth, "Idempotency-Key": "slow", "content-type": "application/json"})
+    assert again.status_code == 409
+    assert "still being processed" in again.json()["error"]["message"]
+    assert _count(herald) == 1  # only the warm-up

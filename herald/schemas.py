@@ -140,6 +140,8 @@ class AccountOut(BaseModel):
     backoff_until: datetime | None = None
     token_expires_at: datetime | None = None
     sandbox: bool = False
+    #: Set while the account's queue is paused (its posts are held).
+    queue_paused_at: datetime | None = None
     created_at: datetime
 
 
@@ -150,12 +152,15 @@ class PostCreate(Strict):
     caption: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     options: dict[str, Any] = Field(default_factory=dict)
-    run_at: datetime | Literal["now"] | None = None
+    #: A time, "now", or "next_slot": each account's next free slot of its schedule.
+    run_at: datetime | Literal["now", "next_slot"] | None = None
     draft: bool = False
 
     @field_validator("run_at", mode="before")
     @classmethod
     def _run_at(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "next_slot":
+            return "next_slot"
         return None if value is None else parse_run_at(value)
 
     @field_validator("options")
@@ -171,8 +176,11 @@ class PostCreate(Strict):
         if (self.account_id is None) == (self.account_ids is None):
             raise ValueError("give either account_id or account_ids (one post per account)")
         if self.run_at is None and not self.draft:
-            raise ValueError('run_at is required (an ISO 8601 time with timezone, or "now") '
-                             "unless draft is true")
+            raise ValueError('run_at is required (an ISO 8601 time with timezone, "now" or '
+                             '"next_slot") unless draft is true')
+        if self.run_at == "next_slot" and self.draft:
+            raise ValueError('a draft holds no queue slot; leave out run_at "next_slot" or '
+                             "draft")
         return self
 
     @property
@@ -187,9 +195,10 @@ class PostPatch(Strict):
     options: dict[str, Any] | None = None
     run_at: datetime | Literal["now"] | None = None
 
-    _run_at = field_validator("run_at", mode="before")(
-        PostCreate._run_at.__func__  # type: ignore[attr-defined]
-    )
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _run_at(cls, value: Any) -> Any:
+        return None if value is None else parse_run_at(value)
     _options = field_validator("options")(
         PostCreate._options.__func__  # type: ignore[attr-defined]
     )
@@ -231,6 +240,14 @@ class PostOut(BaseModel):
     published_at: datetime | None
     #: Set when a cancel arrived while the post was being published.
     cancel_requested_at: datetime | None = None
+    #: How it was scheduled: null (a time given), "queue" (a slot of the account's
+    #: schedule), "series" (an occurrence of a recurring series), "evergreen" (a refill).
+    origin: str | None = None
+    #: The slot of the account's schedule it holds (queued and evergreen posts).
+    queue_slot: datetime | None = None
+    series_id: str | None = None
+    #: An occurrence edited on its own: its series' edits no longer reach it.
+    detached: bool = False
 
 
 class PostDetail(PostOut):

@@ -23,7 +23,7 @@ from herald.models import utcnow
 from herald.platforms.base import PublisherRegistry
 from herald.publishing import Prepared, Publishing, load_jobs
 from herald.queue import Claim, Outcome, Queue
-from herald.statuses import AttemptOutcome
+from herald.statuses import AttemptOutcome, QueueStatus
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -266,8 +266,16 @@ class Worker:
             for claim in claims:
                 self._held.pop(claim.post_id, None)
             raise
+        # A create that raced a pause queued its post as pending: held here instead.
+        holds = [item.claim for item in prepared if item.hold]
+        if holds:
+            await asyncio.to_thread(self.queue.release, holds, now=self.clock(),
+                                    status=QueueStatus.HELD)
+            for claim in holds:
+                self._held.pop(claim.post_id, None)
         for item in prepared:
-            self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
+            if not item.hold:
+                self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
 
     async def _publish(self, item: Prepared) -> None:
         async with self._slots:

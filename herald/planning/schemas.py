@@ -1,0 +1,63 @@
+"""Request and response bodies of the planning routes (schedules, queues, series)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from herald.schemas import PostOut, Strict
+
+
+class SlotIn(Strict):
+    weekday: str = Field(min_length=1, max_length=12, examples=["mon"])
+    time: str = Field(min_length=1, max_length=8, examples=["09:00"])
+    #: Only evergreen posts of this category refill the slot when it is still empty.
+    category: str | None = Field(default=None, max_length=100)
+
+
+class ScheduleIn(Strict):
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Berlin"])
+    slots: list[SlotIn] = Field(default_factory=list, max_length=1008)
+
+
+class SlotOut(BaseModel):
+    weekday: str
+    time: str
+    category: str | None = None
+
+
+class ScheduleOut(BaseModel):
+    account_id: str
+    timezone: str
+    slots: list[SlotOut]
+    #: The next few slot times (UTC), free or not.
+    upcoming: list[datetime] = Field(default_factory=list)
+
+
+class QueueItem(BaseModel):
+    slot: datetime
+    #: "queue" or "evergreen".
+    origin: str | None
+    #: The queue row's status: "pending", "held" (the queue is paused), "processing" …
+    queue_status: str | None
+    posts: list[PostOut]
+
+
+class QueueOut(BaseModel):
+    account_id: str
+    timezone: str | None
+    paused: bool
+    paused_at: datetime | None = None
+    items: list[QueueItem]
+    #: Free slots after now (UTC), the first `empty` of them.
+    empty_slots: list[datetime]
+
+
+class MoveIn(Strict):
+    #: "up" (earlier: swap with the post before it) or "down"; or give `slot`.
+    direction: Literal["up", "down"] | None = None
+    #: An empty slot of the schedule to move the post to.
+    slot: datetime | None = None
+

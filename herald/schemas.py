@@ -145,6 +145,28 @@ class AccountOut(BaseModel):
     created_at: datetime
 
 
+class RecurrenceIn(Strict):
+    """A recurring post: an RFC 5545 RRULE read in `timezone`, starting at run_at."""
+
+    rule: str = Field(min_length=1, max_length=1000, examples=["FREQ=WEEKLY;BYDAY=MO"])
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Berlin"])
+    until: datetime | None = None
+    count: int | None = Field(default=None, ge=1, le=10_000)
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("until needs a timezone, e.g. 2027-06-30T23:59:00+02:00")
+        return None if value is None else in_utc_range(value, "until")
+
+
+class EvergreenIn(Strict):
+    """An evergreen library entry: it refills empty slots of its accounts' schedules."""
+
+    categories: list[str] = Field(default_factory=list, max_length=20)
+
+
 class PostCreate(Strict):
     account_id: str | None = None
     account_ids: list[str] | None = Field(default=None, min_length=1, max_length=100)
@@ -155,6 +177,10 @@ class PostCreate(Strict):
     #: A time, "now", or "next_slot": each account's next free slot of its schedule.
     run_at: datetime | Literal["now", "next_slot"] | None = None
     draft: bool = False
+    #: Make the post again and again: occurrences become posts a rolling window ahead.
+    recurrence: RecurrenceIn | None = None
+    #: Keep it in the evergreen library instead (no run_at): it refills empty slots.
+    evergreen: EvergreenIn | None = None
 
     @field_validator("run_at", mode="before")
     @classmethod
@@ -175,6 +201,15 @@ class PostCreate(Strict):
     def _targets(self) -> PostCreate:
         if (self.account_id is None) == (self.account_ids is None):
             raise ValueError("give either account_id or account_ids (one post per account)")
+        if self.evergreen is not None:
+            if self.run_at is not None or self.draft or self.recurrence is not None:
+                raise ValueError("an evergreen post has no run_at, draft or recurrence: "
+                                 "it refills empty slots of its accounts' schedules")
+            return self
+        if self.recurrence is not None and (self.draft or not isinstance(self.run_at,
+                                                                           datetime)):
+            raise ValueError("a recurring post needs run_at, the time of its first "
+                             "occurrence (not now, next_slot or a draft)")
         if self.run_at is None and not self.draft:
             raise ValueError('run_at is required (an ISO 8601 time with timezone, "now" or '
                              '"next_slot") unless draft is true')

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from herald.schemas import PostOut, Strict
+from herald.schemas import MediaIn, PostOut, RecurrenceIn, Strict
 
 
 class SlotIn(Strict):
@@ -61,3 +61,51 @@ class MoveIn(Strict):
     #: An empty slot of the schedule to move the post to.
     slot: datetime | None = None
 
+
+
+class RecurrenceOut(BaseModel):
+    rule: str
+    timezone: str
+    until: datetime | None = None
+    count: int | None = None
+
+
+class SeriesOut(BaseModel):
+    id: str
+    #: "recurring" or "evergreen".
+    kind: str
+    account_ids: list[str]
+    post_type: str
+    caption: str
+    media: list[dict[str, Any]]
+    options: dict[str, Any]
+    recurrence: RecurrenceOut | None = None
+    #: Recurring: the first occurrence; occurrences up to expanded_until are posts.
+    starts_at: datetime | None = None
+    expanded_until: datetime | None = None
+    #: Evergreen: the slot categories it refills.
+    categories: list[str] = Field(default_factory=list)
+    #: Set once the series was stopped (DELETE): it makes no more posts.
+    stopped_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    #: Its posts still to come (pending), in time order, and the next times the rule
+    #: gives beyond them.
+    occurrences: list[PostOut] = Field(default_factory=list)
+    next_times: list[datetime] = Field(default_factory=list)
+
+
+class SeriesPage(BaseModel):
+    items: list[SeriesOut]
+
+
+class SeriesPatch(Strict):
+    """Edits for the occurrences still to come (those edited on their own keep theirs)."""
+
+    caption: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=20)
+    options: dict[str, Any] | None = None
+    #: A new rule: the occurrences still to come are made again from it.
+    recurrence: RecurrenceIn | None = None
+    #: Evergreen: the slot categories it refills.
+    categories: list[str] | None = Field(default=None, max_length=20)

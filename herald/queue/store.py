@@ -142,6 +142,14 @@ def next_run_at(conn: Connection, *, post_id: str) -> datetime | None:
     ).scalar_one_or_none()
 
 
+def forget_posts(conn: Connection, post_ids: Sequence[str]) -> None:
+    """Drop the queue rows and journals of posts about to be deleted (a series' occurrences
+    still to come, made again from a new rule)."""
+    if post_ids:
+        conn.execute(attempts_t.delete().where(attempts_t.c.post_id.in_(list(post_ids))))
+        conn.execute(schedule.delete().where(schedule.c.post_id.in_(list(post_ids))))
+
+
 def forget_account(conn: Connection, *, account_id: str) -> None:
     """Drop the queue rows and journals of an account's posts (the account is deleted)."""
     post_ids = select(posts.c.id).where(posts.c.account_id == account_id).scalar_subquery()

@@ -62,6 +62,10 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
     The media is fetched and probed (or `inspected` already was) before the session's
     transaction begins: on SQLite that transaction holds the database's write lock.
     """
+    if data.recurrence is not None:
+        from herald.planning.series import create_series
+
+        return create_series(session, ctx, data, window_days=ctx.series_window_days)[1]
     run_at = _resolve_run_at(ctx, data.run_at)
     targets = data.targets
     media = [m.model_dump(exclude_none=True) for m in data.media]
@@ -127,6 +131,9 @@ def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
 
     No I/O: the bulk import runs it for every row, then inserts them all at once.
     """
+    if data.recurrence is not None or data.evergreen is not None:
+        raise Invalid("recurring and evergreen posts are series: create them one at a time "
+                      "(POST /api/v1/series, or POST /api/v1/posts with a recurrence)")
     targets = data.targets
     missing = [t for t in targets if t not in found]
     if missing:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from herald.models import Post, PostSchedule, SocialAccount, utcnow
 from herald.planning import queueing, schedules
 from herald.planning.schemas import ScheduleIn, SlotIn
 from herald.schemas import PostCreate
-from tests.helpers import add_account, add_posts
+from tests.helpers import add_account, add_posts, run_together
 
 EVERY_DAY = [SlotIn(weekday=d, time=t) for d in ("mon", "tue", "wed", "thu", "fri", "sat",
                                                  "sun") for t in ("09:00", "13:00", "18:00")]
@@ -172,28 +171,9 @@ async def test_a_post_queued_as_pending_after_a_pause_is_held_by_the_worker(hera
         assert row.attempts == 0 and s.get(Post, pid).status == "pending"
 
 
-def _race(count, target):
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def run(n):
-        try:
-            start.wait()
-            target(n)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-
-
 @pytest.mark.all_engines
 def test_racing_adds_to_queue_take_different_slots(herald, company, account):
-    _race(6, lambda n: _queue(herald, company, account, 3, f"t{n}-"))
+    run_together(6, lambda n: _queue(herald, company, account, 3, f"t{n}-"))
     with herald.db.session() as s:
         slots = [p.queue_slot for p in s.scalars(select(Post).where(
             Post.account_id == account))]
@@ -211,6 +191,6 @@ def test_a_pause_racing_adds_to_queue_leaves_none_of_them_pending(herald, compan
         else:
             _queue(herald, company, account, 4, f"r{n}-")
 
-    _race(6, act)
+    run_together(6, act)
     statuses = _statuses(herald, account)
     assert len(statuses) == 20 and set(statuses.values()) == {"held"}

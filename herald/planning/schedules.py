@@ -122,3 +122,21 @@ def next_slots(session: Session, ctx: Context, account_ids: Sequence[str], *,
                           "years; add slots to its schedule.")
         found[account_id] = slot[0]
     return found, paused
+
+
+def empty_slots_between(session: Session, account_id: str, start: datetime, end: datetime,
+                        *, now: datetime, limit: int = 500) -> list[datetime]:
+    """The account's free slots from `start` (or now, if later) to `end` (the calendar's
+    drop targets); none without a schedule."""
+    schedule = session.get(AccountSchedule, account_id)
+    if schedule is None:
+        return []
+    after = max(start, now)
+    taken = set(taken_slots(session.connection(), account_id, after))
+    found: list[datetime] = []
+    for when, _ in slot_times(slots_of(schedule), zone(schedule.timezone), after=after):
+        if when >= end or len(found) >= limit:
+            break
+        if when not in taken:
+            found.append(when)
+    return found

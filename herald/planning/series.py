@@ -194,6 +194,9 @@ def update_series(session: Session, ctx: Context, series_id: str, patch: SeriesP
     series = lock_series(session, ctx, series_id)
     if series.stopped_at is not None:
         raise Conflict("The series was stopped; it cannot be edited.")
+    # Locks in one order everywhere (series, accounts, queue rows): a pause takes the
+    # account and then its queue rows, so taking queue rows first could deadlock with it.
+    lock_accounts(session.connection(), series.account_ids)
     now = ctx.now()
     series.caption = patch.caption if patch.caption is not None else series.caption
     series.media = new_media if new_media is not None else series.media

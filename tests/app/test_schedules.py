@@ -180,3 +180,12 @@ def test_draft_with_next_slot_is_refused(client, auth, account):
         "account_id": account, "run_at": "next_slot", "draft": True})
     assert response.status_code == 422
     assert "a draft holds no queue slot" in response.json()["error"]["message"]
+
+
+def test_deleting_an_account_deletes_its_schedule_and_queue(client, auth, herald, account):
+    from herald.models import AccountSchedule
+
+    _put(client, auth, account)
+    _queue_post(client, auth, account)
+    assert client.delete(f"/api/v1/accounts/{account}", headers=auth).status_code == 204
+    assert _count(herald) == 0 and _count(herald, AccountSchedule) == 0

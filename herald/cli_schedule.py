@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from herald.errors import AppError
-from herald.planning.schemas import ScheduleOut, SlotIn
+from herald.planning.schedules import parse_slots
+from herald.planning.schemas import ScheduleOut
 from herald.planning.slots import WEEKDAYS
 
 schedule_app = typer.Typer(help="Posting schedules: each account's weekly slots.",
@@ -18,33 +19,6 @@ AccountArg = Annotated[str, typer.Argument(help="The account's id.")]
 CompanyOpt = Annotated[str | None, typer.Option(
     "--company", help="Company id (default: the only company, if there is one).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-def parse_slots(given: list[str]) -> list[SlotIn]:
-    """"mon-fri 09:00,17:30" or "sat@11:00": days (a range or a comma list), then times."""
-    slots: list[SlotIn] = []
-    for text in given:
-        days, _, times = text.replace("@", " ").strip().partition(" ")
-        if not times.strip():
-            raise AppError(f"slot {text!r} needs days and times, e.g. 'mon-fri 09:00,17:30'")
-        for day in _days(days):
-            slots += [SlotIn(weekday=day, time=t.strip()) for t in times.split(",")
-                      if t.strip()]
-    return slots
-
-
-def _days(text: str) -> list[str]:
-    found: list[str] = []
-    for part in text.lower().split(","):
-        first, _, last = part.partition("-")
-        if not last:
-            found.append(first)
-            continue
-        if first[:3] not in WEEKDAYS or last[:3] not in WEEKDAYS:
-            raise AppError(f"{part!r} is not a range of weekdays such as 'mon-fri'")
-        start, end = WEEKDAYS.index(first[:3]), WEEKDAYS.index(last[:3])
-        found += [WEEKDAYS[(start + i) % 7] for i in range((end - start) % 7 + 1)]
-    return found
 
 
 def _text(out: ScheduleOut) -> str:

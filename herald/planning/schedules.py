@@ -9,10 +9,18 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from herald.errors import Invalid, NotFound
+from herald.errors import AppError, Invalid, NotFound
 from herald.models import AccountSchedule, Company, Post, SocialAccount
-from herald.planning.schemas import ScheduleIn, ScheduleOut, SlotOut
-from herald.planning.slots import MAX_SLOTS, Slot, free_slots, parse_slot, slot_times, zone
+from herald.planning.schemas import ScheduleIn, ScheduleOut, SlotIn, SlotOut
+from herald.planning.slots import (
+    MAX_SLOTS,
+    WEEKDAYS,
+    Slot,
+    free_slots,
+    parse_slot,
+    slot_times,
+    zone,
+)
 from herald.services.context import Context
 
 #: How many upcoming slot times a schedule's answer lists.
@@ -139,4 +147,31 @@ def empty_slots_between(session: Session, account_id: str, start: datetime, end:
             break
         if when not in taken:
             found.append(when)
+    return found
+
+
+def parse_slots(given: list[str]) -> list[SlotIn]:
+    """"mon-fri 09:00,17:30" or "sat@11:00": days (a range or a comma list), then times."""
+    slots: list[SlotIn] = []
+    for text in given:
+        days, _, times = text.replace("@", " ").strip().partition(" ")
+        if not times.strip():
+            raise AppError(f"slot {text!r} needs days and times, e.g. 'mon-fri 09:00,17:30'")
+        for day in _days(days):
+            slots += [SlotIn(weekday=day, time=t.strip()) for t in times.split(",")
+                      if t.strip()]
+    return slots
+
+
+def _days(text: str) -> list[str]:
+    found: list[str] = []
+    for part in text.lower().split(","):
+        first, _, last = part.partition("-")
+        if not last:
+            found.append(first)
+            continue
+        if first[:3] not in WEEKDAYS or last[:3] not in WEEKDAYS:
+            raise AppError(f"{part!r} is not a range of weekdays such as 'mon-fri'")
+        start, end = WEEKDAYS.index(first[:3]), WEEKDAYS.index(last[:3])
+        found += [WEEKDAYS[(start + i) % 7] for i in range((end - start) % 7 + 1)]
     return found

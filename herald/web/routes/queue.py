@@ -9,9 +9,9 @@ from fastapi import Form, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 
-from herald.cli_schedule import parse_slots
 from herald.errors import AppError, Invalid
 from herald.planning import queueing, schedules
+from herald.planning.schedules import parse_slots
 from herald.planning.schemas import MoveIn, ScheduleIn, ScheduleOut
 from herald.runtime import Herald
 from herald.web import sessions

@@ -107,10 +107,14 @@ def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextD
 @router.post("/{post_id}/schedule", responses=documented(400, 404, 409, 413))
 def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
                    ctx: ContextDep) -> PostOut:
-    try:
-        run_at = parse_run_at(body.run_at)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
+    run_at: datetime | str
+    if body.run_at.strip().lower() == "next_slot":
+        run_at = "next_slot"  # the account's next free slot, as on create
+    else:
+        try:
+            run_at = parse_run_at(body.run_at)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
     with herald.unit_of_work() as session:
         return PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
 

@@ -291,12 +291,22 @@ def schedule_draft(session: Session, ctx: Context, post_id: str,
     post = get_post(session, ctx, post_id)
     if post.status != PostStatus.DRAFT:
         raise Conflict(f"The post is {post.status}, not a draft.")
-    when = _resolve_run_at(ctx, run_at)
-    assert when is not None
+    held: set[str] = set()
+    if run_at == NEXT_SLOT:
+        from herald.planning.schedules import next_slots
+
+        slots, paused = next_slots(session, ctx, [post.account_id], now=ctx.now())
+        when = post.queue_slot = slots[post.account_id]
+        post.origin = "queue"
+        held = {post.id} if paused else set()
+    else:
+        resolved = _resolve_run_at(ctx, run_at)
+        assert resolved is not None
+        when = resolved
     post.status, post.scheduled_at, post.updated_at = PostStatus.PENDING, when, ctx.now()
     session.flush()
-    queue.enqueue(session.connection(), post_id=post.id, run_at=when,
-                  max_attempts=ctx.max_attempts, now=ctx.now())
+    queue.enqueue_many(session.connection(), [(post.id, when)],
+                       max_attempts=ctx.max_attempts, now=ctx.now(), held=held)
     return post
 
 

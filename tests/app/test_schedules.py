@@ -189,3 +189,18 @@ def test_deleting_an_account_deletes_its_schedule_and_queue(client, auth, herald
     _queue_post(client, auth, account)
     assert client.delete(f"/api/v1/accounts/{account}", headers=auth).status_code == 204
     assert _count(herald) == 0 and _count(herald, AccountSchedule) == 0
+
+
+def test_a_draft_can_be_scheduled_into_the_next_slot(client, auth, herald, account):
+    _put(client, auth, account)
+    upcoming = client.get(f"/api/v1/accounts/{account}/schedule",
+                          headers=auth).json()["upcoming"]
+    draft = client.post("/api/v1/posts", headers=auth, json={
+        "account_id": account, "caption": "later", "draft": True}).json()["items"][0]
+    scheduled = client.post(f"/api/v1/posts/{draft['id']}/schedule", headers=auth,
+                            json={"run_at": "next_slot"})
+    assert scheduled.status_code == 200, scheduled.text
+    out = scheduled.json()
+    assert out["status"] == "pending" and out["origin"] == "queue"
+    assert datetime.fromisoformat(out["queue_slot"]) == datetime.fromisoformat(upcoming[0])
+    assert _count(herald, PostSchedule) == 1

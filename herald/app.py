@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from herald import __version__, proxies
-from herald.api import accounts, auth, imports, media, posts, seed
+from herald.api import accounts, auth, imports, media, planning, posts, seed, series
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
 from herald.api.idempotency import IdempotencyLayer
@@ -54,8 +54,10 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     api_errors.install(app)
     _guard_bodies(app, herald)
     app.include_router(accounts.router, prefix="/api/v1")
+    app.include_router(planning.router, prefix="/api/v1")
     app.include_router(imports.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
+    app.include_router(series.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
     app.include_router(seed.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.

@@ -372,6 +372,7 @@ def status(json_out: JsonOpt = False) -> None:
     text = (f"due now:          {stats['due_now']}\n"
             f"pending:          {stats['pending']}\n"
             f"processing:       {stats['processing']} ({workers})\n"
+            f"held (paused):    {stats['held']}\n"
             f"expired leases:   {stats['expired_leases']}\n"
             f"last 24 h:        {stats['published_today']} published, "
             f"{stats['failed_today']} failed, {stats['unconfirmed_today']} unconfirmed\n"
@@ -381,9 +382,11 @@ def status(json_out: JsonOpt = False) -> None:
 
 def _add_web_commands() -> None:
     from herald.cli_import import posts_import
+    from herald.cli_schedule import schedule_app
     from herald.web.cli import user_app
 
     app.add_typer(user_app, name="user")
+    app.add_typer(schedule_app, name="schedule")
     posts_app.command("import")(posts_import)
 
 

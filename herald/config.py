@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     #: through the database: HERALD_PLATFORM_CONCURRENCY is JSON of platform names and
     #: caps, e.g. '{"<platform>": 20}'. A platform not named has no cap.
     platform_concurrency: dict[str, int] = Field(default_factory=dict)
+    # Planning (herald/planning/): how often a worker expands series and refills empty
+    # slots; how far ahead occurrences become posts; evergreen refills.
+    planning_interval: float = Field(default=60.0, gt=0)
+    series_window_days: int = Field(default=35, ge=1, le=366)
+    evergreen_lead_minutes: float = Field(default=60.0, gt=0)
+    evergreen_min_gap_days: float = Field(default=30.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -67,6 +67,8 @@ class Prepared:
     claim: Claim
     job: PublishJob | None = None
     outcome: Outcome | None = None
+    #: Its account's queue was paused after the post was queued: hand it back as held.
+    hold: bool = False
 
 
 def load_jobs(
@@ -84,7 +86,7 @@ def load_jobs(
                        posts.c.media, posts.c.options, posts.c.scheduled_at,
                        accounts.c.id.label("account_id"), accounts.c.external_id,
                        accounts.c.name, accounts.c.state, accounts.c.state_reason,
-                       accounts.c.sandbox,
+                       accounts.c.sandbox, accounts.c.queue_paused_at,
                        tokens.c.access_token_enc, tokens.c.refresh_token_enc,
                        tokens.c.expires_at)
                 .join(accounts, accounts.c.id == posts.c.account_id)
@@ -105,6 +107,8 @@ def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
     if row is None:
         return Prepared(claim, outcome=Outcome(claim, FAILED, error_code="missing",
                                                error_message="The post no longer exists."))
+    if row.queue_paused_at is not None:
+        return Prepared(claim, hold=True)
     if row.state == "needs_reauth":
         return Prepared(claim, outcome=Outcome(
             claim, FAILED, error_code="needs_reauth",

@@ -24,6 +24,7 @@ from herald.db import Database
 from herald.media import MediaInspector, MediaStore, build_store
 from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
+from herald.planning.loop import Planner
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.queue import Queue
@@ -95,7 +96,17 @@ class Herald:
     def context(self, company_id: str, *, actor: str | None = None) -> Context:
         return Context(company_id=company_id, cipher=self.cipher,
                        max_attempts=self.settings.max_attempts, actor=actor,
-                       checks=self.checks, sandbox=self.sandbox)
+                       checks=self.checks, sandbox=self.sandbox,
+                       series_window_days=self.settings.series_window_days)
+
+    def planner(self) -> Planner:
+        """The planning pass (series expanded, empty slots refilled) with its settings."""
+        s = self.settings
+        return Planner(self.db, lambda company_id: self.context(company_id, actor="planner"),
+                       window=timedelta(days=s.series_window_days),
+                       lead=timedelta(minutes=s.evergreen_lead_minutes),
+                       gap=timedelta(days=s.evergreen_min_gap_days),
+                       changed=self.queue_changed)
 
     def unit_of_work(self) -> AbstractContextManager[Session]:
         """A transaction for a use case that writes: commits, then wakes the worker."""
@@ -108,7 +119,8 @@ class Herald:
         options: dict[str, Any] = dict(
             concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
             poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
-            shutdown_grace=s.shutdown_grace,
+            shutdown_grace=s.shutdown_grace, planner=self.planner(),
+            planning_interval=s.planning_interval,
         )
         options.update(overrides)
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,

@@ -28,6 +28,9 @@ router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 42
 class PostsCreated(BaseModel):
     group_id: str
     items: list[PostOut]
+    #: A recurring create: its series (GET /api/v1/series/{id}); the items are its
+    #: occurrences within HERALD_SERIES_WINDOW_DAYS.
+    series_id: str | None = None
 
 
 class ScheduleDraft(BaseModel):
@@ -38,10 +41,14 @@ class ScheduleDraft(BaseModel):
 # route takes a thread hop for the route and another for validating its response.
 @router.post("", status_code=201, responses=documented(400, 404, 413))
 async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
+    if data.evergreen is not None:
+        raise Invalid("an evergreen post goes into the library with POST /api/v1/series; "
+                      "it refills empty slots later")
+
     def create() -> PostsCreated:
         with herald.unit_of_work() as session:
             posts = services.create_posts(session, ctx, data)
-            return PostsCreated(group_id=posts[0].group_id,
+            return PostsCreated(group_id=posts[0].group_id, series_id=posts[0].series_id,
                                 items=[PostOut.model_validate(p) for p in posts])
 
     return await run_in_threadpool(create)
@@ -100,10 +107,14 @@ def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextD
 @router.post("/{post_id}/schedule", responses=documented(400, 404, 409, 413))
 def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
                    ctx: ContextDep) -> PostOut:
-    try:
-        run_at = parse_run_at(body.run_at)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
+    run_at: datetime | str
+    if body.run_at.strip().lower() == "next_slot":
+        run_at = "next_slot"  # the account's next free slot, as on create
+    else:
+        try:
+            run_at = parse_run_at(body.run_at)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
     with herald.unit_of_work() as session:
         return PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
 

@@ -37,3 +37,5 @@ class Context:
     actor: str | None = None
     checks: PostChecks | None = None
     sandbox: Sandbox | None = None
+    #: How far ahead a recurring series' occurrences become posts.
+    series_window_days: int = 35

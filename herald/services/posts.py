@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -24,11 +24,15 @@ if TYPE_CHECKING:
 
 #: How far in the past a run_at may be and still count as "now" (clock skew, slow clients).
 PAST_TOLERANCE = timedelta(seconds=5)
+#: run_at of "Add to queue": each account's next free slot of its posting schedule.
+NEXT_SLOT = "next_slot"
 
 
 def _resolve_run_at(ctx: Context, value: datetime | str | None) -> datetime | None:
+    """The UTC time a run_at names; None for none, and for "next_slot" (one per account,
+    which only the transaction can pick: `_place_in_slots`)."""
     now = ctx.now()
-    if value is None:
+    if value is None or value == NEXT_SLOT:
         return None
     if value == "now":
         return now
@@ -47,7 +51,8 @@ _TARGET_ACCOUNTS = select(_accounts).where(
     _accounts.c.company_id == bindparam("company_id"))
 _INSERT_POST = insert(cast(Table, Post.__table__))
 #: Every column of a new post; those a create does not set are stored as NULL.
-_POST_COLUMNS = dict.fromkeys(c.key for c in Post.__table__.columns)
+_POST_COLUMNS: dict[str, Any] = {**dict.fromkeys(c.key for c in Post.__table__.columns),
+                                  "detached": False}
 
 
 def create_posts(session: Session, ctx: Context, data: PostCreate, *,
@@ -57,6 +62,10 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
     The media is fetched and probed (or `inspected` already was) before the session's
     transaction begins: on SQLite that transaction holds the database's write lock.
     """
+    if data.recurrence is not None:
+        from herald.planning.series import create_series
+
+        return create_series(session, ctx, data, window_days=ctx.series_window_days)[1]
     run_at = _resolve_run_at(ctx, data.run_at)
     targets = data.targets
     media = [m.model_dump(exclude_none=True) for m in data.media]
@@ -67,20 +76,52 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
                                                               "company_id": ctx.company_id})}
     now = ctx.now()
     rows = plan_posts(ctx, data, found, media, run_at, inspected, now=now)
+    paused: set[str] | None = None
+    if data.run_at == NEXT_SLOT:
+        paused = _place_in_slots(session, ctx, rows, now=now)
     # A Core INSERT rather than the ORM's unit of work: this is the API's hottest write,
     # and the objects returned are only read (for the response), never changed. One row
     # goes as a plain execute, cheaper than an executemany of one.
     conn.execute(_INSERT_POST, rows[0] if len(rows) == 1 else rows)
     if not data.draft:
-        assert run_at is not None
-        entries = []
-        for row in rows:
-            # An account the platform asked us to pause waits; others are not held up.
-            backoff = found[row["account_id"]].backoff_until
-            due = backoff if backoff is not None and backoff > run_at else run_at
-            entries.append((row["id"], due))
-        queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
+        enqueue_rows(conn, ctx, rows, found, now=now, paused=paused)
     return [Post(**row) for row in rows]
+
+
+def enqueue_rows(conn: Connection, ctx: Context, rows: Sequence[dict[str, Any]],
+                 accounts: Mapping[str, Any], *, now: datetime,
+                 paused: set[str] | None = None) -> None:
+    """Queue new post rows at their scheduled_at; held if their account's queue is paused
+    (`paused`, as read under the accounts' locks, else as `accounts` say).
+
+    A create that did not lock its accounts and raced a pause may queue a post as
+    pending: the worker that claims it sees the pause and hands it back as held
+    (publishing.load_jobs).
+    """
+    entries, held = [], set()
+    for row in rows:
+        account = accounts[row["account_id"]]
+        # An account the platform asked us to pause waits; others are not held up.
+        backoff, due = account.backoff_until, row["scheduled_at"]
+        entries.append((row["id"], backoff if backoff is not None and backoff > due else due))
+        if (row["account_id"] in paused if paused is not None
+                else account.queue_paused_at is not None):
+            held.add(row["id"])
+    queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now, held=held)
+
+
+def _place_in_slots(session: Session, ctx: Context, rows: list[dict[str, Any]], *,
+                    now: datetime) -> set[str]:
+    """"Add to queue": each account's posts take its next free slot (a split type's two
+    posts share it). Returns the accounts whose queue is paused."""
+    from herald.planning.schedules import next_slots
+
+    slots, paused = next_slots(session, ctx,
+                               list(dict.fromkeys(r["account_id"] for r in rows)), now=now)
+    for row in rows:
+        slot = slots[row["account_id"]]
+        row.update(scheduled_at=slot, queue_slot=slot, origin="queue")
+    return paused
 
 
 def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
@@ -90,6 +131,9 @@ def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
 
     No I/O: the bulk import runs it for every row, then inserts them all at once.
     """
+    if data.recurrence is not None or data.evergreen is not None:
+        raise Invalid("recurring and evergreen posts are series: create them one at a time "
+                      "(POST /api/v1/series, or POST /api/v1/posts with a recurrence)")
     targets = data.targets
     missing = [t for t in targets if t not in found]
     if missing:
@@ -218,7 +262,11 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
     if problems:
         raise Invalid(" ".join(problems), details=problems)
     post.caption, post.media, post.options = caption, media, options
+    # Edited on its own, an occurrence no longer follows its series' edits.
+    post.detached = post.series_id is not None or post.detached
     if patch.run_at is not None:
+        # A time of its own takes the post out of its queue slot (freeing the slot).
+        post.queue_slot, post.origin = None, None if post.origin == "queue" else post.origin
         run_at = _resolve_run_at(ctx, patch.run_at)
         assert run_at is not None
         post.scheduled_at = run_at
@@ -243,12 +291,22 @@ def schedule_draft(session: Session, ctx: Context, post_id: str,
     post = get_post(session, ctx, post_id)
     if post.status != PostStatus.DRAFT:
         raise Conflict(f"The post is {post.status}, not a draft.")
-    when = _resolve_run_at(ctx, run_at)
-    assert when is not None
+    held: set[str] = set()
+    if run_at == NEXT_SLOT:
+        from herald.planning.schedules import next_slots
+
+        slots, paused = next_slots(session, ctx, [post.account_id], now=ctx.now())
+        when = post.queue_slot = slots[post.account_id]
+        post.origin = "queue"
+        held = {post.id} if paused else set()
+    else:
+        resolved = _resolve_run_at(ctx, run_at)
+        assert resolved is not None
+        when = resolved
     post.status, post.scheduled_at, post.updated_at = PostStatus.PENDING, when, ctx.now()
     session.flush()
-    queue.enqueue(session.connection(), post_id=post.id, run_at=when,
-                  max_attempts=ctx.max_attempts, now=ctx.now())
+    queue.enqueue_many(session.connection(), [(post.id, when)],
+                       max_attempts=ctx.max_attempts, now=ctx.now(), held=held)
     return post
 
 
@@ -272,6 +330,7 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     if post.status in (PostStatus.FAILED, PostStatus.UNCONFIRMED):
         queue.dismiss(conn, post_id=post.id, now=ctx.now())
     post.status = PostStatus.CANCELLED
+    post.queue_slot = None  # its slot is free for the next post added to the queue
     post.updated_at = ctx.now()
     return post
 

@@ -53,6 +53,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         ics,
         imports,
         posts,
+        queue,
         sandbox,
         settings,
         signin,
@@ -63,7 +64,7 @@ def install(app: FastAPI, herald: Herald) -> None:
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    for module in (signin, dashboard, calendar, compose, posts, accounts, settings, sandbox,
-                   imports, ics):
+    for module in (signin, dashboard, calendar, compose, posts, accounts, queue, settings,
+                   sandbox, imports, ics):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -33,6 +33,8 @@ class Chip:
     status: str
     at: datetime
     caption: str
+    #: None, "queue", "series" or "evergreen" (how it was scheduled).
+    origin: str | None = None
 
 
 def calendar_chips(session: Session, company_id: str, bounds: Sequence[datetime],
@@ -65,12 +67,12 @@ def calendar_chips(session: Session, company_id: str, bounds: Sequence[datetime]
     ).subquery()
     rows = session.execute(
         select(Post.id, Post.account_id, Post.platform, Post.post_type, Post.status,
-               Post.scheduled_at, func.substr(Post.caption, 1, 80), ranked.c.day,
-               ranked.c.total)
+               Post.scheduled_at, func.substr(Post.caption, 1, 80), Post.origin,
+               ranked.c.day, ranked.c.total)
         .join(ranked, ranked.c.id == Post.id)
         .where(ranked.c.rank <= per_day).order_by(Post.scheduled_at, Post.id)
     ).all()
-    chips = [(row.day, Chip(*row[:7])) for row in rows]
+    chips = [(row.day, Chip(*row[:8])) for row in rows]
     totals = {row.day: row.total for row in rows}
     return chips, totals
 

@@ -134,9 +134,16 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=50, ge=1)
     worker_batch_size: int = Field(default=50, ge=1)
     lease_seconds: float = Field(default=60.0, gt=0)
+    #: A retried post gives up only once it has had this many attempts that reached the
+    #: platform AND its time budget (from its first retry) is spent.
     max_attempts: int = Field(default=3, ge=1)
+    retry_budget_seconds: float = Field(default=6 * 3600.0, ge=0)
     retry_base_seconds: float = Field(default=30.0, ge=0)
-    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    retry_max_seconds: float = Field(default=60.0, ge=0)
+    #: The first delay after an attempt that could not reach the platform (a 5xx or a
+    #: network failure before anything was sent, or while checking an earlier commit):
+    #: such an attempt spends no count, only time; its delays double up to the cap above.
+    retry_unreachable_seconds: float = Field(default=2.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0, le=1.0)
     rescue_interval: float = Field(default=15.0, gt=0)
     shutdown_grace: float = Field(default=30.0, ge=0)

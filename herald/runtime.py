@@ -91,6 +91,8 @@ class Herald:
         return Queue(self.db.engine, lease_seconds=s.lease_seconds,
                      retry_base_seconds=s.retry_base_seconds,
                      retry_max_seconds=s.retry_max_seconds,
+                     retry_budget_seconds=s.retry_budget_seconds,
+                     retry_unreachable_seconds=s.retry_unreachable_seconds,
                      platform_caps=s.platform_concurrency)
 
     def context(self, company_id: str, *, actor: str | None = None) -> Context:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -72,10 +72,14 @@ async def list_posts(
     q: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[Literal["created", "time"], Query(
+        description="created: newest made first (the default); time: latest scheduled "
+                    "time first (a draft by when it was made)")] = "created",
 ) -> PostPage:
     filters = services.PostFilters(
         status=services.status_filter(status), account_id=account_id, platform=platform,
         group_id=group_id, run_from=_time(run_from, "from"), run_to=_time(run_to, "to"), search=q,
+        sort=sort,
     )
 
     def page() -> PostPage:

@@ -34,15 +34,18 @@ def posts_list(
     status: Annotated[list[str] | None, Query()] = None, platform: str = "",
     account: str = "", run_from: Annotated[str, Query(alias="from")] = "",
     run_to: Annotated[str, Query(alias="to")] = "", q: str = "", group: str = "",
-    cursor: str = "",
+    cursor: str = "", sort: str = "time",
 ) -> Response:
+    sort = sort if sort in services.SORTS else "time"
     statuses = [s for value in status or [] for s in value.split(",") if s in POST_STATUSES]
     values = {"status": ",".join(statuses), "platform": platform, "account": account,
-              "from": run_from, "to": run_to, "q": q, "group": group}
+              "from": run_from, "to": run_to, "q": q, "group": group,
+              "sort": sort if sort != "time" else ""}
     errors: dict[str, str] = {}
     filters = services.PostFilters(
         status=statuses, platform=platform if platform in PLATFORMS else None,
-        account_id=account or None, group_id=group or None, search=q.strip() or None)
+        account_id=account or None, group_id=group or None, search=q.strip() or None,
+        sort=sort)
     try:
         if run_from:
             filters.run_from = day_bounds(parse_date(run_from, "“From”"), user.tz)[0]

@@ -1,0 +1,51 @@
+"""`herald company list`, `herald token list`: what an operator needs to find first.
+
+Wired into the CLI by herald.cli (`register`), after its groups exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from herald.cli_options import COMPANY_HELP
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def company_list(json_out: JsonOpt = False) -> None:
+    """Every company: id, name, time zone (oldest first)."""
+    from herald import services
+    from herald.cli import _herald, _print
+
+    herald = _herald()
+    with herald.db.session() as session:
+        rows = [{"id": c.id, "name": c.name, "timezone": c.timezone,
+                 "created_at": c.created_at} for c in services.list_companies(session)]
+    _print(rows, json_out, "\n".join(f"{r['id']}  {r['name']}" for r in rows) or
+           "no companies yet; create one with `herald company create NAME`")
+
+
+def token_list(
+    company: Annotated[str | None, typer.Option("--company", help=COMPANY_HELP)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A company's API tokens: the prefix `herald token revoke` takes, name, when made."""
+    from herald import services
+    from herald.cli import _company_id, _herald, _print
+
+    herald = _herald()
+    company_id = _company_id(herald, company)
+    with herald.db.session() as session:
+        rows = [{"id": t.id, "prefix": t.prefix, "name": t.name, "created_at": t.created_at,
+                 "revoked_at": t.revoked_at}
+                for t in services.list_api_tokens(session, company_id=company_id)]
+    lines = [f"{r['prefix']}…  {r['name'] or '-':<16} created {r['created_at']:%Y-%m-%d %H:%M}"
+             f"{'  revoked' if r['revoked_at'] else ''}" for r in rows]
+    _print(rows, json_out, "\n".join(lines) or "no API tokens")
+
+
+def register(company_app: typer.Typer, token_app: typer.Typer) -> None:
+    company_app.command("list")(company_list)
+    token_app.command("list")(token_list)

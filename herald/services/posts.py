@@ -14,7 +14,7 @@ from herald import queue
 from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PublishAttempt, SocialAccount, new_id
-from herald.platforms.registry import split_post_type, split_types
+from herald.platforms.registry import DISPLAY_NAMES, split_post_type, split_types
 from herald.schemas import AttemptOut, PostCreate, PostDetail, PostPatch
 from herald.services.context import Context
 from herald.statuses import EDITABLE, PostStatus, QueueStatus
@@ -274,7 +274,8 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     post = get_post(session, ctx, post_id)
     if post.status == PostStatus.PUBLISHED:
         raise Conflict("The post is already published; it cannot be cancelled. Delete it on "
-                       f"{post.platform.capitalize()} if it should not be there.")
+                       f"{DISPLAY_NAMES.get(post.platform, post.platform)} if it should not be "
+                       "there.")
     if post.status == PostStatus.CANCELLED:
         return post
     conn = session.connection()

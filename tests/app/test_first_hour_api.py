@@ -78,3 +78,38 @@ def test_a_sandbox_post_is_refused_when_scheduled_where_no_sandbox_runs(herald, 
         assert schedule.status_code == 422, schedule.text
     with TestClient(create_app(replace(herald, sandbox=Sandbox()))) as run_api:
         assert run_api.post("/api/v1/posts", headers=auth, json=body).status_code == 201
+
+
+def test_messages_say_each_thing_once(herald, company, client, auth):
+    account = add_account(herald, company[0])
+    body = {"account_ids": [account], "caption": "x"}
+    for run_at, said in [("tomorrow", "run_at 'tomorrow' is not an ISO 8601 time"),
+                         ("2026-01-01T00:00:00", "run_at '2026-01-01T00:00:00' has no "
+                                                 "timezone")]:
+        message = client.post("/api/v1/posts", headers=auth,
+                              json={**body, "run_at": run_at}).json()["error"]["message"]
+        assert message.startswith(said) and message.count("run_at") == 1, message
+    upload = client.post("/api/v1/media", headers=auth,
+                         files={"file": ("fake.jpg", b"not an image", "image/jpeg")})
+    message = upload.json()["error"]["message"]
+    assert upload.status_code == 422 and message.count("fake.jpg") == 1, message
+    assert message.startswith("'fake.jpg' is not an image or video we recognise")
+
+
+def test_sizes_under_a_megabyte_read_in_kilobytes():
+    from herald.validation import mb
+
+    assert (mb(50_000), mb(75_000), mb(999), mb(4_500_000)) == ("50 KB", "75 KB",
+                                                                "999 bytes", "4.5 MB")
+
+
+def test_linkedin_is_spelled_as_linkedin_spells_it(herald, company, client, auth):
+    from herald.queue import Outcome
+
+    account = add_account(herald, company[0], "linkedin", "urn:li:person:abc")
+    [pid] = add_posts(herald, company[0], account, post_type="text")
+    queue = herald.queue()
+    [claim] = queue.claim(worker_id="w", limit=1, now=utcnow())
+    queue.finish([Outcome(claim, "published", external_id="urn:li:share:1")], now=utcnow())
+    message = client.delete(f"/api/v1/posts/{pid}", headers=auth).json()["error"]["message"]
+    assert "Delete it on LinkedIn" in message and "Linkedin" not in message

@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from herald import services
 from herald.errors import AppError, Conflict, Invalid
-from herald.models import PLATFORMS, POST_STATUSES, Post
+from herald.models import PLATFORMS, POST_STATUSES, Post, utcnow
 from herald.runtime import Herald
 from herald.schemas import PostPatch
+from herald.statuses import PostStatus
 from herald.web import queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, safe_next
 from herald.web.localtime import day_bounds, local_datetime, parse_date, parse_local
@@ -98,7 +99,18 @@ def post_page(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
               ctx: ContextDep) -> Response:
     found = _detail(herald, user, ctx, post_id)
     return page(request, "post.html", user, title="Post", active="posts",
-                values=_edit_values(found["post"], user), **found)
+                values=_edit_values(found["post"], user), live=_live(found["post"]), **found)
+
+
+#: Seconds between refreshes of the page of a post being published.
+LIVE_REFRESH = 3
+
+
+def _live(post: Post) -> int | None:
+    """LIVE_REFRESH while the post is in flight or due within seconds (after "Post now")."""
+    due_now = (post.status == PostStatus.PENDING and post.scheduled_at is not None
+               and post.scheduled_at <= utcnow() + timedelta(seconds=LIVE_REFRESH))
+    return LIVE_REFRESH if post.status == PostStatus.PROCESSING or due_now else None
 
 
 def _patch(**fields: Any) -> PostPatch:

@@ -62,7 +62,8 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
         # The parts that can refuse the configuration first, in this order: the database
         # URL, the secret key, the media store; only then is the database reached.
         db = Database.from_settings(settings)
-        cipher = TokenCipher(settings.resolved_secret_key())
+        cipher = TokenCipher(settings.resolved_secret_key(),
+                                 settings.resolved_old_secret_keys())
         store = build_store(settings)
         if wait_for_db:
             _wait_for_database(db)
@@ -396,7 +397,7 @@ def _add_web_commands() -> None:
     from herald.cli_import import posts_import
     from herald.web.cli import user_app
 
-    ops_cli.register(company_app, token_app)
+    ops_cli.register(app, company_app, token_app)
 
     app.add_typer(user_app, name="user")
     posts_app.command("import")(posts_import)

@@ -1,4 +1,4 @@
-"""`herald company list`, `herald token list`: what an operator needs to find first.
+"""Operators' commands: `herald company list`, `herald token list`, `herald keys rotate`.
 
 Wired into the CLI by herald.cli (`register`), after its groups exist.
 """
@@ -46,6 +46,32 @@ def token_list(
     _print(rows, json_out, "\n".join(lines) or "no API tokens")
 
 
-def register(company_app: typer.Typer, token_app: typer.Typer) -> None:
+keys_app = typer.Typer(help="The secret key that encrypts stored tokens.",
+                       no_args_is_help=True)
+
+
+@keys_app.command("rotate")
+def keys_rotate(json_out: JsonOpt = False) -> None:
+    """Re-encrypt every stored token with HERALD_SECRET_KEY (HERALD_OLD_SECRET_KEYS still
+    decrypt); safe to run while Herald runs, and again after an interruption."""
+    from herald.cli import _herald, _print, fail
+    from herald.services import keys
+
+    herald = _herald()
+    if not herald.settings.old_secret_keys:
+        typer.echo("HERALD_OLD_SECRET_KEYS is empty: values under another key cannot be "
+                   "read. Checking that everything is under HERALD_SECRET_KEY.", err=True)
+    try:
+        done = keys.rotate(herald.db, herald.cipher)
+    except ValueError as exc:
+        fail(f"{exc}; nothing after it was rotated (what was is kept)", 1)
+    _print(done.as_dict(), json_out,
+           f"re-encrypted {done.rotated} value(s) with HERALD_SECRET_KEY; "
+           f"{done.current} were already under it. Nothing is left under an old key: "
+           "HERALD_OLD_SECRET_KEYS can be emptied.")
+
+
+def register(app: typer.Typer, company_app: typer.Typer, token_app: typer.Typer) -> None:
     company_app.command("list")(company_list)
     token_app.command("list")(token_list)
+    app.add_typer(keys_app, name="keys")

@@ -70,7 +70,8 @@ class Herald:
         logs.install()
         set_decode_limit(settings.max_concurrent_decodes)
         db = db or Database.from_settings(settings)
-        cipher = cipher or TokenCipher(settings.resolved_secret_key())
+        cipher = cipher or TokenCipher(settings.resolved_secret_key(),
+                                       settings.resolved_old_secret_keys())
         parts: dict[str, Any] = {"registry": registry or PublisherRegistry()}
         if platforms:
             parts = _platform_parts(settings, db, cipher, sandbox=sandbox, quick=quick)

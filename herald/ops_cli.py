@@ -1,4 +1,5 @@
-"""Operators' commands: `herald company list`, `herald token list`, `herald keys rotate`.
+"""Operators' commands: `herald company list`, `herald token list`, `herald keys rotate`,
+`herald doctor`.
 
 Wired into the CLI by herald.cli (`register`), after its groups exist.
 """
@@ -71,7 +72,31 @@ def keys_rotate(json_out: JsonOpt = False) -> None:
            "HERALD_OLD_SECRET_KEYS can be emptied.")
 
 
+def doctor(json_out: JsonOpt = False) -> None:
+    """Check the configuration, secret key, database and migrations, media store, API
+    versions and every account's token, and say what to fix. Exits 1 if anything failed."""
+    import json
+
+    from herald import doctor as checks
+    from herald import logs
+
+    logs.install()  # nothing it prints carries a secret
+    findings = checks.diagnose()
+    if json_out:
+        typer.echo(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        width = max(len(f.check) for f in findings)
+        for f in findings:
+            typer.echo(f"{str(f.level).upper():<5} {f.check:<{width}}  {f.message}")
+        failed = sum(f.level == checks.Level.FAIL for f in findings)
+        warned = sum(f.level == checks.Level.WARN for f in findings)
+        typer.echo("\nEverything is fine." if not failed and not warned else
+                   f"\n{failed} problem(s) to fix, {warned} warning(s).")
+    raise typer.Exit(checks.exit_status(findings))
+
+
 def register(app: typer.Typer, company_app: typer.Typer, token_app: typer.Typer) -> None:
     company_app.command("list")(company_list)
     token_app.command("list")(token_list)
     app.add_typer(keys_app, name="keys")
+    app.command("doctor")(doctor)

@@ -105,3 +105,15 @@ def _rotate_column(db: Database, cipher: TokenCipher, spec: Encrypted, column: C
         last = rows[-1][0]
         if after_batch is not None:
             after_batch(done)
+
+
+def under_old_keys(db: Database, cipher: TokenCipher) -> int:
+    """How many stored values the current key did not encrypt (0: a rotation is done)."""
+    left = 0
+    with db.session() as session:
+        conn = session.connection()
+        for spec in ENCRYPTED:
+            for column in spec.columns:
+                values = conn.execute(select(column).where(column.is_not(None))).scalars()
+                left += sum(not cipher.is_current(v) for v in values)
+    return left

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -128,3 +129,20 @@ def test_herald_keys_rotate_on_the_command_line(herald, company, database_url):
         "HERALD_OLD_SECRET_KEYS": ""})
     assert wrong.exit_code == 1
     assert "social_tokens.access_token_enc of" in wrong.output
+
+
+def test_doctor_says_whether_a_rotation_is_finished(herald, company):
+    from herald import doctor
+
+    _accounts(herald, company[0], 2)
+    settings = herald.settings.model_copy(update={"secret_key": SecretStr(NEW),
+                                                  "old_secret_keys": [SecretStr(OLD)]})
+
+    def rotation() -> str:
+        [found] = [f.message for f in doctor.diagnose(settings=settings)
+                   if f.check == "key rotation"]
+        return found
+
+    assert "4 stored value(s) are still under an old key" in rotation()
+    keys.rotate(herald.db, TokenCipher(NEW, [OLD]))
+    assert "HERALD_OLD_SECRET_KEYS can be emptied" in rotation()

@@ -183,7 +183,7 @@ def _pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
 def test_the_chart_refuses_to_render_without_its_secrets():
     import helm_python as helm
 
-    with pytest.raises(helm.HelmError, match="secrets.secretKey is required"):
+    with pytest.raises(helm.HelmError, match=r"secrets\.secretKey is required"):
         _render({})
 
 

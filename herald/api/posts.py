@@ -14,6 +14,7 @@ from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.errors import Invalid
 from herald.schemas import (
+    Platform,
     PostCreate,
     PostDetail,
     PostOut,
@@ -65,7 +66,8 @@ async def list_posts(
     ctx: ContextDep,
     status: Annotated[list[str] | None, Query()] = None,
     account_id: str | None = None,
-    platform: str | None = None,
+    # An enum in the schema: an unknown platform is a 422, never an empty list.
+    platform: Platform | None = None,
     group_id: str | None = None,
     run_from: Annotated[str | None, Query(alias="from")] = None,
     run_to: Annotated[str | None, Query(alias="to")] = None,

@@ -52,7 +52,7 @@ def test_unknown_sort_or_platform_is_422_not_an_empty_list(client, auth):
     response = client.get("/api/v1/posts", params={"platform": "myspace"}, headers=auth)
     assert response.status_code == 422
     message = response.json()["error"]["message"]
-    assert "unknown platform 'myspace'" in message and "linkedin" in message
+    assert "platform" in message and "'linkedin'" in message, message
     assert client.get("/api/v1/posts", params={"sort": "random"},
                       headers=auth).status_code == 422
     assert client.get("/api/v1/posts", params={"platform": "linkedin"},

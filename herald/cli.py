@@ -104,7 +104,7 @@ def _print(data: Any, as_json: bool, text: str) -> None:
 def _company_id(herald: Herald, given: str | None) -> str:
     """The company --company names (id, name or id prefix), else $HERALD_COMPANY, else the
     only one."""
-    given = given or os.environ.get("HERALD_COMPANY") or None
+    given = given or herald.settings.company or None
     with herald.db.session() as session:
         if given:
             try:

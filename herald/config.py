@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
+    #: The company CLI commands act on without --company (its id, name or id prefix).
+    company: str | None = None
     log_level: str = "INFO"
 
     graph_api_url: str = "https://graph.facebook.com"

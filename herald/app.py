@@ -12,6 +12,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from herald import __version__, proxies
@@ -42,7 +43,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     """
     lifespan = _lifespan(herald, run_worker=run_worker, worker_id=worker_id,
                          freeze_heap=freeze_heap)
-    app = FastAPI(
+    # Swagger UI and ReDoc from Herald's own files, not a CDN: /docs works offline.
+    app = FastAPIOffline(
         title="Herald",
         version=__version__,
         description="Schedule posts to Facebook Pages, Instagram and LinkedIn; Herald "

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from herald import __version__, logs, migrate, services
+from herald.cli_options import COMPANY_HELP, hide_flag_types
 from herald.config import ConfigError, Settings, load_settings
 from herald.crypto import TokenCipher
 from herald.db import Database
@@ -23,6 +24,7 @@ from herald.models import Company, utcnow
 from herald.runtime import Herald
 from herald.schemas import PostOut
 
+hide_flag_types()
 app = typer.Typer(help="Herald: schedule social media posts and publish them exactly once, "
                        "on time.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -35,8 +37,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(posts_app, name="posts")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-CompanyOpt = Annotated[str | None, typer.Option(
-    "--company", help="Company id (default: the only company, if there is one).")]
+CompanyOpt = Annotated[str | None, typer.Option("--company", help=COMPANY_HELP)]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -61,7 +62,8 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
         # The parts that can refuse the configuration first, in this order: the database
         # URL, the secret key, the media store; only then is the database reached.
         db = Database.from_settings(settings)
-        cipher = TokenCipher(settings.resolved_secret_key())
+        cipher = TokenCipher(settings.resolved_secret_key(),
+                                 settings.resolved_old_secret_keys())
         store = build_store(settings)
         if wait_for_db:
             _wait_for_database(db)
@@ -100,16 +102,21 @@ def _print(data: Any, as_json: bool, text: str) -> None:
 
 
 def _company_id(herald: Herald, given: str | None) -> str:
-    if given:
-        return given
-    from sqlalchemy import select
-
+    """The company --company names (id, name or id prefix), else $HERALD_COMPANY, else the
+    only one."""
+    given = given or herald.settings.company or None
     with herald.db.session() as session:
-        ids = session.scalars(select(Company.id).limit(2)).all()
-    if len(ids) != 1:
-        fail("say which company with --company ID" if ids else
+        if given:
+            try:
+                return services.find_company(session, given).id
+            except AppError as exc:
+                fail(exc.message)
+        companies = services.list_companies(session)
+    if len(companies) != 1:
+        fail("there are several companies; say which with --company (its id, name or id "
+             "prefix) or HERALD_COMPANY; `herald company list` shows them" if companies else
              "there is no company yet; create one with `herald company create NAME`")
-    return ids[0]
+    return companies[0].id
 
 
 @app.callback(invoke_without_command=True)
@@ -239,7 +246,10 @@ def run_once(
     json_out: JsonOpt = False,
     worker_id: Annotated[str | None, typer.Option("--id", help="Worker id.")] = None,
 ) -> None:
-    """Publish everything due now, then exit (for cron, a Kubernetes CronJob or PM2)."""
+    """Publish everything due now, then exit (for cron, a Kubernetes CronJob or PM2).
+
+    Exits 1 when a post failed or became unconfirmed in the run, else 0.
+    """
     herald = _herald(platforms=True)
     w = herald.build_worker(worker_id=worker_id, listen=False)
 
@@ -252,6 +262,9 @@ def run_once(
     totals = asyncio.run(main())
     data = totals.as_dict()
     _print(data, json_out, " ".join(f"{k}={v}" for k, v in data.items()))
+    if totals.failed or totals.unconfirmed:
+        # Cron and a CronJob see a run that failed a post (or could not tell) as failed.
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -381,9 +394,12 @@ def status(json_out: JsonOpt = False) -> None:
 
 
 def _add_web_commands() -> None:
+    from herald import ops_cli
     from herald.cli_import import posts_import
     from herald.cli_schedule import schedule_app
     from herald.web.cli import user_app
+
+    ops_cli.register(app, company_app, token_app)
 
     app.add_typer(user_app, name="user")
     app.add_typer(schedule_app, name="schedule")

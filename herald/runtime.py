@@ -25,6 +25,7 @@ from herald.media import MediaInspector, MediaStore, build_store
 from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
 from herald.planning.loop import Planner
+from herald.platforms import versions
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.queue import Queue
@@ -69,9 +70,12 @@ class Herald:
         # Every entry point builds a Herald (the CLI, `app_from_env` under any ASGI server,
         # tests): from here on no log record of the process carries a secret.
         logs.install()
+        # An API version near its sunset is said at start (and by `herald doctor`).
+        versions.warn_at_start(settings)
         set_decode_limit(settings.max_concurrent_decodes)
         db = db or Database.from_settings(settings)
-        cipher = cipher or TokenCipher(settings.resolved_secret_key())
+        cipher = cipher or TokenCipher(settings.resolved_secret_key(),
+                                       settings.resolved_old_secret_keys())
         parts: dict[str, Any] = {"registry": registry or PublisherRegistry()}
         if platforms:
             parts = _platform_parts(settings, db, cipher, sandbox=sandbox, quick=quick)

@@ -18,11 +18,15 @@ from herald.services.companies import (
     authenticate,
     create_api_token,
     create_company,
+    find_company,
+    list_api_tokens,
+    list_companies,
     revoke_api_token,
 )
 from herald.services.context import Context, PostChecks
 from herald.services.imports import ImportReport, import_posts
 from herald.services.post_list import (
+    SORTS,
     PostFilters,
     list_post_rows,
     list_posts,
@@ -46,6 +50,7 @@ from herald.services.uploads import Upload, spool_bounded, store_upload
 
 __all__ = [
     "PAST_TOLERANCE",
+    "SORTS",
     "Context",
     "ImportReport",
     "PostChecks",
@@ -60,11 +65,14 @@ __all__ = [
     "create_company",
     "create_posts",
     "delete_account",
+    "find_company",
     "get_account",
     "get_post",
     "import_posts",
     "inspect_media",
     "list_accounts",
+    "list_api_tokens",
+    "list_companies",
     "list_post_rows",
     "list_posts",
     "post_detail",

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
-from herald import __version__, proxies
-from herald.api import accounts, auth, imports, media, planning, posts, seed, series
+from herald import __version__, metrics, proxies
+from herald.api import accounts, auth, health, imports, media, planning, posts, seed, series
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
 from herald.api.idempotency import IdempotencyLayer
@@ -24,6 +24,7 @@ from herald.bodies import BodyGuard
 from herald.media.static import MediaFiles
 from herald.platforms.registry import SANDBOX_PATH
 from herald.proxies import UVICORN_OPTIONS as UVICORN_OPTIONS  # for the CLI's servers
+from herald.request_context import RequestLayer
 from herald.runtime import Herald
 from herald.worker import Wakeup, Worker
 
@@ -53,8 +54,10 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     )
     app.state.herald = herald
     app.state.token_cache = TokenCache()
+    app.state.queue_metrics = metrics.queue_registry(herald.db.engine)
     api_errors.install(app)
     _guard_bodies(app, herald)
+    app.include_router(health.router)
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(planning.router, prefix="/api/v1")
     app.include_router(imports.router, prefix="/api/v1")
@@ -76,13 +79,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     if herald.sandbox is not None:
         # After the web UI: its /sandbox/ page (per company, signed in) comes first.
         app.mount(SANDBOX_PATH, herald.sandbox.app, name="sandbox")
-
-    @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, Any]:
-        with herald.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"ok": True, "version": __version__, "database": herald.db.dialect}
-
+    # Outermost: it times and counts every answer, the 413s and 401s of the layers inside.
+    app.add_middleware(RequestLayer)
     return app
 
 

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from datetime import timedelta
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -25,6 +25,9 @@ from herald.runtime import Herald
 from herald.schemas import PostOut
 
 hide_flag_types()
+if TYPE_CHECKING:
+    from herald.metrics_http import MetricsServer
+
 app = typer.Typer(help="Herald: schedule social media posts and publish them exactly once, "
                        "on time.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -189,7 +192,8 @@ def serve(
         # Each process builds its own app from the environment.
         herald.db.dispose()
         serving.serve(uvicorn.Config("herald.app:app_from_env", factory=True, host=host,
-                                     port=port, log_level=level, **UVICORN_OPTIONS), workers)
+                                     port=port, log_level=level, **UVICORN_OPTIONS), workers,
+                      metrics_dir=settings.metrics_dir)
     else:
         uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
                     log_level=level, **UVICORN_OPTIONS)
@@ -200,6 +204,9 @@ def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="Worker id (default: "
                                                   "hostname-pid).")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Posts published at once.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve /metrics (Prometheus) and /healthz on this port "
+             "(default: HERALD_WORKER_METRICS_PORT; off when neither is set).")] = None,
 ) -> None:
     """The publishing worker. Run any number, on any hosts sharing the database."""
     herald = _herald(platforms=True, wait_for_db=True)
@@ -207,6 +214,8 @@ def worker(
     if concurrency:
         overrides["concurrency"] = concurrency
     w = herald.build_worker(worker_id=worker_id, **overrides)
+    port = metrics_port if metrics_port is not None else herald.settings.worker_metrics_port
+    server = _worker_metrics(herald, port) if port is not None else None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -229,7 +238,24 @@ def worker(
             await herald.aclose()
 
     _use_uvloop()
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _worker_metrics(herald: Herald, port: int) -> MetricsServer:
+    from herald import metrics, metrics_http
+
+    token = herald.settings.metrics_token
+    try:
+        return metrics_http.serve(herald.settings.worker_metrics_host, port,
+                                  token=token.get_secret_value() if token else None,
+                                  queue=metrics.queue_registry(herald.db.engine))
+    except OSError as exc:
+        fail(f"cannot serve the worker's metrics on {herald.settings.worker_metrics_host}:"
+             f"{port}: {exc.strerror or exc}")
 
 
 def _use_uvloop() -> None:

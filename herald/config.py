@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     #: The company CLI commands act on without --company (its id, name or id prefix).
     company: str | None = None
     log_level: str = "INFO"
+    #: `Authorization: Bearer <this>` is required to read /metrics when set.
+    metrics_token: SecretStr | None = None
+    #: Where the processes of `serve --workers N` keep their counts for /metrics to add
+    #: up (emptied at start); a temporary folder when unset.
+    metrics_dir: Path | None = None
+    #: `herald worker` serves its /metrics on this port (off when unset).
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     graph_api_url: str = "https://graph.facebook.com"
     graph_api_version: str = "v25.0"

@@ -13,7 +13,6 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import text
 
 from herald import __version__, metrics, proxies
 from herald.api import accounts, auth, health, imports, media, planning, posts, seed, series

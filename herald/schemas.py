@@ -140,7 +140,27 @@ class AccountOut(BaseModel):
     backoff_until: datetime | None = None
     token_expires_at: datetime | None = None
     sandbox: bool = False
+    #: Posts by a role that may not schedule go to approval first.
+    requires_approval: bool = False
     created_at: datetime
+
+
+class AccountPatch(Strict):
+    requires_approval: bool | None = None
+
+
+class CompanyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    timezone: str
+    #: Every account's posts by a role that may not schedule go to approval first.
+    requires_approval: bool = False
+
+
+class CompanyPatch(Strict):
+    requires_approval: bool | None = None
 
 
 class PostCreate(Strict):
@@ -231,6 +251,14 @@ class PostOut(BaseModel):
     published_at: datetime | None
     #: Set when a cancel arrived while the post was being published.
     cancel_requested_at: datetime | None = None
+    #: Who wrote it: "web:<email>", "token:<prefix>", "cli".
+    created_by: str | None = None
+    #: One more at every edit; an approval may name the revision it saw.
+    revision: int = 0
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    #: Why it was rejected, or that its time passed while it waited for approval.
+    review_note: str | None = None
 
 
 class PostDetail(PostOut):

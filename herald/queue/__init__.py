@@ -43,6 +43,7 @@ from herald.queue.store import (
     queue_status,
     requeue,
     reschedule,
+    withdraw,
 )
 from herald.queue.tables import attempts_t, posts, schedule
 
@@ -52,7 +53,7 @@ __all__ = [
     "Horizon", "LeaseLost", "Outcome", "Phase", "Queue", "among", "attempts_t",
     "backoff_seconds", "cancel", "defer_account", "dialect_for", "dismiss", "enqueue",
     "enqueue_many", "forget_account", "listen", "lock_for_edit", "next_run_at", "notify",
-    "posts", "queue_status", "requeue", "reschedule", "schedule",
+    "posts", "queue_status", "requeue", "reschedule", "schedule", "withdraw",
 ]
 
 

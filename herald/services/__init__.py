@@ -12,16 +12,24 @@ from herald.services.accounts import (
     delete_account,
     get_account,
     list_accounts,
+    update_account_settings,
     update_account_token,
 )
 from herald.services.companies import (
+    ApiCaller,
     authenticate,
     create_api_token,
     create_company,
+    get_company,
+    issue_api_token,
+    list_api_tokens,
     revoke_api_token,
+    revoke_company_token,
+    update_company_settings,
 )
 from herald.services.context import Context, PostChecks
 from herald.services.imports import ImportReport, import_posts
+from herald.services.members import add_member, list_members, remove_member, set_role
 from herald.services.post_list import (
     PostFilters,
     list_post_rows,
@@ -46,6 +54,7 @@ from herald.services.uploads import Upload, spool_bounded, store_upload
 
 __all__ = [
     "PAST_TOLERANCE",
+    "ApiCaller",
     "Context",
     "ImportReport",
     "PostChecks",
@@ -53,6 +62,7 @@ __all__ = [
     "QueueSignal",
     "Upload",
     "account_token",
+    "add_member",
     "authenticate",
     "cancel_post",
     "create_account",
@@ -61,22 +71,31 @@ __all__ = [
     "create_posts",
     "delete_account",
     "get_account",
+    "get_company",
     "get_post",
     "import_posts",
     "inspect_media",
+    "issue_api_token",
     "list_accounts",
+    "list_api_tokens",
+    "list_members",
     "list_post_rows",
     "list_posts",
     "post_detail",
     "post_detail_out",
     "post_page",
+    "remove_member",
     "retry_post",
     "revoke_api_token",
+    "revoke_company_token",
     "schedule_draft",
+    "set_role",
     "spool_bounded",
     "status_filter",
     "store_upload",
     "unit_of_work",
+    "update_account_settings",
     "update_account_token",
+    "update_company_settings",
     "update_post",
 ]

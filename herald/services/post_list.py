@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from herald.errors import Invalid
 from herald.models import POST_STATUSES, Post
+from herald.permissions import Permission
 from herald.schemas import PostOut, PostPage
 from herald.services.context import Context
 
@@ -67,7 +68,10 @@ def list_post_rows(session: Session, ctx: Context, filters: PostFilters, *,
 
 def _page_query(stmt: Select[Any], ctx: Context, filters: PostFilters, cursor: str | None,
                 limit: int) -> Select[Any]:
+    ctx.require(Permission.VIEW)
     stmt = stmt.where(Post.company_id == ctx.company_id)
+    if ctx.account_ids is not None:
+        stmt = stmt.where(Post.account_id.in_(sorted(ctx.account_ids)))
     if filters.status:
         stmt = stmt.where(Post.status.in_(list(filters.status)))
     if filters.account_id:

@@ -14,8 +14,10 @@ from herald import queue
 from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PublishAttempt, SocialAccount, new_id
+from herald.permissions import Permission
 from herald.platforms.registry import split_post_type, split_types
 from herald.schemas import AttemptOut, PostCreate, PostDetail, PostPatch
+from herald.services import gates
 from herald.services.context import Context
 from herald.statuses import EDITABLE, PostStatus, QueueStatus
 
@@ -59,6 +61,7 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
     """
     run_at = _resolve_run_at(ctx, data.run_at)
     targets = data.targets
+    gates.require_targets(ctx, targets)
     media = [m.model_dump(exclude_none=True) for m in data.media]
     inspected = inspect_media(ctx, media, inspected)
     conn = session.connection()
@@ -66,7 +69,9 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
     found = {a.id: a for a in conn.execute(_TARGET_ACCOUNTS, {"ids": targets,
                                                               "company_id": ctx.company_id})}
     now = ctx.now()
-    rows = plan_posts(ctx, data, found, media, run_at, inspected, now=now)
+    approval = not data.draft and gates.company_requires_approval(session, ctx)
+    rows = plan_posts(ctx, data, found, media, run_at, inspected, now=now,
+                      company_approval=approval)
     # A Core INSERT rather than the ORM's unit of work: this is the API's hottest write,
     # and the objects returned are only read (for the response), never changed. One row
     # goes as a plain execute, cheaper than an executemany of one.
@@ -75,22 +80,28 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
         assert run_at is not None
         entries = []
         for row in rows:
+            if row["status"] != PostStatus.PENDING:
+                continue  # awaiting approval: queued when approved
             # An account the platform asked us to pause waits; others are not held up.
             backoff = found[row["account_id"]].backoff_until
             due = backoff if backoff is not None and backoff > run_at else run_at
             entries.append((row["id"], due))
-        queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
+        if entries:
+            queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
     return [Post(**row) for row in rows]
 
 
 def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
                media: list[dict[str, Any]], run_at: datetime | None,
-               inspected: InspectedMedia | None, *, now: datetime) -> list[dict[str, Any]]:
+               inspected: InspectedMedia | None, *, now: datetime,
+               company_approval: bool = False) -> list[dict[str, Any]]:
     """A create's checks (its accounts `found` by id, its media `inspected`) and its rows.
 
     No I/O: the bulk import runs it for every row, then inserts them all at once.
+    `company_approval`: the company requires approval (see gates.scheduled_status).
     """
     targets = data.targets
+    gates.require_targets(ctx, targets)
     missing = [t for t in targets if t not in found]
     if missing:
         raise NotFound(f"No account with id {missing[0]!r}.")
@@ -102,23 +113,29 @@ def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
     if problems:
         raise Invalid(problems[0] if len(problems) == 1 else
                       f"{len(problems)} problems: " + " ".join(problems), details=problems)
-    return _post_rows(ctx, data, [found[t] for t in targets], media, run_at, now)
+    return _post_rows(ctx, data, [found[t] for t in targets], media, run_at, now,
+                      company_approval)
 
 
 def _post_rows(ctx: Context, data: PostCreate, accounts: list[Row[Any]],
                media: list[dict[str, Any]], run_at: datetime | None,
-               now: datetime) -> list[dict[str, Any]]:
+               now: datetime, company_approval: bool) -> list[dict[str, Any]]:
     """The new posts' rows: one per account (two for a split type), one group id."""
     group_id = new_id()
     rows: list[dict[str, Any]] = []
     for account in accounts:
+        status = PostStatus.DRAFT
+        if not data.draft:
+            assert run_at is not None
+            status = gates.scheduled_status(ctx, account, company_approval=company_approval,
+                                            run_at=run_at, now=now)
         for post_type in split_post_type(account.platform, data.post_type):
             rows.append({
                 **_POST_COLUMNS, "id": new_id(), "company_id": ctx.company_id,
                 "group_id": group_id, "account_id": account.id, "platform": account.platform,
                 "post_type": post_type, "caption": data.caption, "media": media,
                 "options": dict(data.options),
-                "status": PostStatus.DRAFT if data.draft else PostStatus.PENDING,
+                "status": status, "revision": 0,
                 "scheduled_at": run_at, "attempts": 0, "created_by": ctx.actor,
                 "created_at": now, "updated_at": now,
             })
@@ -144,8 +161,10 @@ def _check(ctx: Context, account: SocialAccount | Row[Any], post_type: str, capt
 
 
 def get_post(session: Session, ctx: Context, post_id: str) -> Post:
+    ctx.require(Permission.VIEW)
     post = session.get(Post, post_id)
-    if post is None or post.company_id != ctx.company_id:
+    if (post is None or post.company_id != ctx.company_id
+            or (ctx.account_ids is not None and post.account_id not in ctx.account_ids)):
         raise NotFound(f"No post with id {post_id!r}.")
     return post
 
@@ -206,6 +225,7 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
         inspected = inspect_media(ctx, new_media if new_media is not None
                                   else _current_media(session, post_id))
     post = get_post(session, ctx, post_id)
+    gates.require_author(ctx, post)
     entry = _lock_editable(session, post, "edited")
     account = session.get(SocialAccount, post.account_id)
     assert account is not None
@@ -218,16 +238,34 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
     if problems:
         raise Invalid(" ".join(problems), details=problems)
     post.caption, post.media, post.options = caption, media, options
-    if patch.run_at is not None:
-        run_at = _resolve_run_at(ctx, patch.run_at)
-        assert run_at is not None
+    # Every edit is a new revision: an approval of the one before no longer holds.
+    post.revision += 1
+    run_at = _resolve_run_at(ctx, patch.run_at) if patch.run_at is not None else None
+    if run_at is not None:
         post.scheduled_at = run_at
-        if entry is not None and not queue.reschedule(session.connection(), post_id=post.id,
-                                                      run_at=run_at, now=ctx.now()):
+    if post.status == PostStatus.PENDING:
+        assert post.scheduled_at is not None
+        status = gates.scheduled_status(
+            ctx, account, company_approval=gates.company_requires_approval(session, ctx),
+            run_at=post.scheduled_at, now=ctx.now())
+        if status == PostStatus.AWAITING_APPROVAL:
+            _back_to_approval(session, post)
+        elif run_at is not None and entry is not None and not queue.reschedule(
+                session.connection(), post_id=post.id, run_at=run_at, now=ctx.now()):
             raise Conflict("The post is being published right now; it can no longer be "
                            "rescheduled.")
+    elif post.status == PostStatus.AWAITING_APPROVAL:
+        post.approved_by = post.approved_at = None
     post.updated_at = ctx.now()
     return post
+
+
+def _back_to_approval(session: Session, post: Post) -> None:
+    """An approved (queued) post edited by someone whose edits need approval."""
+    if not queue.withdraw(session.connection(), post_id=post.id):
+        raise Conflict("The post is being published right now; it can no longer be edited.")
+    post.status = PostStatus.AWAITING_APPROVAL
+    post.approved_by = post.approved_at = None
 
 
 def _current_media(session: Session, post_id: str) -> list[dict[str, Any]]:
@@ -241,19 +279,27 @@ def _current_media(session: Session, post_id: str) -> list[dict[str, Any]]:
 def schedule_draft(session: Session, ctx: Context, post_id: str,
                    run_at: datetime | str) -> Post:
     post = get_post(session, ctx, post_id)
+    gates.require_author(ctx, post)
     if post.status != PostStatus.DRAFT:
         raise Conflict(f"The post is {post.status}, not a draft.")
     when = _resolve_run_at(ctx, run_at)
     assert when is not None
-    post.status, post.scheduled_at, post.updated_at = PostStatus.PENDING, when, ctx.now()
+    account = session.get(SocialAccount, post.account_id)
+    status = gates.scheduled_status(
+        ctx, account, company_approval=gates.company_requires_approval(session, ctx),
+        run_at=when, now=ctx.now())
+    post.status, post.scheduled_at, post.updated_at = status, when, ctx.now()
+    post.review_note = None
     session.flush()
-    queue.enqueue(session.connection(), post_id=post.id, run_at=when,
-                  max_attempts=ctx.max_attempts, now=ctx.now())
+    if status == PostStatus.PENDING:
+        queue.enqueue(session.connection(), post_id=post.id, run_at=when,
+                      max_attempts=ctx.max_attempts, now=ctx.now())
     return post
 
 
 def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     post = get_post(session, ctx, post_id)
+    gates.require_author(ctx, post)
     if post.status == PostStatus.PUBLISHED:
         raise Conflict("The post is already published; it cannot be cancelled. Delete it on "
                        f"{post.platform.capitalize()} if it should not be there.")
@@ -278,6 +324,8 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
 
 def retry_post(session: Session, ctx: Context, post_id: str, *, force: bool = False) -> Post:
     post = get_post(session, ctx, post_id)
+    gates.require_author(ctx, post)
+    ctx.require(Permission.SCHEDULE)
     if post.status == PostStatus.UNCONFIRMED and not force:
         raise Conflict("Herald cannot tell whether this post went out. Check the account "
                        "first; if it is not there, retry with force=true.")

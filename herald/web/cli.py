@@ -33,6 +33,10 @@ def create(
     name: Annotated[str, typer.Option(help="Their name, as shown to the team.")] = "",
     timezone: Annotated[str | None, typer.Option(
         help="IANA time zone, e.g. Europe/Paris (default: the company's).")] = None,
+    role: Annotated[str | None, typer.Option(
+        "--role", help="owner, admin, editor, contributor, client or viewer (default: owner "
+                       "for the company's first user, editor after; see docs/roles.md).")
+    ] = None,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from standard input, not a prompt.")
     ] = False,
@@ -51,12 +55,14 @@ def create(
     try:
         with herald.unit_of_work() as session:
             user = users.create_user(session, company_id=company_id, email=email,
-                                     password=password, name=name, timezone=timezone)
-            created = {"id": user.id, "company_id": user.company_id, "email": user.email}
+                                     password=password, name=name, timezone=timezone,
+                                     role=role)
+            created = {"id": user.id, "company_id": user.company_id, "email": user.email,
+                       "role": user.role}
     except AppError as exc:
         fail(exc.message, 1)
-    _print(created, json_out, f"Created {created['email']}; they can sign in at "
-                              f"{herald.settings.public_url}/signin")
+    _print(created, json_out, f"Created {created['email']} ({created['role']}); they can sign "
+                              f"in at {herald.settings.public_url}/signin")
 
 
 @user_app.command("list")
@@ -73,10 +79,10 @@ def list_users(
     herald = _herald()
     company_id = _company_id(herald, company)
     with herald.db.session() as session:
-        rows = [{"id": u.id, "email": u.email, "name": u.name,
+        rows = [{"id": u.id, "email": u.email, "name": u.name, "role": u.role,
                  "last_login_at": u.last_login_at}
                 for u in users.list_members(session, company_id=company_id)]
-    _print(rows, json_out, "\n".join(f"{r['email']}\t{r['name']}" for r in rows) or
+    _print(rows, json_out, "\n".join(f"{r['email']}\t{r['role']}\t{r['name']}" for r in rows) or
            "No users yet.")
 
 

@@ -15,6 +15,7 @@ from herald.services.accounts import (
     update_account_settings,
     update_account_token,
 )
+from herald.services.approvals import approve_post, awaiting, reject_post
 from herald.services.companies import (
     ApiCaller,
     authenticate,
@@ -63,7 +64,9 @@ __all__ = [
     "Upload",
     "account_token",
     "add_member",
+    "approve_post",
     "authenticate",
+    "awaiting",
     "cancel_post",
     "create_account",
     "create_api_token",
@@ -84,6 +87,7 @@ __all__ = [
     "post_detail",
     "post_detail_out",
     "post_page",
+    "reject_post",
     "remove_member",
     "retry_post",
     "revoke_api_token",

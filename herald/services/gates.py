@@ -7,7 +7,7 @@ place: who may write, who may schedule, and when a post goes to approval instead
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,8 +16,12 @@ from sqlalchemy.orm import Session
 from herald.errors import Forbidden
 from herald.models import Company, Post
 from herald.permissions import Permission
+from herald.schemas import PostOut
 from herald.services.context import Context
 from herald.statuses import PostStatus
+
+#: As services.posts.PAST_TOLERANCE: a time this far behind is in the past.
+LATE_AFTER = timedelta(seconds=5)
 
 
 def require_author(ctx: Context, post: Post) -> None:
@@ -63,3 +67,17 @@ def scheduled_status(ctx: Context, account: Any, *, company_approval: bool,
         f"This needs the permission '{Permission.SCHEDULE}', which the role '{ctx.role}' "
         "does not have: save the post as a draft, or ask an owner to require approval for "
         "this account, so that your posts go to an approver.", permission=Permission.SCHEDULE)
+
+
+def late_note(scheduled_at: datetime | None) -> str:
+    when = scheduled_at.isoformat(timespec="minutes") if scheduled_at else "its time"
+    return (f"Its time ({when}) passed while it waited for approval, so it was not "
+            "published; approve it with a new time, or edit its time.")
+
+
+def mark_late(post: PostOut, now: datetime) -> PostOut:
+    """Say so on a post whose time passed while it waited for approval (it is not sent)."""
+    if (post.status == PostStatus.AWAITING_APPROVAL and post.run_at is not None
+            and post.run_at < now - LATE_AFTER):
+        post.review_note = late_note(post.run_at)
+    return post

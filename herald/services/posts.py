@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from herald.media import InspectedMedia
 
 #: How far in the past a run_at may be and still count as "now" (clock skew, slow clients).
-PAST_TOLERANCE = timedelta(seconds=5)
+PAST_TOLERANCE = gates.LATE_AFTER
 
 
 def _resolve_run_at(ctx: Context, value: datetime | str | None) -> datetime | None:
@@ -186,6 +186,7 @@ def post_detail_out(session: Session, ctx: Context, post_id: str) -> PostDetail:
     detail.next_attempt_at = found["next_attempt_at"]
     detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
     detail.account_ids, detail.requested_post_type = _group_targets(session, found["post"])
+    gates.mark_late(detail, ctx.now())
     return detail
 
 
@@ -205,8 +206,13 @@ def _lock_editable(session: Session, post: Post, action: str) -> str | None:
 
     Returns the queue row's status (None for a draft, which has no row).
     """
-    entry = queue.lock_for_edit(session.connection(), post_id=post.id)
-    session.refresh(post)
+    conn = session.connection()
+    entry = queue.lock_for_edit(conn, post_id=post.id)
+    # The post's row too (after the queue's, the order the worker takes them in): an
+    # approval racing this edit waits for it, then finds a new revision and matches nothing.
+    session.refresh(post, with_for_update=True)
+    if entry is None and post.status == PostStatus.PENDING:
+        entry = queue.lock_for_edit(conn, post_id=post.id)  # approved while we waited
     if post.status == PostStatus.PROCESSING or entry == QueueStatus.PROCESSING:
         raise Conflict(f"The post is being published right now; it can no longer be {action}.")
     if post.status not in EDITABLE:

@@ -58,6 +58,18 @@ class Env:
         post_id: str = answer.json()["items"][0]["id"]
         return post_id
 
+    def awaiting(self) -> str:
+        """A contributor's post on an account that requires approval."""
+        made = self.client.patch(f"/api/v1/accounts/{self.account_id}", headers=self.owner,
+                                 json={"requires_approval": True})
+        assert made.status_code == 200, made.text
+        answer = self.client.post("/api/v1/posts", headers=self.as_role(Role.CONTRIBUTOR),
+                                  json={"account_id": self.account_id, "caption": "Please",
+                                        "post_type": "text", "run_at": LATER})
+        assert answer.json()["items"][0]["status"] == "awaiting_approval", answer.text
+        post_id: str = answer.json()["items"][0]["id"]
+        return post_id
+
     def member(self) -> str:
         with self.herald.db.session() as session:
             user = users.create_user(session, company_id=self.company_id,
@@ -142,6 +154,12 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
          "post_type": "text"}), (201,)),
     ("GET /api/v1/scheduled-posts", "list", P.VIEW,
      lambda env, h: env.client.get("/api/v1/scheduled-posts", headers=h), (200,)),
+    ("POST /api/v1/posts/{post_id}/approve", "awaiting", P.APPROVE,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.awaiting()}/approve", headers=h),
+     (200,)),
+    ("POST /api/v1/posts/{post_id}/reject", "awaiting", P.APPROVE,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.awaiting()}/reject", headers=h,
+                                    json={"reason": "Off brand"}), (200,)),
     ("DELETE /api/v1/scheduled-posts/{post_id}", "another's post", P.EDIT_OTHERS,
      lambda env, h: env.client.delete(f"/api/v1/scheduled-posts/{env.draft()}", headers=h),
      (200,)),

@@ -11,6 +11,7 @@ import pytest
 
 from herald import services
 from herald.permissions import Permission, Role
+from herald.schemas import PostCreate
 from herald.web import users
 from tests.app.test_roles import CASES as API_CASES
 from tests.app.test_roles import strongest_without, weakest_with
@@ -35,6 +36,17 @@ def _viewer(herald: Any, company_id: str) -> str:
 def _later_post(herald: Any, company_id: str, account_id: str) -> str:
     return add_posts(herald, company_id, account_id, run_at=datetime(2030, 1, 1, 9, tzinfo=UTC),
                      post_type="text")[0]
+
+
+def _awaiting(herald: Any, company_id: str, account_id: str) -> str:
+    with herald.unit_of_work() as session:
+        services.update_account_settings(session, herald.context(company_id), account_id,
+                                         requires_approval=True)
+    ctx = herald.context(company_id, actor="web:c@example.com", role=Role.CONTRIBUTOR)
+    with herald.unit_of_work() as session:
+        return services.create_posts(session, ctx, PostCreate(
+            account_id=account_id, caption="Please", post_type="text",
+            run_at=datetime(2030, 1, 1, 9, tzinfo=UTC)))[0].id
 
 
 Call = Callable[[Browser, Any, str, str], httpx.Response]
@@ -63,6 +75,12 @@ CASES: list[tuple[str, Permission, Call, tuple[int, ...]]] = [
      lambda b, h, c, a: b.post(f"/accounts/{a}/token", {"access_token": "fresh"}), (303,)),
     ("POST /accounts/{id}/remove", P.MANAGE_ACCOUNTS,
      lambda b, h, c, a: b.post(f"/accounts/{a}/remove"), (303,)),
+    ("GET /approvals", P.APPROVE, lambda b, h, c, a: b.get("/approvals"), (200,)),
+    ("POST /posts/{id}/approve", P.APPROVE,
+     lambda b, h, c, a: b.post(f"/posts/{_awaiting(h, c, a)}/approve"), (303,)),
+    ("POST /posts/{id}/reject", P.APPROVE,
+     lambda b, h, c, a: b.post(f"/posts/{_awaiting(h, c, a)}/reject", {"reason": "No"}),
+     (303,)),
     ("POST /posts/{id}/edit (another's post)", P.EDIT_OTHERS,
      lambda b, h, c, a: b.post(f"/posts/{_later_post(h, c, a)}/edit",
                                {"caption": "Edited", "date": "2030-01-01", "time": "09:00"}),
@@ -117,5 +135,29 @@ def test_the_first_member_is_the_owner_and_the_next_an_editor(herald, company):
 
 def test_every_permission_is_tested_on_some_route():
     tested = {c[2] for c in API_CASES} | {c[1] for c in CASES}
-    # approve and view_audit: their routes come with the approvals and the audit log.
-    assert set(Permission) - tested == {Permission.APPROVE, Permission.VIEW_AUDIT}
+    # view_audit: its route comes with the audit log.
+    assert set(Permission) - tested == {Permission.VIEW_AUDIT}
+
+
+def test_the_inbox_lists_what_awaits_and_approving_schedules_it(web, herald, company):
+    account_id = add_account(herald, company[0])
+    post_id = _awaiting(herald, company[0], account_id)
+    editor = _as(web, herald, company[0], Role.EDITOR)
+    inbox = editor.get("/approvals")
+    assert post_id in inbox.text and "Please" in inbox.text
+    assert 'href="/approvals"' in editor.get("/").text
+    done = editor.post(f"/posts/{post_id}/approve", {"revision": "0", "next": "/approvals"})
+    assert done.status_code == 303 and done.headers["location"] == "/approvals"
+    with herald.db.session() as session:
+        assert services.get_post(session, herald.context(company[0]), post_id).status == \
+            "pending"
+    assert post_id not in editor.get("/approvals").text
+
+
+def test_a_rejected_post_shows_its_author_the_reason(web, herald, company):
+    account_id = add_account(herald, company[0])
+    post_id = _awaiting(herald, company[0], account_id)
+    editor = _as(web, herald, company[0], Role.EDITOR)
+    editor.post(f"/posts/{post_id}/reject", {"reason": "Wrong hashtag", "revision": "0"})
+    page = editor.get(f"/posts/{post_id}").text
+    assert "Rejected: Wrong hashtag" in page

@@ -18,6 +18,7 @@ from herald import __version__, proxies
 from herald.api import (
     accounts,
     approvals,
+    audit,
     auth,
     company,
     imports,
@@ -70,6 +71,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(imports.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
     app.include_router(approvals.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
     app.include_router(seed.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.

@@ -23,6 +23,7 @@ from herald.models import Company, utcnow
 from herald.permissions import ROLE_NAMES
 from herald.runtime import Herald
 from herald.schemas import PostOut
+from herald.services.companies import record_revoked
 
 app = typer.Typer(help="Herald: schedule social media posts and publish them exactly once, "
                        "on time.", no_args_is_help=True, add_completion=False)
@@ -310,7 +311,10 @@ def token_revoke(token: str, json_out: JsonOpt = False) -> None:
     herald = _herald()
     try:
         with herald.unit_of_work() as session:
-            row = services.revoke_api_token(session, token=token)
+            row = services.find_api_token(session, token=token)
+            was = row.revoked_at
+            services.revoke_api_token(session, token=token)
+            record_revoked(session, herald.context(row.company_id, actor="cli"), row, was)
     except AppError as exc:
         fail(exc.message, 1)
     _print({"id": row.id, "revoked_at": row.revoked_at}, json_out, f"revoked {row.prefix}…")

@@ -10,6 +10,7 @@ from herald.errors import Conflict, NotFound
 from herald.models import Post, SocialAccount, SocialToken, new_id
 from herald.permissions import Permission
 from herald.schemas import AccountCreate, AccountTokenUpdate
+from herald.services import audit
 from herald.services.context import Context
 from herald.statuses import PostStatus
 
@@ -43,7 +44,16 @@ def create_account(session: Session, ctx: Context, data: AccountCreate) -> Socia
             data.platform, data.external_id, data.access_token, data.name,
             company_id=ctx.company_id):
         raise Conflict("That sandbox id was just taken; add the sandbox account again.")
+    audit.record(session, ctx, audit.Action.ACCOUNT_CONNECTED, account_id=account.id,
+                 after=_described(account))
     return account
+
+
+def _described(account: SocialAccount) -> dict[str, object]:
+    """What the audit log keeps of an account (never its tokens)."""
+    return {"platform": account.platform, "external_id": account.external_id,
+            "name": account.name, "sandbox": account.sandbox, "state": account.state,
+            "requires_approval": account.requires_approval}
 
 
 def _token_row(ctx: Context, account_id: str, data: AccountCreate | AccountTokenUpdate,
@@ -93,11 +103,15 @@ def update_account_token(session: Session, ctx: Context, account_id: str,
                          data: AccountTokenUpdate) -> SocialAccount:
     ctx.require(Permission.MANAGE_ACCOUNTS)
     account = get_account(session, ctx, account_id)
+    before = {"state": account.state, "state_reason": account.state_reason}
     session.add(_token_row(ctx, account.id, data, session.get(SocialToken, account.id)))
     # A fresh token is the reconnect: the account may publish again.
     account.state = "active"
     account.state_reason = None
     account.updated_at = ctx.now()
+    audit.record(session, ctx, audit.Action.ACCOUNT_RECONNECTED, account_id=account.id,
+                 before=before, after={"state": "active", "state_reason": None,
+                                       "token": "replaced"})
     return account
 
 
@@ -110,6 +124,8 @@ def delete_account(session: Session, ctx: Context, account_id: str) -> None:
     if busy:
         raise Conflict("A post of this account is being published right now; try again in a "
                        "moment.")
+    audit.record(session, ctx, audit.Action.ACCOUNT_REMOVED, account_id=account.id,
+                 before=_described(account))
     queue.forget_account(session.connection(), account_id=account.id)
     session.execute(delete(Post).where(Post.account_id == account.id))
     session.execute(delete(SocialToken).where(SocialToken.account_id == account.id))
@@ -121,7 +137,10 @@ def update_account_settings(session: Session, ctx: Context, account_id: str, *,
     """An account's own settings (today: whether its posts need approval)."""
     ctx.require(Permission.MANAGE_ACCOUNTS)
     account = get_account(session, ctx, account_id)
+    before = {"requires_approval": account.requires_approval}
     if requires_approval is not None:
         account.requires_approval = requires_approval
     account.updated_at = ctx.now()
+    audit.record(session, ctx, audit.Action.ACCOUNT_SETTINGS, account_id=account.id,
+                 before=before, after={"requires_approval": account.requires_approval})
     return account

@@ -18,6 +18,7 @@ from herald import queue
 from herald.errors import Conflict, Invalid
 from herald.models import Post, SocialAccount
 from herald.permissions import Permission
+from herald.services import audit
 from herald.services.context import Context
 from herald.services.gates import late_note
 from herald.services.posts import PAST_TOLERANCE, _resolve_run_at, get_post
@@ -36,6 +37,7 @@ def approve_post(session: Session, ctx: Context, post_id: str, *,
         raise Conflict(f"The post is {post.status}; only a post awaiting approval can be "
                        "approved.")
     now = ctx.now()
+    before = audit.post_state(post)
     when = _resolve_run_at(ctx, run_at) if run_at is not None else post.scheduled_at
     if when is None or when < now - PAST_TOLERANCE:
         raise Conflict(late_note(post.scheduled_at))
@@ -55,6 +57,7 @@ def approve_post(session: Session, ctx: Context, post_id: str, *,
                   run_at=backoff if backoff is not None and backoff > when else when,
                   max_attempts=ctx.max_attempts, now=now)
     session.refresh(post)
+    audit.record_post_change(session, ctx, audit.Action.POST_APPROVED, post, before)
     return post
 
 
@@ -70,6 +73,7 @@ def reject_post(session: Session, ctx: Context, post_id: str, *, reason: str,
         raise Conflict(f"The post is {post.status}; only a post awaiting approval can be "
                        "rejected.")
     seen = post.revision if revision is None else revision
+    before = audit.post_state(post)
     rejected = session.connection().execute(
         update(Post)
         .where(Post.id == post.id, Post.status == AWAITING, Post.revision == seen)
@@ -79,6 +83,7 @@ def reject_post(session: Session, ctx: Context, post_id: str, *, reason: str,
         raise Conflict(f"The post changed after the version you rejected (revision {seen}); "
                        "read it again.")
     session.refresh(post)
+    audit.record_post_change(session, ctx, audit.Action.POST_REJECTED, post, before)
     return post
 
 

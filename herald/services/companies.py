@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from herald.crypto import hash_api_token, new_api_token
 from herald.errors import Invalid, NotFound, Unauthorized
 from herald.models import ApiToken, Company, new_id, utcnow
 from herald.permissions import Permission, Role, parse_role, require_grant
+from herald.services import audit
 from herald.services.context import Context
 
 
@@ -48,14 +50,20 @@ def create_api_token(session: Session, *, company_id: str, name: str = "",
     return token
 
 
-def revoke_api_token(session: Session, *, token: str) -> ApiToken:
-    """Revoke by the token itself, its id or its printed prefix."""
+def find_api_token(session: Session, *, token: str) -> ApiToken:
+    """A token by the token itself, its id or its printed prefix."""
     row = session.scalars(
         select(ApiToken).where(or_(ApiToken.token_hash == hash_api_token(token),
                                    ApiToken.id == token, ApiToken.prefix == token))
     ).first()
     if row is None:
         raise NotFound("No such API token.")
+    return row
+
+
+def revoke_api_token(session: Session, *, token: str) -> ApiToken:
+    """Revoke by the token itself, its id or its printed prefix."""
+    row = find_api_token(session, token=token)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     return row
@@ -93,8 +101,11 @@ def update_company_settings(session: Session, ctx: Context, *,
     """The company's own settings (today: approval for every account's posts)."""
     ctx.require(Permission.MANAGE_COMPANY)
     company = get_company(session, ctx)
+    before = {"requires_approval": company.requires_approval}
     if requires_approval is not None:
         company.requires_approval = requires_approval
+    audit.record(session, ctx, audit.Action.COMPANY_SETTINGS, before=before,
+                 after={"requires_approval": company.requires_approval})
     return company
 
 
@@ -104,7 +115,10 @@ def issue_api_token(session: Session, ctx: Context, *, name: str,
     ctx.require(Permission.MANAGE_TOKENS)
     role = parse_role(role)
     require_grant(ctx.role, role)
-    return create_api_token(session, company_id=ctx.company_id, name=name, role=role)
+    token = create_api_token(session, company_id=ctx.company_id, name=name, role=role)
+    audit.record(session, ctx, audit.Action.TOKEN_CREATED,
+                 after={"name": name, "role": role.value, "prefix": token[:12]})
+    return token
 
 
 def list_api_tokens(session: Session, ctx: Context) -> list[ApiToken]:
@@ -119,4 +133,16 @@ def revoke_company_token(session: Session, ctx: Context, token_id: str) -> ApiTo
     row = session.get(ApiToken, token_id)
     if row is None or row.company_id != ctx.company_id:
         raise NotFound("No such API token.")
-    return revoke_api_token(session, token=row.id)
+    was = row.revoked_at
+    revoke_api_token(session, token=row.id)
+    record_revoked(session, ctx, row, was)
+    return row
+
+
+def record_revoked(session: Session, ctx: Context, row: ApiToken,
+                   was: datetime | None) -> None:
+    """The audit entry of a token's revocation (none when it was revoked already)."""
+    if was is None and row.revoked_at is not None:
+        audit.record(session, ctx, audit.Action.TOKEN_REVOKED,
+                     before={"name": row.name, "prefix": row.prefix, "revoked_at": None},
+                     after={"revoked_at": row.revoked_at.isoformat()})

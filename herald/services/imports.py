@@ -22,7 +22,7 @@ from herald.imports import Accounts, ImportRow, read_import
 from herald.models import Company, Post, SocialAccount
 from herald.permissions import Permission
 from herald.schemas import PostCreate
-from herald.services import gates
+from herald.services import audit, gates
 from herald.services.context import Context
 from herald.services.posts import _resolve_run_at, create_posts, inspect_media, plan_posts
 from herald.statuses import PostStatus
@@ -178,6 +178,7 @@ def _store(session: Session, ctx: Context,
         entries.append((post["id"], backoff if backoff is not None and backoff > due else due))
     if entries:
         queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
+    audit.record_posts(session, ctx, rows, now=now)
     for row, posts in planned:
         report.post_ids[row.row] = [p["id"] for p in posts]
     for row in later:

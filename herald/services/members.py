@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from herald.errors import Conflict, NotFound
 from herald.models import SocialAccount, User
 from herald.permissions import Permission, Role, parse_role, require_grant
+from herald.services import audit
 from herald.services.context import Context
 
 
@@ -27,9 +28,16 @@ def add_member(session: Session, ctx: Context, *, email: str, password: str, nam
     chosen = parse_role(role) if role else users.default_role(session, ctx.company_id)
     require_grant(ctx.role, chosen)
     limited = _account_ids(session, ctx, account_ids)
-    return users.create_user(session, company_id=ctx.company_id, email=email,
+    user = users.create_user(session, company_id=ctx.company_id, email=email,
                              password=password, name=name, timezone=timezone, role=chosen,
                              account_ids=limited)
+    audit.record(session, ctx, audit.Action.MEMBER_ADDED, after=_described(user))
+    return user
+
+
+def _described(user: User) -> dict[str, object]:
+    return {"id": user.id, "email": user.email, "role": user.role,
+            "account_ids": user.account_ids}
 
 
 def _account_ids(session: Session, ctx: Context, ids: Sequence[str] | None
@@ -61,7 +69,10 @@ def set_role(session: Session, ctx: Context, user_id: str, role: Role | str) -> 
     require_grant(ctx.role, chosen)
     if user.role == Role.OWNER and chosen != Role.OWNER:
         _keep_an_owner(session, ctx, user)
+    before = _described(user)
     user.role = chosen.value
+    audit.record(session, ctx, audit.Action.MEMBER_ROLE_CHANGED, before=before,
+                 after=_described(user))
     return user
 
 
@@ -72,6 +83,7 @@ def remove_member(session: Session, ctx: Context, user_id: str) -> User:
     require_grant(ctx.role, user.role)
     if user.role == Role.OWNER:
         _keep_an_owner(session, ctx, user)
+    audit.record(session, ctx, audit.Action.MEMBER_REMOVED, before=_described(user))
     session.delete(user)
     return user
 

@@ -17,7 +17,7 @@ from herald.models import Post, PublishAttempt, SocialAccount, new_id
 from herald.permissions import Permission
 from herald.platforms.registry import split_post_type, split_types
 from herald.schemas import AttemptOut, PostCreate, PostDetail, PostPatch
-from herald.services import gates
+from herald.services import audit, gates
 from herald.services.context import Context
 from herald.statuses import EDITABLE, PostStatus, QueueStatus
 
@@ -88,6 +88,7 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
             entries.append((row["id"], due))
         if entries:
             queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
+    audit.record_posts(session, ctx, rows, now=now)
     return [Post(**row) for row in rows]
 
 
@@ -233,6 +234,7 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
     post = get_post(session, ctx, post_id)
     gates.require_author(ctx, post)
     entry = _lock_editable(session, post, "edited")
+    before = audit.post_state(post)
     account = session.get(SocialAccount, post.account_id)
     assert account is not None
     caption = patch.caption if patch.caption is not None else post.caption
@@ -263,6 +265,11 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
     elif post.status == PostStatus.AWAITING_APPROVAL:
         post.approved_by = post.approved_at = None
     post.updated_at = ctx.now()
+    only_time = {k for k, v in audit.post_state(post).items() if before.get(k) != v} <= {
+        "scheduled_at", "revision", "status", "approved_by"}
+    audit.record_post_change(session, ctx, audit.Action.POST_RESCHEDULED
+                             if only_time and run_at is not None else audit.Action.POST_EDITED,
+                             post, before)
     return post
 
 
@@ -290,6 +297,7 @@ def schedule_draft(session: Session, ctx: Context, post_id: str,
         raise Conflict(f"The post is {post.status}, not a draft.")
     when = _resolve_run_at(ctx, run_at)
     assert when is not None
+    before = audit.post_state(post)
     account = session.get(SocialAccount, post.account_id)
     status = gates.scheduled_status(
         ctx, account, company_approval=gates.company_requires_approval(session, ctx),
@@ -300,12 +308,16 @@ def schedule_draft(session: Session, ctx: Context, post_id: str,
     if status == PostStatus.PENDING:
         queue.enqueue(session.connection(), post_id=post.id, run_at=when,
                       max_attempts=ctx.max_attempts, now=ctx.now())
+    audit.record_post_change(session, ctx, audit.Action.POST_SCHEDULED
+                             if status == PostStatus.PENDING else audit.Action.POST_SUBMITTED,
+                             post, before)
     return post
 
 
 def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     post = get_post(session, ctx, post_id)
     gates.require_author(ctx, post)
+    before = audit.post_state(post)
     if post.status == PostStatus.PUBLISHED:
         raise Conflict("The post is already published; it cannot be cancelled. Delete it on "
                        f"{post.platform.capitalize()} if it should not be there.")
@@ -320,11 +332,15 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
         session.execute(update(Post).where(Post.id == post.id)
                         .values(cancel_requested_at=ctx.now()))
         session.refresh(post)
+        audit.record(session, ctx, audit.Action.POST_CANCELLED, post_id=post.id,
+                     account_id=post.account_id, before={"status": post.status},
+                     after={"cancel_requested": True})
         return post
     if post.status in (PostStatus.FAILED, PostStatus.UNCONFIRMED):
         queue.dismiss(conn, post_id=post.id, now=ctx.now())
     post.status = PostStatus.CANCELLED
     post.updated_at = ctx.now()
+    audit.record_post_change(session, ctx, audit.Action.POST_CANCELLED, post, before)
     return post
 
 
@@ -341,8 +357,10 @@ def retry_post(session: Session, ctx: Context, post_id: str, *, force: bool = Fa
     if not queue.requeue(session.connection(), post_id=post.id, now=ctx.now(),
                          extra_attempts=ctx.max_attempts):
         raise Conflict("The post is not in the queue's failed state; it cannot be retried.")
+    before = audit.post_state(post)
     post.status = PostStatus.PENDING
     post.error_message = None
     post.updated_at = ctx.now()
+    audit.record_post_change(session, ctx, audit.Action.POST_RETRIED, post, before)
     return post
 

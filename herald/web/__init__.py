@@ -48,6 +48,7 @@ def install(app: FastAPI, herald: Herald) -> None:
     from herald.web.routes import (
         accounts,
         approvals,
+        audit,
         calendar,
         compose,
         dashboard,
@@ -65,6 +66,6 @@ def install(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
     for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, settings,
-                   sandbox, imports, ics):
+                   sandbox, imports, ics, audit):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

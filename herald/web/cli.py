@@ -45,6 +45,7 @@ def create(
 ) -> None:
     """Create a user who can sign in to the web UI."""
     from herald.cli import _company_id, _herald, _print, fail
+    from herald.services import audit
     from herald.web import users
 
     if not email.strip():
@@ -59,6 +60,9 @@ def create(
                                      role=role)
             created = {"id": user.id, "company_id": user.company_id, "email": user.email,
                        "role": user.role}
+            audit.record(session, herald.context(company_id, actor="cli"),
+                         audit.Action.MEMBER_ADDED,
+                         after={"id": user.id, "email": user.email, "role": user.role})
     except AppError as exc:
         fail(exc.message, 1)
     _print(created, json_out, f"Created {created['email']} ({created['role']}); they can sign "
@@ -114,6 +118,7 @@ def set_password(
 def remove(email: Annotated[str, typer.Option("--email", help="Whom to remove.")] = "") -> None:
     """Remove a user: they can no longer sign in, and every web session of theirs ends."""
     from herald.cli import _herald, fail
+    from herald.services import audit
     from herald.web import users
 
     if not email.strip():
@@ -121,7 +126,10 @@ def remove(email: Annotated[str, typer.Option("--email", help="Whom to remove.")
     herald = _herald()
     try:
         with herald.unit_of_work() as session:
-            users.remove_user(session, email=email)
+            gone = users.remove_user(session, email=email)
+            audit.record(session, herald.context(gone.company_id, actor="cli"),
+                         audit.Action.MEMBER_REMOVED,
+                         before={"id": gone.id, "email": gone.email, "role": gone.role})
     except AppError as exc:
         fail(exc.message, 1)
     typer.echo(f"Removed {users.normalize_email(email)}.")

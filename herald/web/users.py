@@ -144,9 +144,11 @@ def set_password(session: Session, *, email: str, password: str) -> User:
     return user
 
 
-def remove_user(session: Session, *, email: str) -> None:
+def remove_user(session: Session, *, email: str) -> User:
     """Remove a user; their sessions end with the row (deps.current_user finds no one)."""
-    session.delete(_by_email(session, email))
+    user = _by_email(session, email)
+    session.delete(user)
+    return user
 
 
 def list_members(session: Session, *, company_id: str) -> list[User]:

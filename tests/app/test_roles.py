@@ -160,6 +160,8 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
     ("POST /api/v1/posts/{post_id}/reject", "awaiting", P.APPROVE,
      lambda env, h: env.client.post(f"/api/v1/posts/{env.awaiting()}/reject", headers=h,
                                     json={"reason": "Off brand"}), (200,)),
+    ("GET /api/v1/audit", "list", P.VIEW_AUDIT,
+     lambda env, h: env.client.get("/api/v1/audit", headers=h), (200,)),
     ("DELETE /api/v1/scheduled-posts/{post_id}", "another's post", P.EDIT_OTHERS,
      lambda env, h: env.client.delete(f"/api/v1/scheduled-posts/{env.draft()}", headers=h),
      (200,)),

@@ -32,7 +32,7 @@ NEXT_SLOT = "next_slot"
 
 def _resolve_run_at(ctx: Context, value: datetime | str | None) -> datetime | None:
     """The UTC time a run_at names; None for none, and for "next_slot" (one per account,
-    which only the transaction can pick: `_place_in_slots`)."""
+    which only the transaction can pick: `_next_slots`)."""
     now = ctx.now()
     if value is None or value == NEXT_SLOT:
         return None
@@ -79,11 +79,16 @@ def create_posts(session: Session, ctx: Context, data: PostCreate, *,
                                                               "company_id": ctx.company_id})}
     now = ctx.now()
     approval = not data.draft and gates.company_requires_approval(session, ctx)
-    rows = plan_posts(ctx, data, found, media, run_at, inspected, now=now,
-                      company_approval=approval)
+    slots: dict[str, datetime] = {}
     paused: set[str] | None = None
     if data.run_at == NEXT_SLOT:
-        paused = _place_in_slots(session, ctx, rows, now=now)
+        slots, paused = _next_slots(session, ctx, targets, found, now=now)
+        run_at = min(slots.values())  # each account's own is set on its rows below
+    rows = plan_posts(ctx, data, found, media, run_at, inspected, now=now,
+                      company_approval=approval)
+    for row in rows if slots else ():
+        slot = slots[row["account_id"]]  # a split type's two posts share it
+        row.update(scheduled_at=slot, queue_slot=slot, origin="queue")
     # A Core INSERT rather than the ORM's unit of work: this is the API's hottest write,
     # and the objects returned are only read (for the response), never changed. One row
     # goes as a plain execute, cheaper than an executemany of one.
@@ -120,18 +125,17 @@ def enqueue_rows(conn: Connection, ctx: Context, rows: Sequence[dict[str, Any]],
         queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now, held=held)
 
 
-def _place_in_slots(session: Session, ctx: Context, rows: list[dict[str, Any]], *,
-                    now: datetime) -> set[str]:
-    """"Add to queue": each account's posts take its next free slot (a split type's two
-    posts share it). Returns the accounts whose queue is paused."""
+def _next_slots(session: Session, ctx: Context, targets: list[str],
+                found: Mapping[str, Any], *, now: datetime
+                ) -> tuple[dict[str, datetime], set[str]]:
+    """"Add to queue": each account's next free slot, and the accounts whose queue is
+    paused (their rows locked: see planning.schedules.next_slots)."""
     from herald.planning.schedules import next_slots
 
-    slots, paused = next_slots(session, ctx,
-                               list(dict.fromkeys(r["account_id"] for r in rows)), now=now)
-    for row in rows:
-        slot = slots[row["account_id"]]
-        row.update(scheduled_at=slot, queue_slot=slot, origin="queue")
-    return paused
+    missing = [t for t in targets if t not in found]
+    if missing:
+        raise NotFound(f"No account with id {missing[0]!r}.")
+    return next_slots(session, ctx, targets, now=now)
 
 
 def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from herald.app import create_app
 from herald.runtime import Herald
+from herald.web import users
 from tests.helpers import add_account, add_posts
 
 #: Examples per operation and run (valid, invalid, valid at real ids): ~430 requests in all.
@@ -38,7 +39,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 #: other operation must accept whatever its schema allows.
 BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/posts/{post_id}",
                  "POST /api/v1/posts/{post_id}/schedule", "POST /api/v1/schedule-post",
-                 "POST /api/v1/media", "POST /api/v1/posts/import"}
+                 "POST /api/v1/media", "POST /api/v1/posts/import",
+                 # an address and a password of the member's; a reason not blank; a time
+                 "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
+                 "POST /api/v1/posts/{post_id}/approve"}
 
 
 _FUTURE = "2099-01-01T09:00:00Z"
@@ -48,7 +52,11 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
     """A fresh account and a pending post of it, for the routes' ids (a run may delete)."""
     account_id = add_account(herald, company_id, external_id=f"page-{number}")
     (post_id,) = add_posts(herald, company_id, account_id, 1, run_at=_FUTURE)
-    return {"account_id": account_id, "post_id": post_id}
+    with herald.db.session() as session:
+        member = users.create_user(session, company_id=company_id, role="viewer",
+                                   email=f"member-{number}@example.com",
+                                   password="a-long-password")
+    return {"account_id": account_id, "post_id": post_id, "member_id": member.id}
 
 
 #: What a schema's "string" cannot say: the times, statuses and cursors the API means.

@@ -43,7 +43,7 @@ def list_audit(
     post_id: str | None = None,
     account_id: str | None = None,
     actor: str | None = None,
-    action: str | None = None,
+    action: audit.Action | None = None,
     at_from: Annotated[str | None, Query(alias="from")] = None,
     at_to: Annotated[str | None, Query(alias="to")] = None,
     cursor: str | None = None,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from herald import services
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
+from herald.permissions import Role
 from herald.schemas import Strict
 
 router = APIRouter(prefix="/members", tags=["members"], responses=documented(401, 403, 422))
@@ -33,12 +34,12 @@ class MemberCreate(Strict):
     password: str = Field(max_length=1024)
     name: str = Field(default="", max_length=200)
     #: Default: owner for the company's first member, editor after.
-    role: str | None = Field(default=None, max_length=20)
+    role: Role | None = None
     account_ids: list[str] | None = Field(default=None, max_length=100)
 
 
 class MemberPatch(Strict):
-    role: str = Field(max_length=20)
+    role: Role
 
 
 @router.get("")

@@ -27,7 +27,8 @@ def add_member(session: Session, ctx: Context, *, email: str, password: str, nam
     ctx.require(Permission.MANAGE_MEMBERS)
     chosen = parse_role(role) if role else users.default_role(session, ctx.company_id)
     require_grant(ctx.role, chosen)
-    limited = _account_ids(session, ctx, account_ids)
+    limited = None if account_ids is None else account_ids_of(session, ctx.company_id,
+                                                              account_ids)
     user = users.create_user(session, company_id=ctx.company_id, email=email,
                              password=password, name=name, timezone=timezone, role=chosen,
                              account_ids=limited)
@@ -40,13 +41,11 @@ def _described(user: User) -> dict[str, object]:
             "account_ids": user.account_ids}
 
 
-def _account_ids(session: Session, ctx: Context, ids: Sequence[str] | None
-                 ) -> list[str] | None:
-    if ids is None:
-        return None
+def account_ids_of(session: Session, company_id: str, ids: Sequence[str]) -> list[str]:
+    """The ids, each checked to be one of the company's accounts (NotFound otherwise)."""
     wanted = list(dict.fromkeys(i.strip() for i in ids if i.strip()))
     found = set(session.scalars(select(SocialAccount.id).where(
-        SocialAccount.company_id == ctx.company_id, SocialAccount.id.in_(wanted))))
+        SocialAccount.company_id == company_id, SocialAccount.id.in_(wanted))))
     missing = [i for i in wanted if i not in found]
     if missing:
         raise NotFound(f"No account with id {missing[0]!r}.")

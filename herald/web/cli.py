@@ -37,6 +37,9 @@ def create(
         "--role", help="owner, admin, editor, contributor, client or viewer (default: owner "
                        "for the company's first user, editor after; see docs/roles.md).")
     ] = None,
+    account: Annotated[list[str] | None, typer.Option(
+        "--account", help="Limit them to this account id (repeat for several; default: "
+                          "every account).")] = None,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from standard input, not a prompt.")
     ] = False,
@@ -44,6 +47,7 @@ def create(
                         ] = False,
 ) -> None:
     """Create a user who can sign in to the web UI."""
+    from herald import services
     from herald.cli import _company_id, _herald, _print, fail
     from herald.services import audit
     from herald.web import users
@@ -55,11 +59,13 @@ def create(
     password = _password(password_stdin)
     try:
         with herald.unit_of_work() as session:
+            limited = (services.members.account_ids_of(session, company_id, account)
+                       if account else None)
             user = users.create_user(session, company_id=company_id, email=email,
                                      password=password, name=name, timezone=timezone,
-                                     role=role)
+                                     role=role, account_ids=limited)
             created = {"id": user.id, "company_id": user.company_id, "email": user.email,
-                       "role": user.role}
+                       "role": user.role, "account_ids": user.account_ids}
             audit.record(session, herald.context(company_id, actor="cli"),
                          audit.Action.MEMBER_ADDED,
                          after={"id": user.id, "email": user.email, "role": user.role})

@@ -264,3 +264,38 @@ def test_every_api_route_has_a_permission_case(client):
     assert routes - covered == set(), (
         "a route has no role test: add it to CASES in tests/app/test_roles.py with the "
         "permission its service checks")
+
+
+def test_a_member_limited_to_some_accounts_sees_and_posts_to_those_only(client, herald,
+                                                                          company):
+    from herald.errors import Forbidden, NotFound
+    from herald.schemas import PostCreate
+    from tests.helpers import add_posts
+
+    mine = add_account(herald, company[0], external_id="page-mine")
+    other = add_account(herald, company[0], external_id="page-other")
+    (theirs,) = add_posts(herald, company[0], other, run_at=LATER, post_type="text")
+    owner = {"Authorization": f"Bearer {company[1]}"}
+    member = client.post("/api/v1/members", headers=owner, json={
+        "email": "ig@example.com", "password": "a-long-password", "role": "contributor",
+        "account_ids": [mine]}).json()
+    assert member["account_ids"] == [mine]
+    missing = client.post("/api/v1/members", headers=owner, json={
+        "email": "x@example.com", "password": "a-long-password", "account_ids": ["nope"]})
+    assert missing.status_code == 404
+    ctx = herald.context(company[0], actor="web:ig@example.com", role=Role.CONTRIBUTOR,
+                         account_ids=frozenset({mine}))
+    with herald.unit_of_work() as session:
+        services.create_posts(session, ctx, PostCreate(account_id=mine, caption="ok",
+                                                       post_type="text", draft=True))
+        with pytest.raises(Forbidden, match="access to the account"):
+            services.create_posts(session, ctx, PostCreate(
+                account_id=other, caption="no", post_type="text", draft=True))
+    with herald.db.session() as session:
+        assert [a.id for a, _ in services.list_accounts(session, ctx)] == [mine]
+        listed, _ = services.list_posts(session, ctx, services.PostFilters())
+        assert {p.account_id for p in listed} == {mine}
+        with pytest.raises(NotFound):
+            services.get_post(session, ctx, theirs)
+        with pytest.raises(NotFound):
+            services.get_account(session, ctx, other)

@@ -131,6 +131,18 @@ def reconnect(request: Request, account_id: str, herald: HeraldDep, user: UserDe
     return see_other("/accounts")
 
 
+@router.post("/accounts/{account_id}/approval")
+def set_approval(request: Request, account_id: str, herald: HeraldDep, ctx: ContextDep,
+                 requires_approval: Annotated[str, Form()] = "") -> Response:
+    on = requires_approval == "on"
+    with herald.unit_of_work() as session:
+        name = services.update_account_settings(session, ctx, account_id,
+                                                requires_approval=on).name
+    sessions.flash(request, f"Contributors' posts to {name} now need approval." if on else
+                   f"Contributors' posts to {name} no longer need approval.")
+    return see_other("/accounts")
+
+
 def _exists(herald: Herald, ctx: services.Context, account_id: str) -> None:
     with herald.db.session() as session:
         services.get_account(session, ctx, account_id)

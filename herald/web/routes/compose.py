@@ -20,6 +20,7 @@ from herald.models import POST_TYPES, SocialAccount
 from herald.platforms.registry import COMPOSE_LIMITS
 from herald.runtime import Herald
 from herald.services import Context
+from herald.statuses import PostStatus
 from herald.web import queries, sessions
 from herald.web.composing import ComposeForm, Outcome, check, create, default_when
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
@@ -98,6 +99,8 @@ def _done(outcome: Outcome, form: ComposeForm, user: WebUser) -> str:
     posts = f"{count} post{'s' if count != 1 else ''}"
     if form.action == "draft":
         return f"Saved {posts} as drafts."
+    if any(p.status == PostStatus.AWAITING_APPROVAL for p in outcome.posts):
+        return f"Sent {posts} for approval: an approver will schedule them."
     if form.action == "now":
         return f"Publishing {posts} now."
     if form.action == "queue":

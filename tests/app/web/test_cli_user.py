@@ -82,3 +82,19 @@ def test_user_create_takes_a_role_and_defaults_to_owner_then_editor(herald, comp
     listed = json.loads(CliRunner().invoke(user_app, ["list", "--json"],
                                            env=_env(database_url)).stdout)
     assert [u["role"] for u in listed] == ["owner", "editor", "contributor"]
+
+
+def test_user_create_can_limit_a_member_to_some_accounts(herald, company, database_url):
+    from tests.helpers import add_account
+
+    account_id = add_account(herald, company[0])
+    result = CliRunner().invoke(user_app, [
+        "create", "--email", "ig@example.com", "--password-stdin", "--json", "--role",
+        "contributor", "--account", account_id], input="a long password\n",
+        env=_env(database_url))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["account_ids"] == [account_id]
+    wrong = CliRunner().invoke(user_app, [
+        "create", "--email", "x@example.com", "--password-stdin", "--account", "nope"],
+        input="a long password\n", env=_env(database_url))
+    assert wrong.exit_code == 1 and "No account" in wrong.output

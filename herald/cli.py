@@ -21,8 +21,10 @@ from herald.db import Database
 from herald.errors import AppError
 from herald.media import build_store
 from herald.models import Company, utcnow
+from herald.permissions import ROLE_NAMES
 from herald.runtime import Herald
 from herald.schemas import PostOut
+from herald.services.companies import record_revoked
 
 hide_flag_types()
 if TYPE_CHECKING:
@@ -322,17 +324,24 @@ def company_create(name: str, json_out: JsonOpt = False) -> None:
            f"company {company.id}\napi token (shown once): {token}")
 
 
+RoleOpt = Annotated[str, typer.Option(
+    "--role", help=f"What the token may do: {', '.join(ROLE_NAMES)} (see docs/roles.md).")]
+
+
 @token_app.command("create")
-def token_create(company: CompanyOpt = None, name: str = "", json_out: JsonOpt = False) -> None:
-    """Create an API token for a company (shown once)."""
+def token_create(company: CompanyOpt = None, name: str = "", role: RoleOpt = "owner",
+                 json_out: JsonOpt = False) -> None:
+    """Create an API token for a company (shown once), acting with a role."""
     herald = _herald()
     company_id = _company_id(herald, company)
     try:
         with herald.unit_of_work() as session:
-            token = services.create_api_token(session, company_id=company_id, name=name)
+            token = services.issue_api_token(session, herald.context(company_id, actor="cli"),
+                                             name=name, role=role)
     except AppError as exc:
         fail(exc.message, 1)
-    _print({"company_id": company_id, "api_token": token}, json_out, token)
+    _print({"company_id": company_id, "api_token": token, "role": role.strip().lower()},
+           json_out, token)
 
 
 @token_app.command("revoke")
@@ -341,7 +350,10 @@ def token_revoke(token: str, json_out: JsonOpt = False) -> None:
     herald = _herald()
     try:
         with herald.unit_of_work() as session:
-            row = services.revoke_api_token(session, token=token)
+            row = services.find_api_token(session, token=token)
+            was = row.revoked_at
+            services.revoke_api_token(session, token=token)
+            record_revoked(session, herald.context(row.company_id, actor="cli"), row, was)
     except AppError as exc:
         fail(exc.message, 1)
     _print({"id": row.id, "revoked_at": row.revoked_at}, json_out, f"revoked {row.prefix}…")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
@@ -90,6 +91,9 @@ class Company(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Every account's posts by someone who may not schedule go to approval first.
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
 
 
 class ApiToken(Base):
@@ -104,6 +108,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the token may do (herald.permissions); tokens made before roles are owners.
+    role: Mapped[str] = mapped_column(String(20), default="owner", server_default="owner")
 
 
 class User(Base):
@@ -124,6 +130,10 @@ class User(Base):
     #: Web sessions carry the generation they began in; signing out or a new password
     #: adds one, which ends every session of this user on every server process.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Their role (herald.permissions); users made before roles are owners.
+    role: Mapped[str] = mapped_column(String(20), default="owner", server_default="owner")
+    #: The accounts they may use, when limited to some (None: every account).
+    account_ids: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class SocialAccount(Base):
@@ -143,6 +153,9 @@ class SocialAccount(Base):
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Set while a person paused the account's queue: its pending posts are held.
     queue_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Posts by someone who may not schedule go to approval first.
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -259,6 +272,13 @@ class Post(Base):
     occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Edited on its own: the series' edits no longer reach it.
     detached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: One more at every edit: an approval names the revision it saw (a stale one is
+    #: refused), so an edit racing an approval is never published on the old approval.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why it was rejected (it went back to draft), for its author.
+    review_note: Mapped[str | None] = mapped_column(Text)
 
 
 class PostSchedule(Base):
@@ -361,3 +381,22 @@ class CalendarFeed(Base):
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what, with the before and after: written in the transaction of the change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_company_at", "company_id", "at", "id"),
+                      Index("ix_audit_log_post_id", "post_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    #: No foreign keys: the log outlives the posts and accounts it names.
+    post_id: Mapped[str | None] = mapped_column(String(36))
+    account_id: Mapped[str | None] = mapped_column(String(36))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

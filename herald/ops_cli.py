@@ -41,7 +41,7 @@ def token_list(
     with herald.db.session() as session:
         rows = [{"id": t.id, "prefix": t.prefix, "name": t.name, "created_at": t.created_at,
                  "revoked_at": t.revoked_at}
-                for t in services.list_api_tokens(session, company_id=company_id)]
+                for t in services.company_api_tokens(session, company_id=company_id)]
     lines = [f"{r['prefix']}…  {r['name'] or '-':<16} created {r['created_at']:%Y-%m-%d %H:%M}"
              f"{'  revoked' if r['revoked_at'] else ''}" for r in rows]
     _print(rows, json_out, "\n".join(lines) or "no API tokens")

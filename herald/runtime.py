@@ -24,6 +24,7 @@ from herald.db import Database
 from herald.media import MediaInspector, MediaStore, build_store
 from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
+from herald.permissions import Role
 from herald.planning.loop import Planner
 from herald.platforms import versions
 from herald.platforms.base import PublisherRegistry
@@ -99,10 +100,14 @@ class Herald:
                      retry_unreachable_seconds=s.retry_unreachable_seconds,
                      platform_caps=s.platform_concurrency)
 
-    def context(self, company_id: str, *, actor: str | None = None) -> Context:
+    def context(self, company_id: str, *, actor: str | None = None,
+                role: Role = Role.OWNER, account_ids: frozenset[str] | None = None
+                ) -> Context:
+        """A use case's context; without a role, the owner's (the CLI, internal callers)."""
         return Context(company_id=company_id, cipher=self.cipher,
                        max_attempts=self.settings.max_attempts, actor=actor,
-                       checks=self.checks, sandbox=self.sandbox,
+                       checks=self.checks, sandbox=self.sandbox, role=role,
+                       account_ids=account_ids,
                        series_window_days=self.settings.series_window_days)
 
     def planner(self) -> Planner:

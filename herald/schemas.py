@@ -142,7 +142,27 @@ class AccountOut(BaseModel):
     sandbox: bool = False
     #: Set while the account's queue is paused (its posts are held).
     queue_paused_at: datetime | None = None
+    #: Posts by a role that may not schedule go to approval first.
+    requires_approval: bool = False
     created_at: datetime
+
+
+class AccountPatch(Strict):
+    requires_approval: bool | None = None
+
+
+class CompanyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    timezone: str
+    #: Every account's posts by a role that may not schedule go to approval first.
+    requires_approval: bool = False
+
+
+class CompanyPatch(Strict):
+    requires_approval: bool | None = None
 
 
 class RecurrenceIn(Strict):
@@ -283,6 +303,14 @@ class PostOut(BaseModel):
     series_id: str | None = None
     #: An occurrence edited on its own: its series' edits no longer reach it.
     detached: bool = False
+    #: Who wrote it: "web:<email>", "token:<prefix>", "cli".
+    created_by: str | None = None
+    #: One more at every edit; an approval may name the revision it saw.
+    revision: int = 0
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    #: Why it was rejected, or that its time passed while it waited for approval.
+    review_note: str | None = None
 
 
 class PostDetail(PostOut):

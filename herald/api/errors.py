@@ -35,6 +35,7 @@ class ErrorOut(BaseModel):
 _MEANINGS = {
     400: "The body is not valid JSON (or not a readable form)",
     401: "No valid API token: send `Authorization: Bearer <token>`",
+    403: "Your role lacks a permission; `message` names it",
     404: "No such account or post in this company",
     409: "Not in a state that allows this",
     413: "The body is larger than Herald accepts (HERALD_MAX_JSON_BYTES, uploads "

@@ -23,7 +23,7 @@ from herald.schemas import (
     parse_run_at,
 )
 
-router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 422))
+router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 403, 422))
 
 
 class PostsCreated(BaseModel):

@@ -15,7 +15,7 @@ from herald.api.errors import documented
 from herald.errors import Invalid
 from herald.schemas import Platform, PostCreate, PostOut, PostPage
 
-router = APIRouter(tags=["seed aliases"], responses=documented(401, 422))
+router = APIRouter(tags=["seed aliases"], responses=documented(401, 403, 422))
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -45,7 +45,8 @@ async def schedule_post(
         raise Invalid(shape)
     for upload in files or []:
         stored = await services.store_upload(
-            herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
+            herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes,
+            ctx=ctx)
         media.append({"url": stored.url, "type": stored.type})
     try:
         data = PostCreate(account_ids=targets or None, post_type=post_type,

@@ -71,7 +71,7 @@ def refill_account(session: Session, ctx: Context, account_id: str, *, now: date
             continue
         last_used[pick.id] = when
         for row in _post_rows(ctx, template(pick, when, [account_id]), [found[account_id]],
-                              list(pick.media), when, now):
+                              list(pick.media), when, now, False):
             rows.append(row | {"origin": "evergreen", "series_id": pick.id,
                                "occurrence_at": when, "queue_slot": when,
                                "created_by": pick.created_by})

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from herald import queue
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import AccountSchedule, Post, PostSchedule
+from herald.permissions import Permission
 from herald.planning.schedules import account_of, lock_accounts, slots_of, taken_slots
 from herald.planning.schemas import MoveIn, QueueItem, QueueOut
 from herald.planning.slots import free_slots, slot_times, zone
@@ -79,7 +80,7 @@ def queue_out(session: Session, ctx: Context, account_id: str, *, empty: int = 1
 
 
 def _locked_queue(session: Session, ctx: Context, account_id: str) -> list[Entry]:
-    account_of(session, ctx, account_id)
+    account_of(session, ctx, account_id, permission=Permission.SCHEDULE)
     lock_accounts(session.connection(), [account_id])
     return entries(session, account_id, after=ctx.now())
 
@@ -184,7 +185,7 @@ def shuffle(session: Session, ctx: Context, account_id: str, *,
 
 def pause(session: Session, ctx: Context, account_id: str) -> QueueOut:
     """Hold every pending post of the account until the queue is resumed."""
-    account = account_of(session, ctx, account_id)
+    account = account_of(session, ctx, account_id, permission=Permission.SCHEDULE)
     if lock_accounts(session.connection(), [account_id])[account_id] is None:
         account.queue_paused_at = ctx.now()
         session.flush()
@@ -195,7 +196,7 @@ def pause(session: Session, ctx: Context, account_id: str) -> QueueOut:
 def resume(session: Session, ctx: Context, account_id: str) -> QueueOut:
     """Let the held posts go again. Queued posts whose slot passed meanwhile take the
     next free slots, in their order; posts with a time of their own that passed go now."""
-    account = account_of(session, ctx, account_id)
+    account = account_of(session, ctx, account_id, permission=Permission.SCHEDULE)
     conn = session.connection()
     if lock_accounts(conn, [account_id])[account_id] is None:
         return queue_out(session, ctx, account_id)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from herald.errors import AppError, Invalid, NotFound
 from herald.models import AccountSchedule, Company, Post, SocialAccount
+from herald.permissions import Permission
 from herald.planning.schemas import ScheduleIn, ScheduleOut, SlotIn, SlotOut
 from herald.planning.slots import (
     MAX_SLOTS,
@@ -27,10 +28,14 @@ from herald.services.context import Context
 UPCOMING = 10
 
 
-def account_of(session: Session, ctx: Context, account_id: str) -> SocialAccount:
+def account_of(session: Session, ctx: Context, account_id: str, *,
+               permission: Permission = Permission.VIEW) -> SocialAccount:
+    """The company's account, if the caller's role has `permission` (and may use it)."""
+    ctx.require(permission)
     account = session.get(SocialAccount, account_id)
     if account is None or account.company_id != ctx.company_id:
         raise NotFound(f"No account with id {account_id!r}.")
+    ctx.require_account(account_id)
     return account
 
 
@@ -65,7 +70,7 @@ def _take(items: Any, n: int) -> list[Any]:
 def set_schedule(session: Session, ctx: Context, account_id: str,
                  data: ScheduleIn) -> ScheduleOut:
     """Replace the account's schedule. Posts already queued keep their times."""
-    account_of(session, ctx, account_id)
+    account_of(session, ctx, account_id, permission=Permission.SCHEDULE)
     zone(data.timezone)
     slots = sorted({parse_slot(s.weekday, s.time, s.category) for s in data.slots})
     if len(slots) > MAX_SLOTS:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from herald import queue
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PostSeries, SocialAccount
+from herald.permissions import Permission
 from herald.planning import rules
 from herald.planning.schedules import lock_accounts
 from herald.planning.schemas import RecurrenceOut, SeriesOut, SeriesPage, SeriesPatch
@@ -58,7 +59,9 @@ def accounts_found(session: Session, company_id: str, ids: Sequence[str]) -> dic
                                 _accounts.c.company_id == company_id))}
 
 
-def get_series(session: Session, ctx: Context, series_id: str) -> PostSeries:
+def get_series(session: Session, ctx: Context, series_id: str, *,
+               permission: Permission = Permission.VIEW) -> PostSeries:
+    ctx.require(permission)
     series = session.get(PostSeries, series_id)
     if series is None or series.company_id != ctx.company_id:
         raise NotFound(f"No series with id {series_id!r}.")
@@ -73,6 +76,10 @@ def create_series(session: Session, ctx: Context, data: PostCreate, *, window_da
     probed media), so each occurrence would be accepted today. The media is probed before
     the transaction's first statement.
     """
+    # A series publishes on its own, again and again: it needs the right to schedule.
+    ctx.require(Permission.SCHEDULE)
+    for account_id in data.targets:
+        ctx.require_account(account_id)
     now = ctx.now()
     media = [m.model_dump(exclude_none=True) for m in data.media]
     inspected = inspect_media(ctx, media)
@@ -140,7 +147,7 @@ def expand(session: Session, ctx: Context, series: PostSeries, *, now: datetime,
             break
         data = template(series, when, targets)
         for row in _post_rows(ctx, data, [found[a] for a in targets], list(series.media),
-                              when, now):
+                              when, now, False):
             if (when, row["account_id"], row["post_type"]) not in made:
                 rows.append(row | {"origin": "series", "series_id": series.id,
                                    "occurrence_at": when, "created_by": series.created_by})
@@ -162,7 +169,7 @@ def future_occurrences(session: Session, series: PostSeries, *, now: datetime,
 
 
 def lock_series(session: Session, ctx: Context, series_id: str) -> PostSeries:
-    series = get_series(session, ctx, series_id)
+    series = get_series(session, ctx, series_id, permission=Permission.SCHEDULE)
     session.execute(select(PostSeries.id).where(PostSeries.id == series_id).with_for_update())
     session.refresh(series)
     return series
@@ -189,7 +196,7 @@ def update_series(session: Session, ctx: Context, series_id: str, patch: SeriesP
     new_media = ([m.model_dump(exclude_none=True) for m in patch.media]
                  if patch.media is not None else None)
     with Session(session.get_bind()) as reader:  # the media is probed before any lock
-        current = get_series(reader, ctx, series_id)
+        current = get_series(reader, ctx, series_id, permission=Permission.SCHEDULE)
         inspected = inspect_media(ctx, new_media if new_media is not None else current.media)
     series = lock_series(session, ctx, series_id)
     if series.stopped_at is not None:
@@ -255,6 +262,7 @@ def series_out(session: Session, ctx: Context, series: PostSeries, *,
 
 
 def list_series(session: Session, ctx: Context) -> SeriesPage:
+    ctx.require(Permission.VIEW)
     found = session.scalars(select(PostSeries).where(PostSeries.company_id == ctx.company_id)
                             .order_by(PostSeries.created_at, PostSeries.id))
     return SeriesPage(items=[series_out(session, ctx, s, occurrences=False) for s in found])

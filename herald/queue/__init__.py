@@ -44,6 +44,7 @@ from herald.queue.store import (
     queue_status,
     requeue,
     reschedule,
+    withdraw,
 )
 from herald.queue.tables import attempts_t, posts, schedule
 
@@ -53,8 +54,8 @@ __all__ = [
     "Horizon", "LeaseLost", "Outcome", "Phase", "Queue", "among", "attempts_t",
     "backoff_seconds", "cancel", "defer_account", "dialect_for", "dismiss", "enqueue",
     "enqueue_many", "forget_account", "forget_posts", "listen", "lock_for_edit",
-    "next_run_at", "notify",
-    "posts", "queue_status", "requeue", "reschedule", "schedule",
+    "next_run_at", "notify", "posts", "queue_status", "requeue", "reschedule", "schedule",
+    "withdraw",
 ]
 
 

@@ -72,6 +72,15 @@ def cancel(conn: Connection, *, post_id: str, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def withdraw(conn: Connection, *, post_id: str) -> bool:
+    """Take a waiting post out of the queue (it goes back to approval). False when a
+    worker holds it or it is not queued; its row is deleted, so an approval can queue it
+    afresh."""
+    result = conn.execute(
+        schedule.delete().where(schedule.c.post_id == post_id, schedule.c.status == PENDING))
+    return result.rowcount == 1
+
+
 def reschedule(conn: Connection, *, post_id: str, run_at: datetime, now: datetime) -> bool:
     """Move a pending (or held) post to another time. False when it is no longer waiting."""
     result = conn.execute(

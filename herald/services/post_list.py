@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from herald.errors import Invalid
 from herald.models import POST_STATUSES, Post
+from herald.permissions import Permission
 from herald.platforms.registry import PLATFORMS
 from herald.schemas import PostOut, PostPage
+from herald.services import gates
 from herald.services.context import Context
 
 _Paged = TypeVar("_Paged", Post, Row[Any])
@@ -68,7 +70,9 @@ def post_page(session: Session, ctx: Context, filters: PostFilters, *,
               cursor: str | None = None, limit: int = 50) -> PostPage:
     """One page of the posts list as the API answers it."""
     posts, next_cursor = list_post_rows(session, ctx, filters, cursor=cursor, limit=limit)
-    return PostPage(items=[PostOut.model_validate(p) for p in posts], next_cursor=next_cursor)
+    now = ctx.now()
+    return PostPage(items=[gates.mark_late(PostOut.model_validate(p), now) for p in posts],
+                    next_cursor=next_cursor)
 
 
 def list_post_rows(session: Session, ctx: Context, filters: PostFilters, *,
@@ -82,7 +86,10 @@ def list_post_rows(session: Session, ctx: Context, filters: PostFilters, *,
 
 def _page_query(stmt: Select[Any], ctx: Context, filters: PostFilters, cursor: str | None,
                 limit: int) -> Select[Any]:
+    ctx.require(Permission.VIEW)
     stmt = stmt.where(Post.company_id == ctx.company_id)
+    if ctx.account_ids is not None:
+        stmt = stmt.where(Post.account_id.in_(sorted(ctx.account_ids)))
     if filters.status:
         stmt = stmt.where(Post.status.in_(list(filters.status)))
     if filters.account_id:

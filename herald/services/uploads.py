@@ -15,6 +15,8 @@ from herald.media import (
     human_size,
     save_file_async,
 )
+from herald.permissions import Permission
+from herald.services.context import Context
 
 CHUNK = 1024 * 1024
 #: An upload up to this size is spooled in memory; a larger one goes to a temporary file.
@@ -52,7 +54,9 @@ async def spool_bounded(upload: Upload, limit: int) -> IO[bytes]:
 
 
 async def store_upload(store: MediaStore | None, upload: Upload, *,
-                       max_bytes: int) -> StoredMedia:
+                       max_bytes: int, ctx: Context) -> StoredMedia:
+    """Store an uploaded file for a post (the caller's role must write posts)."""
+    ctx.require(Permission.CREATE_POSTS)
     if store is None:
         raise AppError("No media store is configured.")
     try:

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from herald.app import create_app
 from herald.runtime import Herald
+from herald.web import users
 from tests.helpers import add_account, add_posts
 
 #: Examples per operation and run (valid, invalid, valid at real ids): ~430 requests in all.
@@ -44,7 +45,10 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  "POST /api/v1/accounts/{account_id}/queue/{post_id}/move",
                  # a rule, its zone, a first occurrence not in the past; the template's
                  # platform rules
-                 "POST /api/v1/series", "PATCH /api/v1/series/{series_id}"}
+                 "POST /api/v1/series", "PATCH /api/v1/series/{series_id}",
+                 # an address and a password of the member's; a reason not blank; a time
+                 "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
+                 "POST /api/v1/posts/{post_id}/approve"}
 
 
 _FUTURE = "2099-01-01T09:00:00Z"
@@ -62,7 +66,11 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
         [occurrence] = services.create_posts(session, herald.context(company_id), PostCreate(
             account_id=account_id, caption="daily", run_at=_FUTURE,
             recurrence=RecurrenceIn(rule="FREQ=DAILY", timezone="UTC", count=1)))
-    return {"account_id": account_id, "post_id": post_id,
+    with herald.db.session() as session:
+        member = users.create_user(session, company_id=company_id, role="viewer",
+                                   email=f"member-{number}@example.com",
+                                   password="a-long-password")
+    return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
             "series_id": occurrence.series_id or ""}
 
 

@@ -177,3 +177,10 @@ def test_the_audit_page_shows_who_did_what(web, herald, company):
     assert 'href="/audit"' in page
     only = editor.get("/audit?action=post.approved").text
     assert "post.approved" in only and "post.submitted</code>" not in only
+
+
+def test_connecting_through_a_platform_needs_manage_accounts_before_the_dialog(web, herald,
+                                                                              company):
+    editor = _as(web, herald, company[0], Role.EDITOR)
+    refused = editor.get("/accounts/connect/facebook")
+    assert refused.status_code == 403 and "manage_accounts" in refused.text

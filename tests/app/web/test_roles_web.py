@@ -184,3 +184,21 @@ def test_connecting_through_a_platform_needs_manage_accounts_before_the_dialog(w
     editor = _as(web, herald, company[0], Role.EDITOR)
     refused = editor.get("/accounts/connect/facebook")
     assert refused.status_code == 403 and "manage_accounts" in refused.text
+
+
+def test_a_contributor_edits_a_post_awaiting_approval_and_it_still_waits(web, herald, company):
+    account_id = add_account(herald, company[0])
+    post_id = _awaiting(herald, company[0], account_id)
+    with herald.db.session() as session:
+        users.create_user(session, company_id=company[0], email="c@example.com",
+                          password=PASSWORD, role=Role.CONTRIBUTOR)
+    author = sign_in(web, "c@example.com")
+    page = author.get(f"/posts/{post_id}").text
+    assert "Awaiting approval" in page and "An approver will schedule it" in page
+    assert 'action="/posts/' + post_id + '/approve"' not in page
+    saved = author.post(f"/posts/{post_id}/edit", {"caption": "Better", "date": "2030-01-01",
+                                                   "time": "09:00"})
+    assert saved.status_code == 303, saved.text
+    with herald.db.session() as session:
+        post = services.get_post(session, herald.context(company[0]), post_id)
+        assert (post.status, post.caption, post.revision) == ("awaiting_approval", "Better", 1)

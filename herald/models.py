@@ -151,9 +151,58 @@ class SocialAccount(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Set while a person paused the account's queue: its pending posts are held.
+    queue_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Posts by someone who may not schedule go to approval first.
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False,
                                                     server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AccountSchedule(Base):
+    """An account's posting schedule: weekly slots, wall-clock times in `timezone`."""
+
+    __tablename__ = "account_schedules"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    #: [{"weekday": "mon", "time": "09:00", "category": None | "tips"}, …]
+    slots: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PostSeries(Base):
+    """A post made again and again: a recurrence rule, or an evergreen library entry.
+
+    Either way it is a template; each occurrence is an ordinary post (with its own queue
+    row) pointing back here by `posts.series_id`.
+    """
+
+    __tablename__ = "post_series"
+    __table_args__ = (Index("ix_post_series_company_kind", "company_id", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    #: "recurring" or "evergreen".
+    kind: Mapped[str] = mapped_column(String(20))
+    account_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_type: Mapped[str] = mapped_column(String(20))
+    caption: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Recurring: the RFC 5545 RRULE, its zone and first occurrence (UTC).
+    rule: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Occurrences up to this time are posts already (the rolling window's edge).
+    expanded_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Evergreen: the categories a slot may ask for.
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -182,6 +231,10 @@ class Post(Base):
     __table_args__ = (
         Index("ix_posts_company_created", "company_id", "created_at", "id"),
         Index("ix_posts_company_scheduled", "company_id", "scheduled_at"),
+        # One post per queue slot of an account (a split type's parts share it), and one
+        # per occurrence of a series: two racing planners cannot both make it.
+        UniqueConstraint("account_id", "queue_slot", "post_type"),
+        UniqueConstraint("series_id", "occurrence_at", "account_id", "post_type"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -208,6 +261,17 @@ class Post(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: A cancel that arrived while a worker held the post; honoured before the commit.
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How it was scheduled: None (a time given), "queue" (the account's next free slot),
+    #: "series" (an occurrence of a recurring series), "evergreen" (a refill).
+    origin: Mapped[str | None] = mapped_column(String(20))
+    #: The account's schedule slot the post holds (queued and evergreen posts), else None.
+    queue_slot: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    series_id: Mapped[str | None] = mapped_column(
+        ForeignKey("post_series.id", ondelete="SET NULL"))
+    #: The series occurrence (or evergreen slot) this post is.
+    occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Edited on its own: the series' edits no longer reach it.
+    detached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     #: One more at every edit: an approval names the revision it saw (a stale one is
     #: refused), so an edit racing an approval is never published on the old approval.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -241,6 +305,9 @@ class PostSchedule(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     #: Leases that ran out (worker crashed or hung); bounded so a poison post stops.
     rescues: Mapped[int] = mapped_column(Integer, default=0)
+    #: The end of the post's time budget for retries, set at its first retry (None until
+    #: then, and again after a person retries it): it gives up only once this has passed.
+    retry_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

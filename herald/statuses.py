@@ -34,6 +34,12 @@ class QueueStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Its account's queue is paused: no worker claims it until the queue is resumed.
+    HELD = "held"
+
+
+#: Queue rows that wait to be claimed, or would if their account's queue ran.
+WAITING = frozenset({QueueStatus.PENDING, QueueStatus.HELD})
 
 
 class Phase(StrEnum):

@@ -37,6 +37,7 @@ from herald.queue.store import (
     enqueue,
     enqueue_many,
     forget_account,
+    forget_posts,
     lock_for_edit,
     next_run_at,
     notify,
@@ -52,8 +53,9 @@ __all__ = [
     "UNKNOWN_ENDINGS", "AttemptOutcome", "CancelRequested", "Claim", "Dialect", "History",
     "Horizon", "LeaseLost", "Outcome", "Phase", "Queue", "among", "attempts_t",
     "backoff_seconds", "cancel", "defer_account", "dialect_for", "dismiss", "enqueue",
-    "enqueue_many", "forget_account", "listen", "lock_for_edit", "next_run_at", "notify",
-    "posts", "queue_status", "requeue", "reschedule", "schedule", "withdraw",
+    "enqueue_many", "forget_account", "forget_posts", "listen", "lock_for_edit",
+    "next_run_at", "notify", "posts", "queue_status", "requeue", "reschedule", "schedule",
+    "withdraw",
 ]
 
 

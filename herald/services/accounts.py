@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from herald import queue
 from herald.errors import Conflict, NotFound
-from herald.models import Post, SocialAccount, SocialToken, new_id
+from herald.models import AccountSchedule, Post, SocialAccount, SocialToken, new_id
 from herald.permissions import Permission
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.services import audit
@@ -129,6 +129,7 @@ def delete_account(session: Session, ctx: Context, account_id: str) -> None:
     queue.forget_account(session.connection(), account_id=account.id)
     session.execute(delete(Post).where(Post.account_id == account.id))
     session.execute(delete(SocialToken).where(SocialToken.account_id == account.id))
+    session.execute(delete(AccountSchedule).where(AccountSchedule.account_id == account.id))
     session.delete(account)
 
 

@@ -39,6 +39,8 @@ class Context:
     actor: str | None = None
     checks: PostChecks | None = None
     sandbox: Sandbox | None = None
+    #: How far ahead a recurring series' occurrences become posts.
+    series_window_days: int = 35
     #: The caller's role in the company; the CLI and internal callers act as the owner.
     role: Role = Role.OWNER
     #: The accounts the caller may use, when their membership is limited to some.

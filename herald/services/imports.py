@@ -16,15 +16,20 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from herald import queue
 from herald.errors import AppError
 from herald.imports import Accounts, ImportRow, read_import
-from herald.models import Company, Post, SocialAccount
+from herald.models import AccountSchedule, Company, Post, SocialAccount
 from herald.permissions import Permission
 from herald.schemas import PostCreate
 from herald.services import audit, gates
 from herald.services.context import Context
-from herald.services.posts import _resolve_run_at, create_posts, inspect_media, plan_posts
+from herald.services.posts import (
+    _resolve_run_at,
+    create_posts,
+    enqueue_rows,
+    inspect_media,
+    plan_posts,
+)
 from herald.statuses import PostStatus
 
 Progress = Callable[[str, int, int], None]
@@ -125,8 +130,11 @@ def _load_accounts(open_session: OpenSession, ctx: Context, timezone: str | None
     with open_session() as session:
         approval = gates.company_requires_approval(session, ctx)
         conn = session.connection()
+        # An account's own time zone is its posting schedule's (Accounts.zone).
         found = {a.id: a for a in conn.execute(
-            select(_accounts).where(_accounts.c.company_id == ctx.company_id))}
+            select(_accounts, AccountSchedule.timezone)
+            .outerjoin(AccountSchedule, AccountSchedule.account_id == _accounts.c.id)
+            .where(_accounts.c.company_id == ctx.company_id))}
         zone = conn.execute(select(Company.timezone).where(
             Company.id == ctx.company_id)).scalar_one_or_none()
     if timezone:
@@ -168,16 +176,11 @@ def _store(session: Session, ctx: Context,
         # A compiled INSERT … VALUES of hundreds of rows cost 3x more in SQLAlchemy's
         # compiler than it saved in round trips (measured with bench.import_csv).
         conn.execute(insert(_posts), rows)
-    entries = []
-    for post in rows:
-        if post["status"] != PostStatus.PENDING:
-            continue  # a draft, or a post awaiting approval
-        # As a single create: an account the platform asked us to pause waits.
-        backoff = accounts.by_id[post["account_id"]].backoff_until
-        due = post["scheduled_at"]
-        entries.append((post["id"], backoff if backoff is not None and backoff > due else due))
-    if entries:
-        queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
+    # As a single create: an account the platform asked us to pause waits, a paused
+    # queue holds its posts; a draft or a post awaiting approval is not queued.
+    queued = [post for post in rows if post["status"] == PostStatus.PENDING]
+    if queued:
+        enqueue_rows(conn, ctx, queued, accounts.by_id, now=now)
     audit.record_posts(session, ctx, rows, now=now)
     for row, posts in planned:
         report.post_ids[row.row] = [p["id"] for p in posts]

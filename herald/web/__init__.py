@@ -55,6 +55,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         ics,
         imports,
         posts,
+        queue,
         sandbox,
         settings,
         signin,
@@ -65,7 +66,7 @@ def install(app: FastAPI, herald: Herald) -> None:
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, settings,
-                   sandbox, imports, ics, audit):
+    for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
+                   settings, sandbox, imports, ics, audit):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

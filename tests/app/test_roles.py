@@ -21,6 +21,7 @@ from tests.helpers import add_account
 
 P = Permission
 LATER = "2030-01-01T09:00:00Z"
+SCHEDULE = {"timezone": "Europe/Berlin", "slots": [{"weekday": "mon", "time": "09:00"}]}
 
 
 def weakest_with(permission: Permission) -> Role:
@@ -69,6 +70,26 @@ class Env:
         assert answer.json()["items"][0]["status"] == "awaiting_approval", answer.text
         post_id: str = answer.json()["items"][0]["id"]
         return post_id
+
+    def queued(self) -> str:
+        """A post in the account's queue (its schedule set by the owner)."""
+        self.client.put(f"/api/v1/accounts/{self.account_id}/schedule", headers=self.owner,
+                        json=SCHEDULE)
+        answer = self.client.post("/api/v1/posts", headers=self.owner, json={
+            "account_id": self.account_id, "caption": "Queued", "post_type": "text",
+            "run_at": "next_slot"})
+        assert answer.status_code == 201, answer.text
+        post_id: str = answer.json()["items"][0]["id"]
+        return post_id
+
+    def series(self) -> str:
+        answer = self.client.post("/api/v1/series", headers=self.owner, json={
+            "account_id": self.account_id, "caption": "Weekly", "post_type": "text",
+            "run_at": LATER, "recurrence": {"rule": "FREQ=WEEKLY", "timezone": "UTC",
+                                            "count": 3}})
+        assert answer.status_code == 201, answer.text
+        series_id: str = answer.json()["id"]
+        return series_id
 
     def member(self) -> str:
         with self.herald.db.session() as session:
@@ -162,6 +183,42 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
                                     json={"reason": "Off brand"}), (200,)),
     ("GET /api/v1/audit", "list", P.VIEW_AUDIT,
      lambda env, h: env.client.get("/api/v1/audit", headers=h), (200,)),
+    ("GET /api/v1/accounts/{account_id}/schedule", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/accounts/{env.account_id}/schedule",
+                                   headers=h), (200,)),
+    ("PUT /api/v1/accounts/{account_id}/schedule", "set", P.SCHEDULE,
+     lambda env, h: env.client.put(f"/api/v1/accounts/{env.account_id}/schedule", headers=h,
+                                   json=SCHEDULE), (200,)),
+    ("GET /api/v1/accounts/{account_id}/queue", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/accounts/{env.account_id}/queue", headers=h),
+     (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/{post_id}/move", "down", P.SCHEDULE,
+     lambda env, h: env.client.post(
+         f"/api/v1/accounts/{env.account_id}/queue/{env.queued()}/move", headers=h,
+         json={"direction": "down"}), (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/shuffle", "shuffle", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/accounts/{env.account_id}/queue/shuffle",
+                                    headers=h), (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/pause", "pause", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/accounts/{env.account_id}/queue/pause",
+                                    headers=h), (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/resume", "resume", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/accounts/{env.account_id}/queue/resume",
+                                    headers=h), (200,)),
+    ("POST /api/v1/series", "evergreen", P.SCHEDULE,
+     lambda env, h: env.client.post("/api/v1/series", headers=h, json={
+         "account_id": env.account_id, "caption": "Tip", "post_type": "text",
+         "evergreen": {"categories": []}}), (201,)),
+    ("GET /api/v1/series", "list", P.VIEW,
+     lambda env, h: env.client.get("/api/v1/series", headers=h), (200,)),
+    ("GET /api/v1/series/{series_id}", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/series/{env.series()}", headers=h), (200,)),
+    ("PATCH /api/v1/series/{series_id}", "caption", P.SCHEDULE,
+     lambda env, h: env.client.patch(f"/api/v1/series/{env.series()}", headers=h,
+                                     json={"caption": "New"}), (200,)),
+    ("DELETE /api/v1/series/{series_id}", "stop", P.SCHEDULE,
+     lambda env, h: env.client.delete(f"/api/v1/series/{env.series()}", headers=h),
+     (200,)),
     ("DELETE /api/v1/scheduled-posts/{post_id}", "another's post", P.EDIT_OTHERS,
      lambda env, h: env.client.delete(f"/api/v1/scheduled-posts/{env.draft()}", headers=h),
      (200,)),

@@ -103,6 +103,9 @@ def _done(outcome: Outcome, form: ComposeForm, user: WebUser) -> str:
         return f"Sent {posts} for approval: an approver will schedule them."
     if form.action == "now":
         return f"Publishing {posts} now."
+    if form.action == "queue":
+        first = min((p.scheduled_at for p in outcome.posts if p.scheduled_at), default=None)
+        return f"Added {posts} to the queue (next: {fmt(first, user.tz)})."
     return f"Scheduled {posts} for {fmt(outcome.run_at, user.tz)}."
 
 
@@ -111,7 +114,9 @@ def _after(outcome: Outcome, form: ComposeForm, user: WebUser) -> str:
         return "/posts?status=draft"
     if len(outcome.posts) == 1:
         return f"/posts/{outcome.posts[0].id}"
-    when = outcome.run_at.astimezone(user.tz) if outcome.run_at else None
+    first = outcome.run_at or min((p.scheduled_at for p in outcome.posts if p.scheduled_at),
+                                  default=None)
+    when = first.astimezone(user.tz) if first else None
     return f"/calendar?view=week&date={when:%Y-%m-%d}" if when else "/calendar"
 
 

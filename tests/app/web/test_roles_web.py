@@ -202,3 +202,22 @@ def test_a_contributor_edits_a_post_awaiting_approval_and_it_still_waits(web, he
     with herald.db.session() as session:
         post = services.get_post(session, herald.context(company[0]), post_id)
         assert (post.status, post.caption, post.revision) == ("awaiting_approval", "Better", 1)
+
+
+def test_settings_adds_a_member_limited_to_some_accounts(web, herald, company):
+    mine = add_account(herald, company[0], external_id="page-mine")
+    add_account(herald, company[0], external_id="page-other")
+    admin = _as(web, herald, company[0], Role.ADMIN)
+    added = admin.client.post("/settings/members", data={
+        "email": "ig@example.com", "password": PASSWORD, "role": "contributor",
+        "limited": "on", "account_ids": [mine], "csrf_token": admin.csrf})
+    assert added.status_code == 303, added.text
+    everyone = admin.post("/settings/members", {"email": "all@example.com",
+                                                "password": PASSWORD, "role": "viewer",
+                                                "account_ids": [mine]})
+    assert everyone.status_code == 303
+    with herald.db.session() as session:
+        found = {u.email: u.account_ids for u in services.list_members(
+            session, herald.context(company[0]))}
+    assert found["ig@example.com"] == [mine] and found["all@example.com"] is None
+    assert "Only: facebook page-mine" in admin.get("/settings").text

@@ -221,3 +221,19 @@ def test_settings_adds_a_member_limited_to_some_accounts(web, herald, company):
             session, herald.context(company[0]))}
     assert found["ig@example.com"] == [mine] and found["all@example.com"] is None
     assert "Only: facebook page-mine" in admin.get("/settings").text
+
+
+def test_a_member_removed_while_signed_in_is_signed_out_at_once(web_app, web, herald,
+                                                                company):
+    from fastapi.testclient import TestClient
+
+    _as(web, herald, company[0], Role.VIEWER)  # signed in on `web`
+    with TestClient(web_app, follow_redirects=False) as other:
+        admin = _as(other, herald, company[0], Role.ADMIN)
+        with herald.db.session() as session:
+            viewer = next(u for u in services.list_members(session, herald.context(company[0]))
+                          if u.role == "viewer")
+        assert web.get("/posts").status_code == 200
+        assert admin.post(f"/settings/members/{viewer.id}/remove").status_code == 303
+    gone = web.get("/posts")
+    assert gone.status_code == 303 and gone.headers["location"].startswith("/signin")

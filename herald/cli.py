@@ -433,6 +433,7 @@ def status(json_out: JsonOpt = False) -> None:
 
 def _add_web_commands() -> None:
     from herald import ops_cli
+    from herald.cli_audit import audit_list
     from herald.cli_import import posts_import
     from herald.cli_schedule import schedule_app
     from herald.web.cli import user_app
@@ -442,6 +443,7 @@ def _add_web_commands() -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(schedule_app, name="schedule")
     posts_app.command("import")(posts_import)
+    app.command("audit")(audit_list)
 
 
 _add_web_commands()

@@ -32,17 +32,18 @@ def token_list(
     company: Annotated[str | None, typer.Option("--company", help=COMPANY_HELP)] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A company's API tokens: the prefix `herald token revoke` takes, name, when made."""
+    """A company's API tokens: the prefix `herald token revoke` takes, name, role, when made."""
     from herald import services
     from herald.cli import _company_id, _herald, _print
 
     herald = _herald()
     company_id = _company_id(herald, company)
     with herald.db.session() as session:
-        rows = [{"id": t.id, "prefix": t.prefix, "name": t.name, "created_at": t.created_at,
-                 "revoked_at": t.revoked_at}
+        rows = [{"id": t.id, "prefix": t.prefix, "name": t.name, "role": t.role,
+                 "created_at": t.created_at, "revoked_at": t.revoked_at}
                 for t in services.company_api_tokens(session, company_id=company_id)]
-    lines = [f"{r['prefix']}…  {r['name'] or '-':<16} created {r['created_at']:%Y-%m-%d %H:%M}"
+    lines = [f"{r['prefix']}…  {r['name'] or '-':<16} {r['role']:<11} "
+             f"created {r['created_at']:%Y-%m-%d %H:%M}"
              f"{'  revoked' if r['revoked_at'] else ''}" for r in rows]
     _print(rows, json_out, "\n".join(lines) or "no API tokens")
 

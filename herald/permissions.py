@@ -30,7 +30,8 @@ class Permission(StrEnum):
     VIEW = "view"
     #: Write posts (drafts, or posts sent for approval) and upload media; edit one's own.
     CREATE_POSTS = "create_posts"
-    #: Schedule posts (and reschedule, retry) without approval.
+    #: Schedule posts (and reschedule, retry) without approval; posting schedules, the
+    #: queue, series.
     SCHEDULE = "schedule"
     #: Post with run_at "now" (a post due at once).
     PUBLISH_NOW = "publish_now"

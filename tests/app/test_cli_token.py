@@ -37,3 +37,15 @@ def test_a_token_without_a_role_is_an_owner_and_a_wrong_role_is_refused(company,
     wrong = CliRunner().invoke(app, ["token", "create", "--company", company[0], "--role",
                                      "boss"], env=_env(database_url))
     assert wrong.exit_code == 1 and "not a role" in wrong.output
+
+
+def test_token_list_shows_each_tokens_role(company, database_url):
+    CliRunner().invoke(app, ["token", "create", "--company", company[0], "--name", "board",
+                             "--role", "viewer"], env=_env(database_url))
+    listed = CliRunner().invoke(app, ["token", "list", "--company", company[0], "--json"],
+                                env=_env(database_url))
+    assert listed.exit_code == 0, listed.output
+    assert sorted(t["role"] for t in json.loads(listed.stdout)) == ["owner", "viewer"]
+    text = CliRunner().invoke(app, ["token", "list", "--company", company[0]],
+                              env=_env(database_url)).stdout
+    assert "viewer" in text and "owner" in text

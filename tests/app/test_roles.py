@@ -299,3 +299,28 @@ def test_a_member_limited_to_some_accounts_sees_and_posts_to_those_only(client, 
             services.get_post(session, ctx, theirs)
         with pytest.raises(NotFound):
             services.get_account(session, ctx, other)
+
+
+def test_a_contributor_calling_the_members_api_is_refused_naming_the_permission(env):
+    contributor = env.as_role(Role.CONTRIBUTOR)
+    for answer in (
+            env.client.post("/api/v1/members", headers=contributor, json={
+                "email": "x@example.com", "password": "a-long-password"}),
+            env.client.patch(f"/api/v1/members/{env.member()}", headers=contributor,
+                             json={"role": "owner"})):
+        assert answer.status_code == 403
+        assert "'manage_members'" in answer.json()["error"]["message"]
+
+
+def test_an_admin_may_not_make_an_owner_nor_remove_the_last_owner(env):
+    admin = env.as_role(Role.ADMIN)
+    member = env.member()
+    raised = env.client.patch(f"/api/v1/members/{member}", headers=admin,
+                              json={"role": "owner"})
+    assert raised.status_code == 403 and "'manage_company'" in raised.text
+    owner_id = env.client.post("/api/v1/members", headers=env.owner, json={
+        "email": "boss@example.com", "password": "a-long-password", "role": "owner"}
+    ).json()["id"]
+    assert env.client.delete(f"/api/v1/members/{owner_id}", headers=admin).status_code == 403
+    last = env.client.delete(f"/api/v1/members/{owner_id}", headers=env.owner)
+    assert last.status_code == 409 and "needs an owner" in last.text

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from herald import connect, services
 from herald.errors import AppError, Forbidden, NotFound
 from herald.models import PLATFORMS
+from herald.permissions import Permission
 from herald.platforms import registry
 from herald.runtime import Herald
 from herald.schemas import AccountCreate, AccountTokenUpdate
@@ -195,8 +196,11 @@ def _sealer(request: Request, herald: Herald) -> connecting.Sealer:
 
 
 @router.get("/accounts/connect/{name}")
-def connect_start(request: Request, name: str, herald: HeraldDep, user: UserDep) -> Response:
+def connect_start(request: Request, name: str, herald: HeraldDep, user: UserDep,
+                  ctx: ContextDep) -> Response:
     """Off to the platform's dialog, with a fresh state bound to this session."""
+    # Refused before the dialog, not after it: saving would be refused anyway.
+    ctx.require(Permission.MANAGE_ACCOUNTS)
     flow = _flow(herald, name)
     if flow is None:
         return _not_set_up(request, name)

@@ -30,12 +30,13 @@ def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int =
         members = services.list_members(session, ctx)
         feed_since = calendar_feed.feed_created_at(session, user_id=user.id)
         company = services.get_company(session, ctx)
+        accounts = queries.accounts_by_id(session, user.company_id)
     context: dict[str, Any] = {"values": {"timezone": user.timezone}, "errors": {},
                                "new_token": None, "new_feed": None, "feed_since": feed_since}
     context.update(values)
     return page(request, "settings.html", user, title="Settings", active="settings",
                 tokens=tokens, members=members, zones=zone_names(), status_code=status_code,
-                roles=ROLE_NAMES, company=company,
+                roles=ROLE_NAMES, company=company, accounts=accounts,
                 **context)
 
 
@@ -104,11 +105,14 @@ def revoke_token(request: Request, token_id: str, herald: HeraldDep, ctx: Contex
 def add_member(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
                email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                password: Annotated[str, Form()] = "",
-               role: Annotated[str, Form()] = "") -> Response:
+               role: Annotated[str, Form()] = "",
+               limited: Annotated[str, Form()] = "",
+               account_ids: Annotated[list[str] | None, Form()] = None) -> Response:
     try:
         with herald.unit_of_work() as session:
             services.add_member(session, ctx, email=email, password=password, name=name,
-                                role=role or None)
+                                role=role or None,
+                                account_ids=(account_ids or []) if limited == "on" else None)
     except AppError as exc:
         return _page(request, herald, user, status_code=exc.status,
                      values={"timezone": user.timezone, "member_email": email,

@@ -177,3 +177,63 @@ def test_the_audit_page_shows_who_did_what(web, herald, company):
     assert 'href="/audit"' in page
     only = editor.get("/audit?action=post.approved").text
     assert "post.approved" in only and "post.submitted</code>" not in only
+
+
+def test_connecting_through_a_platform_needs_manage_accounts_before_the_dialog(web, herald,
+                                                                              company):
+    editor = _as(web, herald, company[0], Role.EDITOR)
+    refused = editor.get("/accounts/connect/facebook")
+    assert refused.status_code == 403 and "manage_accounts" in refused.text
+
+
+def test_a_contributor_edits_a_post_awaiting_approval_and_it_still_waits(web, herald, company):
+    account_id = add_account(herald, company[0])
+    post_id = _awaiting(herald, company[0], account_id)
+    with herald.db.session() as session:
+        users.create_user(session, company_id=company[0], email="c@example.com",
+                          password=PASSWORD, role=Role.CONTRIBUTOR)
+    author = sign_in(web, "c@example.com")
+    page = author.get(f"/posts/{post_id}").text
+    assert "Awaiting approval" in page and "An approver will schedule it" in page
+    assert 'action="/posts/' + post_id + '/approve"' not in page
+    saved = author.post(f"/posts/{post_id}/edit", {"caption": "Better", "date": "2030-01-01",
+                                                   "time": "09:00"})
+    assert saved.status_code == 303, saved.text
+    with herald.db.session() as session:
+        post = services.get_post(session, herald.context(company[0]), post_id)
+        assert (post.status, post.caption, post.revision) == ("awaiting_approval", "Better", 1)
+
+
+def test_settings_adds_a_member_limited_to_some_accounts(web, herald, company):
+    mine = add_account(herald, company[0], external_id="page-mine")
+    add_account(herald, company[0], external_id="page-other")
+    admin = _as(web, herald, company[0], Role.ADMIN)
+    added = admin.client.post("/settings/members", data={
+        "email": "ig@example.com", "password": PASSWORD, "role": "contributor",
+        "limited": "on", "account_ids": [mine], "csrf_token": admin.csrf})
+    assert added.status_code == 303, added.text
+    everyone = admin.post("/settings/members", {"email": "all@example.com",
+                                                "password": PASSWORD, "role": "viewer",
+                                                "account_ids": [mine]})
+    assert everyone.status_code == 303
+    with herald.db.session() as session:
+        found = {u.email: u.account_ids for u in services.list_members(
+            session, herald.context(company[0]))}
+    assert found["ig@example.com"] == [mine] and found["all@example.com"] is None
+    assert "Only: facebook page-mine" in admin.get("/settings").text
+
+
+def test_a_member_removed_while_signed_in_is_signed_out_at_once(web_app, web, herald,
+                                                                company):
+    from fastapi.testclient import TestClient
+
+    _as(web, herald, company[0], Role.VIEWER)  # signed in on `web`
+    with TestClient(web_app, follow_redirects=False) as other:
+        admin = _as(other, herald, company[0], Role.ADMIN)
+        with herald.db.session() as session:
+            viewer = next(u for u in services.list_members(session, herald.context(company[0]))
+                          if u.role == "viewer")
+        assert web.get("/posts").status_code == 200
+        assert admin.post(f"/settings/members/{viewer.id}/remove").status_code == 303
+    gone = web.get("/posts")
+    assert gone.status_code == 303 and gone.headers["location"].startswith("/signin")

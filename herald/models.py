@@ -305,6 +305,9 @@ class PostSchedule(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     #: Leases that ran out (worker crashed or hung); bounded so a poison post stops.
     rescues: Mapped[int] = mapped_column(Integer, default=0)
+    #: The end of the post's time budget for retries, set at its first retry (None until
+    #: then, and again after a person retries it): it gives up only once this has passed.
+    retry_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

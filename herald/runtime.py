@@ -26,6 +26,7 @@ from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
 from herald.permissions import Role
 from herald.planning.loop import Planner
+from herald.platforms import versions
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.queue import Queue
@@ -70,9 +71,12 @@ class Herald:
         # Every entry point builds a Herald (the CLI, `app_from_env` under any ASGI server,
         # tests): from here on no log record of the process carries a secret.
         logs.install()
+        # An API version near its sunset is said at start (and by `herald doctor`).
+        versions.warn_at_start(settings)
         set_decode_limit(settings.max_concurrent_decodes)
         db = db or Database.from_settings(settings)
-        cipher = cipher or TokenCipher(settings.resolved_secret_key())
+        cipher = cipher or TokenCipher(settings.resolved_secret_key(),
+                                       settings.resolved_old_secret_keys())
         parts: dict[str, Any] = {"registry": registry or PublisherRegistry()}
         if platforms:
             parts = _platform_parts(settings, db, cipher, sandbox=sandbox, quick=quick)
@@ -92,6 +96,8 @@ class Herald:
         return Queue(self.db.engine, lease_seconds=s.lease_seconds,
                      retry_base_seconds=s.retry_base_seconds,
                      retry_max_seconds=s.retry_max_seconds,
+                     retry_budget_seconds=s.retry_budget_seconds,
+                     retry_unreachable_seconds=s.retry_unreachable_seconds,
                      platform_caps=s.platform_concurrency)
 
     def context(self, company_id: str, *, actor: str | None = None,

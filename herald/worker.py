@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from herald import metrics
 from herald import queue as q
 from herald.crypto import TokenCipher
 from herald.db import Database
@@ -399,6 +400,7 @@ class Worker:
             log.warning("rescue sweep failed: %s", exc)
             return
         if rescued:
+            metrics.leases_rescued(rescued)
             log.warning("rescued %d posts whose worker stopped renewing its lease", rescued)
             self.summary.rescued += rescued
             self.totals.rescued += rescued

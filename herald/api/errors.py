@@ -69,7 +69,9 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{where} is required"
     if kind == "literal_error":
         return f"{where}: {msg}".replace("Input should be", "must be")
-    return f"{where}: {msg}" if where else msg
+    # Herald's own validators name the field ("run_at 'x' has no timezone"): say it once.
+    named = bool(loc) and msg.startswith((loc[-1], loc[-1].replace("_", " ")))
+    return f"{where}: {msg}" if where and not named else msg
 
 
 def unstorable(exc: DataError) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.errors import Invalid
 from herald.schemas import (
+    Platform,
     PostCreate,
     PostDetail,
     PostOut,
@@ -72,17 +73,22 @@ async def list_posts(
     ctx: ContextDep,
     status: Annotated[list[str] | None, Query()] = None,
     account_id: str | None = None,
-    platform: str | None = None,
+    # An enum in the schema: an unknown platform is a 422, never an empty list.
+    platform: Platform | None = None,
     group_id: str | None = None,
     run_from: Annotated[str | None, Query(alias="from")] = None,
     run_to: Annotated[str | None, Query(alias="to")] = None,
     q: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[Literal["created", "time"], Query(
+        description="created: newest made first (the default); time: latest scheduled "
+                    "time first (a draft by when it was made)")] = "created",
 ) -> PostPage:
     filters = services.PostFilters(
         status=services.status_filter(status), account_id=account_id, platform=platform,
         group_id=group_id, run_from=_time(run_from, "from"), run_to=_time(run_to, "to"), search=q,
+        sort=sort,
     )
 
     def page() -> PostPage:

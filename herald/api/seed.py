@@ -13,7 +13,7 @@ from herald import services
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.errors import Invalid
-from herald.schemas import PostCreate, PostOut, PostPage
+from herald.schemas import Platform, PostCreate, PostOut, PostPage
 
 router = APIRouter(tags=["seed aliases"], responses=documented(401, 403, 422))
 
@@ -74,7 +74,7 @@ async def scheduled_posts(
     ctx: ContextDep,
     status: Annotated[list[str] | None, Query()] = None,
     account_id: str | None = None,
-    platform: str | None = None,
+    platform: Platform | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PostPage:

@@ -47,7 +47,9 @@ class Queue:
         *,
         lease_seconds: float = 60.0,
         retry_base_seconds: float = 30.0,
-        retry_max_seconds: float = 3600.0,
+        retry_max_seconds: float = 60.0,
+        retry_budget_seconds: float = 6 * 3600.0,
+        retry_unreachable_seconds: float = 2.0,
         rand: Callable[[], float] = random.random,
         platform_caps: Mapping[str, int] | None = None,
     ) -> None:
@@ -59,7 +61,9 @@ class Queue:
         self.sql = dialect_for(engine.dialect.name)
         self.dialect = self.sql.name
         self.lease = timedelta(seconds=lease_seconds)
-        self.retry = policy.Retry(retry_base_seconds, retry_max_seconds, rand)
+        self.retry = policy.Retry(retry_base_seconds, retry_max_seconds, rand,
+                                  budget_seconds=retry_budget_seconds,
+                                  unreachable_seconds=retry_unreachable_seconds)
 
     # Idle path: this is the one cheap query an idle worker makes per wake-up.
     def horizon(self) -> Horizon:
@@ -215,7 +219,9 @@ class Queue:
                 if decision.kind == AttemptOutcome.RETRY:
                     retries.append(dict(b_post=o.claim.post_id, run_at=decision.run_at,
                                         error_message=decision.message,
-                                        attempts=row.attempt))
+                                        attempts=row.attempt,
+                                        max_attempts=decision.max_attempts,
+                                        retry_deadline=decision.deadline))
                 else:
                     finals.append(_final_row(o, row, decision, now))
             endings.write_journal(conn, self.sql, journal)

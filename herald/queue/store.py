@@ -94,13 +94,14 @@ def reschedule(conn: Connection, *, post_id: str, run_at: datetime, now: datetim
 
 
 def requeue(conn: Connection, *, post_id: str, now: datetime, extra_attempts: int) -> bool:
-    """Put a failed post back in the queue with a fresh attempt budget."""
+    """Put a failed post back in the queue with a fresh retry budget (count and time)."""
     result = conn.execute(
         update(schedule)
         .where(schedule.c.post_id == post_id, schedule.c.status == QueueStatus.FAILED)
         .values(
             status=PENDING, run_at=now, worker_id=None, lease_expires_at=None,
-            max_attempts=schedule.c.attempts + extra_attempts, rescues=0, updated_at=now,
+            max_attempts=schedule.c.attempts + extra_attempts, rescues=0,
+            retry_deadline=None, updated_at=now,
         )
     )
     if result.rowcount == 1:

@@ -19,12 +19,15 @@ from herald.services.approvals import approve_post, awaiting, reject_post
 from herald.services.companies import (
     ApiCaller,
     authenticate,
+    company_api_tokens,
     create_api_token,
     create_company,
     find_api_token,
+    find_company,
     get_company,
     issue_api_token,
     list_api_tokens,
+    list_companies,
     revoke_api_token,
     revoke_company_token,
     update_company_settings,
@@ -33,6 +36,7 @@ from herald.services.context import Context, PostChecks
 from herald.services.imports import ImportReport, import_posts
 from herald.services.members import add_member, list_members, remove_member, set_role
 from herald.services.post_list import (
+    SORTS,
     PostFilters,
     list_post_rows,
     list_posts,
@@ -56,6 +60,7 @@ from herald.services.uploads import Upload, spool_bounded, store_upload
 
 __all__ = [
     "PAST_TOLERANCE",
+    "SORTS",
     "ApiCaller",
     "Context",
     "ImportReport",
@@ -69,12 +74,14 @@ __all__ = [
     "authenticate",
     "awaiting",
     "cancel_post",
+    "company_api_tokens",
     "create_account",
     "create_api_token",
     "create_company",
     "create_posts",
     "delete_account",
     "find_api_token",
+    "find_company",
     "get_account",
     "get_company",
     "get_post",
@@ -83,6 +90,7 @@ __all__ = [
     "issue_api_token",
     "list_accounts",
     "list_api_tokens",
+    "list_companies",
     "list_members",
     "list_post_rows",
     "list_posts",

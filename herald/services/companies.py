@@ -50,6 +50,37 @@ def create_api_token(session: Session, *, company_id: str, name: str = "",
     return token
 
 
+def list_companies(session: Session) -> list[Company]:
+    """Every company, oldest first (the one `herald run` made on a fresh install leads)."""
+    return list(session.scalars(select(Company).order_by(Company.created_at, Company.id)))
+
+
+def find_company(session: Session, ref: str) -> Company:
+    """The company `ref` names: its id, its name (any case) or the start of its id."""
+    ref = ref.strip()
+    exact = session.get(Company, ref)
+    if exact is not None:
+        return exact
+    companies = list_companies(session)
+    matches = ([c for c in companies if c.name.casefold() == ref.casefold()]
+               or [c for c in companies if ref and c.id.startswith(ref)])
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFound(f"No company has the id, name or id prefix {ref!r}; "
+                       "`herald company list` shows them.")
+    names = ", ".join(f"{c.name!r} ({c.id})" for c in matches)
+    raise Invalid(f"{ref!r} could be any of {len(matches)} companies: {names}; "
+                  "give more of the id.")
+
+
+def company_api_tokens(session: Session, *, company_id: str) -> list[ApiToken]:
+    """A company's API tokens, newest first, revoked ones too (never the secrets)."""
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.company_id == company_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)))
+
+
 def find_api_token(session: Session, *, token: str) -> ApiToken:
     """A token by the token itself, its id or its printed prefix."""
     row = session.scalars(

@@ -15,7 +15,7 @@ from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PublishAttempt, SocialAccount, new_id
 from herald.permissions import Permission
-from herald.platforms.registry import split_post_type, split_types
+from herald.platforms.registry import DISPLAY_NAMES, split_post_type, split_types
 from herald.schemas import AttemptOut, PostCreate, PostDetail, PostPatch
 from herald.services import audit, gates
 from herald.services.context import Context
@@ -157,6 +157,8 @@ def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
         raise NotFound(f"No account with id {missing[0]!r}.")
     problems: list[str] = []
     for account in (found[t] for t in targets):
+        if not data.draft:
+            problems += _sandbox_problem(ctx, account)
         for post_type in split_post_type(account.platform, data.post_type):
             problems += _check(ctx, account, post_type, data.caption, media, data.options,
                                inspected)
@@ -165,6 +167,19 @@ def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
                       f"{len(problems)} problems: " + " ".join(problems), details=problems)
     return _post_rows(ctx, data, [found[t] for t in targets], media, run_at, now,
                       company_approval)
+
+
+#: Said when a sandbox post is scheduled where no worker could publish it.
+NO_SANDBOX = ("{name} is a sandbox account, and the sandbox runs only under `herald run` "
+              "(this Herald is `serve`, `worker` or `run-once`); schedule it there, or add "
+              "a real account.")
+
+
+def _sandbox_problem(ctx: Context, account: SocialAccount | Row[Any]) -> list[str]:
+    """Refused when scheduled, not failed at its time: only `herald run` has a sandbox."""
+    if account.sandbox and ctx.sandbox is None:
+        return [NO_SANDBOX.format(name=repr(account.name))]
+    return []
 
 
 def _post_rows(ctx: Context, data: PostCreate, accounts: list[Row[Any]],
@@ -362,6 +377,8 @@ def schedule_draft(session: Session, ctx: Context, post_id: str,
         when = resolved
     before = audit.post_state(post)
     account = session.get(SocialAccount, post.account_id)
+    if account is not None and (problems := _sandbox_problem(ctx, account)):
+        raise Invalid(problems[0])
     status = gates.scheduled_status(
         ctx, account, company_approval=gates.company_requires_approval(session, ctx),
         run_at=when, now=ctx.now())
@@ -383,7 +400,8 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     before = audit.post_state(post)
     if post.status == PostStatus.PUBLISHED:
         raise Conflict("The post is already published; it cannot be cancelled. Delete it on "
-                       f"{post.platform.capitalize()} if it should not be there.")
+                       f"{DISPLAY_NAMES.get(post.platform, post.platform)} if it should not be "
+                       "there.")
     if post.status == PostStatus.CANCELLED:
         return post
     conn = session.connection()

@@ -65,7 +65,10 @@ async def store_upload(store: MediaStore | None, upload: Upload, *,
     except MediaTooLargeError as exc:
         raise TooLarge(str(exc)) from None
     except MediaError as exc:
-        raise Invalid(f"{upload.filename or 'The upload'}: {exc}") from None
+        said = str(exc)
+        # Most media errors name the file already ("'photo.gif' is not …"): once is enough.
+        named = upload.filename and upload.filename in said
+        raise Invalid(said if named else f"{upload.filename or 'The upload'}: {said}") from None
     except MediaStoreError as exc:
         error = AppError(f"The media store could not save the file: {exc}")
         error.status, error.code = 502, "media_store"

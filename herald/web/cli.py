@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from herald.cli_options import COMPANY_HELP
 from herald.errors import AppError
 
 user_app = typer.Typer(help="People who sign in to the web UI.", no_args_is_help=True)
@@ -28,7 +29,7 @@ def _password(from_stdin: bool) -> str:
 @user_app.command("create")
 def create(
     company: Annotated[str | None, typer.Option(
-        "--company", help="Company id (default: the only company, if there is one).")] = None,
+        "--company", help=COMPANY_HELP)] = None,
     email: Annotated[str, typer.Option("--email", help="What they sign in with.")] = "",
     name: Annotated[str, typer.Option(help="Their name, as shown to the team.")] = "",
     timezone: Annotated[str | None, typer.Option(
@@ -78,7 +79,7 @@ def create(
 @user_app.command("list")
 def list_users(
     company: Annotated[str | None, typer.Option(
-        "--company", help="Company id (default: the only company, if there is one).")] = None,
+        "--company", help=COMPANY_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
                         ] = False,
 ) -> None:

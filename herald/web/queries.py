@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from herald.models import ApiToken, Post, SocialAccount, SocialToken
+from herald.services.companies import company_api_tokens
 
 NEEDS_A_PERSON = ("failed", "unconfirmed")
 #: Tokens that expire this soon and cannot be refreshed are worth a warning.
@@ -147,9 +148,7 @@ def post_counts(session: Session, company_id: str) -> dict[str, int]:
 
 
 def company_tokens(session: Session, company_id: str) -> list[ApiToken]:
-    return list(session.scalars(
-        select(ApiToken).where(ApiToken.company_id == company_id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id)))
+    return company_api_tokens(session, company_id=company_id)
 
 
 def company_token(session: Session, company_id: str, token_id: str) -> ApiToken | None:

@@ -37,9 +37,9 @@ def test_schedule_queue_and_series_steps_are_logged(client, auth, herald, compan
     entries = _actions(client, auth, account_id=account)
     actions = [e["action"] for e in entries]
     assert actions == [
-        "account.connected", "schedule.set", "post.created", "post.created", "queue.moved", "queue.moved",
-        "queue.shuffled", "queue.paused", "queue.resumed", "series.created", "post.created",
-        "series.edited", "series.stopped"], actions
+        "account.connected", "schedule.set", "post.created", "post.created", "queue.moved",
+        "queue.moved", "queue.shuffled", "queue.paused", "queue.resumed", "series.created",
+        "post.created", "series.edited", "series.stopped"], actions
     schedule = entries[1]
     assert schedule["before"] is None and schedule["after"]["timezone"] == "Europe/Berlin"
     moved = entries[4]

@@ -62,3 +62,36 @@ def test_a_refill_is_logged_as_the_planners(client, auth, herald, company):
             gap=timedelta(days=30)).run_once(monday)
     [refill] = [e for e in _actions(client, auth, actor="planner")]
     assert refill["action"] == "post.created" and refill["after"]["caption"] == "tip"
+
+
+def test_a_contributors_queued_post_holds_its_slot_until_approved(client, auth, herald,
+                                                                  company):
+    from herald import services
+    from herald.models import PostSchedule
+    from herald.permissions import Role
+
+    with herald.db.session() as session:
+        token = services.create_api_token(session, company_id=company[0], name="c",
+                                          role=Role.CONTRIBUTOR)
+    contributor = {"Authorization": f"Bearer {token}"}
+    account = add_account(herald, company[0])
+    client.patch(f"/api/v1/accounts/{account}", headers=auth,
+                 json={"requires_approval": True})
+    client.put(f"/api/v1/accounts/{account}/schedule", headers=auth, json={
+        "timezone": "UTC", "slots": [{"weekday": "mon", "time": "09:00"}]})
+    made = client.post("/api/v1/posts", headers=contributor, json={
+        "account_id": account, "caption": "please", "run_at": "next_slot"})
+    assert made.status_code == 201, made.text
+    post = made.json()["items"][0]
+    assert post["status"] == "awaiting_approval" and post["queue_slot"]
+    # its slot is taken: the owner's next post goes to the Monday after
+    mine = client.post("/api/v1/posts", headers=auth, json={
+        "account_id": account, "caption": "mine", "run_at": "next_slot"}).json()["items"][0]
+    assert mine["queue_slot"] > post["queue_slot"]
+    with herald.db.session() as s:
+        assert s.get(PostSchedule, post["id"]) is None
+    approved = client.post(f"/api/v1/posts/{post['id']}/approve", headers=auth)
+    assert approved.status_code == 200, approved.text
+    with herald.db.session() as s:
+        row = s.get(PostSchedule, post["id"])
+        assert row is not None and row.run_at == datetime.fromisoformat(post["queue_slot"])

@@ -22,6 +22,7 @@ from herald.models import AccountSchedule, Post, PostSeries, SocialAccount
 from herald.planning.schedules import lock_accounts, slots_of, taken_slots
 from herald.planning.series import EVERGREEN, accounts_found, template
 from herald.planning.slots import slot_times, zone
+from herald.services import audit
 from herald.services.context import Context
 from herald.services.posts import _post_rows, enqueue_rows
 from herald.statuses import PostStatus
@@ -78,6 +79,7 @@ def refill_account(session: Session, ctx: Context, account_id: str, *, now: date
     if rows:
         conn.execute(insert(_posts), rows)
         enqueue_rows(conn, ctx, rows, found, now=now, paused=set())
+        audit.record_posts(session, ctx, rows, now=now)
     return [Post(**row) for row in rows]
 
 

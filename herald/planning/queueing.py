@@ -26,6 +26,7 @@ from herald.planning.schemas import MoveIn, QueueItem, QueueOut
 from herald.planning.slots import free_slots, slot_times, zone
 from herald.queue.holds import hold_account, release_account
 from herald.schemas import PostOut
+from herald.services import audit
 from herald.services.context import Context
 from herald.statuses import PostStatus, QueueStatus
 
@@ -110,6 +111,20 @@ def _assign(session: Session, ctx: Context, moves: Sequence[tuple[Entry, datetim
     session.flush()
 
 
+def _record_move(session: Session, ctx: Context, account_id: str,
+                 moves: Sequence[tuple[Entry, datetime]]) -> None:
+    for entry, slot in moves:
+        for post in entry.posts:
+            audit.record(session, ctx, audit.Action.QUEUE_MOVED, post_id=post.id,
+                         account_id=account_id,
+                         before={"scheduled_at": _iso(post.scheduled_at)},
+                         after={"scheduled_at": slot.isoformat()})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def move(session: Session, ctx: Context, account_id: str, post_id: str,
          data: MoveIn) -> QueueOut:
     """Move a post up or down its account's queue (the two swap times), or to an empty
@@ -128,6 +143,7 @@ def move(session: Session, ctx: Context, account_id: str, post_id: str,
         mine, theirs = listed[index], listed[other]
         _movable(session, mine)
         _movable(session, theirs)
+        _record_move(session, ctx, account_id, [(mine, theirs.slot), (theirs, mine.slot)])
         _assign(session, ctx, [(mine, theirs.slot), (theirs, mine.slot)])
     return queue_out(session, ctx, account_id)
 
@@ -162,6 +178,7 @@ def _move_to_slot(session: Session, ctx: Context, account_id: str, post_id: str,
         raise Conflict(f"The post is {post.status}; only pending posts can move.")
     entry = Entry(post.queue_slot or slot, siblings)
     _movable(session, entry)
+    _record_move(session, ctx, account_id, [(entry, slot)])
     for p in siblings:
         p.origin = p.origin if p.origin in QUEUED_ORIGINS else "queue"
         p.detached = p.detached or p.series_id is not None
@@ -179,7 +196,11 @@ def shuffle(session: Session, ctx: Context, account_id: str, *,
     slots = [e.slot for e in listed]
     order = list(listed)
     (rng or random.SystemRandom()).shuffle(order)
-    _assign(session, ctx, list(zip(order, slots, strict=True)))
+    moves = list(zip(order, slots, strict=True))
+    audit.record(session, ctx, audit.Action.QUEUE_SHUFFLED, account_id=account_id,
+                 before={"slots": {e.posts[0].id: e.slot.isoformat() for e in listed}},
+                 after={"slots": {e.posts[0].id: s.isoformat() for e, s in moves}})
+    _assign(session, ctx, moves)
     return queue_out(session, ctx, account_id)
 
 
@@ -189,6 +210,7 @@ def pause(session: Session, ctx: Context, account_id: str) -> QueueOut:
     if lock_accounts(session.connection(), [account_id])[account_id] is None:
         account.queue_paused_at = ctx.now()
         session.flush()
+        audit.record(session, ctx, audit.Action.QUEUE_PAUSED, account_id=account_id)
         hold_account(session.connection(), account_id=account_id, now=ctx.now())
     return queue_out(session, ctx, account_id)
 
@@ -202,6 +224,7 @@ def resume(session: Session, ctx: Context, account_id: str) -> QueueOut:
         return queue_out(session, ctx, account_id)
     now = ctx.now()
     _reslot_overdue(session, ctx, account_id, now)
+    audit.record(session, ctx, audit.Action.QUEUE_RESUMED, account_id=account_id)
     account.queue_paused_at = None
     session.flush()
     release_account(conn, account_id=account_id, now=now)

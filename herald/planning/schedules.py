@@ -22,6 +22,7 @@ from herald.planning.slots import (
     slot_times,
     zone,
 )
+from herald.services import audit
 from herald.services.context import Context
 
 #: How many upcoming slot times a schedule's answer lists.
@@ -82,6 +83,10 @@ def set_schedule(session: Session, ctx: Context, account_id: str,
                       "categories; give each time one slot.")
     schedule = session.get(AccountSchedule, account_id)
     stored = [s.as_dict() for s in slots]
+    audit.record(session, ctx, audit.Action.SCHEDULE_SET, account_id=account_id,
+                 before=None if schedule is None else {"timezone": schedule.timezone,
+                                                       "slots": schedule.slots},
+                 after={"timezone": data.timezone, "slots": stored})
     if schedule is None:
         session.add(AccountSchedule(account_id=account_id, timezone=data.timezone,
                                     slots=stored, updated_at=ctx.now()))

@@ -26,6 +26,7 @@ from herald.planning import rules
 from herald.planning.schedules import lock_accounts
 from herald.planning.schemas import RecurrenceOut, SeriesOut, SeriesPage, SeriesPatch
 from herald.schemas import MediaIn, PostCreate, PostOut
+from herald.services import audit
 from herald.services.context import Context
 from herald.services.posts import (
     PAST_TOLERANCE,
@@ -39,6 +40,19 @@ from herald.statuses import PostStatus
 RECURRING, EVERGREEN = "recurring", "evergreen"
 _posts = cast(Table, Post.__table__)
 _accounts = cast(Table, SocialAccount.__table__)
+
+
+def _state(series: PostSeries) -> dict[str, Any]:
+    """What an audit entry keeps of a series."""
+    return {"series_id": series.id, "kind": series.kind, "caption": series.caption,
+            "media": series.media, "options": series.options, "rule": series.rule,
+            "timezone": series.timezone, "categories": series.categories,
+            "account_ids": series.account_ids}
+
+
+def _record(session: Session, ctx: Context, action: audit.Action, series: PostSeries) -> None:
+    audit.record(session, ctx, action, account_id=next(iter(series.account_ids), None),
+                 after=_state(series))
 
 
 def recurrence_of(series: PostSeries) -> rules.Recurrence:
@@ -95,6 +109,7 @@ def create_series(session: Session, ctx: Context, data: PostCreate, *, window_da
         series.categories = sorted({c.strip() for c in data.evergreen.categories if c.strip()})
         session.add(series)
         session.flush()
+        _record(session, ctx, audit.Action.SERIES_CREATED, series)
         return series, []
     given = data.recurrence
     if given is None or not isinstance(data.run_at, datetime):
@@ -115,6 +130,7 @@ def create_series(session: Session, ctx: Context, data: PostCreate, *, window_da
     series.rule = recurrence.stored()
     session.add(series)
     session.flush()
+    _record(session, ctx, audit.Action.SERIES_CREATED, series)
     # The first occurrence is a post at once, however far ahead: it shows on the calendar.
     posts = expand(session, ctx, series, now=now,
                    until=max(now + timedelta(days=window_days), first))
@@ -154,6 +170,7 @@ def expand(session: Session, ctx: Context, series: PostSeries, *, now: datetime,
     if rows:
         conn.execute(insert(_posts), rows)
         enqueue_rows(conn, ctx, rows, found, now=now, paused=paused)
+        audit.record_posts(session, ctx, rows, now=now)
     return [Post(**row) for row in rows]
 
 
@@ -182,6 +199,7 @@ def stop_series(session: Session, ctx: Context, series_id: str) -> PostSeries:
     now = ctx.now()
     if series.stopped_at is None:
         series.stopped_at = now
+        _record(session, ctx, audit.Action.SERIES_STOPPED, series)
     conn = session.connection()
     for post in future_occurrences(session, series, now=now):
         if queue.cancel(conn, post_id=post.id, now=now):
@@ -201,6 +219,7 @@ def update_series(session: Session, ctx: Context, series_id: str, patch: SeriesP
     series = lock_series(session, ctx, series_id)
     if series.stopped_at is not None:
         raise Conflict("The series was stopped; it cannot be edited.")
+    before = _state(series)
     # Locks in one order everywhere (series, accounts, queue rows): a pause takes the
     # account and then its queue rows, so taking queue rows first could deadlock with it.
     lock_accounts(session.connection(), series.account_ids)
@@ -214,6 +233,10 @@ def update_series(session: Session, ctx: Context, series_id: str, patch: SeriesP
     plan_posts(ctx, template(series, now, [a for a in series.account_ids if a in found]),
                found, series.media, now, inspected, now=now)
     series.updated_at = now
+    old, new = audit.changed(before, _state(series))
+    audit.record(session, ctx, audit.Action.SERIES_EDITED,
+                 account_id=next(iter(series.account_ids), None),
+                 before=old, after={"series_id": series.id, **new})
     conn = session.connection()
     if patch.recurrence is not None and series.kind == RECURRING:
         given = patch.recurrence

@@ -51,6 +51,14 @@ class Action(StrEnum):
     MEMBER_ROLE_CHANGED = "member.role_changed"
     MEMBER_REMOVED = "member.removed"
     COMPANY_SETTINGS = "company.settings"
+    SCHEDULE_SET = "schedule.set"
+    QUEUE_MOVED = "queue.moved"
+    QUEUE_SHUFFLED = "queue.shuffled"
+    QUEUE_PAUSED = "queue.paused"
+    QUEUE_RESUMED = "queue.resumed"
+    SERIES_CREATED = "series.created"
+    SERIES_EDITED = "series.edited"
+    SERIES_STOPPED = "series.stopped"
 
 
 #: The fields of a post an entry shows before and after.

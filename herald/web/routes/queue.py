@@ -67,8 +67,8 @@ def save_schedule(request: Request, account_id: str, herald: HeraldDep, user: Us
     except (AppError, ValidationError) as exc:
         message = exc.message if isinstance(exc, AppError) else "; ".join(
             str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        if isinstance(exc, AppError) and exc.status == 404:
-            raise
+        if isinstance(exc, AppError) and exc.status in (403, 404):
+            raise  # an error page: not the form's fault
         return _page(request, herald, user, account_id, status_code=422, error=message,
                      timezone=timezone, slots=slots)
     sessions.flash(request, "Schedule saved.", "ok")
@@ -94,7 +94,7 @@ def queue_action(request: Request, account_id: str, action: str, herald: HeraldD
             else:
                 getattr(queueing, action)(session, ctx, account_id)
     except AppError as exc:
-        if exc.status == 404:
+        if exc.status in (403, 404):
             raise
         sessions.flash(request, exc.message, "error")
         return see_other(f"/accounts/{account_id}/queue")

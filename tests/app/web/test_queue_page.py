@@ -96,3 +96,23 @@ def test_the_calendar_marks_series_and_shows_empty_slots_to_drop_on(signed_in, h
     taken = signed_in.post("/calendar/slot", data={"post": post.id, "account": account,
                                                    "slot": slot})
     assert taken.status_code == 409 and "taken" in taken.text
+
+
+def test_a_viewer_sees_the_queue_but_not_its_buttons(web, herald, company):
+    from herald.permissions import Role
+    from herald.web import users
+    from tests.app.web.conftest import PASSWORD, sign_in
+
+    account = add_account(herald, company[0])
+    with herald.db.session() as session:
+        users.create_user(session, company_id=company[0], email="v@example.com",
+                          password=PASSWORD, role=Role.VIEWER)
+    viewer = sign_in(web, "v@example.com")
+    page = viewer.get(f"/accounts/{account}/queue")
+    assert page.status_code == 200
+    assert "Save the schedule" not in page.text and "Pause the queue" not in page.text
+    refused = viewer.post(f"/accounts/{account}/queue/pause")
+    assert refused.status_code == 403 and "schedule" in refused.text
+    refused = viewer.post(f"/accounts/{account}/schedule", data={"timezone": "UTC",
+                                                                  "slots": "mon 09:00"})
+    assert refused.status_code == 403

@@ -2,9 +2,11 @@
 are published once the platform is back, and how late they were is reported.
 
 Measured before (issue 13): 30 posts due while every call answered 5xx for 150 s ended
-10 `failed` and 20 `unconfirmed`, none published. Two workers at Herald's defaults, but
-for the outage's probe wait, capped at 5 s instead of 300 s so that the test takes well
-under a minute (the probes start at 5 s either way).
+10 `failed` and 20 `unconfirmed`, none published. Here 20 Facebook posts on two Pages
+(text posts: each attempt is one commit call, the hardest case: a 5xx on it may mean the
+post is out) and two workers at Herald's defaults, but for the outage's probe wait,
+capped at 5 s instead of 300 s and the outage 20 s instead of minutes, so that the test
+takes under a minute (the probes start at 5 s either way).
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ def test_an_outage_fails_nothing_and_everything_goes_out_once_after(stage: Stage
         worker.wait_for_log(f"worker {worker.worker_id} started")
     stage.fault(kind="error", code=2, status=503)  # every call, until cleared
     down_at = stage.db_now()
-    fb, _ = stage.add_posts(10, caption="Outage fb", platform="facebook")
-    ig, _ = stage.add_posts(10, in_seconds=3, caption="Outage ig", platform="instagram")
-    ids = fb + ig
-    stage.wait(lambda: _down(stage) >= {"platform:facebook", "platform:instagram"}, 30,
-               "both platforms to be held as down")
+    ids = stage.add_posts(10, caption="Outage")[0] + stage.add_posts(
+        10, in_seconds=4, caption="Outage later")[0]
+    stage.wait(lambda: "platform:facebook" in _down(stage), 30,
+               "Facebook to be held as down")
     held = stage.statuses(ids)
     stage.wait(lambda: (stage.db_now() - down_at).total_seconds() >= OUTAGE_SECONDS,
                OUTAGE_SECONDS + 5, "the outage to last its stretch")
@@ -48,13 +49,12 @@ def test_an_outage_fails_nothing_and_everything_goes_out_once_after(stage: Stage
     assert set(during.values()) <= {"pending", "processing"}, during
     stage.exactly_once(ids)
     assert _down(stage) == set()
-    lateness = _lateness(stage, ids)
-    log.warning("outage of %.0f s: %d posts, all published %.1f-%.1f s after their time "
-                "(%.1f-%.1f s after the platform was back)", OUTAGE_SECONDS, len(ids),
-                min(lateness), max(lateness),
-                min(lateness) - (back_at - down_at).total_seconds(),
-                max(lateness) - (back_at - down_at).total_seconds())
-    assert all(late > 0 for late in lateness)
+    times = _times(stage, ids)
+    late = sorted((out - due).total_seconds() for due, out in times)
+    after = sorted((out - back_at).total_seconds() for _, out in times)
+    log.warning("outage of %.0f s, %d posts: published %.1f to %.1f s after their time, "
+                "%.1f to %.1f s after the platform answered again", OUTAGE_SECONDS,
+                len(ids), late[0], late[-1], after[0], after[-1])
     for worker in workers:
         text = worker.log_text()
         assert "Traceback" not in text, text
@@ -66,9 +66,8 @@ def _down(stage: Stage) -> set[str]:
                              .where(PlatformHealth.down_since.is_not(None))))
 
 
-def _lateness(stage: Stage, ids: list[str]) -> list[float]:
+def _times(stage: Stage, ids: list[str]) -> list[tuple[datetime, datetime]]:
+    """(scheduled, published) of each post."""
     with stage.db.session() as s:
-        rows: list[tuple[datetime, datetime]] = [
-            (r.scheduled_at, r.published_at) for r in s.execute(
-                select(Post.scheduled_at, Post.published_at).where(Post.id.in_(ids)))]
-    return sorted((out - due).total_seconds() for due, out in rows)
+        return [(r.scheduled_at, r.published_at) for r in s.execute(
+            select(Post.scheduled_at, Post.published_at).where(Post.id.in_(ids)))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
-from herald import logs, queue
+from herald import logs, metrics, queue
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
@@ -69,6 +70,10 @@ class Prepared:
     claim: Claim
     job: PublishJob | None = None
     outcome: Outcome | None = None
+    #: Its account's queue was paused after the post was queued: hand it back as held.
+    hold: bool = False
+    #: The post's platform, for the metrics of an outcome decided before publishing.
+    platform: str = "unknown"
 
 
 def load_jobs(
@@ -86,7 +91,7 @@ def load_jobs(
                        posts.c.media, posts.c.options, posts.c.scheduled_at,
                        accounts.c.id.label("account_id"), accounts.c.external_id,
                        accounts.c.name, accounts.c.state, accounts.c.state_reason,
-                       accounts.c.sandbox,
+                       accounts.c.sandbox, accounts.c.queue_paused_at,
                        tokens.c.access_token_enc, tokens.c.refresh_token_enc,
                        tokens.c.expires_at)
                 .join(accounts, accounts.c.id == posts.c.account_id)
@@ -107,21 +112,23 @@ def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
     if row is None:
         return Prepared(claim, outcome=Outcome(claim, FAILED, error_code="missing",
                                                error_message="The post no longer exists."))
+    if row.queue_paused_at is not None:
+        return Prepared(claim, hold=True)
     if row.state == "needs_reauth":
-        return Prepared(claim, outcome=Outcome(
+        return Prepared(claim, platform=row.platform, outcome=Outcome(
             claim, FAILED, error_code="needs_reauth",
             error_message=f"The account {row.name!r} must be reconnected before it can "
                           f"publish ({row.state_reason or 'its token is no longer valid'})."))
     if row.access_token_enc is None:
-        return Prepared(claim, outcome=Outcome(
+        return Prepared(claim, platform=row.platform, outcome=Outcome(
             claim, FAILED, error_code="no_token",
             error_message=f"The account {row.name!r} has no access token; reconnect it."))
     try:
         access = decrypt(row.access_token_enc)
         refresh = decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
     except ValueError as exc:
-        return Prepared(claim, outcome=Outcome(claim, FAILED, error_code="token_key",
-                                               error_message=str(exc)))
+        return Prepared(claim, platform=row.platform, outcome=Outcome(
+            claim, FAILED, error_code="token_key", error_message=str(exc)))
     account = AccountRef(id=row.account_id, platform=row.platform,
                          external_id=row.external_id, name=row.name, access_token=access,
                          refresh_token=refresh, token_expires_at=row.expires_at,
@@ -188,12 +195,22 @@ class Publishing:
     async def run(self, prepared: Prepared) -> Outcome:
         if prepared.outcome is not None or prepared.job is None:
             assert prepared.outcome is not None
+            metrics.attempt_finished(prepared.platform, prepared.outcome.kind,
+                                     error_code=prepared.outcome.error_code, seconds=None)
             return prepared.outcome
+        job = prepared.job
+        metrics.attempt_started(job.platform, attempt=job.attempt, run_at=job.run_at)
+        started = time.monotonic()
+        outcome = await self._run(prepared.claim, job)
+        metrics.attempt_finished(job.platform, outcome.kind, error_code=outcome.error_code,
+                                 seconds=time.monotonic() - started)
+        return outcome
+
+    async def _run(self, claim: Claim, job: PublishJob) -> Outcome:
         # An earlier commit may be out until reconciliation says otherwise: until then no
         # ending of this attempt may call the post `failed`.
-        progress = _Progress(self.queue, prepared.claim,
-                             unsettled=needs_reconciling(prepared.job.history))
-        job = replace(prepared.job, journal=Journal(progress.record))
+        progress = _Progress(self.queue, claim, unsettled=needs_reconciling(job.history))
+        job = replace(job, journal=Journal(progress.record))
         outcome = await self._attempt(job, progress)
         if not progress.seen:
             return outcome

@@ -128,14 +128,18 @@ def write_finals(conn: Connection, dialect: Dialect, rows: list[dict[str, Any]],
 # --- release ----------------------------------------------------------------------------
 
 
-def release_claim(conn: Connection, claim: Claim, *, now: datetime) -> bool:
-    """Hand back a claim never started, as if it was never made; False if not held."""
+def release_claim(conn: Connection, claim: Claim, *, now: datetime,
+                  status: QueueStatus = PENDING) -> bool:
+    """Hand back a claim never started, as if it was never made; False if not held.
+
+    `status` held: its account's queue was paused after the post was queued.
+    """
     result = conn.execute(
         update(schedule)
         .where(schedule.c.post_id == claim.post_id, schedule.c.status == PROCESSING,
                schedule.c.worker_id == claim.worker_id,
                schedule.c.attempts == claim.attempt)
-        .values(status=PENDING, worker_id=None, lease_expires_at=None,
+        .values(status=status, worker_id=None, lease_expires_at=None,
                 attempts=schedule.c.attempts - 1, updated_at=now)
     )
     if result.rowcount != 1:

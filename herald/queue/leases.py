@@ -28,7 +28,7 @@ from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outc
 from herald.queue.dialects import dialect_for
 from herald.queue.journal import histories as read_histories
 from herald.queue.stats import stats
-from herald.statuses import AttemptOutcome, Phase, PostStatus
+from herald.statuses import AttemptOutcome, Phase, PostStatus, QueueStatus
 
 log = logging.getLogger(__name__)
 
@@ -316,10 +316,13 @@ class Queue:
         if came_back:
             self.sql.notify(conn)
 
-    def release(self, claims: Sequence[Claim], *, now: datetime) -> int:
-        """Hand back claims this worker never started (graceful shutdown)."""
+    def release(self, claims: Sequence[Claim], *, now: datetime,
+                status: QueueStatus = QueueStatus.PENDING) -> int:
+        """Hand back claims this worker never started (graceful shutdown; `held` for the
+        posts of an account whose queue was paused)."""
         with self.engine.begin() as conn:
-            released = sum(endings.release_claim(conn, c, now=now) for c in claims)
+            released = sum(endings.release_claim(conn, c, now=now, status=status)
+                           for c in claims)
             if released:
                 self.sql.notify(conn)
         return released

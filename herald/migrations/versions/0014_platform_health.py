@@ -1,7 +1,7 @@
 """platform_health: failures to reach each platform and account, counted across workers
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-03 16:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from herald.models import UTCDateTime
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """post_schedule.retry_deadline: a post's retry budget is a time as well as a count
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 15:40:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from herald.models import UTCDateTime
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -59,6 +59,7 @@ from bench.chaos_series import LEAD_SECONDS as SERIES_LEAD
 from bench.chaos_series import RULE as SERIES_RULE
 from bench.chaos_series import first_occurrences, seed_series
 from bench.common import SECRET, fresh_database, seed_company, settings_for
+from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.models import utcnow
@@ -84,7 +85,8 @@ class Options:
     workers: int
     spread: float
     accounts: int
-    max_attempts: int
+    #: None: Herald's default (HERALD_MAX_ATTEMPTS unset), as for the settings below.
+    max_attempts: int | None
     kill_interval: float
     min_age: float
     restart: bool
@@ -94,8 +96,8 @@ class Options:
     time_cap: float
     lease: float
     rescue_interval: float
-    retry_base: float
-    retry_max: float
+    retry_base: float | None
+    retry_max: float | None
     platform_cap: int
     out: Path
     quiet: bool
@@ -141,8 +143,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="posts are due from now to this many seconds (default 20; quick 8)")
     p.add_argument("--accounts", type=int,
                    help="accounts per platform (default 4; quick 2)")
-    p.add_argument("--max-attempts", type=int, default=20,
-                   help="attempts per post before it fails (default 20; production 3)")
+    p.add_argument("--max-attempts", type=int,
+                   help="HERALD_MAX_ATTEMPTS (default: Herald's, 3)")
     p.add_argument("--kill-interval", type=float,
                    help="SIGKILL a random worker this often, seconds (0: never; default "
                         f"{KILL_EVERY_WORKER_SECONDS:g} / workers, i.e. 2 s with 4 workers, "
@@ -169,11 +171,17 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         "(default 4; quick 0)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--time-cap", type=float,
-                   help="give up after this many seconds of publishing (default 420; quick 150)")
-    p.add_argument("--lease", type=float, default=6.0, help="HERALD_LEASE_SECONDS")
-    p.add_argument("--rescue-interval", type=float, default=1.0, help="HERALD_RESCUE_INTERVAL")
-    p.add_argument("--retry-base", type=float, default=0.2, help="HERALD_RETRY_BASE_SECONDS")
-    p.add_argument("--retry-max", type=float, default=2.0, help="HERALD_RETRY_MAX_SECONDS")
+                   help="give up after this many seconds of publishing (default 900; quick 300)")
+    # The only settings scaled from Herald's defaults: the SIGKILLed workers' leases run
+    # out in seconds rather than a minute (60 s and 15 s in production).
+    p.add_argument("--lease", type=float, default=6.0,
+                   help="HERALD_LEASE_SECONDS (default 6; Herald's 60)")
+    p.add_argument("--rescue-interval", type=float, default=1.0,
+                   help="HERALD_RESCUE_INTERVAL (default 1; Herald's 15)")
+    p.add_argument("--retry-base", type=float,
+                   help="HERALD_RETRY_BASE_SECONDS (default: Herald's, 30)")
+    p.add_argument("--retry-max", type=float,
+                   help="HERALD_RETRY_MAX_SECONDS (default: Herald's, 60)")
     p.add_argument("--platform-cap", type=int, default=0,
                    help="HERALD_PLATFORM_CONCURRENCY for every platform (0: no cap)")
     p.add_argument("--out", type=Path, help="directory for logs and result.json")
@@ -194,7 +202,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         plan=FaultPlan(transient=a.transient, drop=a.drop, stall=a.stall,
                        stall_lost=a.stall_lost, reset=a.reset, stall_seconds=a.stall_seconds,
                        throttles=throttles, throttle_rate=0.01 if throttles else 0.0),
-        seed=a.seed, time_cap=a.time_cap or (150.0 if quick else 420.0), lease=a.lease,
+        seed=a.seed, time_cap=a.time_cap or (300.0 if quick else 900.0), lease=a.lease,
         rescue_interval=a.rescue_interval, retry_base=a.retry_base, retry_max=a.retry_max,
         platform_cap=a.platform_cap,
         out=a.out or Path(f"/tmp/herald-chaos-{a.engine}-{stamp}"), quiet=a.quiet,
@@ -210,18 +218,34 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms) -> dict[str, str]:
         "HERALD_LINKEDIN_API_URL": fake.linkedin_url,
         "HERALD_LEASE_SECONDS": str(opts.lease),
         "HERALD_RESCUE_INTERVAL": str(opts.rescue_interval),
-        "HERALD_RETRY_BASE_SECONDS": str(opts.retry_base),
-        "HERALD_RETRY_MAX_SECONDS": str(opts.retry_max),
-        "HERALD_MAX_ATTEMPTS": str(opts.max_attempts),
         "HERALD_PLANNING_INTERVAL": "1",
         "HERALD_ALLOW_PRIVATE_MEDIA_URLS": "1",
         "HERALD_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     })
+    # Everything else at Herald's defaults, as users get them, unless asked otherwise.
+    for name, value in (("HERALD_RETRY_BASE_SECONDS", opts.retry_base),
+                        ("HERALD_RETRY_MAX_SECONDS", opts.retry_max),
+                        ("HERALD_MAX_ATTEMPTS", opts.max_attempts)):
+        if value is not None:
+            env[name] = str(value)
     if opts.platform_cap:
         env["HERALD_PLATFORM_CONCURRENCY"] = json.dumps(
             dict.fromkeys(("instagram", "facebook", "linkedin"), opts.platform_cap))
     return env
+
+
+def settings_said(opts: Options) -> str:
+    """The workers' settings that differ from Herald's defaults, for the report."""
+    changed = [f"HERALD_LEASE_SECONDS={opts.lease:g}",
+               f"HERALD_RESCUE_INTERVAL={opts.rescue_interval:g}",
+               "HERALD_PLANNING_INTERVAL=1"]
+    for name, value in (("HERALD_RETRY_BASE_SECONDS", opts.retry_base),
+                        ("HERALD_RETRY_MAX_SECONDS", opts.retry_max),
+                        ("HERALD_MAX_ATTEMPTS", opts.max_attempts)):
+        if value is not None:
+            changed.append(f"{name}={value:g}")
+    return "defaults but " + " ".join(changed)
 
 
 #: Worker log lines worth counting: what the workers went through.
@@ -339,11 +363,12 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                 [(a.platform, a.external_id, a.token) for a in accounts])
         finally:
             herald_db.dispose()
+        max_attempts = opts.max_attempts or Settings.model_fields["max_attempts"].default
         seeded = seed_posts(url, company, accounts, account_ids, count=opts.posts,
-                            spread=opts.spread, max_attempts=opts.max_attempts,
+                            spread=opts.spread, max_attempts=max_attempts,
                             image_url=image_url, tag=tag, seed=opts.seed)
         events(f"{opts.engine}: {len(seeded)} posts over {len(accounts)} accounts, due within "
-               f"{opts.spread:g}s, max_attempts {opts.max_attempts}")
+               f"{opts.spread:g}s, max_attempts {max_attempts}; {settings_said(opts)}")
         series = seed_series(url, company, accounts, account_ids, count=opts.series,
                              spread=opts.spread, image_url=image_url, tag=tag, seed=opts.seed)
         events(f"{len(series)} recurring series ({SERIES_RULE}), first occurrences due "
@@ -485,7 +510,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
             "posts": opts.posts, "series": opts.series, "workers": opts.workers,
             "accounts_per_platform": opts.accounts,
             "spread_s": opts.spread, "max_attempts": opts.max_attempts, "seed": opts.seed,
-            "lease_s": opts.lease, "wall_s": round(wall, 1), "timed_out": timed_out,
+            "settings": settings_said(opts), "lease_s": opts.lease, "wall_s": round(wall, 1),
+            "timed_out": timed_out,
             "kills": pool.kills, "workers_started": pool.started_total,
             "unexpected_exits": [u.as_dict() for u in pool.unexpected],
             "restart": restart.as_dict() if restart else None,

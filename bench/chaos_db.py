@@ -52,9 +52,8 @@ def seed_posts(url: str, company_id: str, accounts: Sequence[Account], account_i
                seed: int) -> list[SeededPost]:
     """`count` pending posts round-robin over the platforms, due now to `spread` s from now.
 
-    bench.common.seed_posts gives every post max_attempts=3, the production default; under
-    30 % injected faults a few percent of posts would run out of attempts, so these get
-    `max_attempts` instead (the chaos test is about duplicates and losses, not budgets).
+    Every post gets `max_attempts`, Herald's default unless the run asked otherwise: the
+    chaos test runs at the settings users get.
     """
     rng = random.Random(seed)
     by_platform: dict[str, list[tuple[Account, str]]] = {}

@@ -164,6 +164,14 @@ class Settings(BaseSettings):
     #: network failure before anything was sent, or while checking an earlier commit):
     #: such an attempt spends no count, only time; its delays double up to the cap above.
     retry_unreachable_seconds: float = Field(default=2.0, gt=0)
+    #: A platform, or one account on it, that this many calls in a row within the window
+    #: could not reach is held as down (every worker counts, in the database): its posts
+    #: wait, spending no attempts, and one goes as a probe every `outage_probe_seconds`,
+    #: doubling up to the max while probes fail; the first answer releases them in order.
+    outage_failures: int = Field(default=5, ge=1)
+    outage_window_seconds: float = Field(default=120.0, gt=0)
+    outage_probe_seconds: float = Field(default=5.0, gt=0)
+    outage_probe_max_seconds: float = Field(default=300.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0, le=1.0)
     rescue_interval: float = Field(default=15.0, gt=0)
     shutdown_grace: float = Field(default=30.0, ge=0)

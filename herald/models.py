@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -309,6 +310,37 @@ class PostSchedule(Base):
     #: then, and again after a person retries it): it gives up only once this has passed.
     retry_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PlatformHealth(Base):
+    """Whether a platform, or one account on it, answers: counted by every worker through
+    the database (herald/queue/health.py). Only herald.queue writes it."""
+
+    __tablename__ = "platform_health"
+
+    #: "platform:<name>" or "account:<account id>".
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    #: None for a platform's row.
+    account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="CASCADE"))
+    #: Failures to reach it in a row (no answer between), since first_failure_at.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The account of the last failure, and whether the failures came from more than one
+    #: (a platform is held as down only then: one account's trouble is that account's).
+    last_account_id: Mapped[str | None] = mapped_column(String(36))
+    mixed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Set while it is held as down: its posts wait, one probes at probe_at.
+    down_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the last failure said.
+    reason: Mapped[str | None] = mapped_column(Text)
+    probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The wait before the next probe, doubling after each probe that fails.
+    probe_seconds: Mapped[float | None] = mapped_column(Float)
+    #: The post sent as the current probe.
+    probe_post_id: Mapped[str | None] = mapped_column(String(36))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -29,7 +29,7 @@ from herald.planning.loop import Planner
 from herald.platforms import versions
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
-from herald.queue import Queue
+from herald.queue import Queue, health
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, unit_of_work
 from herald.tokens import TokenRefresher
@@ -98,6 +98,10 @@ class Herald:
                      retry_max_seconds=s.retry_max_seconds,
                      retry_budget_seconds=s.retry_budget_seconds,
                      retry_unreachable_seconds=s.retry_unreachable_seconds,
+                     outage=health.Rules(s.outage_failures, s.outage_window_seconds,
+                                         s.outage_probe_seconds,
+                                         max(s.outage_probe_seconds,
+                                             s.outage_probe_max_seconds)),
                      platform_caps=s.platform_concurrency)
 
     def context(self, company_id: str, *, actor: str | None = None,

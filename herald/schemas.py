@@ -315,6 +315,9 @@ class PostOut(BaseModel):
 
 class PostDetail(PostOut):
     next_attempt_at: datetime | None = None
+    #: Set while the post is pending and its platform (or account) is held as down: why
+    #: it waits, since when, and what Herald does meanwhile.
+    waiting_for_platform: str | None = None
     #: Every account the create named (the post's group), so a script can compare.
     account_ids: list[str] = Field(default_factory=list)
     #: The post_type the create was given (Instagram's feed_story is stored as two posts).

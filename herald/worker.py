@@ -239,6 +239,12 @@ class Worker:
                 self.queue.claim, worker_id=self.worker_id, limit=min(self.batch_size, free))
             if claims:
                 await self._start(claims)
+            elif self.queue.holding is not None:
+                # What is due waits for a platform held as down (herald.queue.health):
+                # look again at the next poll; the probe goes when it is due.
+                if until_idle and not self._held:
+                    return False
+                await self._sleep(self.poll_interval)
             elif self.queue.capped:
                 # What is due waits for its platform's cap: room frees as posts finish,
                 # here (the flush wakes us) or on other workers (the next poll sees it).

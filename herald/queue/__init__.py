@@ -6,6 +6,7 @@
 - policy.py: the retry, backoff and rescue decisions, pure;
 - journal.py: the journal read back as a typed History;
 - leases.py: `Queue`, the worker's side, which owns the transactions;
+- health.py: platforms and accounts that do not answer, held as down and probed;
 - listen.py (LISTEN/NOTIFY), stats.py (monitoring).
 """
 
@@ -20,6 +21,7 @@ from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outc
 from herald.queue.dialects import Dialect, dialect_for
 from herald.queue.dialects.mysql import CAPS_LOCK_NAME
 from herald.queue.dialects.postgresql import CAPS_LOCK_KEY
+from herald.queue.health import waiting_for
 from herald.queue.journal import (
     PAST_RECONCILIATION,
     UNKNOWN_ENDINGS,
@@ -55,7 +57,7 @@ __all__ = [
     "backoff_seconds", "cancel", "defer_account", "dialect_for", "dismiss", "enqueue",
     "enqueue_many", "forget_account", "forget_posts", "listen", "lock_for_edit",
     "next_run_at", "notify", "posts", "queue_status", "requeue", "reschedule", "schedule",
-    "withdraw",
+    "waiting_for", "withdraw",
 ]
 
 

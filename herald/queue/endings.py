@@ -38,7 +38,8 @@ def held_rows(conn: Connection, dialect: Dialect, outcomes: Sequence[Outcome]
     for worker_id, ids in by_worker.items():
         rows = conn.execute(
             select(schedule.c.post_id, schedule.c.attempts, schedule.c.max_attempts,
-                   schedule.c.retry_deadline, posts.c.cancel_requested_at)
+                   schedule.c.retry_deadline, posts.c.cancel_requested_at,
+                   posts.c.platform, posts.c.account_id)
             .join(posts, posts.c.id == schedule.c.post_id)
             .where(dialect.among(schedule.c.post_id, ids),
                    schedule.c.status == PROCESSING,
@@ -46,7 +47,8 @@ def held_rows(conn: Connection, dialect: Dialect, outcomes: Sequence[Outcome]
             .with_for_update()
         ).all()
         held.update({r.post_id: Held(r.attempts, r.max_attempts,
-                                     r.cancel_requested_at is not None, r.retry_deadline)
+                                     r.cancel_requested_at is not None, r.retry_deadline,
+                                     r.platform, r.account_id)
                      for r in rows})
     return held
 

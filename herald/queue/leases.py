@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import ColumnElement, Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from herald import dbclock
 from herald.db import READ_ONLY
 from herald.platforms.base import History
-from herald.queue import endings, policy, store
+from herald.queue import endings, health, policy, store
 from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outcome
 from herald.queue.dialects import dialect_for
 from herald.queue.journal import histories as read_histories
@@ -52,11 +52,16 @@ class Queue:
         retry_unreachable_seconds: float = 2.0,
         rand: Callable[[], float] = random.random,
         platform_caps: Mapping[str, int] | None = None,
+        outage: health.Rules | None = None,
     ) -> None:
         self.engine = engine
         self.caps = dict(platform_caps or {})
         #: Whether the last claim left due posts behind because their platform was full.
         self.capped = False
+        self.outage = outage or health.Rules()
+        #: After a claim: when the next probe of a platform held as down is due (None:
+        #: none is down), so a worker facing only held posts sleeps rather than spins.
+        self.holding: datetime | None = None
         self.reader = engine.execution_options(**{READ_ONLY: True})
         self.sql = dialect_for(engine.dialect.name)
         self.dialect = self.sql.name
@@ -79,14 +84,29 @@ class Queue:
         """
         if limit <= 0:
             return []
+        with self.reader.connect() as conn:
+            holds = health.holds(conn)
+            # Probes are due by the database's clock too (read only while one is down).
+            clock = (now or dbclock.read_now(conn)) if holds else None
+        self.holding = holds.next_probe()
+        held = holds.held()
+        keep = [] if held is None else [~held]
+        claims = self._claim(worker_id, limit, now, keep)
+        if clock is not None:
+            claims += self._probe(holds, worker_id, limit - len(claims), clock)
+        return claims
+
+    def _claim(self, worker_id: str, limit: int, now: datetime | None,
+               keep: list[ColumnElement[bool]]) -> list[Claim]:
         for attempt in (1, 2):
             try:
                 if self.caps:
-                    return self._claim_capped(worker_id, limit, now)
+                    return self._claim_capped(worker_id, limit, now, keep)
                 with self.engine.begin() as conn:
                     claimed = store.claim_due(conn, self.sql, worker_id=worker_id,
                                               limit=limit, now=self._at(now),
-                                              lease_until=self._at(now, self.lease))
+                                              lease_until=self._at(now, self.lease),
+                                              posts_where=keep)
                     if claimed:
                         store.mark_claimed(conn, self.sql, claimed, worker_id,
                                            self._at(now))
@@ -102,8 +122,47 @@ class Queue:
         """`now` (+ `plus`) in a statement: the given time, or the database's clock."""
         return dbclock.at(now, self.dialect, plus.total_seconds() if plus else 0.0)
 
-    def _claim_capped(self, worker_id: str, limit: int, now: datetime | None
-                      ) -> list[Claim]:
+    def _probe(self, holds: health.Holds, worker_id: str, room: int, now: datetime
+               ) -> list[Claim]:
+        """One post for each scope held as down whose probe is due (health.py)."""
+        got: list[Claim] = []
+        probed: set[str] = set()  # platforms down whose probe found a post
+        for down in holds.probes(now):
+            if len(got) >= room:
+                break
+            if down.account_id is not None and down.platform in probed:
+                continue  # the platform's probe speaks for its accounts
+            try:
+                claim = self._probe_one(holds, down, worker_id, now)
+            except OperationalError as exc:
+                if not self.sql.is_deadlock(exc):
+                    raise
+                continue  # someone else's probe: the next claim tries again
+            if claim is not None:
+                got.append(claim)
+                if down.account_id is None:
+                    probed.add(down.platform)
+        return got
+
+    def _probe_one(self, holds: health.Holds, down: health.Down, worker_id: str,
+                   now: datetime) -> Claim | None:
+        # The claimed queue row first, then the health row: the order finish locks them.
+        with self.engine.connect() as conn, conn.begin() as tx:
+            claimed = store.claim_due(conn, self.sql, worker_id=worker_id, limit=1,
+                                      now=self._at(now), lease_until=self._at(now, self.lease),
+                                      posts_where=holds.probe_posts(down))
+            if not claimed:
+                return None
+            [(post_id, attempt)] = claimed
+            if not health.take_probe(conn, down, post_id, now=now):
+                tx.rollback()  # another worker sent this probe
+                return None
+            store.mark_claimed(conn, self.sql, claimed, worker_id, self._at(now))
+        log.info("%s is held as down: post %s goes as its probe", down.scope, post_id)
+        return Claim(post_id, attempt, worker_id)
+
+    def _claim_capped(self, worker_id: str, limit: int, now: datetime | None,
+                      keep: list[ColumnElement[bool]]) -> list[Claim]:
         """Claim within the per-platform caps, counting what every worker has in flight.
 
         Claimers hold one lock from the count until their claims are committed, so two
@@ -116,7 +175,7 @@ class Queue:
             try:
                 with conn.begin():
                     self.sql.lock_caps(conn)
-                    claimed = self._claim_within_caps(conn, worker_id, limit, now)
+                    claimed = self._claim_within_caps(conn, worker_id, limit, now, keep)
                     if claimed:
                         store.mark_claimed(conn, self.sql, claimed, worker_id,
                                            self._at(now))
@@ -125,16 +184,19 @@ class Queue:
         return [Claim(pid, n, worker_id) for pid, n in claimed]
 
     def _claim_within_caps(self, conn: Connection, worker_id: str, limit: int,
-                           now: datetime | None) -> list[tuple[str, int]]:
+                           now: datetime | None, keep: list[ColumnElement[bool]]
+                           ) -> list[tuple[str, int]]:
         busy = store.in_flight_per_platform(conn)
         room = {p: cap - busy.get(p, 0) for p, cap in self.caps.items()}
         at, until = self._at(now), self._at(now, self.lease)
         claimed = store.claim_due(conn, self.sql, worker_id=worker_id, limit=limit, now=at,
-                                  lease_until=until, platforms=(False, list(self.caps)))
+                                  lease_until=until, platforms=(False, list(self.caps)),
+                                  posts_where=keep)
         for platform, free in room.items():
             got = store.claim_due(conn, self.sql, worker_id=worker_id,
                                   limit=min(free, limit - len(claimed)), now=at,
-                                  lease_until=until, platforms=(True, [platform]))
+                                  lease_until=until, platforms=(True, [platform]),
+                                  posts_where=keep)
             claimed += got
             room[platform] = free - len(got)
         self.capped = any(free <= 0 for free in room.values())
@@ -205,6 +267,13 @@ class Queue:
         """
         if not outcomes:
             return []
+        unreachable = [o for o in outcomes if o.unreachable]
+        if unreachable:
+            with self.reader.connect() as conn:
+                where = store.accounts_of(conn, self.sql, [o.claim.post_id for o in unreachable])
+            health.ensure_rows(self.engine, [
+                health.Event(*where[o.claim.post_id], o.claim.post_id, failure=True)
+                for o in unreachable if o.claim.post_id in where], now=now)
         with self.engine.begin() as conn:
             held = endings.held_rows(conn, self.sql, outcomes)
             applied = [o for o in outcomes if o.claim.post_id in held
@@ -227,7 +296,25 @@ class Queue:
             endings.write_journal(conn, self.sql, journal)
             endings.write_retries(conn, self.sql, retries, now)
             endings.write_finals(conn, self.sql, finals, now)
+            # After the queue rows (held_rows locked them): see health.py's lock order.
+            self._count_health(conn, applied, held, now)
         return applied
+
+    def _count_health(self, conn: Connection, applied: Sequence[Outcome],
+                      held: Mapping[str, policy.Held], now: datetime) -> None:
+        events = [health.Event(row.platform, row.account_id, o.claim.post_id,
+                               failure=o.unreachable, reason=o.error_message)
+                  for o in applied if (row := held[o.claim.post_id]).platform
+                  and (o.unreachable or o.kind == AttemptOutcome.PUBLISHED)]
+        went_down, came_back = health.record(conn, events, now=now, rules=self.outage)
+        for scope in went_down:
+            log.warning("%s is held as down: %d calls in a row could not reach it; its "
+                        "posts wait, one probes every %.0fs", scope, self.outage.failures,
+                        self.outage.probe_seconds)
+        for scope in came_back:
+            log.warning("%s answers again: its waiting posts are released", scope)
+        if came_back:
+            self.sql.notify(conn)
 
     def release(self, claims: Sequence[Claim], *, now: datetime,
                 status: QueueStatus = QueueStatus.PENDING) -> int:

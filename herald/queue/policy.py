@@ -67,6 +67,9 @@ class Held:
     cancel_requested: bool
     #: The end of its time budget; None before its first retry.
     deadline: datetime | None = None
+    #: Its post's platform and account (for herald.queue.health).
+    platform: str = ""
+    account_id: str = ""
 
 
 @dataclass(frozen=True)

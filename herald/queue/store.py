@@ -190,10 +190,12 @@ def horizon(conn: Connection) -> Horizon:
 
 def claim_due(conn: Connection, dialect: Dialect, *, worker_id: str, limit: int,
               now: ColumnElement[datetime], lease_until: ColumnElement[datetime],
-              platforms: tuple[bool, list[str]] | None = None) -> list[tuple[str, int]]:
+              platforms: tuple[bool, list[str]] | None = None,
+              posts_where: Sequence[ColumnElement[bool]] = ()) -> list[tuple[str, int]]:
     """Lease up to `limit` due rows; `platforms` = (True, only these) or (False, not
-    these). `now` and `lease_until` are expressions: the database's clock
-    (herald.dbclock) or a given time."""
+    these); `posts_where`: only posts that match these (the platform holds). `now` and
+    `lease_until` are expressions: the database's clock (herald.dbclock) or a given
+    time."""
     if limit <= 0:
         return []
     where = [schedule.c.status == PENDING, schedule.c.run_at <= now]
@@ -201,11 +203,21 @@ def claim_due(conn: Connection, dialect: Dialect, *, worker_id: str, limit: int,
         keep, names = platforms
         where.append(schedule.c.post_id.in_(select(posts.c.id).where(
             posts.c.platform.in_(names) if keep else posts.c.platform.not_in(names))))
+    if posts_where:
+        where.append(schedule.c.post_id.in_(select(posts.c.id).where(*posts_where)))
     values: dict[str, Any] = dict(
         status=PROCESSING, worker_id=worker_id, locked_at=now, lease_expires_at=lease_until,
         attempts=schedule.c.attempts + 1, updated_at=now,
     )
     return dialect.claim_rows(conn, where, values, limit)
+
+
+def accounts_of(conn: Connection, dialect: Dialect, post_ids: Sequence[str]
+                ) -> dict[str, tuple[str, str]]:
+    """Each post's (platform, account id)."""
+    return {r.id: (r.platform, r.account_id) for r in conn.execute(
+        select(posts.c.id, posts.c.platform, posts.c.account_id)
+        .where(dialect.among(posts.c.id, list(post_ids))))}
 
 
 def in_flight_per_platform(conn: Connection) -> dict[str, int]:

@@ -240,8 +240,13 @@ def post_detail(session: Session, ctx: Context, post_id: str) -> dict[str, Any]:
         select(PublishAttempt).where(PublishAttempt.post_id == post.id)
         .order_by(PublishAttempt.attempt)
     ).all()
-    next_at = queue.next_run_at(session.connection(), post_id=post.id)
-    return {"post": post, "attempts": list(attempts), "next_attempt_at": next_at}
+    conn = session.connection()
+    next_at = queue.next_run_at(conn, post_id=post.id)
+    waiting = None
+    if next_at is not None:
+        waiting = queue.waiting_for(conn, platform=post.platform, account_id=post.account_id)
+    return {"post": post, "attempts": list(attempts), "next_attempt_at": next_at,
+            "waiting_for_platform": waiting}
 
 
 def post_detail_out(session: Session, ctx: Context, post_id: str) -> PostDetail:
@@ -249,6 +254,7 @@ def post_detail_out(session: Session, ctx: Context, post_id: str) -> PostDetail:
     found = post_detail(session, ctx, post_id)
     detail = PostDetail.model_validate(found["post"])
     detail.next_attempt_at = found["next_attempt_at"]
+    detail.waiting_for_platform = found["waiting_for_platform"]
     detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
     detail.account_ids, detail.requested_post_type = _group_targets(session, found["post"])
     gates.mark_late(detail, ctx.now())

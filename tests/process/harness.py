@@ -97,6 +97,11 @@ class Stage:
                          run_at, caption=caption)
         return ids, run_at
 
+    def fault(self, **rule: Any) -> None:
+        """Tell the fake to misbehave (herald.platforms.fake.faults.FaultRule) until
+        `fake.clear_faults()`."""
+        self.fake._call("POST", "/_fake/faults", json=rule)
+
     def statuses(self, ids: Sequence[str]) -> dict[str, str]:
         with self.db.session() as s:
             return dict(s.execute(select(Post.id, Post.status).where(Post.id.in_(ids))).all())

@@ -141,6 +141,8 @@ class SocialAccount(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The account's own server (a Bluesky PDS) for platforms whose accounts choose one.
+    server_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -9,6 +9,7 @@ register publishers; an in-process worker listens), the Herald that holds them i
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,7 @@ from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
+from herald.platforms.registry import spec as registry_spec
 from herald.queue import Queue
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, unit_of_work
@@ -95,7 +97,9 @@ class Herald:
     def context(self, company_id: str, *, actor: str | None = None) -> Context:
         return Context(company_id=company_id, cipher=self.cipher,
                        max_attempts=self.settings.max_attempts, actor=actor,
-                       checks=self.checks, sandbox=self.sandbox)
+                       checks=self.checks, sandbox=self.sandbox,
+                       allow_private_servers=self.settings.allow_private_server_urls,
+                       verify_account=verify_account if self.http is not None else None)
 
     def unit_of_work(self) -> AbstractContextManager[Session]:
         """A transaction for a use case that writes: commits, then wakes the worker."""
@@ -120,6 +124,20 @@ class Herald:
             await self.http.aclose()
         if self.fetcher is not None:
             await self.fetcher.client.aclose()
+
+
+def verify_account(platform: str, server_url: str, external_id: str, token: str) -> None:
+    """Ask the platform whether it takes these credentials (blocking: from a sync route)."""
+    check = registry_spec(platform).check_account
+    if check is None:
+        return
+
+    async def ask() -> None:
+        # A client of its own: the shared one belongs to the event loop of the workers.
+        async with httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0)) as client:
+            await check(client, server_url, external_id, token)
+
+    asyncio.run(ask())
 
 
 def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from herald.services.accounts import (
     account_token,
+    check_account,
     create_account,
     delete_account,
     get_account,
@@ -55,6 +56,7 @@ __all__ = [
     "account_token",
     "authenticate",
     "cancel_post",
+    "check_account",
     "create_account",
     "create_api_token",
     "create_company",

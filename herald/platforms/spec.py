@@ -131,6 +131,8 @@ class PlatformSpec:
     refresh: TokenRefresh | None = None
     connect: ConnectSpec | None = None
     fake: FakeSpec | None = None
+    #: Its publisher posts options.first_comment right after the post (a reply).
+    first_comments: bool = False
     #: Accounts live on a server of their own choosing (a PDS, an instance): the default
     #: server_url. None: the platform has one API and accounts take no server_url.
     server_url_default: str | None = None

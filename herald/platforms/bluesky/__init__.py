@@ -71,6 +71,7 @@ SPEC = PlatformSpec(
     sandbox_mount="/bluesky",
     compose_limits={"chars": rules.TEXT_MAX_GRAPHEMES},
     reconciles=True,
+    first_comments=True,
     server_url_default=DEFAULT_SERVER,
     check_account=_check_account,
     fake=FakeSpec(mounts=_fake_mounts, add_account=_fake_account),

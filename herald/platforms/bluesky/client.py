@@ -256,8 +256,39 @@ class BlueskyPublisher:
         await job.journal.committed(uri, cid=cid)
         log.info("bluesky: post %s published as %s", job.post_id, uri)
         rkey = uri.rsplit("/", 1)[-1]
+        comment = job.options.get("first_comment")
+        if isinstance(comment, str) and comment.strip():
+            extra = {**extra, **await self._comment(job, session, comment, uri, cid)}
         return PublishResult(uri, f"https://bsky.app/profile/{session.did}/post/{rkey}",
                              extra={"cid": cid, **extra})
+
+    async def _comment(self, job: PublishJob, session: Session, text: str, uri: str,
+                       cid: str) -> dict[str, Any]:
+        """The first comment: a reply under a key derived from the post's, so a resend
+        cannot comment twice. It never un-publishes the post: a failure is reported."""
+        rkey = tid.comment_rkey(uri.rsplit("/", 1)[-1])
+        parent = {"uri": uri, "cid": cid}
+        record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": _iso(self._now()),
+                                  "reply": {"root": parent, "parent": parent}}
+        try:
+            if found := await self._facets(job, text):
+                record["facets"] = found
+            answer = await self._xrpc(job, "POST", "com.atproto.repo.createRecord",
+                                      step="commit", json={"repo": session.did,
+                                                           "collection": POST, "rkey": rkey,
+                                                           "record": record})
+            return {"first_comment_uri": str(answer.get("uri") or "")}
+        except PublishError as exc:
+            try:  # already there (an earlier attempt's), or truly refused?
+                there = await self._xrpc(job, "GET", "com.atproto.repo.getRecord",
+                                         step="read", params={"repo": session.did,
+                                                              "collection": POST,
+                                                              "rkey": rkey})
+                return {"first_comment_uri": str(there.get("uri") or "")}
+            except PublishError:
+                log.warning("bluesky: the first comment of post %s failed: %s", job.post_id,
+                            exc.message)
+                return {"first_comment_error": exc.message}
 
     # --- facets and embeds -------------------------------------------------------------
 

@@ -53,6 +53,9 @@ def text_problems(text: str, what: str = "Bluesky posts") -> list[str]:
 
 def check(post: DraftPost) -> list[str]:
     problems = text_problems(post.caption)
+    comment = post.options.get("first_comment")
+    if isinstance(comment, str):
+        problems += text_problems(comment, "Bluesky first comments (replies)")
     if post.post_type not in POST_TYPES:
         return problems + refuse_type("Bluesky", post, _HINTS.get(
             post.post_type, "use feed, text, carousel or article."))

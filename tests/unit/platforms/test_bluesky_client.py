@@ -198,3 +198,24 @@ async def test_a_private_server_is_refused_unless_allowed(client, fake) -> None:
         await strict.publish(job())
     assert repo(fake) == {}
     await bsky.publish(job())
+
+
+async def test_a_first_comment_is_one_reply_even_when_the_post_is_resent(client, fake) -> None:
+    bsky = publisher(client, fake)
+    post = job("The post", first_comment="And a comment #herald")
+    first = await bsky.publish(post)
+    again = await bsky.publish(post)
+    assert again.extra["first_comment_uri"] == first.extra["first_comment_uri"]
+    records = {r.uri: r for r in repo(fake).values()}
+    assert len(records) == 2
+    reply = records[first.extra["first_comment_uri"]].value
+    assert reply["text"] == "And a comment #herald" and reply["facets"]
+    assert reply["reply"]["root"] == reply["reply"]["parent"] == {
+        "uri": first.external_id, "cid": first.extra["cid"]}
+
+
+async def test_a_failed_first_comment_leaves_the_post_published(client, fake) -> None:
+    # Past the rules (as a comment edited under them would be): the PDS refuses it.
+    result = await publisher(client, fake).publish(job("Post", first_comment="x" * 301))
+    assert "300 graphemes" in result.extra["first_comment_error"]
+    assert [r.value["text"] for r in repo(fake).values()] == ["Post"]

@@ -125,3 +125,11 @@ def test_a_throttled_account_waits_until_the_window_resets() -> None:
     error = bluesky_error(429, {"error": "RateLimitExceeded"}, step="commit",
                           signing_in=False, headers={"ratelimit-reset": reset}, now=NOW)
     assert isinstance(error, RateLimitedError) and error.retry_after == 600
+
+
+def test_first_comments_are_checked_and_refused_where_unsupported() -> None:
+    assert problems(first_comment="A reply") == []
+    assert any("first comments (replies) are limited to 300" in p
+               for p in problems(first_comment="a" * 301))
+    [refused] = validate_post("linkedin", "text", "hi", [], {"first_comment": "c"})
+    assert "cannot post a first comment on LinkedIn" in refused

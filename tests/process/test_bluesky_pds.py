@@ -120,19 +120,21 @@ async def test_text_images_and_links_publish_and_read_back(herald, api, pds, ali
                     "description": "An example"}
 
 
-def job_for(pds: Pds, who: PdsAccount, post_id: str, caption: str) -> PublishJob:
+def job_for(pds: Pds, who: PdsAccount, post_id: str, caption: str,
+            **options: str) -> PublishJob:
     account = AccountRef(id="acc", platform="bluesky", external_id=who.handle, name="A",
                          access_token=who.app_password, server_url=pds.url)
     return PublishJob(post_id=post_id, attempt=1, platform="bluesky", post_type="text",
                       caption=caption, media=(), account=account,
-                      run_at=datetime(2026, 12, 3, 12, tzinfo=UTC), history=History())
+                      run_at=datetime(2026, 12, 3, 12, tzinfo=UTC), history=History(),
+                      options=dict(options))
 
 
 async def test_a_resend_under_the_same_key_is_not_a_second_post(pds, alice):
     async with httpx.AsyncClient(timeout=30) as client:
         bluesky = BlueskyPublisher(client, fetcher=SafeFetcher(client, FetchRules()),
                                    allow_private_servers=True)
-        job = job_for(pds, alice, "post-dup", "Only once")
+        job = job_for(pds, alice, "post-dup", "Only once", first_comment="One reply")
         first = await bluesky.publish(job)
         again = await bluesky.publish(job)  # a retry after the answer was lost
         # The PDS refused the second record under the key (HTTP 500), and the read back
@@ -140,7 +142,10 @@ async def test_a_resend_under_the_same_key_is_not_a_second_post(pds, alice):
         assert again.external_id == first.external_id and again.extra["reconciled"]
         reconciled = await bluesky.reconcile(job)
         assert reconciled is not None and reconciled.external_id == first.external_id
-    assert [r["value"]["text"] for r in pds.records(alice.did)] == ["Only once"]
+        assert again.extra["first_comment_uri"] == first.extra["first_comment_uri"]
+    records = {r["value"]["text"]: r["value"] for r in pds.records(alice.did)}
+    assert sorted(records) == ["One reply", "Only once"]
+    assert records["One reply"]["reply"]["parent"]["uri"] == first.external_id
 
 
 async def test_a_worker_finding_its_key_taken_by_its_own_post_reports_it_once(

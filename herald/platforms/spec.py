@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.graph.fake import GraphRouter
+    from herald.platforms.versions import ApiVersion
     from herald.validation import DraftPost
 
 
@@ -139,3 +140,5 @@ class PlatformSpec:
     #: Checks an account's credentials when it is added (its server, external id, token),
     #: raising a PublishError when the platform refuses them.
     check_account: Callable[[httpx.AsyncClient, str, str, str], Awaitable[None]] | None = None
+    #: The API version the settings pick and its sunset (herald.platforms.versions).
+    api_version: Callable[[Settings], ApiVersion] | None = None

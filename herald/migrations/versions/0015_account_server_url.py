@@ -1,7 +1,7 @@
 """social_accounts.server_url: the server of accounts that choose one (a Bluesky PDS)
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0015
+Revises: 0013
 Create Date: 2026-12-03 15:40:00.000000
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0015"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

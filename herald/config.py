@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     linkedin_api_url: str = "https://api.linkedin.com"
     linkedin_version: str = "202609"
     allow_private_media_urls: bool = False
+    #: Accounts' own servers (a Bluesky PDS) may be http and on private addresses.
+    allow_private_server_urls: bool = False
 
     # OAuth apps: connecting accounts, and refreshing LinkedIn tokens before they expire.
     facebook_app_id: str | None = None

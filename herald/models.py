@@ -152,6 +152,8 @@ class SocialAccount(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The account's own server (a Bluesky PDS) for platforms whose accounts choose one.
+    server_url: Mapped[str | None] = mapped_column(String(2048))
     #: Set while a person paused the account's queue: its pending posts are held.
     queue_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Posts by someone who may not schedule go to approval first.

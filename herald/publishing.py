@@ -91,7 +91,7 @@ def load_jobs(
                        posts.c.media, posts.c.options, posts.c.scheduled_at,
                        accounts.c.id.label("account_id"), accounts.c.external_id,
                        accounts.c.name, accounts.c.state, accounts.c.state_reason,
-                       accounts.c.sandbox, accounts.c.queue_paused_at,
+                       accounts.c.sandbox, accounts.c.server_url, accounts.c.queue_paused_at,
                        tokens.c.access_token_enc, tokens.c.refresh_token_enc,
                        tokens.c.expires_at)
                 .join(accounts, accounts.c.id == posts.c.account_id)
@@ -132,7 +132,7 @@ def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
     account = AccountRef(id=row.account_id, platform=row.platform,
                          external_id=row.external_id, name=row.name, access_token=access,
                          refresh_token=refresh, token_expires_at=row.expires_at,
-                         sandbox=bool(row.sandbox))
+                         sandbox=bool(row.sandbox), server_url=row.server_url)
     job = PublishJob(
         post_id=claim.post_id, attempt=claim.attempt, platform=row.platform,
         post_type=row.post_type, caption=row.caption or "",

@@ -9,6 +9,7 @@ register publishers; an in-process worker listens), the Herald that holds them i
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,7 @@ from herald.planning.loop import Planner
 from herald.platforms import versions
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
+from herald.platforms.registry import spec as registry_spec
 from herald.queue import Queue, health
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, unit_of_work
@@ -112,7 +114,9 @@ class Herald:
                        max_attempts=self.settings.max_attempts, actor=actor,
                        checks=self.checks, sandbox=self.sandbox, role=role,
                        account_ids=account_ids,
-                       series_window_days=self.settings.series_window_days)
+                       series_window_days=self.settings.series_window_days,
+                       allow_private_servers=self.settings.allow_private_server_urls,
+                       verify_account=verify_account if self.http is not None else None)
 
     def planner(self) -> Planner:
         """The planning pass (series expanded, empty slots refilled) with its settings."""
@@ -147,6 +151,20 @@ class Herald:
             await self.http.aclose()
         if self.fetcher is not None:
             await self.fetcher.client.aclose()
+
+
+def verify_account(platform: str, server_url: str, external_id: str, token: str) -> None:
+    """Ask the platform whether it takes these credentials (blocking: from a sync route)."""
+    check = registry_spec(platform).check_account
+    if check is None:
+        return
+
+    async def ask() -> None:
+        # A client of its own: the shared one belongs to the event loop of the workers.
+        async with httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0)) as client:
+            await check(client, server_url, external_id, token)
+
+    asyncio.run(ask())
 
 
 def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,

@@ -93,6 +93,10 @@ class AccountCreate(Strict):
     token_expires_at: datetime | None = None
     refresh_token_expires_at: datetime | None = None
     sandbox: bool = False
+    #: The account's own server, for platforms whose accounts choose one (a Bluesky PDS;
+    #: default https://bsky.social). Must be https and public unless
+    #: HERALD_ALLOW_PRIVATE_SERVER_URLS is set.
+    server_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
     @field_validator("token_expires_at", "refresh_token_expires_at")
     @classmethod
@@ -109,7 +113,8 @@ class AccountCreate(Strict):
                              "true for a sandbox account)")
         # Herald assigns a sandbox account's id and token: one chosen by the caller could
         # be another company's, and would let it speak to the fake directly.
-        chosen = [name for name in ("external_id", "access_token", "refresh_token")
+        chosen = [name for name in ("external_id", "access_token", "refresh_token",
+                                    "server_url")
                   if getattr(self, name) is not None]
         if self.sandbox and chosen:
             raise ValueError(f"a sandbox account gets its id and token from Herald; leave "
@@ -140,6 +145,8 @@ class AccountOut(BaseModel):
     backoff_until: datetime | None = None
     token_expires_at: datetime | None = None
     sandbox: bool = False
+    #: The account's own server (a Bluesky PDS); null for platforms with one API.
+    server_url: str | None = None
     #: Set while the account's queue is paused (its posts are held).
     queue_paused_at: datetime | None = None
     #: Posts by a role that may not schedule go to approval first.

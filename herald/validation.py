@@ -124,7 +124,8 @@ def validate_post(
         media=tuple(DraftMedia(i, item, f) for i, (item, f) in pairs),
         options=options or {},
     )
-    return _declared_types(post) + spec.rules(post)
+    return _declared_types(post) + _first_comment(spec.display_name, spec.first_comments,
+                                                  post) + spec.rules(post)
 
 
 def check_post(
@@ -154,6 +155,18 @@ def _declared_types(post: DraftPost) -> list[str]:
         for m in post.media
         if m.facts is not None and m.item.type != m.facts.type
     ]
+
+
+def _first_comment(platform: str, supported: bool, post: DraftPost) -> list[str]:
+    comment = post.options.get("first_comment")
+    if comment is None:
+        return []
+    if not isinstance(comment, str) or not comment.strip():
+        return ["options.first_comment must be the comment's text."]
+    if not supported:
+        return [f"Herald cannot post a first comment on {platform} yet; leave out "
+                "options.first_comment."]
+    return []
 
 
 def caption_length(platform: str, caption: str, limit: int, noun: str = "captions") -> list[str]:

@@ -56,6 +56,7 @@ from herald.app import create_app
 from herald.config import Settings
 from herald.db import Database
 from herald.models import Base
+from herald.platforms import registry
 from herald.runtime import Herald
 from tests.helpers import RecordingPublisher
 
@@ -225,9 +226,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def herald(settings: Settings) -> Iterator[Herald]:
     instance = Herald.from_settings(settings)
-    instance.registry.register(RecordingPublisher("facebook"))
-    instance.registry.register(RecordingPublisher("instagram"))
-    instance.registry.register(RecordingPublisher("linkedin"))
+    for platform in registry.NAMES:
+        instance.registry.register(RecordingPublisher(platform))
     yield instance
     instance.db.dispose()
 

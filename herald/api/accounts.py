@@ -21,6 +21,7 @@ def account_out(account: SocialAccount, token: SocialToken | None) -> AccountOut
 
 @router.post("", status_code=201, responses=documented(400, 409, 413))
 def create_account(data: AccountCreate, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
+    services.check_account(ctx, data)  # may ask the platform: before the transaction
     with herald.unit_of_work() as session:
         account = services.create_account(session, ctx, data)
         return account_out(account, services.account_token(session, account.id))

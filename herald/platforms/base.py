@@ -142,6 +142,8 @@ class AccountRef:
     token_expires_at: datetime | None = None
     #: A sandbox account publishes to Herald's built-in platform fake, never the real API.
     sandbox: bool = False
+    #: The account's own server (a Bluesky PDS), for platforms whose accounts choose one.
+    server_url: str | None = None
 
 
 #: Records one phase of an attempt with the platform ids it obtained (see Journal).

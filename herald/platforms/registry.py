@@ -15,7 +15,7 @@ import httpx
 
 from herald.config import Settings
 from herald.media.fetch import SafeFetcher
-from herald.platforms import facebook, instagram, linkedin
+from herald.platforms import bluesky, facebook, instagram, linkedin
 from herald.platforms.base import (
     Publisher,
     PublisherRegistry,
@@ -31,6 +31,7 @@ SPECS: tuple[PlatformSpec, ...] = (
     instagram.SPEC,
     facebook.SPEC,
     linkedin.SPEC,
+    bluesky.SPEC,
 )
 
 BY_NAME: Mapping[str, PlatformSpec] = {spec.name: spec for spec in SPECS}

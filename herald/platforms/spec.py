@@ -38,6 +38,9 @@ class Endpoint:
     version: str
     #: Poll containers and uploads every fraction of a second: the sandbox and tests only.
     quick: bool = False
+    #: Accounts' own servers (a PDS, an instance) may be private or plain http
+    #: (HERALD_ALLOW_PRIVATE_SERVER_URLS).
+    allow_private_servers: bool = False
 
 
 class RefreshedToken(Protocol):
@@ -92,6 +95,9 @@ class FakeSpec:
     #: Registers a person who may sign in to its OAuth dialog, from the admin API's
     #: POST /_fake/oauth/users body (user id, name, the platform's own fields).
     add_user: Callable[[FakeState, str, str, dict[str, Any]], None] | None = None
+    #: Registers an account the fake accepts (the sandbox's, the admin API's): its id, its
+    #: token and options such as its name; for platforms outside the shared account store.
+    add_account: Callable[[FakeState, str, str, dict[str, Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,5 +132,13 @@ class PlatformSpec:
     refresh: TokenRefresh | None = None
     connect: ConnectSpec | None = None
     fake: FakeSpec | None = None
+    #: Its publisher posts options.first_comment right after the post (a reply).
+    first_comments: bool = False
+    #: Accounts live on a server of their own choosing (a PDS, an instance): the default
+    #: server_url. None: the platform has one API and accounts take no server_url.
+    server_url_default: str | None = None
+    #: Checks an account's credentials when it is added (its server, external id, token),
+    #: raising a PublishError when the platform refuses them.
+    check_account: Callable[[httpx.AsyncClient, str, str, str], Awaitable[None]] | None = None
     #: The API version the settings pick and its sunset (herald.platforms.versions).
     api_version: Callable[[Settings], ApiVersion] | None = None

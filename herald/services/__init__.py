@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from herald.services.accounts import (
     account_token,
+    check_account,
     create_account,
     delete_account,
     get_account,
@@ -74,6 +75,7 @@ __all__ = [
     "authenticate",
     "awaiting",
     "cancel_post",
+    "check_account",
     "company_api_tokens",
     "create_account",
     "create_api_token",

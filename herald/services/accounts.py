@@ -6,17 +6,60 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from herald import queue
-from herald.errors import Conflict, NotFound
+from herald.errors import Conflict, Invalid, NotFound
 from herald.models import AccountSchedule, Post, SocialAccount, SocialToken, new_id
 from herald.permissions import Permission
+from herald.platforms.base import PublishError, TransientError
+from herald.platforms.registry import spec
+from herald.platforms.servers import ServerURLError, check_server_url, normalize_server_url
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.services import audit
 from herald.services.context import Context
 from herald.statuses import PostStatus
 
 
+def check_account(ctx: Context, data: AccountCreate) -> None:
+    """Before the transaction: the account's server is one Herald may use, and the platform
+    accepts its credentials (where it can be asked, e.g. a Bluesky app password)."""
+    ctx.require(Permission.MANAGE_ACCOUNTS)
+    if data.sandbox:
+        return
+    server = _server_url(data)
+    if server is None:
+        return
+    try:
+        server = check_server_url(server, allow_private=ctx.allow_private_servers)
+    except ServerURLError as exc:
+        raise Invalid(str(exc)) from None
+    if ctx.verify_account is None or data.external_id is None or data.access_token is None:
+        return
+    try:
+        ctx.verify_account(data.platform, server, data.external_id, data.access_token)
+    except TransientError as exc:
+        raise Invalid(f"Herald could not check the account with {server} now: {exc.message} "
+                      "Try again in a moment.") from None
+    except PublishError as exc:
+        raise Invalid(f"{server} refused the account: {exc.message}") from None
+
+
+def _server_url(data: AccountCreate) -> str | None:
+    """The account's server URL, normalized (the platform's default when it names none)."""
+    default = spec(data.platform).server_url_default
+    if default is None:
+        if data.server_url is not None:
+            raise Invalid(f"{spec(data.platform).display_name} accounts take no server_url.")
+        return None
+    if data.sandbox:
+        return None
+    try:
+        return normalize_server_url(data.server_url or default)
+    except ServerURLError as exc:
+        raise Invalid(str(exc)) from None
+
+
 def create_account(session: Session, ctx: Context, data: AccountCreate) -> SocialAccount:
     ctx.require(Permission.MANAGE_ACCOUNTS)
+    server_url = _server_url(data)
     if data.sandbox:
         if ctx.sandbox is None:
             raise Conflict("Sandbox accounts need the built-in sandbox, which runs under "
@@ -35,7 +78,8 @@ def create_account(session: Session, ctx: Context, data: AccountCreate) -> Socia
     now = ctx.now()
     account = SocialAccount(id=new_id(), company_id=ctx.company_id, platform=data.platform,
                             external_id=data.external_id, name=data.name, state="active",
-                            sandbox=data.sandbox, created_at=now, updated_at=now)
+                            sandbox=data.sandbox, server_url=server_url, created_at=now,
+                            updated_at=now)
     session.add(account)
     session.flush()
     session.add(_token_row(ctx, account.id, data))

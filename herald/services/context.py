@@ -39,6 +39,12 @@ class Context:
     actor: str | None = None
     checks: PostChecks | None = None
     sandbox: Sandbox | None = None
+    #: Accounts' own servers may be http and private (HERALD_ALLOW_PRIVATE_SERVER_URLS).
+    allow_private_servers: bool = False
+    #: Asks the platform whether an account's credentials work (platform, server URL,
+    #: external id, token), raising a PublishError if not; None: nobody is asked (tests
+    #: without platform clients).
+    verify_account: Callable[[str, str, str, str], None] | None = None
     #: How far ahead a recurring series' occurrences become posts.
     series_window_days: int = 35
     #: The caller's role in the company; the CLI and internal callers act as the owner.

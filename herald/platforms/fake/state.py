@@ -117,6 +117,9 @@ class _Stores:
     oauth_codes: dict[str, AuthCode] = field(default_factory=dict)
     li_refresh_tokens: dict[str, Token] = field(default_factory=dict)
     page_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Stores of platforms that keep their objects in their own folder (by platform name),
+    #: such as Bluesky's repositories (herald/platforms/bluesky/fake/store.py).
+    platforms: dict[str, Any] = field(default_factory=dict)
 
 
 class FakeState:
@@ -268,7 +271,16 @@ class FakeState:
             if account_id.startswith("urn:li:organization:"):
                 return self.add_linkedin_organization(account_id, token, **options)
             return self.add_linkedin_member(account_id, token, **options)
-        raise ValueError(f"unknown platform {platform!r}")
+        from herald.platforms.registry import find
+
+        spec = find(platform)
+        if spec is None or spec.fake is None or spec.fake.add_account is None:
+            raise ValueError(f"unknown platform {platform!r}")
+        spec.fake.add_account(self, account_id, token, dict(options))
+        account = Account(platform, account_id, str(options.get("name") or account_id))
+        with self.lock:
+            self.data.accounts[account.id] = account
+        return account
 
     def _add(self, account: Account, token: str | None, expires_in: float | None) -> Account:
         api = TOKEN_API[account.platform]

@@ -85,14 +85,17 @@ def add_account(request: Request, herald: HeraldDep, user: UserDep, ctx: Context
                 platform: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                 external_id: Annotated[str, Form()] = "",
                 access_token: Annotated[str, Form()] = "",
-                refresh_token: Annotated[str, Form()] = "") -> Response:
+                refresh_token: Annotated[str, Form()] = "",
+                server_url: Annotated[str, Form()] = "") -> Response:
     # Tokens are never echoed back into the page, even on a refused form.
     return _add(request, herald, user, ctx, form="token",
-                values={"platform": platform, "name": name, "external_id": external_id},
+                values={"platform": platform, "name": name, "external_id": external_id,
+                        "server_url": server_url},
                 fields={"platform": platform, "name": name.strip(),
                         "external_id": external_id.strip(),
                         "access_token": access_token.strip() or None,
-                        "refresh_token": refresh_token.strip() or None},
+                        "refresh_token": refresh_token.strip() or None,
+                        "server_url": server_url.strip() or None},
                 done=f"Added the {PLATFORM_NAMES.get(platform)} account {name}.")
 
 
@@ -101,6 +104,7 @@ def _add(request: Request, herald: Herald, user: WebUser, ctx: services.Context,
     """Create an account from one of the add forms; a refusal re-renders that form."""
     try:
         data = AccountCreate.model_validate(fields)
+        services.check_account(ctx, data)
         with herald.unit_of_work() as session:
             services.create_account(session, ctx, data)
     except ValidationError as exc:

@@ -12,7 +12,7 @@ from herald.validation import validate_post
 
 
 def test_the_derived_lists_keep_their_values_and_order() -> None:
-    assert models.PLATFORMS == ("facebook", "instagram", "linkedin")
+    assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "linkedin")
     assert models.POST_TYPES == ("feed", "carousel", "reel", "story", "feed_story", "video",
                                  "article", "text")
     assert schemas.Platform.__args__ == models.PLATFORMS
@@ -46,10 +46,12 @@ def test_sandbox_identities_look_like_the_platforms_ids() -> None:
     assert ig.startswith("17841") and len(ig) == 15
     assert fb.startswith("10") and len(fb) == 12
     assert li.startswith("urn:li:person:sandbox") and token.startswith("sandbox-")
+    bs, _ = sandbox_identity("bluesky")
+    assert bs.startswith("sandbox") and bs.endswith(".bsky.social")
 
 
 def test_display_names_and_connect_flows() -> None:
     assert registry.DISPLAY_NAMES == {"instagram": "Instagram", "facebook": "Facebook",
-                                      "linkedin": "LinkedIn"}
+                                      "linkedin": "LinkedIn", "bluesky": "Bluesky"}
     assert [s.name for s in registry.connectable()] == ["facebook", "linkedin"]
     assert registry.by_display_name("Instagram") is registry.spec("instagram")

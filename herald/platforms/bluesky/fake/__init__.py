@@ -1,0 +1,1 @@
+"""The fake Bluesky PDS: sessions, handles, blobs and post records, for tests and the sandbox."""

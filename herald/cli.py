@@ -396,6 +396,8 @@ def posts_show(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = Fal
             f"external id: {detail['external_post_id'] or '-'}  "
             f"permalink: {detail['permalink'] or '-'}\n"
             f"error: {detail['error_message'] or '-'}\nattempts:\n{attempts or '  none'}")
+    if detail.get("waiting_for_platform"):
+        text += f"\nwaiting: {detail['waiting_for_platform']}"
     _print(detail, json_out, text)
 
 

@@ -177,18 +177,22 @@ class Holds:
 
 # --- statements -------------------------------------------------------------------------
 
+#: The scopes held as down, as Down reads them.
+_DOWN = select(health_t.c.scope, health_t.c.platform, health_t.c.account_id,
+               health_t.c.down_since, health_t.c.reason, health_t.c.probe_at,
+               health_t.c.probe_seconds).where(health_t.c.down_since.is_not(None))
+
+
+def _down(row: Any) -> Down:
+    return Down(row.scope, row.platform, row.account_id, row.down_since, row.reason,
+                row.probe_at or row.down_since, row.probe_seconds or 0.0)
+
+
 
 def holds(conn: Connection) -> Holds:
     """The scopes down right now (a primary-key table of a few rows: cheap)."""
-    rows = conn.execute(
-        select(health_t.c.scope, health_t.c.platform, health_t.c.account_id,
-               health_t.c.down_since, health_t.c.reason, health_t.c.probe_at,
-               health_t.c.probe_seconds)
-        .where(health_t.c.down_since.is_not(None)).order_by(health_t.c.scope)
-    ).all()
-    return Holds(tuple(Down(r.scope, r.platform, r.account_id, r.down_since, r.reason,
-                            r.probe_at or r.down_since, r.probe_seconds or 0.0)
-                       for r in rows))
+    rows = conn.execute(_DOWN.order_by(health_t.c.scope)).all()
+    return Holds(tuple(_down(r) for r in rows))
 
 
 def ensure_rows(engine: Engine, events: Sequence[Event], *, now: datetime) -> None:
@@ -285,18 +289,11 @@ def waiting_for(conn: Connection, *, platform: str, account_id: str) -> str | No
 def held_by(conn: Connection, *, platform: str, account_id: str) -> Down | None:
     """The down scope a post of this account waits for, if any (its platform first)."""
     row = conn.execute(
-        select(health_t.c.scope, health_t.c.platform, health_t.c.account_id,
-               health_t.c.down_since, health_t.c.reason, health_t.c.probe_at,
-               health_t.c.probe_seconds)
-        .where(health_t.c.down_since.is_not(None),
-               or_(health_t.c.scope == platform_scope(platform),
-                   health_t.c.scope == account_scope(account_id)))
+        _DOWN.where(or_(health_t.c.scope == platform_scope(platform),
+                        health_t.c.scope == account_scope(account_id)))
         .order_by(health_t.c.account_id.is_not(None))
     ).first()
-    if row is None:
-        return None
-    return Down(row.scope, row.platform, row.account_id, row.down_since, row.reason,
-                row.probe_at or row.down_since, row.probe_seconds or 0.0)
+    return None if row is None else _down(row)
 
 
 def describe(down: Down) -> str:

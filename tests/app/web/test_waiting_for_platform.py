@@ -39,3 +39,17 @@ def test_a_post_of_a_platform_that_answers_waits_for_nothing(client, auth, heral
     [pid] = add_posts(herald, company[0], account)
     assert client.get(f"/api/v1/posts/{pid}", headers=auth).json()[
         "waiting_for_platform"] is None
+
+
+def test_herald_posts_show_says_so_too(herald, company, database_url):
+    from typer.testing import CliRunner
+
+    from herald.cli import app
+    from tests.conftest import SECRET
+
+    ids = _hold_the_account(herald, company[0])
+    shown = CliRunner().invoke(app, ["posts", "show", ids[-1], "--company", company[0]],
+                               env={"HERALD_DATABASE_URL": database_url,
+                                    "HERALD_SECRET_KEY": SECRET})
+    assert shown.exit_code == 0, shown.output
+    assert "waiting: Waiting for Facebook (for this account) to answer again" in shown.output

@@ -108,7 +108,7 @@ class Herald:
         options: dict[str, Any] = dict(
             concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
             poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
-            shutdown_grace=s.shutdown_grace,
+            shutdown_grace=s.shutdown_grace, db_timeout=s.db_timeout,
         )
         options.update(overrides)
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,

@@ -67,7 +67,7 @@ def test_a_claim_takes_what_is_due_by_the_database_clock(herald, company):
     due, soon, later = (add_posts(herald, company[0], account, run_at=utcnow()
                                   + timedelta(hours=1))[0] for _ in range(3))
     _set(herald, [due], run_at=-1)
-    _set(herald, [soon], run_at=0.6)
+    _set(herald, [soon], run_at=3)
     _set(herald, [later], run_at=60)
     queue = _queue(herald, lease=30)
     claims = queue.claim(worker_id="w1", limit=10)
@@ -80,8 +80,13 @@ def test_a_claim_takes_what_is_due_by_the_database_clock(herald, company):
     with herald.db.session() as s:
         attempt = s.scalars(select(PublishAttempt).where(PublishAttempt.post_id == due)).one()
     assert abs((attempt.started_at - start).total_seconds()) < 2
-    time.sleep(0.7)
-    assert [c.post_id for c in queue.claim(worker_id="w1", limit=10)] == [soon]
+    # Due three seconds later by the database's clock: claimed then, not before.
+    deadline = time.monotonic() + 20
+    while not (claims := queue.claim(worker_id="w1", limit=10)):
+        assert time.monotonic() < deadline, "never claimed"
+        time.sleep(0.1)
+    assert [c.post_id for c in claims] == [soon]
+    assert _db_now(herald) >= _entry(herald, soon).run_at
 
 
 def test_a_heartbeat_extends_leases_from_the_database_clock(herald, company):

@@ -66,6 +66,8 @@ class Options:
     out: Path = field(default_factory=lambda: Path(f"/tmp/herald-soak-{int(time.time())}"))
     faults: FaultPlan = FAULTS
     quiet: bool = False
+    #: Settings for serve and the workers beyond the defaults (the smoke test's only).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def rss_mb(pids: set[int]) -> float:
@@ -141,6 +143,7 @@ def run(opts: Options) -> tuple[bool, dict[str, Any]]:
                     "HERALD_ALLOW_PRIVATE_MEDIA_URLS": "1",
                     "HERALD_MEDIA_DIR": str(opts.out / "media"),
                     "HERALD_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+        env.update(opts.env)
         port = free_port()
         procs["serve"] = spawn([sys.executable, "-m", "herald", "serve", "--port", str(port)],
                                log=opts.out / "serve.log", env=env, cwd=opts.out)
@@ -159,6 +162,7 @@ def run(opts: Options) -> tuple[bool, dict[str, Any]]:
                                            image_url, say)
         result["api_errors"] = errors
         result["posts"] = len(seeded)
+        say(f"traffic over: {len(seeded)} posts; draining the queue")
         # Drain: nothing new; wait for what is pending or processing to settle.
         deadline = time.monotonic() + DRAIN
         while True:

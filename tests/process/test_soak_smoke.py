@@ -17,8 +17,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_the_soak_runs_measures_every_process_and_judges_exactly_once(tmp_path: Path) -> None:
+    # 5xx answers only, retried after half a second: a dropped answer would wait out the
+    # default 30 s backoff before it is reconciled, which the soak itself does.
     opts = soak.Options(engine="sqlite", minutes=0.3, rate=2, workers=2, sample=3,
-                        warm_up=3, out=tmp_path, quiet=True)
+                        warm_up=3, out=tmp_path, quiet=True,
+                        faults=soak.FaultPlan(transient=0.05, drop=0, stall=0,
+                                              stall_lost=0, reset=0, throttles=0),
+                        env={"HERALD_RETRY_BASE_SECONDS": "0.5"})
     ok, result = soak.run(opts)
     assert ok, result.get("verdict")
     assert result["posts"] > 0 and result["api_errors"] == 0

@@ -54,9 +54,7 @@ from bench.chaos_db import (
 from bench.chaos_diagnose import cause_counts, duplicate_causes, format_commits, format_journal
 from bench.chaos_fake import FakePlatforms, FaultPlan, access_counts, make_accounts
 from bench.chaos_procs import WorkerPool
-from bench.common import SECRET, fresh_database, seed_company, settings_for
-from herald.crypto import TokenCipher
-from herald.db import Database
+from bench.common import SECRET, fresh_database, seed_at
 from herald.models import utcnow
 
 ENGINES = ("postgresql", "mariadb", "sqlite")
@@ -321,13 +319,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         image_url = fake.setup(accounts, opts.plan, seed=opts.seed)
 
         url = fresh_database(opts.engine, f"herald_chaos_{opts.engine}", str(opts.out))
-        herald_db = Database.from_settings(settings_for(url))
-        try:
-            company, _, account_ids = seed_company(
-                herald_db, TokenCipher(SECRET),
-                [(a.platform, a.external_id, a.token) for a in accounts])
-        finally:
-            herald_db.dispose()
+        company, _, account_ids = seed_at(
+            url, [(a.platform, a.external_id, a.token) for a in accounts])
         seeded = seed_posts(url, company, accounts, account_ids, count=opts.posts,
                             spread=opts.spread, max_attempts=opts.max_attempts,
                             image_url=image_url, tag=tag, seed=opts.seed)

@@ -40,9 +40,7 @@ from bench.chaos_check import judge, table, verify
 from bench.chaos_db import OPEN_STATUSES, SeededPost, caption_for, queue_counts, reader, snapshot
 from bench.chaos_fake import FakePlatforms, FaultPlan, make_accounts
 from bench.chaos_procs import free_port, spawn, stop_process, tail
-from bench.common import SECRET, fresh_database, process_tree, seed_company, settings_for
-from herald.crypto import TokenCipher
-from herald.db import Database
+from bench.common import SECRET, fresh_database, process_tree, seed_at
 from herald.models import utcnow
 
 #: Milder than the chaos test's: a soak runs at the settings users get (3 attempts,
@@ -128,13 +126,8 @@ def run(opts: Options) -> tuple[bool, dict[str, Any]]:
         accounts = make_accounts(2)
         image_url = fake.setup(accounts, opts.faults, seed=7)
         url = fresh_database(opts.engine, f"herald_soak_{opts.engine}", str(opts.out))
-        herald_db = Database.from_settings(settings_for(url))
-        try:
-            _, token, account_ids = seed_company(
-                herald_db, TokenCipher(SECRET),
-                [(a.platform, a.external_id, a.token) for a in accounts])
-        finally:
-            herald_db.dispose()
+        _, token, account_ids = seed_at(
+            url, [(a.platform, a.external_id, a.token) for a in accounts])
         fake.inject(opts.faults)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
         env.update({"HERALD_DATABASE_URL": url, "HERALD_SECRET_KEY": SECRET,

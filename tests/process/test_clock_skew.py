@@ -59,10 +59,10 @@ def test_a_worker_30s_ahead_publishes_nothing_early_and_rescues_no_live_lease(
             phase="claimed", platform_ids={}, outcome="running"))
 
     worker = stage.start_worker("ahead", prefix=prefix)
-    worker.wait_for_log("worker ahead started")
+    worker.wait_for_log("worker ahead started", timeout=60)
     # Due in 8 s: the skewed worker's clock says they are 22 s late already.
     ids, run_at = stage.add_posts(6, in_seconds=8, caption="Due soon")
-    stage.wait(lambda: set(stage.statuses(ids).values()) == {"published"}, 40,
+    stage.wait(lambda: set(stage.statuses(ids).values()) == {"published"}, 60,
                "the posts to be published")
 
     stage.exactly_once(ids)

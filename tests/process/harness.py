@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,7 +53,12 @@ class Worker:
             time.sleep(0.1)
 
     def stop(self, grace: float = 20.0) -> int | None:
-        return stop_process(self.proc, grace=grace)
+        code = stop_process(self.proc, grace=grace)
+        # Anything it started goes too (its own process group): a worker left running
+        # would claim the next tests' posts in the same database.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        return code
 
 
 @dataclass

@@ -58,10 +58,8 @@ from bench.chaos_series import HORIZON as SERIES_HORIZON
 from bench.chaos_series import LEAD_SECONDS as SERIES_LEAD
 from bench.chaos_series import RULE as SERIES_RULE
 from bench.chaos_series import first_occurrences, seed_series
-from bench.common import SECRET, fresh_database, seed_company, settings_for
+from bench.common import SECRET, fresh_database, seed_at
 from herald.config import Settings
-from herald.crypto import TokenCipher
-from herald.db import Database
 from herald.models import utcnow
 
 ENGINES = ("postgresql", "mariadb", "sqlite")
@@ -356,13 +354,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         image_url = fake.setup(accounts, opts.plan, seed=opts.seed)
 
         url = fresh_database(opts.engine, f"herald_chaos_{opts.engine}", str(opts.out))
-        herald_db = Database.from_settings(settings_for(url))
-        try:
-            company, _, account_ids = seed_company(
-                herald_db, TokenCipher(SECRET),
-                [(a.platform, a.external_id, a.token) for a in accounts])
-        finally:
-            herald_db.dispose()
+        company, _, account_ids = seed_at(
+            url, [(a.platform, a.external_id, a.token) for a in accounts])
         max_attempts = opts.max_attempts or Settings.model_fields["max_attempts"].default
         seeded = seed_posts(url, company, accounts, account_ids, count=opts.posts,
                             spread=opts.spread, max_attempts=max_attempts,

@@ -109,6 +109,16 @@ def seed_company(db: Database, cipher: TokenCipher,
     return company_id, token, ids
 
 
+def seed_at(url: str, accounts: Sequence[tuple[str, str, str]]
+            ) -> tuple[str, str, list[str]]:
+    """seed_company in the database at `url`, with the benchmarks' secret key."""
+    db = Database.from_settings(settings_for(url))
+    try:
+        return seed_company(db, TokenCipher(SECRET), accounts)
+    finally:
+        db.dispose()
+
+
 def seed_posts(db: Database, company_id: str, account_ids: Sequence[str],
                platforms: Sequence[str], count: int, run_at: datetime | Sequence[datetime],
                *, media: list[dict[str, str]] | None = None, chunk: int = 2000,

@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0, le=1.0)
     rescue_interval: float = Field(default=15.0, gt=0)
     shutdown_grace: float = Field(default=30.0, ge=0)
+    #: Seconds a worker waits for any one answer from the database before it drops the
+    #: connection (herald.queue.deadline): a blackholed network sends no error. 0: never.
+    db_timeout: float = Field(default=30.0, ge=0)
     #: Most posts of one platform being published at once, counted across every worker
     #: through the database: HERALD_PLATFORM_CONCURRENCY is JSON of platform names and
     #: caps, e.g. '{"<platform>": 20}'. A platform not named has no cap.

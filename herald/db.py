@@ -30,6 +30,19 @@ POOL_SIZE = 20
 #: Beyond the pool, for bursts; pool + overflow (30) is the most a process opens, as before.
 MAX_OVERFLOW = 10
 
+#: Network timeouts every connection gets unless its URL sets them (`?connect_timeout=3`):
+#: an unreachable server fails the connect in 10 s, and a connection whose peer went away
+#: without a word (a host that died, a blackholed route) is found dead by the kernel:
+#: keepalive probes after 30 s idle, and on PostgreSQL data unacknowledged for 60 s.
+#: MariaDB's read and write timeouts bound each answer (above InnoDB's 50 s lock wait).
+#: A worker also bounds every call itself (HERALD_DB_TIMEOUT, herald.queue.deadline).
+PG_NETWORK: dict[str, Any] = {
+    "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+    "keepalives_count": 3, "tcp_user_timeout": 60_000,
+}
+MYSQL_NETWORK: dict[str, Any] = {"connect_timeout": 10, "read_timeout": 120,
+                                 "write_timeout": 120}
+
 
 def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
     """An engine tuned for its dialect."""
@@ -38,6 +51,15 @@ def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(url)
     kwargs.update(pool_size=pool_size, max_overflow=MAX_OVERFLOW)
+    network = PG_NETWORK if backend == "postgresql" else MYSQL_NETWORK
+    kwargs["connect_args"] = {k: v for k, v in network.items() if k not in url.query}
+    read_timeout = kwargs["connect_args"].get("read_timeout") if backend == "mysql" else None
+    if read_timeout is not None:
+        # PyMySQL reads the server's greeting with the read timeout, not the connect
+        # timeout: a silent network would hold every reconnect for the read timeout.
+        # Connect with the connect timeout as the read timeout, then set the real one.
+        kwargs["connect_args"]["read_timeout"] = int(
+            url.query.get("connect_timeout", network["connect_timeout"]))
     if backend == "mysql":
         # READ COMMITTED: the claim's SELECT … FOR UPDATE SKIP LOCKED must not take
         # gap locks, which under REPEATABLE READ make concurrent claimers deadlock.
@@ -45,6 +67,12 @@ def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
         url = url.update_query_dict({"charset": "utf8mb4"})
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
+    if read_timeout is not None:
+
+        @event.listens_for(engine, "connect")
+        def _connected(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection._read_timeout = read_timeout  # the next read applies it
+
     return engine
 
 

@@ -36,6 +36,7 @@ from herald.platforms.base import (
     TransientError,
 )
 from herald.platforms.registry import REQUEST_TIMEOUT
+from herald.platforms.transport import SEND_BY
 from herald.queue import (
     MAX_RESCUES,
     CancelRequested,
@@ -44,6 +45,7 @@ from herald.queue import (
     Outcome,
     Queue,
     among,
+    deadline,
 )
 from herald.statuses import AttemptOutcome, Phase
 from herald.tokens import TokenRefresher
@@ -147,19 +149,27 @@ class _Progress:
     """One attempt as it goes: the phase it reached, the platform ids it obtained, and
     whether an earlier commit may still be out. `record` is the job's JournalFn."""
 
-    def __init__(self, queue: Queue, claim: Claim, *, unsettled: bool) -> None:
+    def __init__(self, queue: Queue, claim: Claim, *, unsettled: bool,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.queue, self.claim, self.unsettled = queue, claim, unsettled
+        self.clock = clock
         self.phase = Phase.CLAIMED
         self.seen: dict[str, Any] = {}
 
     async def record(self, phase: Phase, ids: dict[str, Any]) -> None:
         self.phase = phase
         self.seen.update(ids)
+        if "committing_at" in ids:
+            # By the database's clock (the worker's estimate): the rescuer compares it
+            # with its own to know when a cut-off commit can no longer land.
+            self.seen["committing_at"] = self.clock().isoformat()
         if phase not in COMMIT_PHASES:
+            SEND_BY.set(None)  # past the commit (or before it): no lease to outrun
             # Ids from idempotent steps ride along with "committing" or the outcome: a
             # durable write per step would cost a disk flush each, and losing them in
             # a crash only means a fresh container or upload, never a second post.
             return
+        renewed_at = time.monotonic()
         try:
             await asyncio.to_thread(self.queue.record_phase, self.claim, phase=phase,
                                     ids=dict(self.seen), check_cancel=True)
@@ -178,6 +188,9 @@ class _Progress:
             raise TransientError("The database was unavailable while recording "
                                  "progress; Herald will try again.",
                                  code="database") from None
+        # The lease was just renewed: what this task sends must leave before it can run
+        # out (a worker paused here wakes up unable to send; herald.queue.deadline).
+        SEND_BY.set(deadline.send_by(renewed_at, self.queue.lease.total_seconds()))
 
 
 class Publishing:
@@ -185,8 +198,11 @@ class Publishing:
 
     def __init__(self, *, queue: Queue, registry: PublisherRegistry, engine: Engine,
                  refresher: TokenRefresher | None = None,
-                 in_flight_seconds: float = REQUEST_TIMEOUT) -> None:
+                 in_flight_seconds: float = REQUEST_TIMEOUT,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.in_flight_seconds = in_flight_seconds
+        #: The database's time as the worker estimates it (Worker.db_now).
+        self.clock = clock
         self.queue = queue
         self.registry = registry
         self.engine = engine
@@ -209,7 +225,8 @@ class Publishing:
     async def _run(self, claim: Claim, job: PublishJob) -> Outcome:
         # An earlier commit may be out until reconciliation says otherwise: until then no
         # ending of this attempt may call the post `failed`.
-        progress = _Progress(self.queue, claim, unsettled=needs_reconciling(job.history))
+        progress = _Progress(self.queue, claim, unsettled=needs_reconciling(job.history),
+                             clock=self.clock)
         job = replace(job, journal=Journal(progress.record))
         outcome = await self._attempt(job, progress)
         if not progress.seen:
@@ -282,7 +299,7 @@ class Publishing:
         at = job.history.committing_at
         if at is None or not job.history.commit_cut_off:
             return 0.0
-        return (at + timedelta(seconds=self.in_flight_seconds) - utcnow()).total_seconds()
+        return (at + timedelta(seconds=self.in_flight_seconds) - self.clock()).total_seconds()
 
     async def _honour_pause(self, job: PublishJob, pause: AccountPause | None) -> None:
         """The platform advised keeping the account away a while (e.g. Meta's usage near its

@@ -139,7 +139,7 @@ class Herald:
             concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
             poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
             shutdown_grace=s.shutdown_grace, planner=self.planner(),
-            planning_interval=s.planning_interval,
+            planning_interval=s.planning_interval, db_timeout=s.db_timeout,
         )
         options.update(overrides)
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,

@@ -24,7 +24,7 @@ from herald.models import utcnow
 from herald.planning.loop import Planner
 from herald.platforms.base import PublisherRegistry
 from herald.publishing import Prepared, Publishing, load_jobs
-from herald.queue import Claim, Outcome, Queue
+from herald.queue import Claim, Outcome, Queue, deadline
 from herald.statuses import AttemptOutcome, QueueStatus
 from herald.tokens import TokenRefresher
 
@@ -128,12 +128,16 @@ class Worker:
         refresher: TokenRefresher | None = None,
         planner: Planner | None = None,
         planning_interval: float = 60.0,
+        db_timeout: float = 30.0,
     ) -> None:
         self.db = db
+        # A database call that gets no answer in db_timeout has its connection dropped,
+        # so a silent network fails calls instead of hanging the worker.
+        self.watchdog = deadline.watch(db.engine, db_timeout)
         self.queue = queue
         self.cipher = cipher
         self.publishing = Publishing(queue=queue, registry=registry, engine=db.engine,
-                                     refresher=refresher)
+                                     refresher=refresher, clock=self.db_now)
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency
         self.batch_size = batch_size
@@ -155,6 +159,10 @@ class Worker:
         # exit before its last outcomes are stored.
         self._flush_lock = asyncio.Lock()
         self._slot_freed = asyncio.Event()
+        #: Outcomes being written right now (their rows may already be settled).
+        self._flushing = 0
+        #: Set after an outage: the LISTEN connection may be silently dead; make it anew.
+        self._relisten = asyncio.Event()
         self._stopping = False
         #: (when, earliest lease in flight) as the last poll read it; see _rescue_loop.
         self._lease_seen: tuple[datetime, datetime | None] | None = None
@@ -211,6 +219,7 @@ class Worker:
                     return
                 if outage:
                     log.warning("database reachable again; worker %s resumes", self.worker_id)
+                    self._relisten.set()
                 outage = 0.0
             except (DBAPIError, OSError) as exc:
                 # The database went away (restart, failover, network): keep what is in
@@ -336,14 +345,17 @@ class Worker:
         batch, self._done = self._done, []
         if not batch:
             return
+        self._flushing = len(batch)
         try:
             await asyncio.to_thread(self.queue.finish, batch, now=self.db_now())
         except Exception:
             log.exception("could not record %d outcomes; will try again", len(batch))
             self._done = batch + self._done
+            self._flushing = 0
             await asyncio.sleep(1.0)
             self._done_event.set()
             return
+        self._flushing = 0  # no await until their claims are forgotten below
         if self.queue.capped:
             self.wakeup.event.set()  # room under a platform cap may have freed
         for outcome in batch:
@@ -365,10 +377,18 @@ class Worker:
             await asyncio.sleep(interval)
             if not self._held:
                 continue  # nothing leased: an idle worker makes no heartbeat queries
+            holding = len(self._held) - self._flushing  # at least: a write may be landing
             try:
-                await asyncio.to_thread(self.queue.heartbeat, worker_id=self.worker_id)
+                held = await asyncio.to_thread(self.queue.heartbeat, worker_id=self.worker_id)
             except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
+                continue
+            if held < holding:
+                # Rescued by another worker while this one was paused or cut off: their
+                # commits are refused (the check before each), their outcomes dropped.
+                log.warning("worker %s holds %d of its %d leases; the others were rescued "
+                            "(was it paused or cut off?) and will not be committed here",
+                            self.worker_id, held, holding)
 
     def _lease_may_have_run_out(self) -> bool:
         """Whether a rescue sweep can find anything, judged from the last poll.
@@ -430,12 +450,21 @@ class Worker:
     async def _listen_loop(self) -> None:
         delay = 1.0
         while True:
+            self._relisten.clear()
+            listening = asyncio.ensure_future(q.listen(self.db.engine.url, self._on_notify))
+            outage = asyncio.ensure_future(self._relisten.wait())
             try:
                 self.wakeup.live = True
-                await q.listen(self.db.engine.url, self._on_notify)
-            except Exception as exc:
-                log.warning("LISTEN connection lost (%s); polling every %.1fs until it is back",
-                            exc, self.poll_interval)
+                await asyncio.wait({listening, outage}, return_when=asyncio.FIRST_COMPLETED)
+                if not listening.done():
+                    log.info("making the LISTEN connection anew after a database outage")
+                elif listening.exception() is not None:
+                    log.warning("LISTEN connection lost (%s); polling every %.1fs until it "
+                                "is back", listening.exception(), self.poll_interval)
+            finally:
+                for task in (listening, outage):
+                    task.cancel()
+                await asyncio.gather(listening, outage, return_exceptions=True)
             self.wakeup.live = False
             self.wakeup()
             await asyncio.sleep(delay)

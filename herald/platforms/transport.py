@@ -13,7 +13,9 @@ LinkedIn's paths, which LinkedIn then refuses; the adapter is short enough to ow
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -24,6 +26,10 @@ from yarl import URL
 CHUNK = 64 * 1024
 #: The longest response header line accepted.
 HEADER_LIMIT = 64 * 1024
+#: The monotonic time after which this task sends no request (None: no limit). Publishing
+#: sets it when it renews a post's lease just before the commit (herald.queue.deadline):
+#: a worker paused past that lease must not post what another worker may have posted.
+SEND_BY: ContextVar[float | None] = ContextVar("herald_send_by", default=None)
 
 
 def mapped(exc: aiohttp.ClientError | TimeoutError | OSError, request: httpx.Request,
@@ -113,6 +119,11 @@ class PlatformTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        send_by = SEND_BY.get()
+        if send_by is not None and time.monotonic() > send_by:
+            # Never sent, so safe to say so: the caller reads it as "not sent".
+            raise httpx.ConnectError("not sent: this worker's lease on the post may have run "
+                                     "out meanwhile (was it paused?)", request=request)
         timeout = request.extensions.get("timeout", {})
         headers = [(k, v) for k, v in request.headers.multi_items()
                    if k != "transfer-encoding"]  # aiohttp chunks a streamed body itself

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
+
+from herald.db import PG_NETWORK
 
 #: The channel `notify` and the post_schedule insert trigger (migration 0005) send on.
 NOTIFY_CHANNEL = "herald_queue"
@@ -19,10 +22,13 @@ async def listen(url: Any, on_notify: Callable[[], None], *, health_every: float
     import psycopg
 
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+    options = {k: v for k, v in PG_NETWORK.items() if k not in url.query}
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True,
+                                                     **options) as conn:
         await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         on_notify()  # anything enqueued while we were not listening
         while True:
             async for _ in conn.notifies(timeout=health_every):
                 on_notify()
-            await conn.execute("SELECT 1")
+            # A silent network would hold the probe forever too.
+            await asyncio.wait_for(conn.execute("SELECT 1"), health_every)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bench.chaos_fake import FakePlatforms
+from bench.chaos_fake import Account, FakePlatforms, FaultPlan
 from bench.chaos_procs import spawn, stop_process, tail
 from bench.common import SECRET, seed_company, seed_posts, settings_for
 from herald import dbclock
@@ -23,8 +25,11 @@ from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.models import Post, PostSchedule, PublishAttempt
 
-#: Facebook Pages: text posts are one commit call each, the simplest exactly-once check.
-PAGES = [("facebook", f"10{i + 1:013d}", f"stage-fb-token-{i + 1}") for i in range(2)]
+#: Facebook Pages (a text post is one commit call) and Instagram accounts (a container,
+#: its status, then the commit: a worker can be caught before or during its commit).
+ACCOUNTS = ([("facebook", f"10{i + 1:013d}", f"stage-fb-token-{i + 1}") for i in range(2)]
+            + [("instagram", f"178414{i + 1:011d}", f"stage-ig-token-{i + 1}")
+               for i in range(2)])
 
 
 @dataclass
@@ -48,7 +53,12 @@ class Worker:
             time.sleep(0.1)
 
     def stop(self, grace: float = 20.0) -> int | None:
-        return stop_process(self.proc, grace=grace)
+        code = stop_process(self.proc, grace=grace)
+        # Anything it started goes too (its own process group): a worker left running
+        # would claim the next tests' posts in the same database.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        return code
 
 
 @dataclass
@@ -58,7 +68,9 @@ class Stage:
     fake: FakePlatforms
     db: Database
     company_id: str
-    account_ids: list[str]
+    #: Herald's account ids by platform.
+    accounts: dict[str, list[str]]
+    image_url: str
     workers: list[Worker] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -89,18 +101,29 @@ class Stage:
         with self.db.engine.connect() as conn:
             return dbclock.read_now(conn)
 
-    def add_posts(self, count: int, *, in_seconds: float = 0.0,
-                  caption: str = "Stage post") -> tuple[list[str], datetime]:
-        """`count` text posts due `in_seconds` from the database's now; (ids, run_at)."""
+    def add_posts(self, count: int, *, in_seconds: float = 0.0, caption: str = "Stage post",
+                  platform: str = "facebook") -> tuple[list[str], datetime]:
+        """`count` posts due `in_seconds` from the database's now; (ids, run_at).
+
+        Facebook posts are text; Instagram posts carry the fake's hosted JPEG.
+        """
         run_at = self.db_now() + timedelta(seconds=in_seconds)
-        ids = seed_posts(self.db, self.company_id, self.account_ids, ["facebook"], count,
-                         run_at, caption=caption)
+        media = ([{"url": self.image_url, "type": "image"}] if platform == "instagram"
+                 else None)
+        ids = seed_posts(self.db, self.company_id, self.accounts[platform], [platform],
+                         count, run_at, caption=caption, media=media)
         return ids, run_at
 
     def fault(self, **rule: Any) -> None:
         """Tell the fake to misbehave (herald.platforms.fake.faults.FaultRule) until
         `fake.clear_faults()`."""
         self.fake._call("POST", "/_fake/faults", json=rule)
+
+    def phases(self, worker_id: str) -> list[str]:
+        """The phases of the running attempts `worker_id` holds."""
+        with self.db.session() as s:
+            return list(s.scalars(select(PublishAttempt.phase).where(
+                PublishAttempt.worker_id == worker_id, PublishAttempt.outcome == "running")))
 
     def statuses(self, ids: Sequence[str]) -> dict[str, str]:
         with self.db.session() as s:
@@ -165,12 +188,13 @@ def server_database(database_url: str) -> str:
 def stage(database_url: str, tmp_path: Path) -> Iterator[Stage]:
     fake = FakePlatforms(log=tmp_path / "fake.log", seed=1)
     fake.start()
-    for platform, external_id, token in PAGES:
-        fake._call("POST", "/_fake/accounts",
-                   json={"platform": platform, "id": external_id, "token": token})
+    image_url = fake.setup([Account(*a) for a in ACCOUNTS], FaultPlan(throttles=0), seed=1)
     db = Database.from_settings(settings_for(database_url))
-    company_id, _, account_ids = seed_company(db, TokenCipher(SECRET), PAGES)
-    st = Stage(database_url, tmp_path, fake, db, company_id, account_ids)
+    company_id, _, account_ids = seed_company(db, TokenCipher(SECRET), ACCOUNTS)
+    accounts: dict[str, list[str]] = {}
+    for (platform, _, _), account_id in zip(ACCOUNTS, account_ids, strict=True):
+        accounts.setdefault(platform, []).append(account_id)
+    st = Stage(database_url, tmp_path, fake, db, company_id, accounts, image_url)
     try:
         yield st
     finally:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    #: "json": one JSON object a log line, with the request id or the post, account,
+    #: worker and attempt it is about.
+    log_format: Literal["text", "json"] = "text"
     #: `Authorization: Bearer <this>` is required to read /metrics when set.
     metrics_token: SecretStr | None = None
     #: Where the processes of `serve --workers N` keep their counts for /metrics to add

@@ -122,6 +122,9 @@ _UP = "1 when the database answered this scrape's queue counts, else 0."
 class QueueCollector(Collector):
     """Queue depth read from the database at each scrape (a few index range counts)."""
 
+    NAMES = ("herald_database_up", "herald_queue_posts", "herald_queue_due",
+             "herald_queue_expired_leases")
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -133,18 +136,18 @@ class QueueCollector(Collector):
             # The rest of the scrape still counts; the alert is on herald_database_up.
             log.warning("queue metrics: the database cannot be reached (%s)",
                         str(exc.orig or exc).strip().splitlines()[0])
-            yield GaugeMetricFamily("herald_database_up", _UP, value=0)
+            yield GaugeMetricFamily(self.NAMES[0], _UP, value=0)
             return
-        yield GaugeMetricFamily("herald_database_up", _UP, value=1)
-        by_status = GaugeMetricFamily("herald_queue_posts",
+        yield GaugeMetricFamily(self.NAMES[0], _UP, value=1)
+        by_status = GaugeMetricFamily(self.NAMES[1],
                                       "Posts in the queue by status (pending, processing).",
                                       labels=["status"])
         for status in (QueueStatus.PENDING, QueueStatus.PROCESSING):
             by_status.add_metric([status.value], now.by_status.get(status, 0))
         yield by_status
-        yield GaugeMetricFamily("herald_queue_due", "Pending posts whose time has come.",
+        yield GaugeMetricFamily(self.NAMES[2], "Pending posts whose time has come.",
                                 value=now.due)
-        yield GaugeMetricFamily("herald_queue_expired_leases",
+        yield GaugeMetricFamily(self.NAMES[3],
                                 "Posts in processing whose lease ran out (a rescue is due).",
                                 value=now.expired_leases)
 

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///herald.db"
+    #: The database is reached through PgBouncer in transaction pooling: no server-side
+    #: prepared statements (PgBouncer before 1.21 cannot keep them), and LISTEN only over
+    #: `listen_database_url`, a direct connection (a pooled one loses notifications).
+    database_pgbouncer: bool = False
+    #: Where workers LISTEN for new posts (PostgreSQL), when not the database URL itself.
+    listen_database_url: str | None = None
     secret_key: SecretStr | None = None
     media_dir: Path = Path("media")
     public_url: str = "http://127.0.0.1:8000"
@@ -156,10 +162,11 @@ class Settings(BaseSettings):
     #: caps, e.g. '{"<platform>": 20}'. A platform not named has no cap.
     platform_concurrency: dict[str, int] = Field(default_factory=dict)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "listen_database_url")
     @classmethod
-    def _check_database_url(cls, value: str) -> str:
-        normalize_database_url(value)
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            normalize_database_url(value)
         return value
 
     @field_validator("platform_concurrency")
@@ -201,6 +208,14 @@ class Settings(BaseSettings):
     @cached_property
     def sqlalchemy_url(self) -> URL:
         return normalize_database_url(self.database_url)
+
+    @property
+    def listen_url(self) -> URL | None:
+        """Where to LISTEN: the direct URL given, else the database's unless that is a
+        PgBouncer pool (None: the workers poll)."""
+        if self.listen_database_url:
+            return normalize_database_url(self.listen_database_url)
+        return None if self.database_pgbouncer else self.sqlalchemy_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -31,13 +31,19 @@ POOL_SIZE = 20
 MAX_OVERFLOW = 10
 
 
-def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
-    """An engine tuned for its dialect."""
+def make_engine(url: URL, *, pool_size: int = POOL_SIZE, pgbouncer: bool = False) -> Engine:
+    """An engine tuned for its dialect (`pgbouncer`: safe behind transaction pooling)."""
     backend = url.get_backend_name()
     kwargs: dict[str, Any] = {"future": True}
     if backend == "sqlite":
         return _sqlite_engine(url)
     kwargs.update(pool_size=pool_size, max_overflow=MAX_OVERFLOW)
+    if backend == "postgresql" and pgbouncer:
+        # psycopg prepares a statement on the server after its fifth run on a connection;
+        # behind transaction pooling the next transaction may land on another server
+        # connection, where that prepared statement does not exist. None: never prepare.
+        # (Herald keeps no other session state: its advisory lock is per transaction.)
+        kwargs["connect_args"] = {"prepare_threshold": None}
     if backend == "mysql":
         # READ COMMITTED: the claim's SELECT … FOR UPDATE SKIP LOCKED must not take
         # gap locks, which under REPEATABLE READ make concurrent claimers deadlock.
@@ -113,7 +119,8 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = POOL_SIZE) -> Database:
-        return cls(make_engine(settings.sqlalchemy_url, pool_size=pool_size))
+        return cls(make_engine(settings.sqlalchemy_url, pool_size=pool_size,
+                               pgbouncer=settings.database_pgbouncer))
 
     @property
     def dialect(self) -> str:

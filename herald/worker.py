@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from herald import log_context, metrics
@@ -124,6 +125,7 @@ class Worker:
         clock: Clock = utcnow,
         wakeup: Wakeup | None = None,
         listen: bool = True,
+        listen_url: URL | None = None,
         refresher: TokenRefresher | None = None,
     ) -> None:
         self.db = db
@@ -139,6 +141,8 @@ class Worker:
         self.shutdown_grace = shutdown_grace
         self.clock = clock
         self.wakeup = wakeup or Wakeup()
+        #: Where to LISTEN (a direct connection when the database is behind PgBouncer).
+        self.listen_url = listen_url or db.engine.url
         self.listen = listen and db.dialect == "postgresql"
         self._slots = asyncio.Semaphore(concurrency)
         self._held: dict[str, Claim] = {}
@@ -388,7 +392,7 @@ class Worker:
         while True:
             try:
                 self.wakeup.live = True
-                await q.listen(self.db.engine.url, self._on_notify)
+                await q.listen(self.listen_url, self._on_notify)
             except Exception as exc:
                 log.warning("LISTEN connection lost (%s); polling every %.1fs until it is back",
                             exc, self.poll_interval)

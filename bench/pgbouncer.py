@@ -64,6 +64,10 @@ class PgBouncer:
             f"default_pool_size = {self.pool_size}",
             "max_client_conn = 1000",
             "server_reset_query =",
+            # After a failed login to the server (PostgreSQL restarting) PgBouncer refuses
+            # every client for this long: its default, 15 s, stretches a 3 s restart to
+            # 15 s, longer than a lease. 1 s tracks the server's own outage.
+            "server_login_retry = 1",
             f"logfile = {self.log}",
             f"pidfile = {self.folder / 'pgbouncer.pid'}",
             "",
@@ -71,6 +75,7 @@ class PgBouncer:
         return config
 
     def start(self, timeout: float = 20.0) -> PgBouncer:
+        self.folder.mkdir(parents=True, exist_ok=True)
         config = self._config()
         command = [self.binary, str(config)]
         if os.geteuid() == 0:

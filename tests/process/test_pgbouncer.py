@@ -10,9 +10,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from herald.config import normalize_database_url
 from herald.db import make_engine
 from tests.conftest import SECRET
 from tests.process.debian import ensure_program
+from tests.process.spawned import stop, wait_for
 from tests.process.test_cli import HERALD, _free_port
 
 PAGE, PAGE_TOKEN = "1001", "secret-token-1001"
@@ -62,21 +62,6 @@ def test_the_pgbouncer_setting_prepares_nothing_on_the_server(database_url, boun
     assert _prepared_after_many_runs(_pooled(database_url, bouncer), pgbouncer=True) == 0
 
 
-def _wait(check: Callable[[], Any], what: str, procs: list[subprocess.Popen[str]],
-          timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        for proc in procs:
-            assert proc.poll() is None, f"{proc.args} exited waiting for {what}"
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
-
-
 def _published(api: httpx.Client) -> int:
     listed = api.get("/posts", params={"limit": 100}).json()["items"]
     return sum(p["status"] == "published" for p in listed)
@@ -108,9 +93,9 @@ def test_serve_and_workers_publish_exactly_once_through_pgbouncer(
             for command, log in zip(commands, logs, strict=True):
                 procs.append(subprocess.Popen(command, env=env, cwd=tmp_path, text=True,
                                               stdout=log.open("w"), stderr=subprocess.STDOUT))
-            _wait(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200,
+            wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200,
                   "serve's readiness through PgBouncer", procs)
-            _wait(lambda: all("started" in log.read_text() for log in logs[1:]),
+            wait_for(lambda: all("started" in log.read_text() for log in logs[1:]),
                   "the workers", procs)
             api = httpx.Client(base_url=f"{base}/api/v1", timeout=30,
                                headers={"Authorization": f"Bearer {token}"})
@@ -129,17 +114,14 @@ def test_serve_and_workers_publish_exactly_once_through_pgbouncer(
                     assert answer.status_code == 201, answer.text
                     ids += [p["id"] for p in answer.json()["items"]]
 
-                _wait(lambda want=len(ids): _published(api) == want, f"wave {wave}", procs,
+                wait_for(lambda want=len(ids): _published(api) == want, f"wave {wave}", procs,
                       timeout=60)
                 time.sleep(1.5)
         finally:
             for proc in procs:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGTERM)  # all at once, then each in turn
             for proc in procs:
-                try:
-                    proc.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop(proc)
         published = fake.state.published(platform="facebook")
     captions = sorted(r.caption for r in published)
     assert captions == sorted(f"wave {w} post {n}" for w in range(2) for n in range(15))

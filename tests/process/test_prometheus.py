@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,36 +14,11 @@ import httpx
 
 from tests.conftest import SECRET
 from tests.process.debian import ensure_program
+from tests.process.spawned import stop, wait_for
 from tests.process.test_cli import HERALD, _free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
 TOKEN = "prometheus-scrape-token-5678"
-
-
-def _wait(check: Callable[[], Any], what: str, procs: list[subprocess.Popen[str]],
-          timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        for proc in procs:
-            assert proc.poll() is None, f"{proc.args[0]} exited waiting for {what}"
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.TransportError, KeyError, IndexError, ValueError):
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_prometheus_scrapes_herald_and_answers_for_published_posts(tmp_path: Path) -> None:
@@ -70,7 +42,7 @@ def test_prometheus_scrapes_herald_and_answers_for_published_posts(tmp_path: Pat
                                       cwd=tmp_path, stdout=stdout, stderr=subprocess.STDOUT,
                                       text=True)
             procs.append(herald)
-            _wait(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200,
+            wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200,
                   "Herald", procs)
             api_token = re.search(r"shown once: (hld_\S+)", out.read_text())
             assert api_token, out.read_text()
@@ -88,10 +60,10 @@ def test_prometheus_scrapes_herald_and_answers_for_published_posts(tmp_path: Pat
                 return list(answer["data"]["result"])
 
             # The scrape succeeds (the bearer token was accepted) …
-            up = _wait(lambda: query('up{job="herald"} == 1'), "a successful scrape", procs)
+            up = wait_for(lambda: query('up{job="herald"} == 1'), "a successful scrape", procs)
             assert up[0]["metric"]["instance"] == f"127.0.0.1:{port}"
             # … and Prometheus answers for what Herald published.
-            published = _wait(lambda: query(
+            published = wait_for(lambda: query(
                 'sum(herald_publish_outcomes_total{outcome="published"}) >= 2'),
                 "the published posts' series", procs)
             assert float(published[0]["value"][1]) == len(ids)
@@ -100,7 +72,7 @@ def test_prometheus_scrapes_herald_and_answers_for_published_posts(tmp_path: Pat
             assert float(query("herald_queue_due")[0]["value"][1]) == 0
         finally:
             for proc in reversed(procs):
-                _stop(proc)
+                stop(proc)
 
 
 def _publish_two_posts(base: str, token: str, procs: list[subprocess.Popen[str]]) -> list[str]:
@@ -116,6 +88,6 @@ def _publish_two_posts(base: str, token: str, procs: list[subprocess.Popen[str]]
                 "run_at": "now"})
             assert created.status_code == 201, created.text
             ids += [p["id"] for p in created.json()["items"]]
-        _wait(lambda: all(api.get(f"/posts/{i}").json()["status"] == "published"
+        wait_for(lambda: all(api.get(f"/posts/{i}").json()["status"] == "published"
                           for i in ids), "the posts", procs)
         return ids

@@ -12,9 +12,24 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from herald import __version__, metrics, proxies
-from herald.api import accounts, auth, health, imports, media, posts, seed
+from herald.api import (
+    accounts,
+    approvals,
+    audit,
+    auth,
+    company,
+    health,
+    imports,
+    media,
+    members,
+    planning,
+    posts,
+    seed,
+    series,
+)
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
 from herald.api.idempotency import IdempotencyLayer
@@ -24,6 +39,7 @@ from herald.platforms.registry import SANDBOX_PATH
 from herald.proxies import UVICORN_OPTIONS as UVICORN_OPTIONS  # for the CLI's servers
 from herald.request_context import RequestLayer
 from herald.runtime import Herald
+from herald.services.companies import ApiCaller
 from herald.worker import Wakeup, Worker
 
 log = logging.getLogger(__name__)
@@ -42,7 +58,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     """
     lifespan = _lifespan(herald, run_worker=run_worker, worker_id=worker_id,
                          freeze_heap=freeze_heap)
-    app = FastAPI(
+    # Swagger UI and ReDoc from Herald's own files, not a CDN: /docs works offline.
+    app = FastAPIOffline(
         title="Herald",
         version=__version__,
         description="Schedule posts to Facebook Pages, Instagram and LinkedIn; Herald "
@@ -50,14 +67,20 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
         lifespan=lifespan,
     )
     app.state.herald = herald
-    app.state.token_cache = TokenCache()
+    app.state.token_cache = TokenCache[ApiCaller]()
     app.state.queue_metrics = metrics.queue_registry(herald.db.engine)
     api_errors.install(app)
     _guard_bodies(app, herald)
     app.include_router(health.router)
     app.include_router(accounts.router, prefix="/api/v1")
+    app.include_router(planning.router, prefix="/api/v1")
+    app.include_router(company.router, prefix="/api/v1")
+    app.include_router(members.router, prefix="/api/v1")
     app.include_router(imports.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
+    app.include_router(series.router, prefix="/api/v1")
+    app.include_router(approvals.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
     app.include_router(seed.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.
@@ -81,7 +104,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
 
 def _guard_bodies(app: FastAPI, herald: Herald) -> None:
     # Added before the web UI's session middleware, so inside it: it sees the session.
-    async def lookup(token: str) -> str:
+    async def lookup(token: str) -> ApiCaller:
         return await to_thread.run_sync(auth.lookup, herald.db, token)
 
     # Inside BodyGuard: the token is checked (its company known) and the body capped.

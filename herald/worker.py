@@ -22,10 +22,11 @@ from herald import queue as q
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.models import utcnow
+from herald.planning.loop import Planner
 from herald.platforms.base import PublisherRegistry
 from herald.publishing import Prepared, Publishing, load_jobs
 from herald.queue import Claim, Outcome, Queue
-from herald.statuses import AttemptOutcome
+from herald.statuses import AttemptOutcome, QueueStatus
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ class Worker:
         listen: bool = True,
         listen_url: URL | None = None,
         refresher: TokenRefresher | None = None,
+        planner: Planner | None = None,
+        planning_interval: float = 60.0,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -144,6 +147,8 @@ class Worker:
         #: Where to LISTEN (a direct connection when the database is behind PgBouncer).
         self.listen_url = listen_url or db.engine.url
         self.listen = listen and db.dialect == "postgresql"
+        self.planner = planner
+        self.planning_interval = planning_interval
         self._slots = asyncio.Semaphore(concurrency)
         self._held: dict[str, Claim] = {}
         self._started: set[str] = set()
@@ -193,6 +198,10 @@ class Worker:
         ]
         if self.listen:
             background.append(asyncio.create_task(self._listen_loop(), name="listen"))
+        if self.planner is not None and until_idle:
+            await self._plan()  # cron mode: one pass, then publish what it made due
+        elif self.planner is not None:
+            background.append(asyncio.create_task(self._planning_loop(), name="planning"))
         try:
             await self._claim_loop(until_idle)
         finally:
@@ -293,8 +302,16 @@ class Worker:
             for claim in claims:
                 self._held.pop(claim.post_id, None)
             raise
+        # A create that raced a pause queued its post as pending: held here instead.
+        holds = [item.claim for item in prepared if item.hold]
+        if holds:
+            await asyncio.to_thread(self.queue.release, holds, now=self.clock(),
+                                    status=QueueStatus.HELD)
+            for claim in holds:
+                self._held.pop(claim.post_id, None)
         for item in prepared:
-            self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
+            if not item.hold:
+                self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
 
     async def _publish(self, item: Prepared) -> None:
         claim = item.claim
@@ -402,6 +419,21 @@ class Worker:
             self.summary.rescued += rescued
             self.totals.rescued += rescued
             self.wakeup()
+
+    async def _planning_loop(self) -> None:
+        """Expand series and refill empty slots every planning_interval seconds."""
+        while True:
+            await self._plan()
+            await asyncio.sleep(self.planning_interval)
+
+    async def _plan(self) -> None:
+        assert self.planner is not None
+        try:
+            await asyncio.to_thread(self.planner.run_once, self.clock())
+        except Exception:
+            # The database went away, or a bug: the next pass tries again; publishing
+            # goes on meanwhile.
+            log.exception("planning pass failed")
 
     async def _listen_loop(self) -> None:
         delay = 1.0

@@ -63,6 +63,8 @@ def stats(conn: Connection, *, now: datetime, since: datetime) -> dict[str, Any]
         "due_now": due,
         "pending": by_status.get(QueueStatus.PENDING, 0),
         "processing": by_status.get(QueueStatus.PROCESSING, 0),
+        #: Posts of accounts whose queue is paused.
+        "held": by_status.get(QueueStatus.HELD, 0),
         "expired_leases": expired,
         "published_today": today.get(PostStatus.PUBLISHED, 0),
         "failed_today": today.get(PostStatus.FAILED, 0),

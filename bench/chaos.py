@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.chaos --engine mariadb
     .venv/bin/python -m bench.chaos --engine sqlite                # 2 workers, one file
     .venv/bin/python -m bench.chaos --engine postgresql --quick    # 60 posts, ~30 s
+    .venv/bin/python -m bench.chaos --engine postgresql --pgbouncer  # workers through PgBouncer
 
 It starts the platform fake as its own process, registers Instagram accounts, Facebook
 Pages and LinkedIn members and organizations, seeds the same accounts and N posts with
@@ -59,6 +60,7 @@ from bench.chaos_series import LEAD_SECONDS as SERIES_LEAD
 from bench.chaos_series import RULE as SERIES_RULE
 from bench.chaos_series import first_occurrences, seed_series
 from bench.common import SECRET, fresh_database, seed_at
+from bench.pgbouncer import PgBouncer
 from herald.config import Settings
 from herald.models import utcnow
 
@@ -99,6 +101,7 @@ class Options:
     platform_cap: int
     out: Path
     quiet: bool
+    pgbouncer: bool = False
 
 
 @dataclass
@@ -182,9 +185,15 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="HERALD_RETRY_MAX_SECONDS (default: Herald's, 60)")
     p.add_argument("--platform-cap", type=int, default=0,
                    help="HERALD_PLATFORM_CONCURRENCY for every platform (0: no cap)")
+    p.add_argument("--pgbouncer", action="store_true",
+                   help="PostgreSQL: the workers reach it through a PgBouncer in transaction "
+                        "pooling (HERALD_DATABASE_PGBOUNCER=1, LISTEN over "
+                        "HERALD_LISTEN_DATABASE_URL); Debian's pgbouncer package")
     p.add_argument("--out", type=Path, help="directory for logs and result.json")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     a = p.parse_args(argv)
+    if a.pgbouncer and a.engine != "postgresql":
+        p.error("--pgbouncer pools PostgreSQL only")
     quick = bool(a.quick)
     workers = a.workers or (2 if quick or a.engine == "sqlite" else 4)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -204,13 +213,18 @@ def parse_args(argv: list[str] | None = None) -> Options:
         rescue_interval=a.rescue_interval, retry_base=a.retry_base, retry_max=a.retry_max,
         platform_cap=a.platform_cap,
         out=a.out or Path(f"/tmp/herald-chaos-{a.engine}-{stamp}"), quiet=a.quiet,
+        pgbouncer=a.pgbouncer,
     )
 
 
-def worker_env(opts: Options, url: str, fake: FakePlatforms) -> dict[str, str]:
+def worker_env(opts: Options, url: str, fake: FakePlatforms,
+               pooled: str | None = None) -> dict[str, str]:
+    """The workers' environment; with `pooled`, they reach `url` through that PgBouncer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    if pooled:
+        env.update(HERALD_DATABASE_PGBOUNCER="1", HERALD_LISTEN_DATABASE_URL=url)
     env.update({
-        "HERALD_DATABASE_URL": url,
+        "HERALD_DATABASE_URL": pooled or url,
         "HERALD_SECRET_KEY": SECRET,
         "HERALD_GRAPH_API_URL": fake.graph_url,
         "HERALD_LINKEDIN_API_URL": fake.linkedin_url,
@@ -344,8 +358,9 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
     pool: WorkerPool | None = None
     restart: Restart | None = None
     db: Engine | None = None
+    bouncer: PgBouncer | None = None
     result: dict[str, Any] = {"engine": opts.engine, "out": str(opts.out),
-                              "source": source_state()}
+                              "pgbouncer": opts.pgbouncer, "source": source_state()}
     timed_out = False
     try:
         fake.start()
@@ -371,7 +386,12 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         throttles_set = sum(int(r.get("count") or 0) for r in rules if r["kind"] == "throttle")
         events(f"{len(rules)} fault rules injected (seed {opts.seed})")
 
-        pool = WorkerPool(size=opts.workers, env=worker_env(opts, url, fake),
+        pooled = None
+        if opts.pgbouncer:
+            bouncer = PgBouncer(folder=opts.out / "pgbouncer").start()
+            pooled = bouncer.url(f"herald_chaos_{opts.engine}")
+            events(f"workers through PgBouncer (transaction pooling) at {pooled}")
+        pool = WorkerPool(size=opts.workers, env=worker_env(opts, url, fake, pooled),
                           log_dir=opts.out, cwd=opts.out, rng=rng)
         db = reader(url)
         t_start = time.monotonic()
@@ -533,6 +553,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         if pool is not None:
             pool.stop_all(grace=5.0)
         fake.stop()
+        if bouncer is not None:
+            bouncer.stop()
         if db is not None:
             db.dispose()
         if restart is not None:

@@ -62,7 +62,7 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
             wait_for_db: bool = False) -> Herald:
     """Settings, database and cipher, with one readable line for anything wrong."""
     settings = settings or _settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     try:
         # The parts that can refuse the configuration first, in this order: the database
         # URL, the secret key, the media store; only then is the database reached.
@@ -155,7 +155,8 @@ def run(
     herald = _herald(auto_migrate=True, platforms=True, sandbox=True, settings=settings)
     _first_company(herald, f"http://{host}:{port}")
     uvicorn.run(create_app(herald, run_worker=True, worker_id=worker_id), host=host, port=port,
-                log_level=settings.log_level.lower(), **UVICORN_OPTIONS)
+                **logs.uvicorn_options(settings.log_level, settings.log_format),
+                **UVICORN_OPTIONS)
 
 
 def _first_company(herald: Herald, base_url: str) -> None:
@@ -187,18 +188,19 @@ def serve(
     herald = _herald()
     settings = herald.settings
     host, port = host or settings.host, port or settings.port
-    level = settings.log_level.lower()
+    logging_options = logs.uvicorn_options(settings.log_level, settings.log_format)
     if workers > 1:
         from herald import serving
 
         # Each process builds its own app from the environment.
         herald.db.dispose()
         serving.serve(uvicorn.Config("herald.app:app_from_env", factory=True, host=host,
-                                     port=port, log_level=level, **UVICORN_OPTIONS), workers,
+                                     port=port, **logging_options, **UVICORN_OPTIONS),
+                      workers,
                       metrics_dir=settings.metrics_dir)
     else:
         uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
-                    log_level=level, **UVICORN_OPTIONS)
+                    **logging_options, **UVICORN_OPTIONS)
 
 
 @app.command()

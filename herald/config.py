@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///herald.db"
+    #: The database is reached through PgBouncer in transaction pooling: no server-side
+    #: prepared statements (PgBouncer before 1.21 cannot keep them), and LISTEN only over
+    #: `listen_database_url`, a direct connection (a pooled one loses notifications).
+    database_pgbouncer: bool = False
+    #: Where workers LISTEN for new posts (PostgreSQL), when not the database URL itself.
+    listen_database_url: str | None = None
     secret_key: SecretStr | None = None
     #: Keys used before HERALD_SECRET_KEY (comma-separated): they still decrypt what they
     #: encrypted, until `herald keys rotate` has re-encrypted it with the current key.
@@ -88,6 +94,9 @@ class Settings(BaseSettings):
     #: The company CLI commands act on without --company (its id, name or id prefix).
     company: str | None = None
     log_level: str = "INFO"
+    #: "json": one JSON object a log line, with the request id or the post, account,
+    #: worker and attempt it is about.
+    log_format: Literal["text", "json"] = "text"
     #: `Authorization: Bearer <this>` is required to read /metrics when set.
     metrics_token: SecretStr | None = None
     #: Where the processes of `serve --workers N` keep their counts for /metrics to add
@@ -210,10 +219,11 @@ class Settings(BaseSettings):
             return [k.strip() for k in raw.replace("\n", ",").split(",") if k.strip()]
         return list(value)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "listen_database_url")
     @classmethod
-    def _check_database_url(cls, value: str) -> str:
-        normalize_database_url(value)
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            normalize_database_url(value)
         return value
 
     @field_validator("platform_concurrency")
@@ -255,6 +265,14 @@ class Settings(BaseSettings):
     @cached_property
     def sqlalchemy_url(self) -> URL:
         return normalize_database_url(self.database_url)
+
+    @property
+    def listen_url(self) -> URL | None:
+        """Where to LISTEN: the direct URL given, else the database's unless that is a
+        PgBouncer pool (None: the workers poll)."""
+        if self.listen_database_url:
+            return normalize_database_url(self.listen_database_url)
+        return None if self.database_pgbouncer else self.sqlalchemy_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -44,8 +44,8 @@ MYSQL_NETWORK: dict[str, Any] = {"connect_timeout": 10, "read_timeout": 120,
                                  "write_timeout": 120}
 
 
-def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
-    """An engine tuned for its dialect."""
+def make_engine(url: URL, *, pool_size: int = POOL_SIZE, pgbouncer: bool = False) -> Engine:
+    """An engine tuned for its dialect (`pgbouncer`: safe behind transaction pooling)."""
     backend = url.get_backend_name()
     kwargs: dict[str, Any] = {"future": True}
     if backend == "sqlite":
@@ -60,6 +60,12 @@ def make_engine(url: URL, *, pool_size: int = POOL_SIZE) -> Engine:
         # Connect with the connect timeout as the read timeout, then set the real one.
         kwargs["connect_args"]["read_timeout"] = int(
             url.query.get("connect_timeout", network["connect_timeout"]))
+    if backend == "postgresql" and pgbouncer:
+        # psycopg prepares a statement on the server after its fifth run on a connection;
+        # behind transaction pooling the next transaction may land on another server
+        # connection, where that prepared statement does not exist. None: never prepare.
+        # (Herald keeps no other session state: its advisory lock is per transaction.)
+        kwargs["connect_args"]["prepare_threshold"] = None
     if backend == "mysql":
         # READ COMMITTED: the claim's SELECT … FOR UPDATE SKIP LOCKED must not take
         # gap locks, which under REPEATABLE READ make concurrent claimers deadlock.
@@ -141,7 +147,8 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = POOL_SIZE) -> Database:
-        return cls(make_engine(settings.sqlalchemy_url, pool_size=pool_size))
+        return cls(make_engine(settings.sqlalchemy_url, pool_size=pool_size,
+                               pgbouncer=settings.database_pgbouncer))
 
     @property
     def dialect(self) -> str:

@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from herald import log_context
+
 REDACTED = "[redacted]"
 
 #: Keys whose value is a secret wherever they appear: OAuth 2 and Graph API parameters,
@@ -150,15 +152,29 @@ def install() -> None:
         return
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        return redact_record(current(*args, **kwargs))
+        record = redact_record(current(*args, **kwargs))
+        setattr(record, log_context.ATTRIBUTE, log_context.current())
+        return record
 
     factory.herald_redacts = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 
-def configure(level: str) -> None:
-    """The `herald` command's logging: one line a record on stderr, secrets redacted."""
+def configure(level: str, log_format: str = "text") -> None:
+    """The `herald` command's logging: one line a record on stderr, secrets redacted; with
+    `log_format` "json", a JSON object a line (herald.log_context)."""
     install()
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_context.JsonFormatter() if log_format == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Python's warnings as log records: in JSON, every line on stderr is one object.
+    logging.captureWarnings(log_format == "json")
+
+
+def uvicorn_options(level: str, log_format: str) -> dict[str, Any]:
+    """uvicorn.run / uvicorn.Config's logging options for this format (its own by default)."""
+    if log_format != "json":
+        return {"log_level": level.lower()}
+    return {"log_level": level.lower(), "log_config": log_context.uvicorn_log_config(level)}

@@ -17,10 +17,13 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from collections.abc import Iterator
-from datetime import datetime
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -34,8 +37,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from herald.models import utcnow
-from herald.queue.stats import depth
 from herald.statuses import QueueStatus
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,11 @@ RESCUES = Counter("herald_lease_rescues",
                   registry=HERALD)
 WEBHOOKS = Counter("herald_webhook_deliveries", "Webhook deliveries by outcome.", ["outcome"],
                    registry=HERALD)
+PLATFORM_CALLS = Histogram("herald_platform_request_duration_seconds",
+                           "Time from sending a platform API call to its answer, by host and "
+                           "HTTP status (failures without an answer are in "
+                           "herald_publish_errors_total as timeout or network).",
+                           ["host", "status"], buckets=_DURATION_BUCKETS, registry=HERALD)
 REQUESTS = Counter("herald_http_requests", "HTTP requests answered, by method and status.",
                    ["method", "status"], registry=HERALD)
 REQUEST_SECONDS = Histogram("herald_http_request_duration_seconds",
@@ -89,7 +95,7 @@ def attempt_started(platform: str, *, attempt: int, run_at: datetime,
     """A worker begins publishing a post; its first attempt's lateness is observed."""
     ATTEMPTS.labels(platform).inc()
     if attempt == 1:
-        late = ((now or utcnow()) - run_at).total_seconds()
+        late = ((now or datetime.now(UTC)) - run_at).total_seconds()
         LATENESS.labels(platform).observe(max(0.0, late))
 
 
@@ -111,6 +117,21 @@ def webhook_delivered(outcome: str) -> None:
     WEBHOOKS.labels(outcome).inc()
 
 
+def platform_call_hooks() -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
+    """httpx event hooks that time each platform call (for the platform clients' client)."""
+
+    async def sent(request: httpx.Request) -> None:
+        request.extensions["herald_sent"] = time.perf_counter()
+
+    async def answered(response: httpx.Response) -> None:
+        started = response.request.extensions.get("herald_sent")
+        if started is not None:
+            PLATFORM_CALLS.labels(response.request.url.host, str(response.status_code)
+                                  ).observe(time.perf_counter() - started)
+
+    return {"request": [sent], "response": [answered]}
+
+
 def request_served(method: str, status: int, seconds: float) -> None:
     REQUESTS.labels(method, str(status)).inc()
     REQUEST_SECONDS.labels(method).observe(seconds)
@@ -122,29 +143,36 @@ _UP = "1 when the database answered this scrape's queue counts, else 0."
 class QueueCollector(Collector):
     """Queue depth read from the database at each scrape (a few index range counts)."""
 
+    NAMES = ("herald_database_up", "herald_queue_posts", "herald_queue_due",
+             "herald_queue_expired_leases")
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
+        # Here, not at the top: the platform clients' module imports this one, and the
+        # queue's modules import theirs.
+        from herald.queue.stats import depth
+
         try:
             with self.engine.connect() as conn:
-                now = depth(conn, now=utcnow())
+                now = depth(conn, now=datetime.now(UTC))
         except DBAPIError as exc:
             # The rest of the scrape still counts; the alert is on herald_database_up.
             log.warning("queue metrics: the database cannot be reached (%s)",
                         str(exc.orig or exc).strip().splitlines()[0])
-            yield GaugeMetricFamily("herald_database_up", _UP, value=0)
+            yield GaugeMetricFamily(self.NAMES[0], _UP, value=0)
             return
-        yield GaugeMetricFamily("herald_database_up", _UP, value=1)
-        by_status = GaugeMetricFamily("herald_queue_posts",
+        yield GaugeMetricFamily(self.NAMES[0], _UP, value=1)
+        by_status = GaugeMetricFamily(self.NAMES[1],
                                       "Posts in the queue by status (pending, processing).",
                                       labels=["status"])
         for status in (QueueStatus.PENDING, QueueStatus.PROCESSING):
             by_status.add_metric([status.value], now.by_status.get(status, 0))
         yield by_status
-        yield GaugeMetricFamily("herald_queue_due", "Pending posts whose time has come.",
+        yield GaugeMetricFamily(self.NAMES[2], "Pending posts whose time has come.",
                                 value=now.due)
-        yield GaugeMetricFamily("herald_queue_expired_leases",
+        yield GaugeMetricFamily(self.NAMES[3],
                                 "Posts in processing whose lease ran out (a rescue is due).",
                                 value=now.expired_leases)
 

@@ -10,6 +10,7 @@ register publishers; an in-process worker listens), the Herald that holds them i
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +37,8 @@ from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, unit_of_work
 from herald.tokens import TokenRefresher
 from herald.worker import Wakeup, Worker
+
+log = logging.getLogger(__name__)
 
 #: Stands for "build the default" where None means "none" (no checks, no media store).
 _DEFAULT: Any = object()
@@ -140,7 +143,15 @@ class Herald:
             poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
             shutdown_grace=s.shutdown_grace, planner=self.planner(),
             planning_interval=s.planning_interval, db_timeout=s.db_timeout,
+            listen_url=s.listen_url,
         )
+        if s.database_pgbouncer and not s.listen_database_url:
+            # LISTEN through a transaction pool hears nothing once its connection goes
+            # back to the pool: poll instead.
+            log.warning("HERALD_DATABASE_PGBOUNCER is set without HERALD_LISTEN_DATABASE_URL: "
+                        "the worker polls every %gs instead of listening for new posts",
+                        s.poll_interval)
+            options["listen"] = False
         options.update(overrides)
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,
                       cipher=self.cipher, worker_id=worker_id, wakeup=wakeup,

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from herald import metrics
+from herald import log_context, metrics
 from herald import queue as q
 from herald.crypto import TokenCipher
 from herald.db import Database
@@ -125,6 +126,7 @@ class Worker:
         clock: Clock = utcnow,
         wakeup: Wakeup | None = None,
         listen: bool = True,
+        listen_url: URL | None = None,
         refresher: TokenRefresher | None = None,
         planner: Planner | None = None,
         planning_interval: float = 60.0,
@@ -146,6 +148,8 @@ class Worker:
         self.shutdown_grace = shutdown_grace
         self.clock = clock
         self.wakeup = wakeup or Wakeup()
+        #: Where to LISTEN (a direct connection when the database is behind PgBouncer).
+        self.listen_url = listen_url or db.engine.url
         self.listen = listen and db.dialect == "postgresql"
         self.planner = planner
         self.planning_interval = planning_interval
@@ -182,6 +186,11 @@ class Worker:
 
     async def run(self, *, until_idle: bool = False) -> Summary:
         """Run until stop(); with `until_idle`, until nothing is due or held (cron mode)."""
+        # Every line of this worker names it, and the tasks it starts inherit that.
+        with log_context.bound(worker_id=self.worker_id):
+            return await self._run(until_idle)
+
+    async def _run(self, until_idle: bool) -> Summary:
         loop = asyncio.get_running_loop()
         self.wakeup.bind(loop)
         # Database calls run in threads; most of their time is waiting for the disk flush
@@ -320,11 +329,15 @@ class Worker:
                 self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
 
     async def _publish(self, item: Prepared) -> None:
-        async with self._slots:
-            if self._stopping:
-                return  # never started: handed back by _shutdown
-            self._started.add(item.claim.post_id)
-            outcome = await self.publishing.run(item)
+        claim = item.claim
+        account = item.job.account.id if item.job is not None else None
+        with log_context.bound(post_id=claim.post_id, account_id=account,
+                               attempt=claim.attempt):
+            async with self._slots:
+                if self._stopping:
+                    return  # never started: handed back by _shutdown
+                self._started.add(claim.post_id)
+                outcome = await self.publishing.run(item)
         self._done.append(outcome)
         self._done_event.set()
 
@@ -366,8 +379,9 @@ class Worker:
             self.summary.add(outcome)
             self.totals.add(outcome)
             if outcome.kind != AttemptOutcome.PUBLISHED:
-                log.warning("post %s: %s (%s) %s", pid, outcome.kind, outcome.error_code,
-                            outcome.error_message)
+                with log_context.bound(post_id=pid, attempt=outcome.claim.attempt):
+                    log.warning("post %s: %s (%s) %s", pid, outcome.kind, outcome.error_code,
+                                outcome.error_message)
         self._slot_freed.set()
         self.wakeup()
 
@@ -451,7 +465,7 @@ class Worker:
         delay = 1.0
         while True:
             self._relisten.clear()
-            listening = asyncio.ensure_future(q.listen(self.db.engine.url, self._on_notify))
+            listening = asyncio.ensure_future(q.listen(self.listen_url, self._on_notify))
             outage = asyncio.ensure_future(self._relisten.wait())
             try:
                 self.wakeup.live = True

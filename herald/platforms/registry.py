@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import httpx
 
+from herald import metrics
 from herald.config import Settings
 from herald.media.fetch import SafeFetcher
 from herald.platforms import bluesky, facebook, instagram, linkedin
@@ -98,12 +99,13 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
     # Every post in flight may hold a connection, plus media downloads beside them.
     connections = settings.worker_concurrency * 2
+    hooks = metrics.platform_call_hooks()
     if _proxied():
         # httpx applies HTTP(S)_PROXY / ALL_PROXY only with its own transports.
-        return httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(
+        return httpx.AsyncClient(timeout=timeout, event_hooks=hooks, limits=httpx.Limits(
             max_connections=connections, max_keepalive_connections=connections,
             keepalive_expiry=KEEPALIVE_EXPIRY))
-    return httpx.AsyncClient(timeout=timeout,
+    return httpx.AsyncClient(timeout=timeout, event_hooks=hooks,
                              transport=PlatformTransport(connections, KEEPALIVE_EXPIRY))
 
 

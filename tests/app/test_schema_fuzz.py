@@ -140,7 +140,12 @@ def test_every_operation_holds_to_its_schema(herald: Herald, company: tuple[str,
         called.append(case.operation.label)
         response = case.call(headers=auth)
         extra = [] if case.operation.label in BEYOND_SCHEMA else [positive_data_acceptance]
-        case.validate_response(response, checks=CHECKS + extra)
+        checks = CHECKS + extra
+        if response.status_code == 413:
+            # A body over its route's cap (documented) is refused before it is read: a
+            # rejection, though not one of the statuses negative_data_rejection lists.
+            checks = [check for check in checks if check is not negative_data_rejection]
+        case.validate_response(response, checks=checks)
 
     operations = [result.ok() for result in schema.get_all_operations()]
     for number, operation in enumerate(operations):

@@ -9,6 +9,7 @@ on purpose.)
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -74,7 +75,8 @@ def connect(browser: httpx.Client, flow: str) -> None:
     assert response.status_code == 303, response.text
 
 
-def test_herald_run_logs_no_secret(fake, tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_herald_run_logs_no_secret(fake, tmp_path: Path, log_format: str) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     state = fake.state
@@ -88,7 +90,8 @@ def test_herald_run_logs_no_secret(fake, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
     env.update(
         HERALD_DATABASE_URL=f"sqlite:///{tmp_path / 'herald.db'}", HERALD_SECRET_KEY=SECRET,
-        HERALD_LOG_LEVEL="debug", HERALD_ALLOW_PRIVATE_MEDIA_URLS="true",
+        HERALD_LOG_LEVEL="debug", HERALD_LOG_FORMAT=log_format,
+        HERALD_ALLOW_PRIVATE_MEDIA_URLS="true",
         HERALD_FACEBOOK_APP_ID=APP_ID, HERALD_FACEBOOK_APP_SECRET=APP_SECRET,
         HERALD_GRAPH_API_URL=fake.graph_url, HERALD_FACEBOOK_DIALOG_URL=fake.facebook_url,
         HERALD_LINKEDIN_CLIENT_ID=CLIENT_ID, HERALD_LINKEDIN_CLIENT_SECRET=CLIENT_SECRET,
@@ -119,13 +122,38 @@ def test_herald_run_logs_no_secret(fake, tmp_path: Path) -> None:
     printed = out.read_text().split("shown once: ", 1)[1].split("\n", 1)[1]
     lines = (printed + err.read_text()).splitlines()
     # The access log was on, and saw the callback (its code redacted).
-    assert any('"GET /accounts/connect/facebook/callback?' in line for line in lines), lines[-30:]
+    assert any("GET /accounts/connect/facebook/callback?" in line for line in lines), lines[-30:]
+    if log_format == "json":
+        # Past the rest of that first message (its "API docs" and "Web UI" lines).
+        check_json_lines((printed.split("\nWeb UI: ", 1)[1].split("\n", 1)[1]
+                          + err.read_text()).splitlines())
     found = used_secrets(fake, api_token.group(1))
     leaked = {name: next(line for line in lines if any(f in line for f in forms))[:300]
               for name, forms in found.items() if any(f in line for line in lines
                                                        for f in forms)}
     assert not leaked, "secrets in herald run's log:\n" + "\n".join(
         f"- {name}: {line}" for name, line in leaked.items())
+
+
+def check_json_lines(lines: list[str]) -> None:
+    """Every line is a JSON object; a request's lines name it, a publish's its post."""
+    def parsed(line: str) -> dict[str, object] | None:
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    not_json = [line for line in lines if line.strip() and parsed(line) is None]
+    assert not not_json, not_json[:5]
+    records = [json.loads(line) for line in lines if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    access = [r for r in records if r["logger"] == "uvicorn.access"]
+    assert access and all(len(r.get("request_id", "")) == 32 for r in access), access[:3]
+    # A platform call made while publishing (httpx logs each at debug) names the post,
+    # its account, the attempt and the worker.
+    publishing = [r for r in records if r["logger"] == "httpx" and "post_id" in r]
+    assert publishing, [r for r in records if r["logger"] == "httpx"][:3]
+    assert all({"account_id", "attempt", "worker_id"} <= r.keys() for r in publishing)
 
 
 def run_everything(base: str, api_token: str, fake_url: str, folder: Path,

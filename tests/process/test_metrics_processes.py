@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from tests.app.test_metrics import scrape, value
 from tests.conftest import SECRET
+from tests.process.spawned import stop, wait_for
 from tests.process.test_cli import HERALD, _free_port
 
 
@@ -22,31 +20,6 @@ def _env(database_url: str, **extra: str) -> dict[str, str]:
            if not k.startswith("HERALD_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(HERALD_DATABASE_URL=database_url, HERALD_SECRET_KEY=SECRET, **extra)
     return env
-
-
-def _wait_for(check: Callable[[], bool], proc: subprocess.Popen[str], what: str,
-              timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, f"exited waiting for {what}: {proc.communicate()[0]}"
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        output, _ = proc.communicate(timeout=40)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-    return output
 
 
 def test_serve_workers_adds_up_every_process(database_url: str, tmp_path: Path) -> None:
@@ -60,8 +33,8 @@ def test_serve_workers_adds_up_every_process(database_url: str, tmp_path: Path) 
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, proc,
-                  "the server")
+        wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200,
+                 "the server", [proc])
         # Each request on a connection of its own: dealt in turn to both processes.
         for _ in range(10):
             assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
@@ -74,7 +47,8 @@ def test_serve_workers_adds_up_every_process(database_url: str, tmp_path: Path) 
                          status="200") >= 11
             assert value(samples, "herald_queue_posts", status="pending") == 0
     finally:
-        output = _stop(proc)
+        stop(proc)
+        output = proc.communicate()[0]
     assert "counter_999999.db" not in {p.name for p in folder.iterdir()}, output
 
 
@@ -86,8 +60,8 @@ def test_worker_serves_metrics_on_its_own_port(database_url: str, tmp_path: Path
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200, proc,
-                  "the worker's metrics")
+        wait_for(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200,
+                 "the worker's metrics", [proc])
         assert httpx.get(f"{base}/metrics", timeout=5).status_code == 401
         answer = httpx.get(f"{base}/metrics", timeout=5,
                            headers={"Authorization": "Bearer worker-scrape-token"})
@@ -97,6 +71,7 @@ def test_worker_serves_metrics_on_its_own_port(database_url: str, tmp_path: Path
         assert value(samples, "herald_queue_due") == 0
         assert "# TYPE herald_lease_rescues_total counter" in answer.text
     finally:
-        output = _stop(proc)
+        stop(proc)
+        output = proc.communicate()[0]
     assert proc.returncode == 0, output
     assert f"worker metrics on http://127.0.0.1:{port}/metrics" in output

@@ -148,7 +148,7 @@ def test_the_chart_runs_each_role_as_the_issue_asks():
     docs = _kinds(_render(VALUES))
     serve = docs["Deployment/herald-serve"]["spec"]["template"]["spec"]
     [container] = serve["containers"]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     worker = docs["Deployment/herald-worker"]["spec"]["template"]["spec"]
     grace = {e["name"]: e["value"] for e in worker["containers"][0]["env"]}
     # Kubernetes waits out the worker's own shutdown grace, and more, before it kills.

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 
-import pytest
 import uvicorn
 
 from herald.app import create_app
 from herald.config import Settings
 from herald.runtime import Herald
+from tests.process.debian import ensure_program, unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps calling home, which on a closed
@@ -26,33 +23,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(message: str) -> None:
-    """Skip on a developer's machine; fail in CI, where a missing browser is a bug."""
-    if _in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
+__all__ = ["CHROMIUM_ARGS", "LiveHerald", "ensure_chromium", "start_live", "unavailable"]
 
 
 def ensure_chromium() -> str:
     """Debian's Chromium, installed with apt-get when missing and we are root."""
-    if os.path.exists(CHROMIUM):
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        unavailable(f"{CHROMIUM} is missing; install Debian's chromium package "
-                    "(apt-get install chromium) as root to run the browser tests")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
-        if result.returncode != 0:
-            unavailable(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
-    if not os.path.exists(CHROMIUM):
-        unavailable(f"apt-get installed chromium but {CHROMIUM} is not there")
-    return CHROMIUM
+    return ensure_program(CHROMIUM, "chromium")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from herald import __version__, proxies
-from herald.api import accounts, auth, imports, media, posts, seed
+from herald.api import accounts, auth, imports, media, posts, seed, webhooks
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
 from herald.api.idempotency import IdempotencyLayer
@@ -58,6 +58,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(posts.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
     app.include_router(seed.router, prefix="/api/v1")
+    app.include_router(webhooks.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.
     app.include_router(seed.router, include_in_schema=False)
     if herald.settings.media_store == "local":

@@ -145,6 +145,20 @@ class Settings(BaseSettings):
     #: caps, e.g. '{"<platform>": 20}'. A platform not named has no cap.
     platform_concurrency: dict[str, int] = Field(default_factory=dict)
 
+    # Webhooks and the event outbox (docs/webhooks.md).
+    #: How often a worker looks for new events and due deliveries when idle.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Tries per delivery (backoff from 30 s doubling to an hour: about a day in all).
+    webhook_max_attempts: int = Field(default=30, ge=1)
+    webhook_retry_base_seconds: float = Field(default=30.0, ge=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    #: A webhook whose deliveries all failed for this long is disabled (with a notice).
+    webhook_disable_after_seconds: float = Field(default=86400.0, gt=0)
+    #: Deliveries sent at once per worker (they never hold up its posts).
+    webhook_concurrency: int = Field(default=10, ge=1)
+    allow_private_webhook_urls: bool = False
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

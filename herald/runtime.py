@@ -21,6 +21,8 @@ from herald import logs
 from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
+from herald.events.runner import EventRunner
+from herald.events.runner import Options as EventOptions
 from herald.media import MediaInspector, MediaStore, build_store
 from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
@@ -30,7 +32,7 @@ from herald.queue import Queue
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, unit_of_work
 from herald.tokens import TokenRefresher
-from herald.worker import Wakeup, Worker
+from herald.worker import Wakeup, Worker, default_worker_id
 
 #: Stands for "build the default" where None means "none" (no checks, no media store).
 _DEFAULT: Any = object()
@@ -111,6 +113,10 @@ class Herald:
             shutdown_grace=s.shutdown_grace,
         )
         options.update(overrides)
+        worker_id = worker_id or default_worker_id()
+        options.setdefault("sidecars", [EventRunner(
+            self.db.engine, self.cipher, worker_id=worker_id,
+            options=EventOptions.from_settings(s))])
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,
                       cipher=self.cipher, worker_id=worker_id, wakeup=wakeup,
                       refresher=self.refresher, **options)

@@ -8,11 +8,11 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
@@ -42,6 +42,22 @@ LISTEN_BACKSTOP = 300.0
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Sidecar(Protocol):
+    """Work a worker runs beside its posts (webhook deliveries: herald.events.runner)."""
+
+    def run(self, live: Callable[[], bool]) -> Coroutine[Any, Any, None]:
+        """Until cancelled; `live` says whether the worker's LISTEN is connected."""
+        ...
+
+    def wake(self) -> None:
+        """A NOTIFY arrived: look for work now."""
+        ...
+
+    def drain(self) -> Coroutine[Any, Any, None]:
+        """Cron mode: what is due now, then return."""
+        ...
 
 
 class Wakeup:
@@ -124,6 +140,7 @@ class Worker:
         wakeup: Wakeup | None = None,
         listen: bool = True,
         refresher: TokenRefresher | None = None,
+        sidecars: Sequence[Sidecar] = (),
     ) -> None:
         self.db = db
         self.queue = queue
@@ -139,6 +156,7 @@ class Worker:
         self.clock = clock
         self.wakeup = wakeup or Wakeup()
         self.listen = listen and db.dialect == "postgresql"
+        self.sidecars = tuple(sidecars)
         self._slots = asyncio.Semaphore(concurrency)
         self._held: dict[str, Claim] = {}
         self._started: set[str] = set()
@@ -181,8 +199,14 @@ class Worker:
         ]
         if self.listen:
             background.append(asyncio.create_task(self._listen_loop(), name="listen"))
+        if not until_idle:
+            background += [asyncio.create_task(s.run(lambda: self.wakeup.live),
+                                           name="sidecar") for s in self.sidecars]
         try:
             await self._claim_loop(until_idle)
+            if until_idle:
+                for sidecar in self.sidecars:
+                    await sidecar.drain()
         finally:
             await self._shutdown()
             for task in background:
@@ -381,12 +405,14 @@ class Worker:
                 log.warning("LISTEN connection lost (%s); polling every %.1fs until it is back",
                             exc, self.poll_interval)
             self.wakeup.live = False
-            self.wakeup()
+            self._on_notify()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
     def _on_notify(self) -> None:
         self.wakeup.event.set()
+        for sidecar in self.sidecars:
+            sidecar.wake()
 
     # --- shutdown ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from herald import queue
+from herald import events, queue
 from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PublishAttempt, SocialAccount, new_id
@@ -273,6 +273,7 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
         queue.dismiss(conn, post_id=post.id, now=ctx.now())
     post.status = PostStatus.CANCELLED
     post.updated_at = ctx.now()
+    events.record(conn, events.EventType.POST_CANCELLED, [post.id], now=ctx.now())
     return post
 
 

@@ -26,7 +26,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from herald.app import create_app
+from herald.events.schemas import WebhookCreate
 from herald.runtime import Herald
+from herald.services import webhooks
 from tests.helpers import add_account, add_posts
 
 #: Examples per operation and run (valid, invalid, valid at real ids): ~430 requests in all.
@@ -38,17 +40,26 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 #: other operation must accept whatever its schema allows.
 BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/posts/{post_id}",
                  "POST /api/v1/posts/{post_id}/schedule", "POST /api/v1/schedule-post",
-                 "POST /api/v1/media", "POST /api/v1/posts/import"}
+                 "POST /api/v1/media", "POST /api/v1/posts/import",
+                 # A webhook's URL must be http(s) on a public address (its host resolved).
+                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"}
 
 
 _FUTURE = "2099-01-01T09:00:00Z"
 
 
 def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
-    """A fresh account and a pending post of it, for the routes' ids (a run may delete)."""
+    """A fresh account and a pending post of it, a webhook and a delivery of it, for the
+    routes' ids (a run may delete)."""
     account_id = add_account(herald, company_id, external_id=f"page-{number}")
     (post_id,) = add_posts(herald, company_id, account_id, 1, run_at=_FUTURE)
-    return {"account_id": account_id, "post_id": post_id}
+    with herald.unit_of_work() as session:
+        ctx = herald.context(company_id)
+        webhook, _ = webhooks.create_webhook(session, ctx, WebhookCreate(
+            url="https://hooks.example.test/herald", events=["post.failed"]))
+        delivery = webhooks.ping(session, ctx, webhook.id, max_attempts=3)
+        ids = {"webhook_id": webhook.id, "delivery_id": delivery.id}
+    return {"account_id": account_id, "post_id": post_id, **ids}
 
 
 #: What a schema's "string" cannot say: the times, statuses and cursors the API means.

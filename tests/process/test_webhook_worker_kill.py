@@ -33,7 +33,7 @@ def worker_env(database_url: str, tmp_path: Path) -> dict[str, str]:
                HERALD_MEDIA_DIR=str(tmp_path / "media"),
                HERALD_ALLOW_PRIVATE_WEBHOOK_URLS="1",
                HERALD_WEBHOOK_TIMEOUT_SECONDS=str(TIMEOUT),
-               HERALD_OUTBOX_POLL_SECONDS="0.1", HERALD_LOG_LEVEL="WARNING")
+               HERALD_OUTBOX_POLL_SECONDS="0.1", HERALD_LOG_LEVEL="INFO")
     return env
 
 
@@ -60,7 +60,12 @@ def _deliveries(herald: Herald) -> list[WebhookDelivery]:
 def _stop(proc: subprocess.Popen[str]) -> str:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=60)
+    try:
+        output, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate(timeout=10)
+        raise AssertionError(f"the worker did not stop on SIGTERM:\n{output}") from None
     return output
 
 

@@ -159,6 +159,17 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=10, ge=1)
     allow_private_webhook_urls: bool = False
 
+    # Notifications to people (docs/notifications.md): e-mail through an SMTP server.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: The From address of Herald's messages.
+    smtp_from: str = "herald@localhost"
+    #: "starttls" (port 587), "ssl" (port 465) or "none" (a relay on your own network).
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -190,6 +201,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR (e.g. 10.0.0.5 or "
                                  "10.0.0.0/8)") from None
         return proxies
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _check_from(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        address = parseaddr(value)[1]
+        if "@" not in address or any(c.isspace() for c in address):
+            raise ValueError(f"{value!r} is not an e-mail address (e.g. herald@example.com "
+                             "or 'Herald <herald@example.com>')")
+        return value
 
     @field_validator("public_url", "graph_api_url", "linkedin_api_url")
     @classmethod

@@ -9,6 +9,7 @@ register publishers; an in-process worker listens), the Herald that holds them i
 
 from __future__ import annotations
 
+import functools
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,9 @@ from herald.events.runner import Options as EventOptions
 from herald.media import MediaInspector, MediaStore, build_store
 from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
+from herald.notifications import NOTIFY_MAX_ATTEMPTS
+from herald.notifications.digest import make_digests
+from herald.notifications.fanout import NotifyPeople
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.queue import Queue
@@ -114,12 +118,20 @@ class Herald:
         )
         options.update(overrides)
         worker_id = worker_id or default_worker_id()
-        options.setdefault("sidecars", [EventRunner(
-            self.db.engine, self.cipher, worker_id=worker_id,
-            options=EventOptions.from_settings(s))])
+        options.setdefault("sidecars", [self.event_runner(worker_id)])
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,
                       cipher=self.cipher, worker_id=worker_id, wakeup=wakeup,
                       refresher=self.refresher, **options)
+
+    def event_runner(self, worker_id: str) -> EventRunner:
+        """What a worker runs beside its posts: webhooks, notifications, digests."""
+        s = self.settings
+        people = NotifyPeople(public_url=s.public_url, max_attempts=NOTIFY_MAX_ATTEMPTS)
+        digests = functools.partial(make_digests, self.db.engine, public_url=s.public_url,
+                                    max_attempts=NOTIFY_MAX_ATTEMPTS)
+        return EventRunner(self.db.engine, self.cipher, worker_id=worker_id,
+                           options=EventOptions.from_settings(s), fan_outs=(people,),
+                           digests=lambda now: digests(now=now))
 
     async def aclose(self) -> None:
         if self.http is not None:

@@ -52,10 +52,12 @@ def install(app: FastAPI, herald: Herald) -> None:
         dashboard,
         ics,
         imports,
+        notifications,
         posts,
         sandbox,
         settings,
         signin,
+        webhooks,
     )
     from herald.web.timing import ServerTiming
 
@@ -64,6 +66,6 @@ def install(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
     for module in (signin, dashboard, calendar, compose, posts, accounts, settings, sandbox,
-                   imports, ics):
+                   imports, ics, webhooks, notifications):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

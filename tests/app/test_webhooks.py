@@ -317,3 +317,44 @@ async def test_an_account_needing_reconnection_and_a_cancel_make_events(herald, 
     assert "secret-token" not in json.dumps(reauth)  # the API's view: no token in it
     assert by_type["post.cancelled"]["data"]["id"] == later
     assert by_type["post.cancelled"]["data"]["status"] == "cancelled"
+
+
+async def test_a_receiver_that_times_out_is_retried_and_said(herald, company, hook):
+    herald.settings.webhook_timeout_seconds = 0.5
+    hook.delays = {0: 3.0}  # the first answer comes too late; the second at once
+    webhook_id = _webhook(herald, company[0], hook.url, ["post.published"])
+    account = add_account(herald, company[0])
+    add_posts(herald, company[0], account, 1)
+    async with running(herald):
+        [delivery] = await _until(lambda: [d for d in _deliveries(herald, webhook_id)
+                                           if d.status == "delivered"])
+    assert delivery.attempts == 2
+    got = hook.wait_for(2)
+    assert got[0].json["id"] == got[1].json["id"]
+
+
+async def test_a_slow_receiver_does_not_hold_up_the_posts(herald, company, hook):
+    import threading
+
+    herald.settings.webhook_timeout_seconds = 30.0
+    release = threading.Event()
+    hook.on_request = lambda _: release.wait(30)  # every answer waits for the test
+    webhook_id = _webhook(herald, company[0], hook.url, ["post.published"])
+    account = add_account(herald, company[0])
+    first = add_posts(herald, company[0], account, 1)
+    async with running(herald):
+        await asyncio.to_thread(hook.wait_for, 1)  # its delivery hangs at the receiver
+        more = add_posts(herald, company[0], account, 5)
+        await _until(lambda: _all_published(herald, first + more))
+        # Published while the receiver still sat on the deliveries.
+        assert not [d for d in _deliveries(herald, webhook_id) if d.status == "delivered"]
+        release.set()
+        await _until(lambda: len([d for d in _deliveries(herald, webhook_id)
+                                  if d.status == "delivered"]) == 6)
+
+
+def _all_published(herald: Herald, post_ids: list[str]) -> bool:
+    from herald.models import Post
+
+    with herald.db.session() as session:
+        return all(session.get(Post, pid).status == "published" for pid in post_ids)

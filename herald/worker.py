@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -170,6 +170,8 @@ class Worker:
         self._stopping = False
         #: (when, earliest lease in flight) as the last poll read it; see _rescue_loop.
         self._lease_seen: tuple[datetime, datetime | None] | None = None
+        #: The database's clock minus this host's, as the last poll read it (see db_now).
+        self._clock_offset = timedelta(0)
         self.summary = Summary(started=time.monotonic())
         self.totals = Summary(started=time.monotonic())
 
@@ -242,14 +244,13 @@ class Worker:
             await self._slot_freed.wait()
             return True
         horizon = await asyncio.to_thread(self.queue.horizon)
-        now = self.clock()
+        now = self._read_clock(horizon)
         self._lease_seen = (now, horizon.lease)
         due = horizon.due
         if due is not None and due <= now:
+            # Due by the database's clock, which the claim itself judges again.
             claims = await asyncio.to_thread(
-                self.queue.claim, worker_id=self.worker_id,
-                limit=min(self.batch_size, free), now=now,
-            )
+                self.queue.claim, worker_id=self.worker_id, limit=min(self.batch_size, free))
             if claims:
                 await self._start(claims)
             elif self.queue.capped:
@@ -272,6 +273,22 @@ class Worker:
             timeout = min(timeout, max(0.0, (due - now).total_seconds()))
         await self._sleep(timeout)
         return True
+
+    def _read_clock(self, horizon: q.Horizon) -> datetime:
+        """The database's time as a poll read it; remembers how far this host is off."""
+        if horizon.now is None:
+            return self.clock()
+        self._clock_offset = horizon.now - self.clock()
+        return horizon.now
+
+    def db_now(self) -> datetime:
+        """The database's time, estimated from this host's clock and the last poll.
+
+        Claims, heartbeats and rescues ask the database itself; this serves the times
+        the worker writes (outcomes, retry times) and its own timers, so a host whose
+        clock is off by minutes still writes the database's times.
+        """
+        return self.clock() + self._clock_offset
 
     async def _sleep(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -320,7 +337,7 @@ class Worker:
         if not batch:
             return
         try:
-            await asyncio.to_thread(self.queue.finish, batch, now=self.clock())
+            await asyncio.to_thread(self.queue.finish, batch, now=self.db_now())
         except Exception:
             log.exception("could not record %d outcomes; will try again", len(batch))
             self._done = batch + self._done
@@ -349,8 +366,7 @@ class Worker:
             if not self._held:
                 continue  # nothing leased: an idle worker makes no heartbeat queries
             try:
-                await asyncio.to_thread(self.queue.heartbeat, worker_id=self.worker_id,
-                                        now=self.clock())
+                await asyncio.to_thread(self.queue.heartbeat, worker_id=self.worker_id)
             except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
 
@@ -372,7 +388,7 @@ class Worker:
             # post, a retry, a rescue, a release) NOTIFYs and wakes a poll first: until a
             # poll sees a lease, no worker can have one that runs out.
             return False
-        now = self.clock()
+        now = self.db_now()
         if now - polled_at >= self.queue.lease:
             return True
         return earliest is not None and earliest <= now
@@ -385,7 +401,7 @@ class Worker:
 
     async def _rescue(self) -> None:
         try:
-            rescued = await asyncio.to_thread(self.queue.rescue_expired, now=self.clock())
+            rescued = await asyncio.to_thread(self.queue.rescue_expired)
         except Exception as exc:
             log.warning("rescue sweep failed: %s", exc)
             return
@@ -427,7 +443,7 @@ class Worker:
         if unstarted:
             try:
                 released = await asyncio.to_thread(self.queue.release, unstarted,
-                                                   now=self.clock())
+                                                   now=self.db_now())
                 log.info("handed back %d posts not yet started", released)
             except DBAPIError as exc:
                 log.warning("could not hand back %d posts (%s); their leases will expire "

@@ -28,10 +28,12 @@ class Claim:
 
 @dataclass(frozen=True)
 class Horizon:
-    """What a poll reads: when the next post is due, when the first lease runs out."""
+    """What a poll reads: when the next post is due, when the first lease runs out, and
+    what time it is by the database's clock (herald.dbclock)."""
 
     due: datetime | None
     lease: datetime | None
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, select, update
 
 from herald import events
 from herald.queue.claims import Claim, Outcome
@@ -23,6 +23,8 @@ from herald.statuses import AttemptOutcome, PostStatus, QueueStatus
 
 PENDING, PROCESSING = QueueStatus.PENDING, QueueStatus.PROCESSING
 RUNNING = AttemptOutcome.RUNNING
+#: The rescue's "now": the database's clock in the statement, or a given time (dbclock.at).
+When = ColumnElement[datetime]
 
 # --- finish -----------------------------------------------------------------------------
 
@@ -156,7 +158,7 @@ def release_claim(conn: Connection, claim: Claim, *, now: datetime) -> bool:
 # --- rescue -----------------------------------------------------------------------------
 
 
-def expired_leases(conn: Connection, dialect: Dialect, *, now: datetime, limit: int
+def expired_leases(conn: Connection, dialect: Dialect, *, now: When, limit: int
                    ) -> list[Expired]:
     """Up to `limit` leases that ran out, locked, with their running attempt's phase."""
     rows: Sequence[Row[Any]] = conn.execute(dialect.skip_locked(
@@ -174,14 +176,14 @@ def expired_leases(conn: Connection, dialect: Dialect, *, now: datetime, limit: 
     return [Expired(r.post_id, r.rescues, phases.get(r.post_id)) for r in rows]
 
 
-def _still_expired(now: datetime) -> Any:
+def _still_expired(now: When) -> Any:
     # Conditional on the lease still being expired: a heartbeat that landed since the
     # SELECT (SQLite has no row locks) wins over the rescue.
     return and_(schedule.c.status == PROCESSING, schedule.c.lease_expires_at < now)
 
 
 def requeue_rescued(conn: Connection, post_ids: Sequence[str], *, counted: bool,
-                    now: datetime) -> None:
+                    now: When) -> None:
     """A lost lease is not the post's fault: it goes back with its attempt back."""
     conn.execute(
         update(schedule).where(schedule.c.post_id.in_(list(post_ids)), _still_expired(now))
@@ -191,7 +193,7 @@ def requeue_rescued(conn: Connection, post_ids: Sequence[str], *, counted: bool,
     )
 
 
-def posts_back_to_pending(conn: Connection, post_ids: Sequence[str], *, now: datetime
+def posts_back_to_pending(conn: Connection, post_ids: Sequence[str], *, now: When
                           ) -> None:
     conn.execute(
         update(posts).where(posts.c.id.in_(list(post_ids)),
@@ -200,7 +202,7 @@ def posts_back_to_pending(conn: Connection, post_ids: Sequence[str], *, now: dat
     )
 
 
-def give_up_rescued(conn: Connection, post_ids: Sequence[str], *, now: datetime) -> None:
+def give_up_rescued(conn: Connection, post_ids: Sequence[str], *, now: When) -> None:
     """Take posts whose workers kept stopping out of the queue."""
     conn.execute(
         update(schedule).where(schedule.c.post_id.in_(list(post_ids)), _still_expired(now))
@@ -210,7 +212,7 @@ def give_up_rescued(conn: Connection, post_ids: Sequence[str], *, now: datetime)
 
 
 def settle_rescued(conn: Connection, post_ids: Sequence[str], *, status: PostStatus,
-                   message: str, now: datetime) -> None:
+                   message: str, now: When) -> None:
     conn.execute(
         update(posts)
         .where(posts.c.id.in_(list(post_ids)), posts.c.status == PostStatus.PROCESSING)
@@ -218,10 +220,11 @@ def settle_rescued(conn: Connection, post_ids: Sequence[str], *, status: PostSta
     )
     kind = events.event_for_post_status(status)
     if kind is not None:
-        events.record(conn, kind, post_ids, now=now)
+        # `now` may be the database's clock in SQL; the event's time is informational.
+        events.record(conn, kind, post_ids)
 
 
-def expire_attempts(conn: Connection, post_ids: Sequence[str], *, now: datetime) -> None:
+def expire_attempts(conn: Connection, post_ids: Sequence[str], *, now: When) -> None:
     """The rescued posts' running attempts ended with their lease."""
     conn.execute(
         update(attempts_t)

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from herald import dbclock
 from herald.db import READ_ONLY
-from herald.models import utcnow
 from herald.platforms.base import History
 from herald.queue import endings, policy, store
 from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outcome
@@ -34,7 +34,12 @@ log = logging.getLogger(__name__)
 
 
 class Queue:
-    """Claims, heartbeats, completions and rescues against one database."""
+    """Claims, heartbeats, completions and rescues against one database.
+
+    What is due and whose lease ran out are decided by the database's clock, in the
+    statement (herald.dbclock): a host whose clock is off neither claims early nor
+    rescues a live lease. `now`, where a method takes one, replaces that clock (tests).
+    """
 
     def __init__(
         self,
@@ -62,8 +67,12 @@ class Queue:
         with self.reader.connect() as conn:
             return store.horizon(conn)
 
-    def claim(self, *, worker_id: str, limit: int, now: datetime) -> list[Claim]:
-        """Lease up to `limit` due posts, oldest first; skip rows other workers hold."""
+    def claim(self, *, worker_id: str, limit: int, now: datetime | None = None
+              ) -> list[Claim]:
+        """Lease up to `limit` due posts, oldest first; skip rows other workers hold.
+
+        Due by the database's clock unless `now` is given.
+        """
         if limit <= 0:
             return []
         for attempt in (1, 2):
@@ -72,10 +81,11 @@ class Queue:
                     return self._claim_capped(worker_id, limit, now)
                 with self.engine.begin() as conn:
                     claimed = store.claim_due(conn, self.sql, worker_id=worker_id,
-                                              limit=limit, now=now,
-                                              lease_until=now + self.lease)
+                                              limit=limit, now=self._at(now),
+                                              lease_until=self._at(now, self.lease))
                     if claimed:
-                        store.mark_claimed(conn, self.sql, claimed, worker_id, now)
+                        store.mark_claimed(conn, self.sql, claimed, worker_id,
+                                           self._at(now))
                     return [Claim(pid, n, worker_id) for pid, n in claimed]
             except OperationalError as exc:
                 # MariaDB may still pick two claimers as a deadlock; the loser retries once.
@@ -84,7 +94,12 @@ class Queue:
                 log.info("claim deadlocked, retrying once")
         return []
 
-    def _claim_capped(self, worker_id: str, limit: int, now: datetime) -> list[Claim]:
+    def _at(self, now: datetime | None, plus: timedelta | None = None) -> Any:
+        """`now` (+ `plus`) in a statement: the given time, or the database's clock."""
+        return dbclock.at(now, self.dialect, plus.total_seconds() if plus else 0.0)
+
+    def _claim_capped(self, worker_id: str, limit: int, now: datetime | None
+                      ) -> list[Claim]:
         """Claim within the per-platform caps, counting what every worker has in flight.
 
         Claimers hold one lock from the count until their claims are committed, so two
@@ -99,31 +114,34 @@ class Queue:
                     self.sql.lock_caps(conn)
                     claimed = self._claim_within_caps(conn, worker_id, limit, now)
                     if claimed:
-                        store.mark_claimed(conn, self.sql, claimed, worker_id, now)
+                        store.mark_claimed(conn, self.sql, claimed, worker_id,
+                                           self._at(now))
             finally:
                 self.sql.unlock_caps(conn)
         return [Claim(pid, n, worker_id) for pid, n in claimed]
 
     def _claim_within_caps(self, conn: Connection, worker_id: str, limit: int,
-                           now: datetime) -> list[tuple[str, int]]:
+                           now: datetime | None) -> list[tuple[str, int]]:
         busy = store.in_flight_per_platform(conn)
         room = {p: cap - busy.get(p, 0) for p, cap in self.caps.items()}
-        until = now + self.lease
-        claimed = store.claim_due(conn, self.sql, worker_id=worker_id, limit=limit, now=now,
+        at, until = self._at(now), self._at(now, self.lease)
+        claimed = store.claim_due(conn, self.sql, worker_id=worker_id, limit=limit, now=at,
                                   lease_until=until, platforms=(False, list(self.caps)))
         for platform, free in room.items():
             got = store.claim_due(conn, self.sql, worker_id=worker_id,
-                                  limit=min(free, limit - len(claimed)), now=now,
+                                  limit=min(free, limit - len(claimed)), now=at,
                                   lease_until=until, platforms=(True, [platform]))
             claimed += got
             room[platform] = free - len(got)
         self.capped = any(free <= 0 for free in room.values())
         return claimed
 
-    def heartbeat(self, *, worker_id: str, now: datetime) -> int:
-        """Extend every lease this worker holds; returns how many it still holds."""
+    def heartbeat(self, *, worker_id: str, now: datetime | None = None) -> int:
+        """Extend every lease this worker holds (to the database's time + the lease);
+        returns how many it still holds."""
         with self.engine.begin() as conn:
-            return store.extend_leases(conn, worker_id=worker_id, until=now + self.lease)
+            return store.extend_leases(conn, worker_id=worker_id,
+                                       until=self._at(now, self.lease))
 
     def record_phase(self, claim: Claim, *, phase: Phase | str, ids: dict[str, Any],
                      check_cancel: bool = False) -> None:
@@ -155,7 +173,7 @@ class Queue:
                 # was away longer than the lease) must not commit: the rescuer may have.
                 # The fresh lease is for the commit: the holder is alive right now, and a
                 # rescue while its call is in flight is what could post twice.
-                if not store.renew_if_held(conn, claim, until=utcnow() + self.lease):
+                if not store.renew_if_held(conn, claim, until=self._at(None, self.lease)):
                     raise LeaseLost(claim.post_id)
                 if store.cancel_requested(conn, claim.post_id):
                     raise CancelRequested(claim.post_id)  # the renewal rolls back with it
@@ -213,22 +231,25 @@ class Queue:
                 self.sql.notify(conn)
         return released
 
-    def rescue_expired(self, *, now: datetime, limit: int = 500) -> int:
+    def rescue_expired(self, *, now: datetime | None = None, limit: int = 500) -> int:
         """Return posts whose lease ran out to the queue (or fail them past MAX_RESCUES).
+
+        Run out by the database's clock unless `now` is given.
 
         The next claim sees the expired attempt in the journal and reconciles before it
         sends anything again, so a post that went out just before its worker died is
         not posted twice.
         """
+        at = self._at(now)
         with self.engine.begin() as conn:
-            expired = endings.expired_leases(conn, self.sql, now=now, limit=limit)
+            expired = endings.expired_leases(conn, self.sql, now=at, limit=limit)
             if not expired:
                 return 0
             at_limit = policy.needs_history(expired)
             known = read_histories(store.journal_rows(conn, at_limit)) if at_limit else {}
             rescue = policy.decide_rescue(expired, known)
-            _apply_rescue(conn, rescue, now)
-            endings.expire_attempts(conn, [e.post_id for e in expired], now=now)
+            _apply_rescue(conn, rescue, at)
+            endings.expire_attempts(conn, [e.post_id for e in expired], now=at)
             self.sql.notify(conn)
             return len(expired)
 
@@ -258,7 +279,7 @@ def _final_row(o: Outcome, row: policy.Held, decision: policy.Decision,
     )
 
 
-def _apply_rescue(conn: Connection, rescue: policy.Rescue, now: datetime) -> None:
+def _apply_rescue(conn: Connection, rescue: policy.Rescue, now: endings.When) -> None:
     for ids, counted in ((rescue.requeue, False), (rescue.requeue_counted, True)):
         if ids:
             endings.requeue_rescued(conn, ids, counted=counted, now=now)

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, String, func, literal, select, update
+from sqlalchemy import JSON, ColumnElement, Connection, String, func, literal, select, update
 
-from herald.models import UTCDateTime
+from herald.dbclock import now_sql
 from herald.queue.claims import Claim, Horizon
 from herald.queue.dialects import Dialect, dialect_for
 from herald.queue.tables import attempts_t, posts, schedule
@@ -152,25 +152,29 @@ def forget_account(conn: Connection, *, account_id: str) -> None:
 
 
 def horizon(conn: Connection) -> Horizon:
-    """The earliest pending run_at and the earliest lease in flight, in one statement.
+    """The earliest pending run_at, the earliest lease in flight and the database's time,
+    in one statement.
 
     Two index lookups (ix_post_schedule_due, ix_post_schedule_lease): the worker's
     poll, which also tells its rescue sweep whether any lease can have run out, so an
-    idle worker sends one statement a poll and no sweeps.
+    idle worker sends one statement a poll and no sweeps. The time is the database's
+    (herald.dbclock), by which the worker judges what is due.
     """
     earliest_due = select(func.min(schedule.c.run_at)).where(
         schedule.c.status == PENDING).scalar_subquery()
     earliest_lease = select(func.min(schedule.c.lease_expires_at)).where(
         schedule.c.status == PROCESSING).scalar_subquery()
-    due, lease = conn.execute(select(earliest_due, earliest_lease)).one()
-    return Horizon(due, lease)
+    due, lease, now = conn.execute(
+        select(earliest_due, earliest_lease, now_sql(conn.dialect.name))).one()
+    return Horizon(due, lease, now)
 
 
 def claim_due(conn: Connection, dialect: Dialect, *, worker_id: str, limit: int,
-              now: datetime, lease_until: datetime,
+              now: ColumnElement[datetime], lease_until: ColumnElement[datetime],
               platforms: tuple[bool, list[str]] | None = None) -> list[tuple[str, int]]:
     """Lease up to `limit` due rows; `platforms` = (True, only these) or (False, not
-    these)."""
+    these). `now` and `lease_until` are expressions: the database's clock
+    (herald.dbclock) or a given time."""
     if limit <= 0:
         return []
     where = [schedule.c.status == PENDING, schedule.c.run_at <= now]
@@ -196,7 +200,7 @@ def in_flight_per_platform(conn: Connection) -> dict[str, int]:
 
 
 def mark_claimed(conn: Connection, dialect: Dialect, claimed: list[tuple[str, int]],
-                 worker_id: str, now: datetime) -> None:
+                 worker_id: str, now: ColumnElement[datetime]) -> None:
     """The claimed posts are processing; each gets its attempt's journal row."""
     ids = [pid for pid, _ in claimed]
     conn.execute(
@@ -210,7 +214,7 @@ def mark_claimed(conn: Connection, dialect: Dialect, claimed: list[tuple[str, in
             ["post_id", "attempt", "worker_id", "started_at", "phase", "platform_ids",
              "outcome"],
             select(schedule.c.post_id, schedule.c.attempts,
-                   literal(worker_id, String), literal(now, UTCDateTime()),
+                   literal(worker_id, String), now,
                    literal(Phase.CLAIMED, String), literal({}, JSON),
                    literal(RUNNING, String))
             .where(dialect.among(schedule.c.post_id, ids)),
@@ -218,7 +222,8 @@ def mark_claimed(conn: Connection, dialect: Dialect, claimed: list[tuple[str, in
     )
 
 
-def extend_leases(conn: Connection, *, worker_id: str, until: datetime) -> int:
+def extend_leases(conn: Connection, *, worker_id: str, until: ColumnElement[datetime]
+                  ) -> int:
     """Extend every lease `worker_id` holds; returns how many it still holds."""
     result = conn.execute(
         update(schedule)
@@ -228,7 +233,8 @@ def extend_leases(conn: Connection, *, worker_id: str, until: datetime) -> int:
     return result.rowcount
 
 
-def renew_if_held(conn: Connection, claim: Claim, *, until: datetime) -> bool:
+def renew_if_held(conn: Connection, claim: Claim, *, until: ColumnElement[datetime]
+                  ) -> bool:
     """Renew the claim's lease while this worker still holds this attempt.
 
     One UPDATE checks and renews: it matches only while this worker holds this

@@ -54,6 +54,10 @@ from bench.chaos_db import (
 from bench.chaos_diagnose import cause_counts, duplicate_causes, format_commits, format_journal
 from bench.chaos_fake import FakePlatforms, FaultPlan, access_counts, make_accounts
 from bench.chaos_procs import WorkerPool
+from bench.chaos_series import HORIZON as SERIES_HORIZON
+from bench.chaos_series import LEAD_SECONDS as SERIES_LEAD
+from bench.chaos_series import RULE as SERIES_RULE
+from bench.chaos_series import first_occurrences, seed_series
 from bench.common import SECRET, fresh_database, seed_company, settings_for
 from herald.crypto import TokenCipher
 from herald.db import Database
@@ -75,6 +79,8 @@ RESTART_SETTLE = 8.0
 class Options:
     engine: str
     posts: int
+    #: Recurring series whose occurrences the workers make (bench.chaos_series).
+    series: int
     workers: int
     spread: float
     accounts: int
@@ -126,6 +132,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="smoke run: 60 posts, 2 workers, spread 8 s, 2 accounts a platform, "
                         "no throttling")
     p.add_argument("--posts", type=int, help="posts to publish (default 1000; quick 60)")
+    p.add_argument("--series", type=int,
+                   help="recurring series, expanded by the workers' planning passes "
+                        "(default 100; quick 6)")
     p.add_argument("--workers", type=int,
                    help="worker processes (default 4, SQLite 2; quick 2)")
     p.add_argument("--spread", type=float,
@@ -175,7 +184,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     throttles = a.throttles if a.throttles is not None else (0 if quick else 4)
     return Options(
-        engine=a.engine, posts=a.posts or (60 if quick else 1000), workers=workers,
+        engine=a.engine, posts=a.posts or (60 if quick else 1000),
+        series=a.series if a.series is not None else (6 if quick else 100), workers=workers,
         spread=a.spread if a.spread is not None else (8.0 if quick else 20.0),
         accounts=a.accounts or (2 if quick else 4), max_attempts=a.max_attempts,
         kill_interval=(a.kill_interval if a.kill_interval is not None
@@ -203,6 +213,7 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms) -> dict[str, str]:
         "HERALD_RETRY_BASE_SECONDS": str(opts.retry_base),
         "HERALD_RETRY_MAX_SECONDS": str(opts.retry_max),
         "HERALD_MAX_ATTEMPTS": str(opts.max_attempts),
+        "HERALD_PLANNING_INTERVAL": "1",
         "HERALD_ALLOW_PRIVATE_MEDIA_URLS": "1",
         "HERALD_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
@@ -333,6 +344,11 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                             image_url=image_url, tag=tag, seed=opts.seed)
         events(f"{opts.engine}: {len(seeded)} posts over {len(accounts)} accounts, due within "
                f"{opts.spread:g}s, max_attempts {opts.max_attempts}")
+        series = seed_series(url, company, accounts, account_ids, count=opts.series,
+                             spread=opts.spread, image_url=image_url, tag=tag, seed=opts.seed)
+        events(f"{len(series)} recurring series ({SERIES_RULE}), first occurrences due "
+               f"{SERIES_LEAD:g}-{SERIES_LEAD + opts.spread:g}s from now, not yet made")
+        horizon = utcnow() + SERIES_HORIZON
         rules = fake.inject(opts.plan)
         throttles_set = sum(int(r.get("count") or 0) for r in rules if r["kind"] == "throttle")
         events(f"{len(rules)} fault rules injected (seed {opts.seed})")
@@ -398,11 +414,11 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                     next_kill = now + 0.25
             if now >= next_check:
                 next_check = now + 0.5
-                seen = queue_counts(db)
+                seen = queue_counts(db, before=horizon)
                 if seen is not None:
                     counts = seen
                 open_posts = sum(counts.get(s, 0) for s in OPEN_STATUSES)
-                finished = opts.posts - open_posts
+                finished = opts.posts + opts.series - open_posts
                 if (restart is not None and armed_at is None and counts
                         and (finished >= opts.restart_at * opts.posts
                              or now - t_start >= max(15.0, 1.5 * opts.spread))):
@@ -418,7 +434,9 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                     events(f"restarting the {opts.engine} server ({finished}/{opts.posts} "
                            "finished; workers "
                            + ", ".join(w.worker_id for w in pool.workers) + ")")
-                if seen is not None and open_posts == 0 and not quiet:
+                if (seen is not None and open_posts == 0 and not quiet
+                        and (not series or time.monotonic() - t_start > SERIES_LEAD
+                             + opts.spread)):
                     finished_at = now
                     events(f"no post pending or processing: {counts}")
                     break
@@ -444,11 +462,15 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         if through and restart_done_at is not None:
             result["restart_resumed"] = sorted(claimed_since(db, through, restart_done_wall))
         snap = snapshot(db)
+        occurrences, series_invariant = first_occurrences(db, series)
+        seeded = seeded + occurrences
         found = verify(seeded, snap, published, commits)
         evidence, causes = gather_evidence(db, found.platforms, seeded, commits)
         verdict = judge(found, unexpected_exits=len(pool.unexpected),
                         restart_planned=opts.restart,
                         restart_ok=bool(restart and restart.ok), timed_out=timed_out)
+        if series:
+            verdict.invariants.append(series_invariant)
         fake.stop()
         calls = access_counts(fake.log)
         source_after = source_state()
@@ -460,7 +482,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                 "commit": source_after.get("commit"), "files": changed}
         result.update({
             "ok": verdict.ok,
-            "posts": opts.posts, "workers": opts.workers, "accounts_per_platform": opts.accounts,
+            "posts": opts.posts, "series": opts.series, "workers": opts.workers,
+            "accounts_per_platform": opts.accounts,
             "spread_s": opts.spread, "max_attempts": opts.max_attempts, "seed": opts.seed,
             "lease_s": opts.lease, "wall_s": round(wall, 1), "timed_out": timed_out,
             "kills": pool.kills, "workers_started": pool.started_total,

@@ -102,13 +102,16 @@ def reader(url: str) -> Engine:
     return make_engine(sa_url, pool_size=2)
 
 
-def queue_counts(engine: Engine) -> dict[str, int] | None:
-    """Queue rows by status, or None while the database cannot be reached."""
+def queue_counts(engine: Engine, *, before: datetime | None = None
+                 ) -> dict[str, int] | None:
+    """Queue rows (due before `before`, if given) by status, or None while the database
+    cannot be reached."""
+    query = select(schedule_t.c.status, func.count()).group_by(schedule_t.c.status)
+    if before is not None:
+        query = query.where(schedule_t.c.run_at < before)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(schedule_t.c.status, func.count()).group_by(schedule_t.c.status)
-            ).all()
+            rows = conn.execute(query).all()
     except DBAPIError:
         return None
     return {str(status): int(n) for status, n in rows}

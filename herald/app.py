@@ -12,10 +12,25 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
-from sqlalchemy import text
+from fastapi_offline import FastAPIOffline
 
-from herald import __version__, proxies
-from herald.api import accounts, auth, imports, media, posts, seed, webhooks
+from herald import __version__, metrics, proxies
+from herald.api import (
+    accounts,
+    approvals,
+    audit,
+    auth,
+    company,
+    health,
+    imports,
+    media,
+    members,
+    planning,
+    posts,
+    seed,
+    series,
+    webhooks,
+)
 from herald.api import errors as api_errors
 from herald.api.auth import TokenCache
 from herald.api.idempotency import IdempotencyLayer
@@ -23,7 +38,9 @@ from herald.bodies import BodyGuard
 from herald.media.static import MediaFiles
 from herald.platforms.registry import SANDBOX_PATH
 from herald.proxies import UVICORN_OPTIONS as UVICORN_OPTIONS  # for the CLI's servers
+from herald.request_context import RequestLayer
 from herald.runtime import Herald
+from herald.services.companies import ApiCaller
 from herald.worker import Wakeup, Worker
 
 log = logging.getLogger(__name__)
@@ -42,7 +59,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     """
     lifespan = _lifespan(herald, run_worker=run_worker, worker_id=worker_id,
                          freeze_heap=freeze_heap)
-    app = FastAPI(
+    # Swagger UI and ReDoc from Herald's own files, not a CDN: /docs works offline.
+    app = FastAPIOffline(
         title="Herald",
         version=__version__,
         description="Schedule posts to Facebook Pages, Instagram and LinkedIn; Herald "
@@ -50,12 +68,20 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
         lifespan=lifespan,
     )
     app.state.herald = herald
-    app.state.token_cache = TokenCache()
+    app.state.token_cache = TokenCache[ApiCaller]()
+    app.state.queue_metrics = metrics.queue_registry(herald.db.engine)
     api_errors.install(app)
     _guard_bodies(app, herald)
+    app.include_router(health.router)
     app.include_router(accounts.router, prefix="/api/v1")
+    app.include_router(planning.router, prefix="/api/v1")
+    app.include_router(company.router, prefix="/api/v1")
+    app.include_router(members.router, prefix="/api/v1")
     app.include_router(imports.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
+    app.include_router(series.router, prefix="/api/v1")
+    app.include_router(approvals.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
     app.include_router(seed.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
@@ -73,19 +99,14 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     if herald.sandbox is not None:
         # After the web UI: its /sandbox/ page (per company, signed in) comes first.
         app.mount(SANDBOX_PATH, herald.sandbox.app, name="sandbox")
-
-    @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, Any]:
-        with herald.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"ok": True, "version": __version__, "database": herald.db.dialect}
-
+    # Outermost: it times and counts every answer, the 413s and 401s of the layers inside.
+    app.add_middleware(RequestLayer)
     return app
 
 
 def _guard_bodies(app: FastAPI, herald: Herald) -> None:
     # Added before the web UI's session middleware, so inside it: it sees the session.
-    async def lookup(token: str) -> str:
+    async def lookup(token: str) -> ApiCaller:
         return await to_thread.run_sync(auth.lookup, herald.db, token)
 
     # Inside BodyGuard: the token is checked (its company known) and the body capped.

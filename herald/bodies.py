@@ -22,6 +22,7 @@ from herald.config import Settings
 from herald.errors import AppError, Unauthorized
 from herald.media import human_size
 from herald.platforms.registry import SANDBOX_PATH
+from herald.services.companies import ApiCaller
 from herald.web import API_PREFIX
 
 #: Room for a multipart form's boundaries, headers and small fields around the file.
@@ -33,18 +34,20 @@ WEB_UPLOAD_PATHS = frozenset({"/compose", "/compose/media"})
 IMPORT_PATHS = frozenset({"/api/v1/posts/import", "/import"})
 #: Paths outside /api/ that take a bearer token (the seed's aliases at the root).
 TOKEN_PATHS = frozenset({"/schedule-post"})
-#: The key under which the company of a checked token is left for `get_context`.
+#: The key under which the company of a checked token is left (for the idempotency layer).
 COMPANY_KEY = "herald.company_id"
+#: The key under which a checked token's `ApiCaller` is left for `get_context`.
+CALLER_KEY = "herald.caller"
 #: DELETE routes take no body, and FastAPI reads none for them.
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-Lookup = Callable[[str], Awaitable[str]]
+Lookup = Callable[[str], Awaitable[ApiCaller]]
 
 
 class BodyGuard:
     """Refuse unauthenticated bodies unread; 413 for a body over its route's cap."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings, cache: TokenCache,
+    def __init__(self, app: ASGIApp, *, settings: Settings, cache: TokenCache[ApiCaller],
                  lookup: Lookup) -> None:
         # The settings are read per request, not copied: a test may change them.
         self.app, self.settings, self.cache, self.lookup = app, settings, cache, lookup
@@ -90,7 +93,8 @@ class BodyGuard:
         try:
             if not token:
                 raise Unauthorized()
-            scope[COMPANY_KEY] = await self.cache.company_id(token, self.lookup)
+            caller = await self.cache.company_id(token, self.lookup)
+            scope[CALLER_KEY], scope[COMPANY_KEY] = caller, caller.company_id
         except AppError as exc:
             return exc.status, exc.code, exc.message
         return None

@@ -9,19 +9,26 @@ import os
 import signal
 import sys
 from datetime import timedelta
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from herald import __version__, logs, migrate, services
+from herald.cli_options import COMPANY_HELP, hide_flag_types
 from herald.config import ConfigError, Settings, load_settings
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.errors import AppError
 from herald.media import build_store
 from herald.models import Company, utcnow
+from herald.permissions import ROLE_NAMES
 from herald.runtime import Herald
 from herald.schemas import PostOut
+from herald.services.companies import record_revoked
+
+hide_flag_types()
+if TYPE_CHECKING:
+    from herald.metrics_http import MetricsServer
 
 app = typer.Typer(help="Herald: schedule social media posts and publish them exactly once, "
                        "on time.", no_args_is_help=True, add_completion=False)
@@ -35,8 +42,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(posts_app, name="posts")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-CompanyOpt = Annotated[str | None, typer.Option(
-    "--company", help="Company id (default: the only company, if there is one).")]
+CompanyOpt = Annotated[str | None, typer.Option("--company", help=COMPANY_HELP)]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -61,7 +67,8 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
         # The parts that can refuse the configuration first, in this order: the database
         # URL, the secret key, the media store; only then is the database reached.
         db = Database.from_settings(settings)
-        cipher = TokenCipher(settings.resolved_secret_key())
+        cipher = TokenCipher(settings.resolved_secret_key(),
+                                 settings.resolved_old_secret_keys())
         store = build_store(settings)
         if wait_for_db:
             _wait_for_database(db)
@@ -100,16 +107,21 @@ def _print(data: Any, as_json: bool, text: str) -> None:
 
 
 def _company_id(herald: Herald, given: str | None) -> str:
-    if given:
-        return given
-    from sqlalchemy import select
-
+    """The company --company names (id, name or id prefix), else $HERALD_COMPANY, else the
+    only one."""
+    given = given or herald.settings.company or None
     with herald.db.session() as session:
-        ids = session.scalars(select(Company.id).limit(2)).all()
-    if len(ids) != 1:
-        fail("say which company with --company ID" if ids else
+        if given:
+            try:
+                return services.find_company(session, given).id
+            except AppError as exc:
+                fail(exc.message)
+        companies = services.list_companies(session)
+    if len(companies) != 1:
+        fail("there are several companies; say which with --company (its id, name or id "
+             "prefix) or HERALD_COMPANY; `herald company list` shows them" if companies else
              "there is no company yet; create one with `herald company create NAME`")
-    return ids[0]
+    return companies[0].id
 
 
 @app.callback(invoke_without_command=True)
@@ -182,7 +194,8 @@ def serve(
         # Each process builds its own app from the environment.
         herald.db.dispose()
         serving.serve(uvicorn.Config("herald.app:app_from_env", factory=True, host=host,
-                                     port=port, log_level=level, **UVICORN_OPTIONS), workers)
+                                     port=port, log_level=level, **UVICORN_OPTIONS), workers,
+                      metrics_dir=settings.metrics_dir)
     else:
         uvicorn.run(create_app(herald, freeze_heap=True), host=host, port=port,
                     log_level=level, **UVICORN_OPTIONS)
@@ -193,6 +206,9 @@ def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="Worker id (default: "
                                                   "hostname-pid).")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Posts published at once.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve /metrics (Prometheus) and /healthz on this port "
+             "(default: HERALD_WORKER_METRICS_PORT; off when neither is set).")] = None,
 ) -> None:
     """The publishing worker. Run any number, on any hosts sharing the database."""
     herald = _herald(platforms=True, wait_for_db=True)
@@ -200,6 +216,8 @@ def worker(
     if concurrency:
         overrides["concurrency"] = concurrency
     w = herald.build_worker(worker_id=worker_id, **overrides)
+    port = metrics_port if metrics_port is not None else herald.settings.worker_metrics_port
+    server = _worker_metrics(herald, port) if port is not None else None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -222,7 +240,24 @@ def worker(
             await herald.aclose()
 
     _use_uvloop()
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _worker_metrics(herald: Herald, port: int) -> MetricsServer:
+    from herald import metrics, metrics_http
+
+    token = herald.settings.metrics_token
+    try:
+        return metrics_http.serve(herald.settings.worker_metrics_host, port,
+                                  token=token.get_secret_value() if token else None,
+                                  queue=metrics.queue_registry(herald.db.engine))
+    except OSError as exc:
+        fail(f"cannot serve the worker's metrics on {herald.settings.worker_metrics_host}:"
+             f"{port}: {exc.strerror or exc}")
 
 
 def _use_uvloop() -> None:
@@ -239,7 +274,10 @@ def run_once(
     json_out: JsonOpt = False,
     worker_id: Annotated[str | None, typer.Option("--id", help="Worker id.")] = None,
 ) -> None:
-    """Publish everything due now, then exit (for cron, a Kubernetes CronJob or PM2)."""
+    """Publish everything due now, then exit (for cron, a Kubernetes CronJob or PM2).
+
+    Exits 1 when a post failed or became unconfirmed in the run, else 0.
+    """
     herald = _herald(platforms=True)
     w = herald.build_worker(worker_id=worker_id, listen=False)
 
@@ -252,6 +290,9 @@ def run_once(
     totals = asyncio.run(main())
     data = totals.as_dict()
     _print(data, json_out, " ".join(f"{k}={v}" for k, v in data.items()))
+    if totals.failed or totals.unconfirmed:
+        # Cron and a CronJob see a run that failed a post (or could not tell) as failed.
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -283,17 +324,24 @@ def company_create(name: str, json_out: JsonOpt = False) -> None:
            f"company {company.id}\napi token (shown once): {token}")
 
 
+RoleOpt = Annotated[str, typer.Option(
+    "--role", help=f"What the token may do: {', '.join(ROLE_NAMES)} (see docs/roles.md).")]
+
+
 @token_app.command("create")
-def token_create(company: CompanyOpt = None, name: str = "", json_out: JsonOpt = False) -> None:
-    """Create an API token for a company (shown once)."""
+def token_create(company: CompanyOpt = None, name: str = "", role: RoleOpt = "owner",
+                 json_out: JsonOpt = False) -> None:
+    """Create an API token for a company (shown once), acting with a role."""
     herald = _herald()
     company_id = _company_id(herald, company)
     try:
         with herald.unit_of_work() as session:
-            token = services.create_api_token(session, company_id=company_id, name=name)
+            token = services.issue_api_token(session, herald.context(company_id, actor="cli"),
+                                             name=name, role=role)
     except AppError as exc:
         fail(exc.message, 1)
-    _print({"company_id": company_id, "api_token": token}, json_out, token)
+    _print({"company_id": company_id, "api_token": token, "role": role.strip().lower()},
+           json_out, token)
 
 
 @token_app.command("revoke")
@@ -302,7 +350,10 @@ def token_revoke(token: str, json_out: JsonOpt = False) -> None:
     herald = _herald()
     try:
         with herald.unit_of_work() as session:
-            row = services.revoke_api_token(session, token=token)
+            row = services.find_api_token(session, token=token)
+            was = row.revoked_at
+            services.revoke_api_token(session, token=token)
+            record_revoked(session, herald.context(row.company_id, actor="cli"), row, was)
     except AppError as exc:
         fail(exc.message, 1)
     _print({"id": row.id, "revoked_at": row.revoked_at}, json_out, f"revoked {row.prefix}…")
@@ -372,6 +423,7 @@ def status(json_out: JsonOpt = False) -> None:
     text = (f"due now:          {stats['due_now']}\n"
             f"pending:          {stats['pending']}\n"
             f"processing:       {stats['processing']} ({workers})\n"
+            f"held (paused):    {stats['held']}\n"
             f"expired leases:   {stats['expired_leases']}\n"
             f"last 24 h:        {stats['published_today']} published, "
             f"{stats['failed_today']} failed, {stats['unconfirmed_today']} unconfirmed\n"
@@ -380,10 +432,15 @@ def status(json_out: JsonOpt = False) -> None:
 
 
 def _add_web_commands() -> None:
+    from herald import ops_cli
     from herald.cli_import import posts_import
+    from herald.cli_schedule import schedule_app
     from herald.web.cli import user_app
 
+    ops_cli.register(app, company_app, token_app)
+
     app.add_typer(user_app, name="user")
+    app.add_typer(schedule_app, name="schedule")
     posts_app.command("import")(posts_import)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from herald.cli_options import COMPANY_HELP
 from herald.errors import AppError
 
 #: What each stage of the service is called on the progress bar.
@@ -22,7 +23,7 @@ def posts_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row; store "
                                                             "nothing.")] = False,
     company: Annotated[str | None, typer.Option(
-        "--company", help="Company id (default: the only company, if there is one).")] = None,
+        "--company", help=COMPANY_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
                         ] = False,
 ) -> None:

@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from herald.secret_files import SecretFileError, SecretFilesSource
 
 # Values people paste from tutorials; a key like these protects nothing.
 WEAK_SECRETS = frozenset(
@@ -71,11 +78,24 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///herald.db"
     secret_key: SecretStr | None = None
+    #: Keys used before HERALD_SECRET_KEY (comma-separated): they still decrypt what they
+    #: encrypted, until `herald keys rotate` has re-encrypted it with the current key.
+    old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     media_dir: Path = Path("media")
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
+    #: The company CLI commands act on without --company (its id, name or id prefix).
+    company: str | None = None
     log_level: str = "INFO"
+    #: `Authorization: Bearer <this>` is required to read /metrics when set.
+    metrics_token: SecretStr | None = None
+    #: Where the processes of `serve --workers N` keep their counts for /metrics to add
+    #: up (emptied at start); a temporary folder when unset.
+    metrics_dir: Path | None = None
+    #: `herald worker` serves its /metrics on this port (off when unset).
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     graph_api_url: str = "https://graph.facebook.com"
     graph_api_version: str = "v25.0"
@@ -134,9 +154,16 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=50, ge=1)
     worker_batch_size: int = Field(default=50, ge=1)
     lease_seconds: float = Field(default=60.0, gt=0)
+    #: A retried post gives up only once it has had this many attempts that reached the
+    #: platform AND its time budget (from its first retry) is spent.
     max_attempts: int = Field(default=3, ge=1)
+    retry_budget_seconds: float = Field(default=6 * 3600.0, ge=0)
     retry_base_seconds: float = Field(default=30.0, ge=0)
-    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    retry_max_seconds: float = Field(default=60.0, ge=0)
+    #: The first delay after an attempt that could not reach the platform (a 5xx or a
+    #: network failure before anything was sent, or while checking an earlier commit):
+    #: such an attempt spends no count, only time; its delays double up to the cap above.
+    retry_unreachable_seconds: float = Field(default=2.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0, le=1.0)
     rescue_interval: float = Field(default=15.0, gt=0)
     shutdown_grace: float = Field(default=30.0, ge=0)
@@ -144,6 +171,31 @@ class Settings(BaseSettings):
     #: through the database: HERALD_PLATFORM_CONCURRENCY is JSON of platform names and
     #: caps, e.g. '{"<platform>": 20}'. A platform not named has no cap.
     platform_concurrency: dict[str, int] = Field(default_factory=dict)
+    # Planning (herald/planning/): how often a worker expands series and refills empty
+    # slots; how far ahead occurrences become posts; evergreen refills.
+    planning_interval: float = Field(default=60.0, gt=0)
+    series_window_days: int = Field(default=35, ge=1, le=366)
+    evergreen_lead_minutes: float = Field(default=60.0, gt=0)
+    evergreen_min_gap_days: float = Field(default=30.0, ge=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # HERALD_<NAME>_FILE after the environment (both set is refused), before .env.
+        return (init_settings, env_settings, SecretFilesSource(settings_cls),
+                dotenv_settings, file_secret_settings)
+
+    @field_validator("old_secret_keys", mode="before")
+    @classmethod
+    def _split_old_keys(cls, value: Any) -> list[Any]:
+        if isinstance(value, str | SecretStr):
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            # Commas or lines: a _FILE may hold one old key a line.
+            return [k.strip() for k in raw.replace("\n", ",").split(",") if k.strip()]
+        return list(value)
 
     # Webhooks and the event outbox (docs/webhooks.md).
     #: How often a worker looks for new events and due deliveries when idle.
@@ -235,8 +287,7 @@ class Settings(BaseSettings):
         """The secret key; on the embedded SQLite default one is made and kept beside the DB."""
         if self.secret_key is not None:
             value = self.secret_key.get_secret_value()
-            if (value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH
-                    or secret_bits(value) < MIN_SECRET_BITS):
+            if is_weak_secret(value):
                 raise ConfigError(
                     "HERALD_SECRET_KEY is too weak: use at least "
                     f"{MIN_SECRET_LENGTH} random characters, not a repeated few "
@@ -249,6 +300,17 @@ class Settings(BaseSettings):
                 "share it to read the stored tokens (e.g. `openssl rand -hex 32`)"
             )
         return _embedded_secret(self.sqlalchemy_url)
+
+
+    def resolved_old_secret_keys(self) -> list[str]:
+        """The keys before the current one, which still decrypt (none unless rotating)."""
+        return [key.get_secret_value() for key in self.old_secret_keys]
+
+
+def is_weak_secret(value: str) -> bool:
+    """A tutorial word, too short, or too few different characters."""
+    return (value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH
+            or secret_bits(value) < MIN_SECRET_BITS)
 
 
 def secret_bits(value: str) -> float:
@@ -292,6 +354,8 @@ def load_settings(**overrides: Any) -> Settings:
 
     try:
         return Settings(**overrides)
+    except SecretFileError as exc:
+        raise ConfigError(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(_problem(e) for e in exc.errors())
         raise ConfigError(problems) from None

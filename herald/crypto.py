@@ -5,25 +5,35 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 API_TOKEN_PREFIX = "hld_"
 
 
-class TokenCipher:
-    """Encrypts platform tokens with a key derived from HERALD_SECRET_KEY."""
+def _fernet(secret_key: str) -> Fernet:
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"herald social tokens v1"
+    ).derive(secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
 
-    def __init__(self, secret_key: str) -> None:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"herald social tokens v1"
-        ).derive(secret_key.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+class TokenCipher:
+    """Encrypts platform tokens with a key derived from HERALD_SECRET_KEY.
+
+    `old_keys` (HERALD_OLD_SECRET_KEYS) still decrypt what they encrypted; everything new
+    is encrypted with the current key, and `rotate` re-encrypts an old value with it.
+    """
+
+    def __init__(self, secret_key: str, old_keys: Sequence[str] = ()) -> None:
+        self._current = _fernet(secret_key)
+        self._fernet = MultiFernet([self._current, *(_fernet(k) for k in old_keys)])
 
     def encrypt(self, value: str) -> str:
-        return self._fernet.encrypt(value.encode()).decode()
+        return self._current.encrypt(value.encode()).decode()
 
     def decrypt(self, value: str) -> str:
         try:
@@ -31,8 +41,24 @@ class TokenCipher:
         except InvalidToken:
             raise ValueError(
                 "a stored token cannot be decrypted: HERALD_SECRET_KEY differs from the one "
-                "it was saved with"
+                "it was saved with (the key before it belongs in HERALD_OLD_SECRET_KEYS)"
             ) from None
+
+    def is_current(self, value: str) -> bool:
+        """Whether the current key encrypted `value` (else an old key did, or none)."""
+        try:
+            self._current.decrypt(value.encode())
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, value: str) -> str:
+        """`value` encrypted with the current key (decrypted with whichever key made it)."""
+        try:
+            return self._fernet.rotate(value.encode()).decode()
+        except InvalidToken:
+            raise ValueError("a stored value cannot be decrypted with HERALD_SECRET_KEY or "
+                             "any of HERALD_OLD_SECRET_KEYS") from None
 
 
 def new_api_token() -> str:

@@ -30,6 +30,20 @@ class Unauthorized(AppError):
     code = "unauthorized"
 
 
+class Forbidden(AppError):
+    """Your role does not allow this."""
+
+    status = 403
+    code = "forbidden"
+
+    def __init__(self, message: str | None = None, *, permission: str | None = None) -> None:
+        super().__init__(message)
+        #: The permission that is missing (also in the body's details).
+        self.permission = permission
+        if permission:
+            self.details = [{"permission": permission}]
+
+
 class NotFound(AppError):
     """Not found."""
 

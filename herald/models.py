@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
@@ -90,6 +91,9 @@ class Company(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Every account's posts by someone who may not schedule go to approval first.
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
 
 
 class ApiToken(Base):
@@ -104,6 +108,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the token may do (herald.permissions); tokens made before roles are owners.
+    role: Mapped[str] = mapped_column(String(20), default="owner", server_default="owner")
 
 
 class User(Base):
@@ -124,6 +130,10 @@ class User(Base):
     #: Web sessions carry the generation they began in; signing out or a new password
     #: adds one, which ends every session of this user on every server process.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Their role (herald.permissions); users made before roles are owners.
+    role: Mapped[str] = mapped_column(String(20), default="owner", server_default="owner")
+    #: The accounts they may use, when limited to some (None: every account).
+    account_ids: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class SocialAccount(Base):
@@ -141,6 +151,58 @@ class SocialAccount(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Set while a person paused the account's queue: its pending posts are held.
+    queue_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Posts by someone who may not schedule go to approval first.
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AccountSchedule(Base):
+    """An account's posting schedule: weekly slots, wall-clock times in `timezone`."""
+
+    __tablename__ = "account_schedules"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    #: [{"weekday": "mon", "time": "09:00", "category": None | "tips"}, …]
+    slots: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PostSeries(Base):
+    """A post made again and again: a recurrence rule, or an evergreen library entry.
+
+    Either way it is a template; each occurrence is an ordinary post (with its own queue
+    row) pointing back here by `posts.series_id`.
+    """
+
+    __tablename__ = "post_series"
+    __table_args__ = (Index("ix_post_series_company_kind", "company_id", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    #: "recurring" or "evergreen".
+    kind: Mapped[str] = mapped_column(String(20))
+    account_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_type: Mapped[str] = mapped_column(String(20))
+    caption: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Recurring: the RFC 5545 RRULE, its zone and first occurrence (UTC).
+    rule: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Occurrences up to this time are posts already (the rolling window's edge).
+    expanded_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Evergreen: the categories a slot may ask for.
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -169,6 +231,10 @@ class Post(Base):
     __table_args__ = (
         Index("ix_posts_company_created", "company_id", "created_at", "id"),
         Index("ix_posts_company_scheduled", "company_id", "scheduled_at"),
+        # One post per queue slot of an account (a split type's parts share it), and one
+        # per occurrence of a series: two racing planners cannot both make it.
+        UniqueConstraint("account_id", "queue_slot", "post_type"),
+        UniqueConstraint("series_id", "occurrence_at", "account_id", "post_type"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -195,6 +261,24 @@ class Post(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: A cancel that arrived while a worker held the post; honoured before the commit.
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How it was scheduled: None (a time given), "queue" (the account's next free slot),
+    #: "series" (an occurrence of a recurring series), "evergreen" (a refill).
+    origin: Mapped[str | None] = mapped_column(String(20))
+    #: The account's schedule slot the post holds (queued and evergreen posts), else None.
+    queue_slot: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    series_id: Mapped[str | None] = mapped_column(
+        ForeignKey("post_series.id", ondelete="SET NULL"))
+    #: The series occurrence (or evergreen slot) this post is.
+    occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Edited on its own: the series' edits no longer reach it.
+    detached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: One more at every edit: an approval names the revision it saw (a stale one is
+    #: refused), so an edit racing an approval is never published on the old approval.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why it was rejected (it went back to draft), for its author.
+    review_note: Mapped[str | None] = mapped_column(Text)
 
 
 class PostSchedule(Base):
@@ -221,6 +305,9 @@ class PostSchedule(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     #: Leases that ran out (worker crashed or hung); bounded so a poison post stops.
     rescues: Mapped[int] = mapped_column(Integer, default=0)
+    #: The end of the post's time budget for retries, set at its first retry (None until
+    #: then, and again after a person retries it): it gives up only once this has passed.
+    retry_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -443,3 +530,22 @@ class NotificationSend(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what, with the before and after: written in the transaction of the change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_company_at", "company_id", "at", "id"),
+                      Index("ix_audit_log_post_id", "post_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    #: No foreign keys: the log outlives the posts and accounts it names.
+    post_id: Mapped[str | None] = mapped_column(String(36))
+    account_id: Mapped[str | None] = mapped_column(String(36))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

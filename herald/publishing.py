@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
-from herald import events, logs, queue
+from herald import events, logs, metrics, queue
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
@@ -56,6 +57,8 @@ tokens = cast(Table, SocialToken.__table__)
 #: Phases after which a crash leaves the platform's state unknown.
 COMMIT_PHASES = frozenset({Phase.COMMITTING})
 PUBLISHED, RETRY, FAILED = AttemptOutcome.PUBLISHED, AttemptOutcome.RETRY, AttemptOutcome.FAILED
+#: Said while a post whose commit may be out waits for its next attempt.
+CHECK_BEFORE_RETRY = "Herald will check whether it went out before trying again."
 #: A first attempt's: nothing recorded yet.
 NO_HISTORY = History()
 
@@ -67,6 +70,10 @@ class Prepared:
     claim: Claim
     job: PublishJob | None = None
     outcome: Outcome | None = None
+    #: Its account's queue was paused after the post was queued: hand it back as held.
+    hold: bool = False
+    #: The post's platform, for the metrics of an outcome decided before publishing.
+    platform: str = "unknown"
 
 
 def load_jobs(
@@ -84,7 +91,7 @@ def load_jobs(
                        posts.c.media, posts.c.options, posts.c.scheduled_at,
                        accounts.c.id.label("account_id"), accounts.c.external_id,
                        accounts.c.name, accounts.c.state, accounts.c.state_reason,
-                       accounts.c.sandbox,
+                       accounts.c.sandbox, accounts.c.queue_paused_at,
                        tokens.c.access_token_enc, tokens.c.refresh_token_enc,
                        tokens.c.expires_at)
                 .join(accounts, accounts.c.id == posts.c.account_id)
@@ -105,21 +112,23 @@ def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
     if row is None:
         return Prepared(claim, outcome=Outcome(claim, FAILED, error_code="missing",
                                                error_message="The post no longer exists."))
+    if row.queue_paused_at is not None:
+        return Prepared(claim, hold=True)
     if row.state == "needs_reauth":
-        return Prepared(claim, outcome=Outcome(
+        return Prepared(claim, platform=row.platform, outcome=Outcome(
             claim, FAILED, error_code="needs_reauth",
             error_message=f"The account {row.name!r} must be reconnected before it can "
                           f"publish ({row.state_reason or 'its token is no longer valid'})."))
     if row.access_token_enc is None:
-        return Prepared(claim, outcome=Outcome(
+        return Prepared(claim, platform=row.platform, outcome=Outcome(
             claim, FAILED, error_code="no_token",
             error_message=f"The account {row.name!r} has no access token; reconnect it."))
     try:
         access = decrypt(row.access_token_enc)
         refresh = decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
     except ValueError as exc:
-        return Prepared(claim, outcome=Outcome(claim, FAILED, error_code="token_key",
-                                               error_message=str(exc)))
+        return Prepared(claim, platform=row.platform, outcome=Outcome(
+            claim, FAILED, error_code="token_key", error_message=str(exc)))
     account = AccountRef(id=row.account_id, platform=row.platform,
                          external_id=row.external_id, name=row.name, access_token=access,
                          refresh_token=refresh, token_expires_at=row.expires_at,
@@ -186,12 +195,22 @@ class Publishing:
     async def run(self, prepared: Prepared) -> Outcome:
         if prepared.outcome is not None or prepared.job is None:
             assert prepared.outcome is not None
+            metrics.attempt_finished(prepared.platform, prepared.outcome.kind,
+                                     error_code=prepared.outcome.error_code, seconds=None)
             return prepared.outcome
+        job = prepared.job
+        metrics.attempt_started(job.platform, attempt=job.attempt, run_at=job.run_at)
+        started = time.monotonic()
+        outcome = await self._run(prepared.claim, job)
+        metrics.attempt_finished(job.platform, outcome.kind, error_code=outcome.error_code,
+                                 seconds=time.monotonic() - started)
+        return outcome
+
+    async def _run(self, claim: Claim, job: PublishJob) -> Outcome:
         # An earlier commit may be out until reconciliation says otherwise: until then no
         # ending of this attempt may call the post `failed`.
-        progress = _Progress(self.queue, prepared.claim,
-                             unsettled=needs_reconciling(prepared.job.history))
-        job = replace(prepared.job, journal=Journal(progress.record))
+        progress = _Progress(self.queue, claim, unsettled=needs_reconciling(job.history))
+        job = replace(job, journal=Journal(progress.record))
         outcome = await self._attempt(job, progress)
         if not progress.seen:
             return outcome
@@ -214,8 +233,8 @@ class Publishing:
             if progress.phase in COMMIT_PHASES:
                 return Outcome(claim, RETRY, error_code="internal", unknown=True,
                                error_message=f"Herald failed while the post was being "
-                                             f"committed ({type(exc).__name__}); it will check "
-                                             "whether it went out before trying again.")
+                                             f"committed ({type(exc).__name__}).",
+                               next_step=CHECK_BEFORE_RETRY)
             said = logs.redact(f"{type(exc).__name__}: {exc}",  # its text may hold a URL
                                job.account.access_token, job.account.refresh_token)
             return Outcome(claim, RETRY, error_code="internal",
@@ -285,9 +304,9 @@ class Publishing:
         try:
             result = await publisher.reconcile(job)
         except OutcomeUnknownError as exc:
-            # Not settled yet (a 5xx on the check, say): try again later; once attempts
-            # run out the post becomes `unconfirmed` (see Outcome.unknown).
-            raise _NotYet(exc.message, code=exc.code) from None
+            # Not settled yet (a 5xx on the check, say): try again later; once its budget
+            # runs out the post becomes `unconfirmed` (see Outcome.unknown).
+            raise _NotYet(exc.message, code=exc.code, unreachable=exc.unreachable) from None
         return result
 
     async def _failed(self, claim: Claim, job: PublishJob, exc: PublishError,
@@ -303,14 +322,15 @@ class Publishing:
                 return _unconfirmed(claim, f"{exc.message} Its workers stopped "
                                            f"{MAX_RESCUES} times while publishing it.")
             return Outcome(claim, RETRY, error_code=code, unknown=True,
-                           not_before=_after(exc.retry_after),
-                           error_message=f"{exc.message} Herald will check again.")
+                           not_before=_after(exc.retry_after), error_message=exc.message,
+                           next_step="Herald will check again.",
+                           unreachable=exc.unreachable)
         if isinstance(exc, OutcomeUnknownError):
             # The platform may have the post. Never resend blindly: retry, and the next
             # attempt reconciles (checks the platform) before it sends anything.
             return Outcome(claim, RETRY, error_code=code, unknown=True,
-                           error_message=f"{exc.message} Herald will check whether it went "
-                                         "out before trying again.", phase=Phase.COMMITTING)
+                           error_message=exc.message, next_step=CHECK_BEFORE_RETRY,
+                           phase=Phase.COMMITTING, unreachable=exc.unreachable)
         if isinstance(exc, NeedsReauthError):
             await asyncio.to_thread(mark_needs_reauth, self.engine, job.account.id, exc.message)
         if unsettled and not isinstance(exc, TransientError):
@@ -334,7 +354,9 @@ class Publishing:
                 await asyncio.to_thread(back_off_account, self.engine, job.account.id,
                                         not_before)
             return Outcome(claim, RETRY, error_code=code, error_message=exc.message,
-                           not_before=not_before, phase=refused, unknown=unsettled)
+                           not_before=not_before, phase=refused, unknown=unsettled,
+                           unreachable=exc.unreachable,
+                           next_step=CHECK_BEFORE_RETRY if unsettled else None)
         return Outcome(claim, FAILED, error_code=code, error_message=exc.message)
 
 
@@ -352,8 +374,8 @@ class _NotYet(OutcomeUnknownError):
     """Reconciliation could not tell this time whether the post went out."""
 
     def __init__(self, message: str, *, code: str | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message, code=code)
+                 retry_after: float | None = None, unreachable: bool = False) -> None:
+        super().__init__(message, code=code, unreachable=unreachable)
         self.retry_after = retry_after
 
 

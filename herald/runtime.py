@@ -30,6 +30,9 @@ from herald.media.fetch import SafeFetcher
 from herald.notifications import NOTIFY_MAX_ATTEMPTS
 from herald.notifications.digest import make_digests
 from herald.notifications.fanout import NotifyPeople
+from herald.permissions import Role
+from herald.planning.loop import Planner
+from herald.platforms import versions
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.queue import Queue
@@ -74,9 +77,12 @@ class Herald:
         # Every entry point builds a Herald (the CLI, `app_from_env` under any ASGI server,
         # tests): from here on no log record of the process carries a secret.
         logs.install()
+        # An API version near its sunset is said at start (and by `herald doctor`).
+        versions.warn_at_start(settings)
         set_decode_limit(settings.max_concurrent_decodes)
         db = db or Database.from_settings(settings)
-        cipher = cipher or TokenCipher(settings.resolved_secret_key())
+        cipher = cipher or TokenCipher(settings.resolved_secret_key(),
+                                       settings.resolved_old_secret_keys())
         parts: dict[str, Any] = {"registry": registry or PublisherRegistry()}
         if platforms:
             parts = _platform_parts(settings, db, cipher, sandbox=sandbox, quick=quick)
@@ -96,12 +102,28 @@ class Herald:
         return Queue(self.db.engine, lease_seconds=s.lease_seconds,
                      retry_base_seconds=s.retry_base_seconds,
                      retry_max_seconds=s.retry_max_seconds,
+                     retry_budget_seconds=s.retry_budget_seconds,
+                     retry_unreachable_seconds=s.retry_unreachable_seconds,
                      platform_caps=s.platform_concurrency)
 
-    def context(self, company_id: str, *, actor: str | None = None) -> Context:
+    def context(self, company_id: str, *, actor: str | None = None,
+                role: Role = Role.OWNER, account_ids: frozenset[str] | None = None
+                ) -> Context:
+        """A use case's context; without a role, the owner's (the CLI, internal callers)."""
         return Context(company_id=company_id, cipher=self.cipher,
                        max_attempts=self.settings.max_attempts, actor=actor,
-                       checks=self.checks, sandbox=self.sandbox)
+                       checks=self.checks, sandbox=self.sandbox, role=role,
+                       account_ids=account_ids,
+                       series_window_days=self.settings.series_window_days)
+
+    def planner(self) -> Planner:
+        """The planning pass (series expanded, empty slots refilled) with its settings."""
+        s = self.settings
+        return Planner(self.db, lambda company_id: self.context(company_id, actor="planner"),
+                       window=timedelta(days=s.series_window_days),
+                       lead=timedelta(minutes=s.evergreen_lead_minutes),
+                       gap=timedelta(days=s.evergreen_min_gap_days),
+                       changed=self.queue_changed)
 
     def unit_of_work(self) -> AbstractContextManager[Session]:
         """A transaction for a use case that writes: commits, then wakes the worker."""
@@ -114,7 +136,8 @@ class Herald:
         options: dict[str, Any] = dict(
             concurrency=s.worker_concurrency, batch_size=s.worker_batch_size,
             poll_interval=s.poll_interval, rescue_interval=s.rescue_interval,
-            shutdown_grace=s.shutdown_grace,
+            shutdown_grace=s.shutdown_grace, planner=self.planner(),
+            planning_interval=s.planning_interval,
         )
         options.update(overrides)
         worker_id = worker_id or default_worker_id()

@@ -74,11 +74,11 @@ class Sandbox:
             return {external for (_, external), owner in self._owners.items()
                     if owner == company_id}
 
-    def page(self, company_id: str, focus: str | None) -> str:
-        """The sandbox page: what the fake received for this company's accounts only."""
-        from herald.platforms.fake.page import render_page
+    def table(self, company_id: str, focus: str | None) -> str:
+        """The page's note and table only, for Herald's own page around it."""
+        from herald.platforms.fake.page import render_table
 
-        return render_page(self.state, focus, accounts=self.accounts_of(company_id))
+        return render_table(self.state, focus, accounts=self.accounts_of(company_id))
 
     def load(self, db: Database, cipher: TokenCipher) -> int:
         """Re-register the sandbox accounts kept in the database (the fake forgets on exit)."""

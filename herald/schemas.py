@@ -140,7 +140,51 @@ class AccountOut(BaseModel):
     backoff_until: datetime | None = None
     token_expires_at: datetime | None = None
     sandbox: bool = False
+    #: Set while the account's queue is paused (its posts are held).
+    queue_paused_at: datetime | None = None
+    #: Posts by a role that may not schedule go to approval first.
+    requires_approval: bool = False
     created_at: datetime
+
+
+class AccountPatch(Strict):
+    requires_approval: bool | None = None
+
+
+class CompanyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    timezone: str
+    #: Every account's posts by a role that may not schedule go to approval first.
+    requires_approval: bool = False
+
+
+class CompanyPatch(Strict):
+    requires_approval: bool | None = None
+
+
+class RecurrenceIn(Strict):
+    """A recurring post: an RFC 5545 RRULE read in `timezone`, starting at run_at."""
+
+    rule: str = Field(min_length=1, max_length=1000, examples=["FREQ=WEEKLY;BYDAY=MO"])
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Berlin"])
+    until: datetime | None = None
+    count: int | None = Field(default=None, ge=1, le=10_000)
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("until needs a timezone, e.g. 2027-06-30T23:59:00+02:00")
+        return None if value is None else in_utc_range(value, "until")
+
+
+class EvergreenIn(Strict):
+    """An evergreen library entry: it refills empty slots of its accounts' schedules."""
+
+    categories: list[str] = Field(default_factory=list, max_length=20)
 
 
 class PostCreate(Strict):
@@ -150,12 +194,19 @@ class PostCreate(Strict):
     caption: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     options: dict[str, Any] = Field(default_factory=dict)
-    run_at: datetime | Literal["now"] | None = None
+    #: A time, "now", or "next_slot": each account's next free slot of its schedule.
+    run_at: datetime | Literal["now", "next_slot"] | None = None
     draft: bool = False
+    #: Make the post again and again: occurrences become posts a rolling window ahead.
+    recurrence: RecurrenceIn | None = None
+    #: Keep it in the evergreen library instead (no run_at): it refills empty slots.
+    evergreen: EvergreenIn | None = None
 
     @field_validator("run_at", mode="before")
     @classmethod
     def _run_at(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "next_slot":
+            return "next_slot"
         return None if value is None else parse_run_at(value)
 
     @field_validator("options")
@@ -170,9 +221,21 @@ class PostCreate(Strict):
     def _targets(self) -> PostCreate:
         if (self.account_id is None) == (self.account_ids is None):
             raise ValueError("give either account_id or account_ids (one post per account)")
+        if self.evergreen is not None:
+            if self.run_at is not None or self.draft or self.recurrence is not None:
+                raise ValueError("an evergreen post has no run_at, draft or recurrence: "
+                                 "it refills empty slots of its accounts' schedules")
+            return self
+        if self.recurrence is not None and (self.draft or not isinstance(self.run_at,
+                                                                           datetime)):
+            raise ValueError("a recurring post needs run_at, the time of its first "
+                             "occurrence (not now, next_slot or a draft)")
         if self.run_at is None and not self.draft:
-            raise ValueError('run_at is required (an ISO 8601 time with timezone, or "now") '
-                             "unless draft is true")
+            raise ValueError('run_at is required (an ISO 8601 time with timezone, "now" or '
+                             '"next_slot") unless draft is true')
+        if self.run_at == "next_slot" and self.draft:
+            raise ValueError('a draft holds no queue slot; leave out run_at "next_slot" or '
+                             "draft")
         return self
 
     @property
@@ -187,9 +250,10 @@ class PostPatch(Strict):
     options: dict[str, Any] | None = None
     run_at: datetime | Literal["now"] | None = None
 
-    _run_at = field_validator("run_at", mode="before")(
-        PostCreate._run_at.__func__  # type: ignore[attr-defined]
-    )
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _run_at(cls, value: Any) -> Any:
+        return None if value is None else parse_run_at(value)
     _options = field_validator("options")(
         PostCreate._options.__func__  # type: ignore[attr-defined]
     )
@@ -231,6 +295,22 @@ class PostOut(BaseModel):
     published_at: datetime | None
     #: Set when a cancel arrived while the post was being published.
     cancel_requested_at: datetime | None = None
+    #: How it was scheduled: null (a time given), "queue" (a slot of the account's
+    #: schedule), "series" (an occurrence of a recurring series), "evergreen" (a refill).
+    origin: str | None = None
+    #: The slot of the account's schedule it holds (queued and evergreen posts).
+    queue_slot: datetime | None = None
+    series_id: str | None = None
+    #: An occurrence edited on its own: its series' edits no longer reach it.
+    detached: bool = False
+    #: Who wrote it: "web:<email>", "token:<prefix>", "cli".
+    created_by: str | None = None
+    #: One more at every edit; an approval may name the revision it saw.
+    revision: int = 0
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    #: Why it was rejected, or that its time passed while it waited for approval.
+    review_note: str | None = None
 
 
 class PostDetail(PostOut):

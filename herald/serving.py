@@ -14,16 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from herald import logs
+from herald import logs, metrics
 
 log = logging.getLogger("uvicorn.error")
 
@@ -105,9 +108,23 @@ class _Child:
         self.channel.close()
 
 
-def serve(config: uvicorn.Config, workers: int) -> None:
+def serve(config: uvicorn.Config, workers: int, *, metrics_dir: Path | None = None) -> None:
     """Listen on config.host:config.port and serve with `workers` processes until a
-    SIGINT or SIGTERM; a second signal stops the processes at once."""
+    SIGINT or SIGTERM; a second signal stops the processes at once.
+
+    The processes count their metrics in `metrics_dir` (a temporary folder if None), so
+    /metrics on any of them answers for all.
+    """
+    folder = metrics_dir or Path(tempfile.mkdtemp(prefix="herald-metrics-"))
+    metrics.prepare_multiprocess(folder)
+    try:
+        _serve(config, workers)
+    finally:
+        if metrics_dir is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(config: uvicorn.Config, workers: int) -> None:
     listener = socket.create_server((config.host, config.port), backlog=config.backlog)
     listener.settimeout(CHECK_EVERY)
     stopping = threading.Event()
@@ -157,6 +174,8 @@ def _replace_dead(children: list[_Child], config: uvicorn.Config) -> None:
             continue
         log.warning("server process %s exited with code %s; starting another",
                     child.process.pid, child.process.exitcode)
+        if child.process.pid is not None:
+            metrics.process_exited(child.process.pid)
         child.close()
         children[i] = _Child(config)
 

@@ -21,6 +21,9 @@ class PostStatus(StrEnum):
     CANCELLED = "cancelled"
     #: Herald cannot tell whether the platform accepted it: a person must look.
     UNCONFIRMED = "unconfirmed"
+    #: Written by a role that may not schedule, for an account (or company) that requires
+    #: approval: not in the queue until an approver approves it (herald.services.approvals).
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 class QueueStatus(StrEnum):
@@ -31,6 +34,12 @@ class QueueStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Its account's queue is paused: no worker claims it until the queue is resumed.
+    HELD = "held"
+
+
+#: Queue rows that wait to be claimed, or would if their account's queue ran.
+WAITING = frozenset({QueueStatus.PENDING, QueueStatus.HELD})
 
 
 class Phase(StrEnum):
@@ -66,8 +75,11 @@ class AttemptOutcome(StrEnum):
 #: pending and processing; services make those a person asks for (schedule a draft,
 #: cancel, retry).
 POST_TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
-    PostStatus.DRAFT: frozenset({PostStatus.PENDING}),
-    PostStatus.PENDING: frozenset({PostStatus.PROCESSING, PostStatus.CANCELLED}),
+    PostStatus.DRAFT: frozenset({PostStatus.PENDING, PostStatus.AWAITING_APPROVAL}),
+    PostStatus.PENDING: frozenset({
+        PostStatus.PROCESSING, PostStatus.CANCELLED,
+        PostStatus.AWAITING_APPROVAL,  # edited by someone whose edits need approval
+    }),
     PostStatus.PROCESSING: frozenset({
         PostStatus.PENDING,  # a retry, a lease rescued, a claim handed back
         PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.UNCONFIRMED,
@@ -77,13 +89,16 @@ POST_TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
     PostStatus.FAILED: frozenset({PostStatus.PENDING, PostStatus.CANCELLED}),
     PostStatus.CANCELLED: frozenset(),
     PostStatus.UNCONFIRMED: frozenset({PostStatus.PENDING, PostStatus.CANCELLED}),
+    # Approved (queued), rejected (back to draft with the reason), or cancelled.
+    PostStatus.AWAITING_APPROVAL: frozenset({PostStatus.PENDING, PostStatus.DRAFT,
+                                             PostStatus.CANCELLED}),
 }
 
 #: A post in one of these is over: nothing will publish it unless a person retries it.
 FINISHED = frozenset({PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED,
                       PostStatus.UNCONFIRMED})
 #: A person may still edit or reschedule a post in one of these.
-EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.PENDING})
+EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.PENDING, PostStatus.AWAITING_APPROVAL})
 
 
 def can_move(old: str, new: str) -> bool:

@@ -219,6 +219,11 @@ def mib(size: int) -> str:
 
 
 def mb(size: int) -> str:
+    """A size in the platforms' decimal units: "75 KB", "3.2 MB" (never "0.1 MB")."""
+    if size < 1000:
+        return f"{size} bytes"
+    if size < MB:
+        return f"{size / 1000:.0f} KB"
     return f"{size / MB:.1f} MB"
 
 

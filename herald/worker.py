@@ -16,14 +16,16 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
+from herald import metrics
 from herald import queue as q
 from herald.crypto import TokenCipher
 from herald.db import Database
 from herald.models import utcnow
+from herald.planning.loop import Planner
 from herald.platforms.base import PublisherRegistry
 from herald.publishing import Prepared, Publishing, load_jobs
 from herald.queue import Claim, Outcome, Queue
-from herald.statuses import AttemptOutcome
+from herald.statuses import AttemptOutcome, QueueStatus
 from herald.tokens import TokenRefresher
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ class Worker:
         listen: bool = True,
         refresher: TokenRefresher | None = None,
         sidecars: Sequence[Sidecar] = (),
+        planner: Planner | None = None,
+        planning_interval: float = 60.0,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -157,6 +161,8 @@ class Worker:
         self.wakeup = wakeup or Wakeup()
         self.listen = listen and db.dialect == "postgresql"
         self.sidecars = tuple(sidecars)
+        self.planner = planner
+        self.planning_interval = planning_interval
         self._slots = asyncio.Semaphore(concurrency)
         self._held: dict[str, Claim] = {}
         self._started: set[str] = set()
@@ -204,6 +210,10 @@ class Worker:
         if not until_idle:
             background += [asyncio.create_task(s.run(lambda: self.wakeup.live),
                                            name="sidecar") for s in self.sidecars]
+        if self.planner is not None and until_idle:
+            await self._plan()  # cron mode: one pass, then publish what it made due
+        elif self.planner is not None:
+            background.append(asyncio.create_task(self._planning_loop(), name="planning"))
         try:
             await self._claim_loop(until_idle)
             if until_idle:
@@ -307,8 +317,16 @@ class Worker:
             for claim in claims:
                 self._held.pop(claim.post_id, None)
             raise
+        # A create that raced a pause queued its post as pending: held here instead.
+        holds = [item.claim for item in prepared if item.hold]
+        if holds:
+            await asyncio.to_thread(self.queue.release, holds, now=self.clock(),
+                                    status=QueueStatus.HELD)
+            for claim in holds:
+                self._held.pop(claim.post_id, None)
         for item in prepared:
-            self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
+            if not item.hold:
+                self._tasks[item.claim.post_id] = asyncio.create_task(self._publish(item))
 
     async def _publish(self, item: Prepared) -> None:
         async with self._slots:
@@ -406,10 +424,26 @@ class Worker:
             log.warning("rescue sweep failed: %s", exc)
             return
         if rescued:
+            metrics.leases_rescued(rescued)
             log.warning("rescued %d posts whose worker stopped renewing its lease", rescued)
             self.summary.rescued += rescued
             self.totals.rescued += rescued
             self.wakeup()
+
+    async def _planning_loop(self) -> None:
+        """Expand series and refill empty slots every planning_interval seconds."""
+        while True:
+            await self._plan()
+            await asyncio.sleep(self.planning_interval)
+
+    async def _plan(self) -> None:
+        assert self.planner is not None
+        try:
+            await asyncio.to_thread(self.planner.run_once, self.clock())
+        except Exception:
+            # The database went away, or a bug: the next pass tries again; publishing
+            # goes on meanwhile.
+            log.exception("planning pass failed")
 
     async def _listen_loop(self) -> None:
         delay = 1.0

@@ -208,7 +208,8 @@ def database_url(migrated_database: MigratedDatabase, tmp_path: Path) -> str:
 def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         database_url=database_url, secret_key=SECRET, retry_base_seconds=0.05,
-        retry_max_seconds=1.0, poll_interval=0.2, rescue_interval=0.5, lease_seconds=30.0,
+        retry_max_seconds=1.0, retry_unreachable_seconds=0.05, poll_interval=0.2,
+        rescue_interval=0.5, lease_seconds=30.0,
         shutdown_grace=5.0, allow_private_media_urls=True,
     )
     values.update(overrides)

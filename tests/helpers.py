@@ -86,3 +86,26 @@ def make_due(herald: Herald, post_ids: list[str], *, at: datetime | None = None)
     with herald.db.engine.begin() as conn:
         conn.execute(queue.schedule.update().where(queue.schedule.c.post_id.in_(post_ids))
                      .values(run_at=when))
+
+
+def run_together(count: int, target: Callable[[int], Any]) -> None:
+    """Call target(0) … target(count - 1) in threads that start at once; raise what any
+    of them raised."""
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def run(n: int) -> None:
+        try:
+            start.wait()
+            target(n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors

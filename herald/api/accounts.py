@@ -8,9 +8,9 @@ from herald import services
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.models import SocialAccount, SocialToken
-from herald.schemas import AccountCreate, AccountOut, AccountTokenUpdate
+from herald.schemas import AccountCreate, AccountOut, AccountPatch, AccountTokenUpdate
 
-router = APIRouter(prefix="/accounts", tags=["accounts"], responses=documented(401, 422))
+router = APIRouter(prefix="/accounts", tags=["accounts"], responses=documented(401, 403, 422))
 
 
 def account_out(account: SocialAccount, token: SocialToken | None) -> AccountOut:
@@ -36,6 +36,18 @@ def list_accounts(herald: HeraldDep, ctx: ContextDep) -> list[AccountOut]:
 def get_account(account_id: str, herald: HeraldDep, ctx: ContextDep) -> AccountOut:
     with herald.db.session() as session:
         account = services.get_account(session, ctx, account_id)
+        return account_out(account, services.account_token(session, account.id))
+
+
+@router.patch("/{account_id}", responses=documented(400, 404, 413))
+def update_account(account_id: str, data: AccountPatch, herald: HeraldDep,
+                   ctx: ContextDep) -> AccountOut:
+    """The account's settings: `{"requires_approval": true}` sends posts by roles that may
+    not schedule to approval first."""
+    with herald.unit_of_work() as session:
+        account = services.update_account_settings(
+            session, ctx, account_id, requires_approval=data.requires_approval)
+        session.flush()
         return account_out(account, services.account_token(session, account.id))
 
 

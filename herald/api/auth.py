@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from herald import services
 from herald.crypto import hash_api_token
@@ -26,17 +27,21 @@ TOKEN_CACHE_SECONDS = 2.0
 TOKEN_CACHE_SIZE = 1024
 
 
-class TokenCache:
-    """Token hash -> (company id, trusted until); used from the event loop's thread only."""
+T = TypeVar("T")
+
+
+class TokenCache(Generic[T]):
+    """Token hash -> (the token's caller, trusted until); used from the event loop's thread
+    only. The API remembers an `ApiCaller` (company, role, actor) per token."""
 
     def __init__(self, ttl: float = TOKEN_CACHE_SECONDS, size: int = TOKEN_CACHE_SIZE,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl, self.size, self.clock = ttl, size, clock
-        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._pending: dict[str, asyncio.Future[str]] = {}
+        self._entries: OrderedDict[str, tuple[T, float]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[T]] = {}
 
-    async def company_id(self, token: str, lookup: Callable[[str], Awaitable[str]]) -> str:
-        """The token's company, remembered or looked up (raises what `lookup` raises)."""
+    async def company_id(self, token: str, lookup: Callable[[str], Awaitable[T]]) -> T:
+        """The token's caller, remembered or looked up (raises what `lookup` raises)."""
         key = cache_key(token)
         found = self.get(key)
         if found is not None:
@@ -51,12 +56,12 @@ class TokenCache:
         # Shielded: a caller that goes away must not cancel the others' lookup.
         return await asyncio.shield(pending)
 
-    def _settle(self, key: str, done: asyncio.Future[str]) -> None:
+    def _settle(self, key: str, done: asyncio.Future[T]) -> None:
         self._pending.pop(key, None)
         if not done.cancelled() and done.exception() is None:
             self.put(key, done.result())
 
-    def get(self, token_hash: str) -> str | None:
+    def get(self, token_hash: str) -> T | None:
         entry = self._entries.get(token_hash)
         if entry is None:
             return None
@@ -66,15 +71,15 @@ class TokenCache:
         self._entries.move_to_end(token_hash)
         return entry[0]
 
-    def put(self, token_hash: str, company_id: str) -> None:
-        self._entries[token_hash] = (company_id, self.clock() + self.ttl)
+    def put(self, token_hash: str, caller: T) -> None:
+        self._entries[token_hash] = (caller, self.clock() + self.ttl)
         self._entries.move_to_end(token_hash)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
 
-def lookup(db: Database, token: str) -> str:
-    """The company id of a bearer token, from the database (raises Unauthorized)."""
+def lookup(db: Database, token: str) -> services.ApiCaller:
+    """Who a bearer token speaks for, from the database (raises Unauthorized)."""
     with db.session() as session:
         return services.authenticate(session, token)
 

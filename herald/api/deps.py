@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from herald import services
 from herald.api import auth
-from herald.bodies import COMPANY_KEY
+from herald.bodies import CALLER_KEY
 from herald.errors import Invalid, Unauthorized
 from herald.runtime import Herald
 from herald.services import Context
@@ -24,8 +25,8 @@ async def get_herald(request: Request) -> Herald:
 HeraldDep = Annotated[Herald, Depends(get_herald)]
 
 
-def get_token_cache(request: Request) -> auth.TokenCache:
-    cache: auth.TokenCache = request.app.state.token_cache
+def get_token_cache(request: Request) -> auth.TokenCache[services.ApiCaller]:
+    cache: auth.TokenCache[services.ApiCaller] = request.app.state.token_cache
     return cache
 
 
@@ -44,13 +45,13 @@ async def get_context(request: Request, herald: HeraldDep) -> Context:
             raise Invalid(f"{name} contains a NUL character (%00), which no value in Herald "
                           "has")
 
-    async def lookup(token: str) -> str:
+    async def lookup(token: str) -> services.ApiCaller:
         return await run_in_threadpool(auth.lookup, herald.db, token)
 
     # BodyGuard checked the token of a request with a body already, before reading it.
-    checked: str | None = request.scope.get(COMPANY_KEY)
-    company_id = checked or await get_token_cache(request).company_id(token, lookup)
-    return herald.context(company_id, actor="api")
+    checked: services.ApiCaller | None = request.scope.get(CALLER_KEY)
+    caller = checked or await get_token_cache(request).company_id(token, lookup)
+    return herald.context(caller.company_id, actor=caller.actor, role=caller.role)
 
 
 ContextDep = Annotated[Context, Depends(get_context)]

@@ -35,6 +35,7 @@ class ErrorOut(BaseModel):
 _MEANINGS = {
     400: "The body is not valid JSON (or not a readable form)",
     401: "No valid API token: send `Authorization: Bearer <token>`",
+    403: "Your role lacks a permission; `message` names it",
     404: "No such account or post in this company",
     409: "Not in a state that allows this",
     413: "The body is larger than Herald accepts (HERALD_MAX_JSON_BYTES, uploads "
@@ -68,7 +69,9 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{where} is required"
     if kind == "literal_error":
         return f"{where}: {msg}".replace("Input should be", "must be")
-    return f"{where}: {msg}" if where else msg
+    # Herald's own validators name the field ("run_at 'x' has no timezone"): say it once.
+    named = bool(loc) and msg.startswith((loc[-1], loc[-1].replace("_", " ")))
+    return f"{where}: {msg}" if where and not named else msg
 
 
 def unstorable(exc: DataError) -> str:

@@ -22,7 +22,8 @@ from herald.services import idempotency
 from herald.services.idempotency import Verdict
 
 #: The POST routes that take the header (the contract: posts, import, accounts).
-IDEMPOTENT_PATHS = frozenset({"/api/v1/posts", "/api/v1/posts/import", "/api/v1/accounts"})
+IDEMPOTENT_PATHS = frozenset({"/api/v1/posts", "/api/v1/posts/import", "/api/v1/accounts",
+                              "/api/v1/series"})
 #: How long a retry waits for a first request with its key that is still running.
 WAIT_SECONDS = 10.0
 #: Old keys are purged by the requests that bring keys, at most this often per process.

@@ -13,7 +13,7 @@ from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.errors import Invalid
 
-router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 422))
+router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 403, 422))
 
 _BODY = {"content": {
     "text/csv": {"schema": {"type": "string"}, "example":

@@ -10,12 +10,12 @@ from herald import services
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 
-router = APIRouter(prefix="/media", tags=["media"], responses=documented(401, 422))
+router = APIRouter(prefix="/media", tags=["media"], responses=documented(401, 403, 422))
 
 
 @router.post("", status_code=201, responses=documented(400, 413))
 async def upload_media(file: UploadFile, herald: HeraldDep, ctx: ContextDep) -> dict[str, Any]:
     """Store one file; use the returned `url` and `type` in a post's `media`."""
-    stored = await services.store_upload(herald.media_store, file,
+    stored = await services.store_upload(herald.media_store, file, ctx=ctx,
                                          max_bytes=herald.settings.media_max_upload_bytes)
     return stored.as_dict()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.errors import Invalid
 from herald.schemas import (
+    Platform,
     PostCreate,
     PostDetail,
     PostOut,
@@ -22,12 +23,15 @@ from herald.schemas import (
     parse_run_at,
 )
 
-router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 422))
+router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(401, 403, 422))
 
 
 class PostsCreated(BaseModel):
     group_id: str
     items: list[PostOut]
+    #: A recurring create: its series (GET /api/v1/series/{id}); the items are its
+    #: occurrences within HERALD_SERIES_WINDOW_DAYS.
+    series_id: str | None = None
 
 
 class ScheduleDraft(BaseModel):
@@ -38,10 +42,14 @@ class ScheduleDraft(BaseModel):
 # route takes a thread hop for the route and another for validating its response.
 @router.post("", status_code=201, responses=documented(400, 404, 413))
 async def create_posts(data: PostCreate, herald: HeraldDep, ctx: ContextDep) -> PostsCreated:
+    if data.evergreen is not None:
+        raise Invalid("an evergreen post goes into the library with POST /api/v1/series; "
+                      "it refills empty slots later")
+
     def create() -> PostsCreated:
         with herald.unit_of_work() as session:
             posts = services.create_posts(session, ctx, data)
-            return PostsCreated(group_id=posts[0].group_id,
+            return PostsCreated(group_id=posts[0].group_id, series_id=posts[0].series_id,
                                 items=[PostOut.model_validate(p) for p in posts])
 
     return await run_in_threadpool(create)
@@ -65,17 +73,22 @@ async def list_posts(
     ctx: ContextDep,
     status: Annotated[list[str] | None, Query()] = None,
     account_id: str | None = None,
-    platform: str | None = None,
+    # An enum in the schema: an unknown platform is a 422, never an empty list.
+    platform: Platform | None = None,
     group_id: str | None = None,
     run_from: Annotated[str | None, Query(alias="from")] = None,
     run_to: Annotated[str | None, Query(alias="to")] = None,
     q: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[Literal["created", "time"], Query(
+        description="created: newest made first (the default); time: latest scheduled "
+                    "time first (a draft by when it was made)")] = "created",
 ) -> PostPage:
     filters = services.PostFilters(
         status=services.status_filter(status), account_id=account_id, platform=platform,
         group_id=group_id, run_from=_time(run_from, "from"), run_to=_time(run_to, "to"), search=q,
+        sort=sort,
     )
 
     def page() -> PostPage:
@@ -100,10 +113,14 @@ def update_post(post_id: str, patch: PostPatch, herald: HeraldDep, ctx: ContextD
 @router.post("/{post_id}/schedule", responses=documented(400, 404, 409, 413))
 def schedule_draft(post_id: str, body: ScheduleDraft, herald: HeraldDep,
                    ctx: ContextDep) -> PostOut:
-    try:
-        run_at = parse_run_at(body.run_at)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
+    run_at: datetime | str
+    if body.run_at.strip().lower() == "next_slot":
+        run_at = "next_slot"  # the account's next free slot, as on create
+    else:
+        try:
+            run_at = parse_run_at(body.run_at)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
     with herald.unit_of_work() as session:
         return PostOut.model_validate(services.schedule_draft(session, ctx, post_id, run_at))
 

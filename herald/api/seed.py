@@ -13,9 +13,9 @@ from herald import services
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
 from herald.errors import Invalid
-from herald.schemas import PostCreate, PostOut, PostPage
+from herald.schemas import Platform, PostCreate, PostOut, PostPage
 
-router = APIRouter(tags=["seed aliases"], responses=documented(401, 422))
+router = APIRouter(tags=["seed aliases"], responses=documented(401, 403, 422))
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -45,7 +45,8 @@ async def schedule_post(
         raise Invalid(shape)
     for upload in files or []:
         stored = await services.store_upload(
-            herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
+            herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes,
+            ctx=ctx)
         media.append({"url": stored.url, "type": stored.type})
     try:
         data = PostCreate(account_ids=targets or None, post_type=post_type,
@@ -73,7 +74,7 @@ async def scheduled_posts(
     ctx: ContextDep,
     status: Annotated[list[str] | None, Query()] = None,
     account_id: str | None = None,
-    platform: str | None = None,
+    platform: Platform | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PostPage:

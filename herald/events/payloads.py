@@ -17,7 +17,7 @@ def describe(session: Session, kind: str, subject_id: str
              ) -> tuple[str, dict[str, Any]] | None:
     """(company id, data) for an event; None when its subject is gone (deleted since)."""
     subject, _, _ = kind.partition(".")
-    if subject == "post":
+    if subject in ("post", "approval"):
         post = session.get(Post, subject_id)
         if post is None:
             return None

@@ -125,7 +125,7 @@ class EventRunner:
         """Until cancelled: a cycle, then sleep until the next due time or a wake-up.
 
         `live` says whether a LISTEN connection is up: then events and deliveries wake
-        this runner as they are inserted (a trigger NOTIFYs, migration 0011) and an idle
+        this runner as they are inserted (a trigger NOTIFYs, migration 0014) and an idle
         runner sends nothing; without one it polls every HERALD_OUTBOX_POLL_SECONDS.
         """
         try:

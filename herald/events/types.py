@@ -13,6 +13,10 @@ class EventType(StrEnum):
     POST_UNCONFIRMED = "post.unconfirmed"
     POST_CANCELLED = "post.cancelled"
     ACCOUNT_NEEDS_REAUTH = "account.needs_reauth"
+    #: A post awaits approval (created, scheduled or edited by someone who needs it).
+    APPROVAL_REQUESTED = "approval.requested"
+    #: A post awaiting approval was approved (now pending) or rejected (back to draft).
+    APPROVAL_DECIDED = "approval.decided"
     #: A webhook whose receiver kept failing was turned off.
     WEBHOOK_DISABLED = "webhook.disabled"
     #: Only sent by `POST /api/v1/webhooks/{id}/ping`, to that webhook.

@@ -57,7 +57,7 @@ class Accounts:
 
     def zone(self, account_id: str) -> tuple[str, str]:
         """The time zone a local time of this account is read in, and where it came from."""
-        # Accounts may gain a time zone (their posting schedule's); until then, the company's.
+        # An account's time zone is its posting schedule's; without one, the company's.
         own = getattr(self.by_id[account_id], "timezone", None)
         if own:
             return own, "the account's time zone"

@@ -110,9 +110,10 @@ def _check(url: str, *, allow_private: bool, resolve: Resolver | None) -> Checke
         # Every address, not just the first: a name may answer one public and one private.
         for address in addresses:
             if not is_public_address(address):
+                # "127.0.0.1 is a loopback address", not "127.0.0.1 is 127.0.0.1, a …".
+                said = _describe(address).removeprefix(f"{parsed.host}, ")
                 raise PrivateAddressError(
-                    f"Media URLs must point to the public internet; {parsed.host} is "
-                    f"{_describe(address)}."
+                    f"Media URLs must point to the public internet; {parsed.host} is {said}."
                 )
     return CheckedURL(url=parsed, addresses=addresses)
 

@@ -52,6 +52,20 @@ def _compose(kind: str, data: dict[str, Any], base: str) -> tuple[str, list[str]
                 f"{caption} is live on {where}: {data.get('permalink') or link}"])
         return (f"A {where} post was cancelled", [f"{caption} will not be published.",
                                                   link])
+    if kind in (EventType.APPROVAL_REQUESTED, EventType.APPROVAL_DECIDED):
+        where = _platform(data.get("platform"))
+        link = f"{base}/posts/{data.get('id')}"
+        caption = _quote(data.get("caption"))
+        if kind == EventType.APPROVAL_REQUESTED:
+            return (f"A {where} post awaits approval", [
+                f"{caption} by {data.get('created_by') or 'a member'} waits for an approver.",
+                f"Approve or reject it: {base}/approvals"])
+        if data.get("status") == "draft":
+            return (f"A {where} post was rejected", [
+                f"{caption} went back to draft: {data.get('review_note') or ''}".strip(),
+                link])
+        return (f"A {where} post was approved", [
+            f"{caption} was approved by {data.get('approved_by') or 'an approver'}.", link])
     if kind == EventType.ACCOUNT_NEEDS_REAUTH:
         where = _platform(data.get("platform"))
         return (f"Reconnect {data.get('name')} ({where})", [

@@ -55,9 +55,13 @@ class PublishError(Exception):
     #: Set by the client when the platform advises keeping the account away a while.
     pause: AccountPause | None = None
 
-    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 unreachable: bool = False) -> None:
         self.message = message or (self.__doc__ or "Publishing failed.").strip()
         self.code = code
+        #: The platform could not be reached (a network failure, a timeout, a 5xx): what
+        #: the queue counts towards a platform being down, not a refusal of this post.
+        self.unreachable = unreachable
         super().__init__(self.message)
 
 
@@ -72,8 +76,9 @@ class TransientError(PublishError):
         *,
         code: str | None = None,
         retry_after: float | None = None,
+        unreachable: bool = False,
     ) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, unreachable=unreachable)
         self.retry_after = retry_after
 
 

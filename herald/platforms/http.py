@@ -41,9 +41,9 @@ def transport_error(exc: httpx.TransportError, *, platform: str, commit: bool) -
     if commit and not not_sent:
         return OutcomeUnknownError(f"{platform} did not answer the publishing call ({what}: "
                                    f"{type(exc).__name__}); the post may or may not be out.",
-                                   code=code)
+                                   code=code, unreachable=True)
     return TransientError(f"Could not reach {platform} ({what}: {type(exc).__name__}).",
-                          code=code)
+                          code=code, unreachable=True)
 
 
 async def download(fetcher: SafeFetcher, url: str) -> IO[bytes]:

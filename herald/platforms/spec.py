@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.graph.fake import GraphRouter
+    from herald.platforms.versions import ApiVersion
     from herald.validation import DraftPost
 
 
@@ -125,3 +126,5 @@ class PlatformSpec:
     refresh: TokenRefresh | None = None
     connect: ConnectSpec | None = None
     fake: FakeSpec | None = None
+    #: The API version the settings pick and its sunset (herald.platforms.versions).
+    api_version: Callable[[Settings], ApiVersion] | None = None

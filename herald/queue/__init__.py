@@ -37,12 +37,14 @@ from herald.queue.store import (
     enqueue,
     enqueue_many,
     forget_account,
+    forget_posts,
     lock_for_edit,
     next_run_at,
     notify,
     queue_status,
     requeue,
     reschedule,
+    withdraw,
 )
 from herald.queue.tables import attempts_t, posts, schedule
 
@@ -51,8 +53,9 @@ __all__ = [
     "UNKNOWN_ENDINGS", "AttemptOutcome", "CancelRequested", "Claim", "Dialect", "History",
     "Horizon", "LeaseLost", "Outcome", "Phase", "Queue", "among", "attempts_t",
     "backoff_seconds", "cancel", "defer_account", "dialect_for", "dismiss", "enqueue",
-    "enqueue_many", "forget_account", "listen", "lock_for_edit", "next_run_at", "notify",
-    "posts", "queue_status", "requeue", "reschedule", "schedule",
+    "enqueue_many", "forget_account", "forget_posts", "listen", "lock_for_edit",
+    "next_run_at", "notify", "posts", "queue_status", "requeue", "reschedule", "schedule",
+    "withdraw",
 ]
 
 

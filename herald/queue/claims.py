@@ -54,3 +54,10 @@ class Outcome:
     #: A retry whose last commit may have gone out: the next attempt reconciles first,
     #: and if attempts run out the post is `unconfirmed`, never `failed`.
     unknown: bool = False
+    #: The attempt failed because the platform could not be reached (a network failure,
+    #: a timeout, a 5xx). Unless it was the commit's, such an attempt sent nothing and
+    #: spends none of the post's attempt count (policy.decide).
+    unreachable: bool = False
+    #: For retries: what Herald does next ("Herald will check whether it went out…"),
+    #: said after error_message while the post waits, dropped once it gives up.
+    next_step: str | None = None

@@ -39,7 +39,7 @@ def held_rows(conn: Connection, dialect: Dialect, outcomes: Sequence[Outcome]
     for worker_id, ids in by_worker.items():
         rows = conn.execute(
             select(schedule.c.post_id, schedule.c.attempts, schedule.c.max_attempts,
-                   posts.c.cancel_requested_at)
+                   schedule.c.retry_deadline, posts.c.cancel_requested_at)
             .join(posts, posts.c.id == schedule.c.post_id)
             .where(dialect.among(schedule.c.post_id, ids),
                    schedule.c.status == PROCESSING,
@@ -47,7 +47,8 @@ def held_rows(conn: Connection, dialect: Dialect, outcomes: Sequence[Outcome]
             .with_for_update()
         ).all()
         held.update({r.post_id: Held(r.attempts, r.max_attempts,
-                                     r.cancel_requested_at is not None) for r in rows})
+                                     r.cancel_requested_at is not None, r.retry_deadline)
+                     for r in rows})
     return held
 
 
@@ -91,9 +92,11 @@ def write_retries(conn: Connection, dialect: Dialect, rows: list[dict[str, Any]]
         return
     dialect.bulk_update(conn, schedule, [
         dict(b_post=r["b_post"], status=PENDING, run_at=r["run_at"], worker_id=None,
-             lease_expires_at=None, updated_at=now) for r in rows],
+             lease_expires_at=None, max_attempts=r["max_attempts"],
+             retry_deadline=r["retry_deadline"], updated_at=now) for r in rows],
         {"status": "str", "run_at": "time", "worker_id": "str",
-         "lease_expires_at": "time", "updated_at": "time"})
+         "lease_expires_at": "time", "max_attempts": "int", "retry_deadline": "time",
+         "updated_at": "time"})
     dialect.bulk_update(conn, posts, [
         dict(b_post=r["b_post"], status=PostStatus.PENDING, error_message=r["error_message"],
              attempts=r["attempts"], updated_at=now) for r in rows],
@@ -132,14 +135,18 @@ def write_finals(conn: Connection, dialect: Dialect, rows: list[dict[str, Any]],
 # --- release ----------------------------------------------------------------------------
 
 
-def release_claim(conn: Connection, claim: Claim, *, now: datetime) -> bool:
-    """Hand back a claim never started, as if it was never made; False if not held."""
+def release_claim(conn: Connection, claim: Claim, *, now: datetime,
+                  status: QueueStatus = PENDING) -> bool:
+    """Hand back a claim never started, as if it was never made; False if not held.
+
+    `status` held: its account's queue was paused after the post was queued.
+    """
     result = conn.execute(
         update(schedule)
         .where(schedule.c.post_id == claim.post_id, schedule.c.status == PROCESSING,
                schedule.c.worker_id == claim.worker_id,
                schedule.c.attempts == claim.attempt)
-        .values(status=PENDING, worker_id=None, lease_expires_at=None,
+        .values(status=status, worker_id=None, lease_expires_at=None,
                 attempts=schedule.c.attempts - 1, updated_at=now)
     )
     if result.rowcount != 1:

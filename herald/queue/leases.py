@@ -28,7 +28,7 @@ from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outc
 from herald.queue.dialects import dialect_for
 from herald.queue.journal import histories as read_histories
 from herald.queue.stats import stats
-from herald.statuses import AttemptOutcome, Phase, PostStatus
+from herald.statuses import AttemptOutcome, Phase, PostStatus, QueueStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,9 @@ class Queue:
         *,
         lease_seconds: float = 60.0,
         retry_base_seconds: float = 30.0,
-        retry_max_seconds: float = 3600.0,
+        retry_max_seconds: float = 60.0,
+        retry_budget_seconds: float = 6 * 3600.0,
+        retry_unreachable_seconds: float = 2.0,
         rand: Callable[[], float] = random.random,
         platform_caps: Mapping[str, int] | None = None,
     ) -> None:
@@ -59,7 +61,9 @@ class Queue:
         self.sql = dialect_for(engine.dialect.name)
         self.dialect = self.sql.name
         self.lease = timedelta(seconds=lease_seconds)
-        self.retry = policy.Retry(retry_base_seconds, retry_max_seconds, rand)
+        self.retry = policy.Retry(retry_base_seconds, retry_max_seconds, rand,
+                                  budget_seconds=retry_budget_seconds,
+                                  unreachable_seconds=retry_unreachable_seconds)
 
     # Idle path: this is the one cheap query an idle worker makes per wake-up.
     def horizon(self) -> Horizon:
@@ -215,7 +219,9 @@ class Queue:
                 if decision.kind == AttemptOutcome.RETRY:
                     retries.append(dict(b_post=o.claim.post_id, run_at=decision.run_at,
                                         error_message=decision.message,
-                                        attempts=row.attempt))
+                                        attempts=row.attempt,
+                                        max_attempts=decision.max_attempts,
+                                        retry_deadline=decision.deadline))
                 else:
                     finals.append(_final_row(o, row, decision, now))
             endings.write_journal(conn, self.sql, journal)
@@ -223,10 +229,13 @@ class Queue:
             endings.write_finals(conn, self.sql, finals, now)
         return applied
 
-    def release(self, claims: Sequence[Claim], *, now: datetime) -> int:
-        """Hand back claims this worker never started (graceful shutdown)."""
+    def release(self, claims: Sequence[Claim], *, now: datetime,
+                status: QueueStatus = QueueStatus.PENDING) -> int:
+        """Hand back claims this worker never started (graceful shutdown; `held` for the
+        posts of an account whose queue was paused)."""
         with self.engine.begin() as conn:
-            released = sum(endings.release_claim(conn, c, now=now) for c in claims)
+            released = sum(endings.release_claim(conn, c, now=now, status=status)
+                           for c in claims)
             if released:
                 self.sql.notify(conn)
         return released

@@ -37,16 +37,21 @@ def backoff_seconds(
 
 @dataclass(frozen=True)
 class Retry:
-    """How long a retried post waits."""
+    """How long a retried post waits, and how long it keeps being retried."""
 
     base_seconds: float = 30.0
-    max_seconds: float = 3600.0
+    max_seconds: float = 60.0
     rand: Callable[[], float] = random.random
+    #: A post is retried for at least this long after its first retry (retry_deadline).
+    budget_seconds: float = 6 * 3600.0
+    #: The first delay after an attempt that could not reach the platform.
+    unreachable_seconds: float = 2.0
 
-    def run_at(self, attempt: int, *, now: datetime, not_before: datetime | None) -> datetime:
+    def run_at(self, attempt: int, *, now: datetime, not_before: datetime | None,
+               unreachable: bool = False) -> datetime:
         """The backoff after `attempt`, but never before what the platform allows."""
-        delay = backoff_seconds(attempt, base=self.base_seconds, cap=self.max_seconds,
-                                rand=self.rand)
+        base = self.unreachable_seconds if unreachable else self.base_seconds
+        delay = backoff_seconds(attempt, base=base, cap=self.max_seconds, rand=self.rand)
         run_at = now + timedelta(seconds=delay)
         if not_before is not None and not_before > run_at:
             run_at = not_before
@@ -60,15 +65,20 @@ class Held:
     attempt: int
     max_attempts: int
     cancel_requested: bool
+    #: The end of its time budget; None before its first retry.
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What an outcome becomes: its final kind and message, and when a retry runs."""
+    """What an outcome becomes: its final kind and message; for a retry, when it runs,
+    its attempt count (one more when this attempt spent none) and its budget's end."""
 
     kind: AttemptOutcome
     message: str | None
     run_at: datetime | None = None
+    max_attempts: int | None = None
+    deadline: datetime | None = None
 
     @property
     def post_status(self) -> PostStatus:
@@ -83,23 +93,67 @@ class Decision:
         return QueueStatus.FAILED
 
 
+def spends_no_attempt(outcome: Outcome) -> bool:
+    """An attempt that could not reach the platform and sent nothing (or only checked
+    whether an earlier commit went out) is not counted: a platform that is away says
+    nothing about the post. A commit that got no answer may be out: it counts."""
+    return outcome.unreachable and outcome.phase != Phase.COMMITTING
+
+
 def decide(outcome: Outcome, held: Held, *, now: datetime, retry: Retry) -> Decision:
     """Rewrite a worker's outcome by what the queue knows: a cancel requested meanwhile,
-    the attempt budget; a retry gets its run time."""
+    the retry budget; a retry gets its run time.
+
+    A retry gives up only once its time budget has run out AND, for an attempt that
+    reached the platform, its attempt count is spent too: a platform away for an hour
+    does not fail posts, and neither do three unlucky 5xx in a row.
+    """
     kind, message = AttemptOutcome(outcome.kind), outcome.error_message
     if held.cancel_requested and kind in (AttemptOutcome.RETRY, AttemptOutcome.FAILED) \
             and not outcome.unknown:
         kind, message = AttemptOutcome.CANCELLED, CANCELLED_BEFORE_SENT
     elif held.cancel_requested and kind == AttemptOutcome.PUBLISHED:
         message = CANCELLED_TOO_LATE
-    elif kind == AttemptOutcome.RETRY and held.attempt >= held.max_attempts:
-        # A retry whose commit may be out must not be called `failed`.
-        kind = AttemptOutcome.UNCONFIRMED if outcome.unknown else AttemptOutcome.FAILED
-        message = f"{message} (gave up after {held.attempt} attempts)"
     if kind != AttemptOutcome.RETRY:
         return Decision(kind, message)
-    return Decision(kind, message,
-                    retry.run_at(held.attempt, now=now, not_before=outcome.not_before))
+    # With no time budget the count alone bounds retries: every attempt spends one.
+    free = spends_no_attempt(outcome) and retry.budget_seconds > 0
+    deadline = held.deadline or now + timedelta(seconds=retry.budget_seconds)
+    if now >= deadline and (free or held.attempt >= held.max_attempts):
+        return _give_up(outcome, held, deadline - timedelta(seconds=retry.budget_seconds),
+                        now)
+    run_at = retry.run_at(held.attempt, now=now, not_before=outcome.not_before,
+                          unreachable=free)
+    return Decision(kind, _sentences(message, outcome.next_step), run_at,
+                    max_attempts=held.max_attempts + free, deadline=deadline)
+
+
+def _give_up(outcome: Outcome, held: Held, since: datetime, now: datetime) -> Decision:
+    tried = f"{held.attempt} attempt{'s' * (held.attempt != 1)}"
+    seconds = (now - since).total_seconds()
+    if seconds >= 1:
+        tried = f"{tried} over {_span(seconds)}"
+    if outcome.unknown:
+        # A retry whose commit may be out must not be called `failed`, nor promise a check.
+        return Decision(AttemptOutcome.UNCONFIRMED, _sentences(
+            outcome.error_message,
+            f"Herald could not find out whether it went out ({tried}); look "
+            "at the account, then retry or cancel it."))
+    return Decision(AttemptOutcome.FAILED,
+                    f"{outcome.error_message} (gave up after {tried})")
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{round(seconds)} s"
+    if seconds < 2 * 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+
+
+def _sentences(*parts: str | None) -> str | None:
+    said = " ".join(p.strip() for p in parts if p and p.strip())
+    return said or None
 
 
 def is_final_check(rescues: int) -> bool:

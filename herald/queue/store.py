@@ -8,7 +8,7 @@ rescue) are in herald.queue.endings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +18,9 @@ from herald.dbclock import now_sql
 from herald.queue.claims import Claim, Horizon
 from herald.queue.dialects import Dialect, dialect_for
 from herald.queue.tables import attempts_t, posts, schedule
-from herald.statuses import AttemptOutcome, Phase, PostStatus, QueueStatus
+from herald.statuses import WAITING, AttemptOutcome, Phase, PostStatus, QueueStatus
 
-PENDING, PROCESSING = QueueStatus.PENDING, QueueStatus.PROCESSING
+PENDING, PROCESSING, HELD = QueueStatus.PENDING, QueueStatus.PROCESSING, QueueStatus.HELD
 RUNNING = AttemptOutcome.RUNNING
 
 # --- used by services inside their own transaction -------------------------------------
@@ -33,15 +33,16 @@ def enqueue(conn: Connection, *, post_id: str, run_at: datetime, max_attempts: i
 
 
 def enqueue_many(conn: Connection, entries: Sequence[tuple[str, datetime]], *,
-                 max_attempts: int, now: datetime) -> None:
+                 max_attempts: int, now: datetime, held: Collection[str] = ()) -> None:
     """Queue several posts (post id, run_at) with one statement.
 
     On PostgreSQL the insert notifies the workers by itself: a statement trigger on
     post_schedule (migration 0005) sends the NOTIFY, which saves the API's create a round
-    trip.
+    trip. Posts in `held` (of an account whose queue is paused) wait as `held`.
     """
     conn.execute(schedule.insert(), [
-        dict(post_id=post_id, run_at=run_at, status=PENDING, attempts=0,
+        dict(post_id=post_id, run_at=run_at, status=HELD if post_id in held else PENDING,
+             attempts=0,
              max_attempts=max_attempts, rescues=0, created_at=now, updated_at=now)
         for post_id, run_at in entries
     ])
@@ -65,17 +66,26 @@ def cancel(conn: Connection, *, post_id: str, now: datetime) -> bool:
     """Cancel a post that no worker holds. False when it is being published right now."""
     result = conn.execute(
         update(schedule)
-        .where(schedule.c.post_id == post_id, schedule.c.status == PENDING)
+        .where(schedule.c.post_id == post_id, schedule.c.status.in_(WAITING))
         .values(status=QueueStatus.CANCELLED, updated_at=now)
     )
     return result.rowcount == 1
 
 
+def withdraw(conn: Connection, *, post_id: str) -> bool:
+    """Take a waiting post out of the queue (it goes back to approval). False when a
+    worker holds it or it is not queued; its row is deleted, so an approval can queue it
+    afresh."""
+    result = conn.execute(
+        schedule.delete().where(schedule.c.post_id == post_id, schedule.c.status == PENDING))
+    return result.rowcount == 1
+
+
 def reschedule(conn: Connection, *, post_id: str, run_at: datetime, now: datetime) -> bool:
-    """Move a pending post to another time. False when it is no longer pending."""
+    """Move a pending (or held) post to another time. False when it is no longer waiting."""
     result = conn.execute(
         update(schedule)
-        .where(schedule.c.post_id == post_id, schedule.c.status == PENDING)
+        .where(schedule.c.post_id == post_id, schedule.c.status.in_(WAITING))
         .values(run_at=run_at, updated_at=now)
     )
     if result.rowcount == 1:
@@ -84,13 +94,14 @@ def reschedule(conn: Connection, *, post_id: str, run_at: datetime, now: datetim
 
 
 def requeue(conn: Connection, *, post_id: str, now: datetime, extra_attempts: int) -> bool:
-    """Put a failed post back in the queue with a fresh attempt budget."""
+    """Put a failed post back in the queue with a fresh retry budget (count and time)."""
     result = conn.execute(
         update(schedule)
         .where(schedule.c.post_id == post_id, schedule.c.status == QueueStatus.FAILED)
         .values(
             status=PENDING, run_at=now, worker_id=None, lease_expires_at=None,
-            max_attempts=schedule.c.attempts + extra_attempts, rescues=0, updated_at=now,
+            max_attempts=schedule.c.attempts + extra_attempts, rescues=0,
+            retry_deadline=None, updated_at=now,
         )
     )
     if result.rowcount == 1:
@@ -137,8 +148,16 @@ def next_run_at(conn: Connection, *, post_id: str) -> datetime | None:
     """When the queue will next try the post, while it waits (None otherwise)."""
     return conn.execute(
         select(schedule.c.run_at).where(schedule.c.post_id == post_id,
-                                        schedule.c.status == PENDING)
+                                        schedule.c.status.in_(WAITING))
     ).scalar_one_or_none()
+
+
+def forget_posts(conn: Connection, post_ids: Sequence[str]) -> None:
+    """Drop the queue rows and journals of posts about to be deleted (a series' occurrences
+    still to come, made again from a new rule)."""
+    if post_ids:
+        conn.execute(attempts_t.delete().where(attempts_t.c.post_id.in_(list(post_ids))))
+        conn.execute(schedule.delete().where(schedule.c.post_id.in_(list(post_ids))))
 
 
 def forget_account(conn: Connection, *, account_id: str) -> None:

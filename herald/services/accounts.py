@@ -7,13 +7,16 @@ from sqlalchemy.orm import Session
 
 from herald import queue
 from herald.errors import Conflict, NotFound
-from herald.models import Post, SocialAccount, SocialToken, new_id
+from herald.models import AccountSchedule, Post, SocialAccount, SocialToken, new_id
+from herald.permissions import Permission
 from herald.schemas import AccountCreate, AccountTokenUpdate
+from herald.services import audit
 from herald.services.context import Context
 from herald.statuses import PostStatus
 
 
 def create_account(session: Session, ctx: Context, data: AccountCreate) -> SocialAccount:
+    ctx.require(Permission.MANAGE_ACCOUNTS)
     if data.sandbox:
         if ctx.sandbox is None:
             raise Conflict("Sandbox accounts need the built-in sandbox, which runs under "
@@ -41,7 +44,16 @@ def create_account(session: Session, ctx: Context, data: AccountCreate) -> Socia
             data.platform, data.external_id, data.access_token, data.name,
             company_id=ctx.company_id):
         raise Conflict("That sandbox id was just taken; add the sandbox account again.")
+    audit.record(session, ctx, audit.Action.ACCOUNT_CONNECTED, account_id=account.id,
+                 after=_described(account))
     return account
+
+
+def _described(account: SocialAccount) -> dict[str, object]:
+    """What the audit log keeps of an account (never its tokens)."""
+    return {"platform": account.platform, "external_id": account.external_id,
+            "name": account.name, "sandbox": account.sandbox, "state": account.state,
+            "requires_approval": account.requires_approval}
 
 
 def _token_row(ctx: Context, account_id: str, data: AccountCreate | AccountTokenUpdate,
@@ -63,19 +75,22 @@ def _token_row(ctx: Context, account_id: str, data: AccountCreate | AccountToken
 
 
 def list_accounts(session: Session, ctx: Context) -> list[tuple[SocialAccount, SocialToken]]:
+    ctx.require(Permission.VIEW)
     return [
         (a, t) for a, t in session.execute(
             select(SocialAccount, SocialToken)
             .join(SocialToken, SocialToken.account_id == SocialAccount.id, isouter=True)
             .where(SocialAccount.company_id == ctx.company_id)
             .order_by(SocialAccount.created_at, SocialAccount.id)
-        )
+        ) if ctx.account_ids is None or a.id in ctx.account_ids
     ]
 
 
 def get_account(session: Session, ctx: Context, account_id: str) -> SocialAccount:
+    ctx.require(Permission.VIEW)
     account = session.get(SocialAccount, account_id)
-    if account is None or account.company_id != ctx.company_id:
+    if (account is None or account.company_id != ctx.company_id
+            or (ctx.account_ids is not None and account.id not in ctx.account_ids)):
         raise NotFound(f"No account with id {account_id!r}.")
     return account
 
@@ -86,16 +101,22 @@ def account_token(session: Session, account_id: str) -> SocialToken | None:
 
 def update_account_token(session: Session, ctx: Context, account_id: str,
                          data: AccountTokenUpdate) -> SocialAccount:
+    ctx.require(Permission.MANAGE_ACCOUNTS)
     account = get_account(session, ctx, account_id)
+    before = {"state": account.state, "state_reason": account.state_reason}
     session.add(_token_row(ctx, account.id, data, session.get(SocialToken, account.id)))
     # A fresh token is the reconnect: the account may publish again.
     account.state = "active"
     account.state_reason = None
     account.updated_at = ctx.now()
+    audit.record(session, ctx, audit.Action.ACCOUNT_RECONNECTED, account_id=account.id,
+                 before=before, after={"state": "active", "state_reason": None,
+                                       "token": "replaced"})
     return account
 
 
 def delete_account(session: Session, ctx: Context, account_id: str) -> None:
+    ctx.require(Permission.MANAGE_ACCOUNTS)
     account = get_account(session, ctx, account_id)
     busy = session.scalars(
         select(Post.id).where(Post.account_id == account.id, Post.status == PostStatus.PROCESSING)
@@ -103,7 +124,24 @@ def delete_account(session: Session, ctx: Context, account_id: str) -> None:
     if busy:
         raise Conflict("A post of this account is being published right now; try again in a "
                        "moment.")
+    audit.record(session, ctx, audit.Action.ACCOUNT_REMOVED, account_id=account.id,
+                 before=_described(account))
     queue.forget_account(session.connection(), account_id=account.id)
     session.execute(delete(Post).where(Post.account_id == account.id))
     session.execute(delete(SocialToken).where(SocialToken.account_id == account.id))
+    session.execute(delete(AccountSchedule).where(AccountSchedule.account_id == account.id))
     session.delete(account)
+
+
+def update_account_settings(session: Session, ctx: Context, account_id: str, *,
+                            requires_approval: bool | None = None) -> SocialAccount:
+    """An account's own settings (today: whether its posts need approval)."""
+    ctx.require(Permission.MANAGE_ACCOUNTS)
+    account = get_account(session, ctx, account_id)
+    before = {"requires_approval": account.requires_approval}
+    if requires_approval is not None:
+        account.requires_approval = requires_approval
+    account.updated_at = ctx.now()
+    audit.record(session, ctx, audit.Action.ACCOUNT_SETTINGS, account_id=account.id,
+                 before=before, after={"requires_approval": account.requires_approval})
+    return account

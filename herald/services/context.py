@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from herald.crypto import TokenCipher
+from herald.errors import Forbidden
 from herald.models import utcnow
+from herald.permissions import Permission, Role, allows, require
 from herald.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -37,3 +39,22 @@ class Context:
     actor: str | None = None
     checks: PostChecks | None = None
     sandbox: Sandbox | None = None
+    #: How far ahead a recurring series' occurrences become posts.
+    series_window_days: int = 35
+    #: The caller's role in the company; the CLI and internal callers act as the owner.
+    role: Role = Role.OWNER
+    #: The accounts the caller may use, when their membership is limited to some.
+    account_ids: frozenset[str] | None = None
+
+    def require(self, permission: Permission) -> None:
+        """Forbidden (a 403 naming the permission) unless the caller's role has it."""
+        require(self.role, permission)
+
+    def may(self, permission: Permission) -> bool:
+        return allows(self.role, permission)
+
+    def require_account(self, account_id: str) -> None:
+        """Forbidden unless the caller may use this account (a per-account membership)."""
+        if self.account_ids is not None and account_id not in self.account_ids:
+            raise Forbidden(f"This needs access to the account {account_id!r}, which this "
+                            "membership does not include.", permission="account_access")

@@ -16,13 +16,21 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from herald import queue
 from herald.errors import AppError
 from herald.imports import Accounts, ImportRow, read_import
-from herald.models import Company, Post, SocialAccount
+from herald.models import AccountSchedule, Company, Post, SocialAccount
+from herald.permissions import Permission
 from herald.schemas import PostCreate
+from herald.services import audit, gates
 from herald.services.context import Context
-from herald.services.posts import _resolve_run_at, create_posts, inspect_media, plan_posts
+from herald.services.posts import (
+    _resolve_run_at,
+    create_posts,
+    enqueue_rows,
+    inspect_media,
+    plan_posts,
+)
+from herald.statuses import PostStatus
 
 Progress = Callable[[str, int, int], None]
 OpenSession = Callable[[], AbstractContextManager[Session]]
@@ -84,7 +92,8 @@ def import_posts(open_session: OpenSession, ctx: Context, raw: bytes, content_ty
     (the web UI passes the user's), else the company's.
     """
     tell = progress or (lambda stage, done, total: None)
-    accounts = _load_accounts(open_session, ctx, timezone)
+    ctx.require(Permission.CREATE_POSTS)
+    accounts, approval = _load_accounts(open_session, ctx, timezone)
     report = ImportReport(dry_run, read_import(raw, content_type, accounts, max_rows=max_rows))
     tell("read", len(report.rows), len(report.rows))
     valid = [r for r in report.rows if r.data is not None and not r.problems]
@@ -97,7 +106,7 @@ def import_posts(open_session: OpenSession, ctx: Context, raw: bytes, content_ty
         if isinstance(row.data.run_at, str) and row.data.run_at != "now":
             later.append(row)  # "next_slot": only the create service can place it
         else:
-            _plan(ctx, row, row.data, accounts, inspected, now, planned)
+            _plan(ctx, row, row.data, accounts, inspected, now, planned, approval)
         if done % 500 == 0 or done == len(valid):
             tell("check", done, len(valid))
     if report.bad_rows or (dry_run and not later):
@@ -116,16 +125,21 @@ def import_posts(open_session: OpenSession, ctx: Context, raw: bytes, content_ty
 
 
 def _load_accounts(open_session: OpenSession, ctx: Context, timezone: str | None
-                   ) -> Accounts:
+                   ) -> tuple[Accounts, bool]:
+    """The company's accounts, and whether the company requires approval."""
     with open_session() as session:
+        approval = gates.company_requires_approval(session, ctx)
         conn = session.connection()
+        # An account's own time zone is its posting schedule's (Accounts.zone).
         found = {a.id: a for a in conn.execute(
-            select(_accounts).where(_accounts.c.company_id == ctx.company_id))}
+            select(_accounts, AccountSchedule.timezone)
+            .outerjoin(AccountSchedule, AccountSchedule.account_id == _accounts.c.id)
+            .where(_accounts.c.company_id == ctx.company_id))}
         zone = conn.execute(select(Company.timezone).where(
             Company.id == ctx.company_id)).scalar_one_or_none()
     if timezone:
-        return Accounts(found, default_zone=timezone, default_source="your time zone")
-    return Accounts(found, default_zone=zone or "UTC")
+        return Accounts(found, default_zone=timezone, default_source="your time zone"), approval
+    return Accounts(found, default_zone=zone or "UTC"), approval
 
 
 def _inspect_all(ctx: Context, bodies: Sequence[PostCreate], tell: Progress) -> Any:
@@ -141,12 +155,13 @@ def _inspect_all(ctx: Context, bodies: Sequence[PostCreate], tell: Progress) -> 
 
 
 def _plan(ctx: Context, row: ImportRow, data: PostCreate, accounts: Accounts, inspected: Any,
-          now: datetime, planned: list[tuple[ImportRow, list[dict[str, Any]]]]) -> None:
+          now: datetime, planned: list[tuple[ImportRow, list[dict[str, Any]]]],
+          approval: bool) -> None:
     try:
         run_at = _resolve_run_at(ctx, data.run_at)
         media = [m.model_dump(exclude_none=True) for m in data.media]
         planned.append((row, plan_posts(ctx, data, accounts.by_id, media, run_at, inspected,
-                                        now=now)))
+                                        now=now, company_approval=approval)))
     except AppError as exc:
         row.problems += [str(d) for d in exc.details] or [exc.message]
 
@@ -161,16 +176,12 @@ def _store(session: Session, ctx: Context,
         # A compiled INSERT … VALUES of hundreds of rows cost 3x more in SQLAlchemy's
         # compiler than it saved in round trips (measured with bench.import_csv).
         conn.execute(insert(_posts), rows)
-    entries = []
-    for post in rows:
-        if post["status"] == "draft":
-            continue
-        # As a single create: an account the platform asked us to pause waits.
-        backoff = accounts.by_id[post["account_id"]].backoff_until
-        due = post["scheduled_at"]
-        entries.append((post["id"], backoff if backoff is not None and backoff > due else due))
-    if entries:
-        queue.enqueue_many(conn, entries, max_attempts=ctx.max_attempts, now=now)
+    # As a single create: an account the platform asked us to pause waits, a paused
+    # queue holds its posts; a draft or a post awaiting approval is not queued.
+    queued = [post for post in rows if post["status"] == PostStatus.PENDING]
+    if queued:
+        enqueue_rows(conn, ctx, queued, accounts.by_id, now=now)
+    audit.record_posts(session, ctx, rows, now=now)
     for row, posts in planned:
         report.post_ids[row.row] = [p["id"] for p in posts]
     for row in later:

@@ -15,6 +15,8 @@ from herald.media import (
     human_size,
     save_file_async,
 )
+from herald.permissions import Permission
+from herald.services.context import Context
 
 CHUNK = 1024 * 1024
 #: An upload up to this size is spooled in memory; a larger one goes to a temporary file.
@@ -52,7 +54,9 @@ async def spool_bounded(upload: Upload, limit: int) -> IO[bytes]:
 
 
 async def store_upload(store: MediaStore | None, upload: Upload, *,
-                       max_bytes: int) -> StoredMedia:
+                       max_bytes: int, ctx: Context) -> StoredMedia:
+    """Store an uploaded file for a post (the caller's role must write posts)."""
+    ctx.require(Permission.CREATE_POSTS)
     if store is None:
         raise AppError("No media store is configured.")
     try:
@@ -61,7 +65,10 @@ async def store_upload(store: MediaStore | None, upload: Upload, *,
     except MediaTooLargeError as exc:
         raise TooLarge(str(exc)) from None
     except MediaError as exc:
-        raise Invalid(f"{upload.filename or 'The upload'}: {exc}") from None
+        said = str(exc)
+        # Most media errors name the file already ("'photo.gif' is not …"): once is enough.
+        named = upload.filename and upload.filename in said
+        raise Invalid(said if named else f"{upload.filename or 'The upload'}: {said}") from None
     except MediaStoreError as exc:
         error = AppError(f"The media store could not save the file: {exc}")
         error.status, error.code = 502, "media_store"

@@ -47,6 +47,8 @@ def install(app: FastAPI, herald: Herald) -> None:
     from herald.web import errors, sessions
     from herald.web.routes import (
         accounts,
+        approvals,
+        audit,
         calendar,
         compose,
         dashboard,
@@ -54,6 +56,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         imports,
         notifications,
         posts,
+        queue,
         sandbox,
         settings,
         signin,
@@ -65,7 +68,7 @@ def install(app: FastAPI, herald: Herald) -> None:
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    for module in (signin, dashboard, calendar, compose, posts, accounts, settings, sandbox,
-                   imports, ics, webhooks, notifications):
+    for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
+                   settings, sandbox, imports, ics, audit, webhooks, notifications):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

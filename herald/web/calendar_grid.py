@@ -24,6 +24,8 @@ class Day:
     is_today: bool
     chips: list[tuple[Chip, datetime]] = field(default_factory=list)  # with local time
     more: int = 0
+    #: Empty slots of the shown account's schedule: (UTC, local) — drop targets.
+    slots: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -91,3 +93,13 @@ def place(g: Grid, chips: Iterable[tuple[int, Chip]], totals: dict[int, int],
         days[index].chips.append((chip, chip.at.astimezone(tz)))
     for index, total in totals.items():
         days[index].more = total - len(days[index].chips)
+
+
+def place_slots(g: Grid, times: Iterable[datetime], tz: ZoneInfo) -> None:
+    """Put each empty slot (UTC) on its day in `tz`."""
+    by_date = {d.date: d for d in g.days}
+    for when in times:
+        local = when.astimezone(tz)
+        day = by_date.get(local.date())
+        if day is not None:
+            day.slots.append((when, local))

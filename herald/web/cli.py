@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from herald.cli_options import COMPANY_HELP
 from herald.errors import AppError
 
 user_app = typer.Typer(help="People who sign in to the web UI.", no_args_is_help=True)
@@ -28,11 +29,18 @@ def _password(from_stdin: bool) -> str:
 @user_app.command("create")
 def create(
     company: Annotated[str | None, typer.Option(
-        "--company", help="Company id (default: the only company, if there is one).")] = None,
+        "--company", help=COMPANY_HELP)] = None,
     email: Annotated[str, typer.Option("--email", help="What they sign in with.")] = "",
     name: Annotated[str, typer.Option(help="Their name, as shown to the team.")] = "",
     timezone: Annotated[str | None, typer.Option(
         help="IANA time zone, e.g. Europe/Paris (default: the company's).")] = None,
+    role: Annotated[str | None, typer.Option(
+        "--role", help="owner, admin, editor, contributor, client or viewer (default: owner "
+                       "for the company's first user, editor after; see docs/roles.md).")
+    ] = None,
+    account: Annotated[list[str] | None, typer.Option(
+        "--account", help="Limit them to this account id (repeat for several; default: "
+                          "every account).")] = None,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from standard input, not a prompt.")
     ] = False,
@@ -40,7 +48,9 @@ def create(
                         ] = False,
 ) -> None:
     """Create a user who can sign in to the web UI."""
+    from herald import services
     from herald.cli import _company_id, _herald, _print, fail
+    from herald.services import audit
     from herald.web import users
 
     if not email.strip():
@@ -50,19 +60,26 @@ def create(
     password = _password(password_stdin)
     try:
         with herald.unit_of_work() as session:
+            limited = (services.members.account_ids_of(session, company_id, account)
+                       if account else None)
             user = users.create_user(session, company_id=company_id, email=email,
-                                     password=password, name=name, timezone=timezone)
-            created = {"id": user.id, "company_id": user.company_id, "email": user.email}
+                                     password=password, name=name, timezone=timezone,
+                                     role=role, account_ids=limited)
+            created = {"id": user.id, "company_id": user.company_id, "email": user.email,
+                       "role": user.role, "account_ids": user.account_ids}
+            audit.record(session, herald.context(company_id, actor="cli"),
+                         audit.Action.MEMBER_ADDED,
+                         after={"id": user.id, "email": user.email, "role": user.role})
     except AppError as exc:
         fail(exc.message, 1)
-    _print(created, json_out, f"Created {created['email']}; they can sign in at "
-                              f"{herald.settings.public_url}/signin")
+    _print(created, json_out, f"Created {created['email']} ({created['role']}); they can sign "
+                              f"in at {herald.settings.public_url}/signin")
 
 
 @user_app.command("list")
 def list_users(
     company: Annotated[str | None, typer.Option(
-        "--company", help="Company id (default: the only company, if there is one).")] = None,
+        "--company", help=COMPANY_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
                         ] = False,
 ) -> None:
@@ -73,10 +90,10 @@ def list_users(
     herald = _herald()
     company_id = _company_id(herald, company)
     with herald.db.session() as session:
-        rows = [{"id": u.id, "email": u.email, "name": u.name,
+        rows = [{"id": u.id, "email": u.email, "name": u.name, "role": u.role,
                  "last_login_at": u.last_login_at}
                 for u in users.list_members(session, company_id=company_id)]
-    _print(rows, json_out, "\n".join(f"{r['email']}\t{r['name']}" for r in rows) or
+    _print(rows, json_out, "\n".join(f"{r['email']}\t{r['role']}\t{r['name']}" for r in rows) or
            "No users yet.")
 
 
@@ -108,6 +125,7 @@ def set_password(
 def remove(email: Annotated[str, typer.Option("--email", help="Whom to remove.")] = "") -> None:
     """Remove a user: they can no longer sign in, and every web session of theirs ends."""
     from herald.cli import _herald, fail
+    from herald.services import audit
     from herald.web import users
 
     if not email.strip():
@@ -115,7 +133,10 @@ def remove(email: Annotated[str, typer.Option("--email", help="Whom to remove.")
     herald = _herald()
     try:
         with herald.unit_of_work() as session:
-            users.remove_user(session, email=email)
+            gone = users.remove_user(session, email=email)
+            audit.record(session, herald.context(gone.company_id, actor="cli"),
+                         audit.Action.MEMBER_REMOVED,
+                         before={"id": gone.id, "email": gone.email, "role": gone.role})
     except AppError as exc:
         fail(exc.message, 1)
     typer.echo(f"Removed {users.normalize_email(email)}.")

@@ -27,7 +27,7 @@ from herald.schemas import PostCreate
 from herald.services import Context
 from herald.web.localtime import fmt, parse_local
 
-ACTIONS = ("schedule", "now", "draft")
+ACTIONS = ("schedule", "now", "queue", "draft")
 MEDIA_TYPES = ("image", "video", "document")
 
 
@@ -95,10 +95,13 @@ class Outcome:
 
 
 def run_at(form: ComposeForm, tz: ZoneInfo, now: datetime
-           ) -> datetime | Literal["now"] | None:
-    """The chosen time (aware), "now", or None for a draft without a time."""
+           ) -> datetime | Literal["now", "next_slot"] | None:
+    """The chosen time (aware), "now", "next_slot" (Add to queue: each account's next free
+    slot), or None for a draft without a time."""
     if form.action == "now":
         return "now"
+    if form.action == "queue":
+        return "next_slot"
     if form.action == "draft" and not (form.date or form.time):
         return None
     when = parse_local(form.date, form.time, tz)
@@ -123,7 +126,7 @@ def check(herald: Herald, accounts: Mapping[str, SocialAccount], form: ComposeFo
         out.errors["post_type"] = f"{form.post_type!r} is not a post type."
     try:
         when = run_at(form, tz, now)
-        out.run_at = now if when == "now" else when
+        out.run_at = now if when == "now" else None if when == "next_slot" else when
     except Invalid as exc:
         out.errors["when"] = exc.message
     if "post_type" in out.errors or herald.checks is None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 
 from herald.models import Company
+from herald.permissions import Permission, Role, allows
 from herald.runtime import Herald
 from herald.services import Context
 from herald.web import sessions, users
@@ -32,6 +33,12 @@ class WebUser:
     email: str
     name: str
     timezone: str
+    role: Role = Role.OWNER
+    account_ids: frozenset[str] | None = None
+
+    def may(self, permission: str) -> bool:
+        """For templates: whether to offer what the role may do (services still check)."""
+        return allows(self.role, Permission(permission))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -65,7 +72,10 @@ def current_user(request: Request, herald: HeraldDep) -> WebUser:
             if user is not None and company is not None and live:
                 return WebUser(id=user.id, company_id=user.company_id,
                                company_name=company.name, email=user.email, name=user.name,
-                               timezone=user.timezone or company.timezone or "UTC")
+                               timezone=user.timezone or company.timezone or "UTC",
+                               role=Role(user.role),
+                               account_ids=(frozenset(user.account_ids)
+                                            if user.account_ids is not None else None))
         # Removed, signed out elsewhere, or a new password: sign in again.
         request.session.pop("user_id", None)
     # After signing in, come back here; a form's POST cannot be replayed, so its page.
@@ -78,7 +88,8 @@ UserDep = Annotated[WebUser, Depends(current_user)]
 
 def web_context(herald: HeraldDep, user: UserDep) -> Context:
     # posts.created_by holds 100 characters; an email address may hold 320.
-    return herald.context(user.company_id, actor=f"web:{user.email}"[:100])
+    return herald.context(user.company_id, actor=f"web:{user.email}"[:100], role=user.role,
+                          account_ids=user.account_ids)
 
 
 ContextDep = Annotated[Context, Depends(web_context)]

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from herald.models import ApiToken, Post, SocialAccount, SocialToken
+from herald.services.companies import company_api_tokens
 
 NEEDS_A_PERSON = ("failed", "unconfirmed")
 #: Tokens that expire this soon and cannot be refreshed are worth a warning.
@@ -33,6 +34,8 @@ class Chip:
     status: str
     at: datetime
     caption: str
+    #: None, "queue", "series" or "evergreen" (how it was scheduled).
+    origin: str | None = None
 
 
 def calendar_chips(session: Session, company_id: str, bounds: Sequence[datetime],
@@ -65,12 +68,12 @@ def calendar_chips(session: Session, company_id: str, bounds: Sequence[datetime]
     ).subquery()
     rows = session.execute(
         select(Post.id, Post.account_id, Post.platform, Post.post_type, Post.status,
-               Post.scheduled_at, func.substr(Post.caption, 1, 80), ranked.c.day,
-               ranked.c.total)
+               Post.scheduled_at, func.substr(Post.caption, 1, 80), Post.origin,
+               ranked.c.day, ranked.c.total)
         .join(ranked, ranked.c.id == Post.id)
         .where(ranked.c.rank <= per_day).order_by(Post.scheduled_at, Post.id)
     ).all()
-    chips = [(row.day, Chip(*row[:7])) for row in rows]
+    chips = [(row.day, Chip(*row[:8])) for row in rows]
     totals = {row.day: row.total for row in rows}
     return chips, totals
 
@@ -145,9 +148,7 @@ def post_counts(session: Session, company_id: str) -> dict[str, int]:
 
 
 def company_tokens(session: Session, company_id: str) -> list[ApiToken]:
-    return list(session.scalars(
-        select(ApiToken).where(ApiToken.company_id == company_id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id)))
+    return company_api_tokens(session, company_id=company_id)
 
 
 def company_token(session: Session, company_id: str, token_id: str) -> ApiToken | None:

@@ -25,7 +25,7 @@ PLATFORM_SHORT = SHORT_NAMES
 STATUS_LABELS = {
     "draft": "Draft", "pending": "Scheduled", "processing": "Publishing",
     "published": "Published", "failed": "Failed", "cancelled": "Cancelled",
-    "unconfirmed": "Unconfirmed",
+    "unconfirmed": "Unconfirmed", "awaiting_approval": "Awaiting approval",
 }
 POST_TYPE_LABELS = {
     "feed": "Feed post", "carousel": "Carousel", "reel": "Reel", "story": "Story",

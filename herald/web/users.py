@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from herald.errors import Invalid, NotFound, Unauthorized
 from herald.models import Company, User, new_id, utcnow
+from herald.permissions import Role, parse_role
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is a denial of service
@@ -53,10 +54,22 @@ def check_password(password: str) -> None:
         raise Invalid(f"A password may have at most {MAX_PASSWORD_LENGTH} characters.")
 
 
+def default_role(session: Session, company_id: str) -> Role:
+    """The first member of a company is its owner; the others are editors."""
+    first = session.scalars(select(User.id).where(User.company_id == company_id).limit(1)
+                            ).first()
+    return Role.OWNER if first is None else Role.EDITOR
+
+
 def create_user(session: Session, *, company_id: str, email: str, password: str,
-                name: str = "", timezone: str | None = None) -> User:
+                name: str = "", timezone: str | None = None, role: Role | str | None = None,
+                account_ids: list[str] | None = None) -> User:
+    """A member of the company; without a role, its owner if the first, else an editor.
+
+    No permission check: the CLI's operator calls this; members.add_member checks."""
     if session.get(Company, company_id) is None:
         raise NotFound(f"No company with id {company_id!r}.")
+    chosen = parse_role(role) if role else default_role(session, company_id)
     email = normalize_email(email)
     check_password(password)
     # Hashed before the address is looked up: a refusal costs as long as an add.
@@ -70,7 +83,7 @@ def create_user(session: Session, *, company_id: str, email: str, password: str,
     user = User(id=new_id(), company_id=company_id, email=email, name=name.strip(),
                 password_hash=password_hash,
                 timezone=check_timezone(timezone) if timezone else None,
-                created_at=utcnow())
+                created_at=utcnow(), role=chosen.value, account_ids=account_ids)
     session.add(user)
     session.flush()
     return user
@@ -131,9 +144,11 @@ def set_password(session: Session, *, email: str, password: str) -> User:
     return user
 
 
-def remove_user(session: Session, *, email: str) -> None:
+def remove_user(session: Session, *, email: str) -> User:
     """Remove a user; their sessions end with the row (deps.current_user finds no one)."""
-    session.delete(_by_email(session, email))
+    user = _by_email(session, email)
+    session.delete(user)
+    return user
 
 
 def list_members(session: Session, *, company_id: str) -> list[User]:

@@ -40,6 +40,19 @@ def test_docs_are_served(client):
     assert "/api/v1/posts" in client.get("/openapi.json").json()["paths"]
 
 
+def test_docs_load_without_the_internet(client):
+    """Swagger UI and ReDoc come from Herald itself: /docs is not blank offline."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r"(?:src|href)=[\"']([^\"']+)[\"']", html)
+        assert assets, html
+        for url in assets:
+            assert url.startswith("/"), f"{page} loads {url} from elsewhere"
+            assert client.get(url).status_code == 200, url
+
+
 # --- accounts ----------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -168,12 +168,43 @@ def test_queue_means_next_slot(herald, company, account):
     accounts = Accounts({account: SocialAccount(id=account, name="A")})
     [row] = read_import(_csv("account,run_at", f"{account},queue"), "text/csv", accounts,
                         max_rows=10)
-    # Until "next_slot" is accepted by the create service, the row says so; the mapping
-    # is what the import owns.
-    if row.data is not None:
-        assert row.data.run_at == "next_slot"
-    else:
-        assert "'next_slot'" in " ".join(row.problems)
+    assert row.problems == [] and row.data is not None and row.data.run_at == "next_slot"
+
+
+def test_queue_rows_take_the_accounts_next_free_slots(client, auth, herald, account):
+    client.put(f"/api/v1/accounts/{account}/schedule", headers=auth, json={
+        "timezone": "Europe/Berlin", "slots": [{"weekday": "mon", "time": "09:00"},
+                                               {"weekday": "thu", "time": "18:00"}]})
+    upcoming = client.get(f"/api/v1/accounts/{account}/schedule",
+                          headers=auth).json()["upcoming"]
+    local = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%d 10:15")
+    body = _csv("account,run_at,caption", f"{account},queue,q1", f"{account},{local},own",
+                "facebook page-1,QUEUE,q2")
+    dry = _post(client, auth, body, dry_run=True)
+    assert dry.status_code == 200, dry.text
+    assert _count(herald) == 0
+    # the local time is read in the account's schedule's zone
+    assert dry.json()["items"][1]["notes"] == [
+        f"run_at '{local}' read in Europe/Berlin (the account's time zone)"]
+    response = _post(client, auth, body)
+    assert response.status_code == 201, response.text
+    with herald.db.session() as s:
+        posts = {p.caption: p for p in s.scalars(select(Post))}
+    assert [posts["q1"].queue_slot, posts["q2"].queue_slot] == [
+        datetime.fromisoformat(u) for u in upcoming[:2]]
+    assert posts["q1"].origin == "queue" and posts["own"].queue_slot is None
+    assert _count(herald, PostSchedule) == 3
+
+
+def test_queue_rows_of_an_account_with_no_schedule_name_their_row(client, auth, herald,
+                                                                  account):
+    body = _csv("account,run_at,caption", f"{account},{_when()},fine",
+                f"{account},queue,q")
+    response = _post(client, auth, body)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["error"]["details"]
+    assert problem["row"] == 2 and "has no posting schedule" in problem["problems"][0]
+    assert _count(herald) == 0 and _count(herald, PostSchedule) == 0
 
 
 def test_first_comment_is_refused_until_creates_take_it(client, auth, herald, account):

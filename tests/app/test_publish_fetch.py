@@ -84,7 +84,7 @@ async def test_a_private_media_url_fails_the_post_unfetched(herald, fake, live, 
         caption="private", media=[{"url": f"{base}/cat.jpg", "type": "image"}])
     [post] = (await drain(strict, ids)).values()
     assert post.status == "failed"
-    assert "127.0.0.1, a loopback address" in post.error_message
+    assert "127.0.0.1 is a loopback address" in post.error_message
     assert hits == [] and fake.state.published() == []
 
 
@@ -102,7 +102,7 @@ async def test_a_redirect_to_a_private_address_fails_the_post_unfetched(
                                           "type": "image"}])
         [post] = (await drain(strict, ids)).values()
     assert post.status == "failed" and post.attempts == 1
-    assert "127.0.0.1, a loopback address" in post.error_message
+    assert "127.0.0.1 is a loopback address" in post.error_message
     assert own_hits == ["/media/cat.jpg"] and hits == []
     assert fake.state.published() == []
 

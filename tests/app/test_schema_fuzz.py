@@ -29,6 +29,7 @@ from herald.app import create_app
 from herald.events.schemas import WebhookCreate
 from herald.runtime import Herald
 from herald.services import webhooks
+from herald.web import users
 from tests.helpers import add_account, add_posts
 
 #: Examples per operation and run (valid, invalid, valid at real ids): ~430 requests in all.
@@ -41,25 +42,47 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/posts/{post_id}",
                  "POST /api/v1/posts/{post_id}/schedule", "POST /api/v1/schedule-post",
                  "POST /api/v1/media", "POST /api/v1/posts/import",
-                 # A webhook's URL must be http(s) on a public address (its host resolved).
+                 # a time zone's name, a slot's time, a slot of the schedule
+                 "PUT /api/v1/accounts/{account_id}/schedule",
+                 "POST /api/v1/accounts/{account_id}/queue/{post_id}/move",
+                 # a rule, its zone, a first occurrence not in the past; the template's
+                 # platform rules
+                 "POST /api/v1/series", "PATCH /api/v1/series/{series_id}",
+                 # an address and a password of the member's; a reason not blank; a time
+                 "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
+                 "POST /api/v1/posts/{post_id}/approve",
+                 # a webhook's URL must be http(s) on a public address (its host resolved).
                  "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"}
+
 
 
 _FUTURE = "2099-01-01T09:00:00Z"
 
 
 def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
-    """A fresh account and a pending post of it, a webhook and a delivery of it, for the
-    routes' ids (a run may delete)."""
+    """A fresh account, a pending post of it, a series, a webhook and a delivery of it,
+    for the routes' ids (a run may delete)."""
+    from herald import services
+    from herald.schemas import PostCreate, RecurrenceIn
+
     account_id = add_account(herald, company_id, external_id=f"page-{number}")
     (post_id,) = add_posts(herald, company_id, account_id, 1, run_at=_FUTURE)
+    with herald.unit_of_work() as session:
+        [occurrence] = services.create_posts(session, herald.context(company_id), PostCreate(
+            account_id=account_id, caption="daily", run_at=_FUTURE,
+            recurrence=RecurrenceIn(rule="FREQ=DAILY", timezone="UTC", count=1)))
+    with herald.db.session() as session:
+        member = users.create_user(session, company_id=company_id, role="viewer",
+                                   email=f"member-{number}@example.com",
+                                   password="a-long-password")
     with herald.unit_of_work() as session:
         ctx = herald.context(company_id)
         webhook, _ = webhooks.create_webhook(session, ctx, WebhookCreate(
             url="https://hooks.example.test/herald", events=["post.failed"]))
         delivery = webhooks.ping(session, ctx, webhook.id, max_attempts=3)
         ids = {"webhook_id": webhook.id, "delivery_id": delivery.id}
-    return {"account_id": account_id, "post_id": post_id, **ids}
+    return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
+            "series_id": occurrence.series_id or "", **ids}
 
 
 #: What a schema's "string" cannot say: the times, statuses and cursors the API means.

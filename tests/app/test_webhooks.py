@@ -358,3 +358,35 @@ def _all_published(herald: Herald, post_ids: list[str]) -> bool:
 
     with herald.db.session() as session:
         return all(session.get(Post, pid).status == "published" for pid in post_ids)
+
+
+def test_approvals_requested_and_decided_are_events(client, auth, herald, company, hook):
+    from herald import services
+    from herald.permissions import Role
+
+    account_id = add_account(herald, company[0])
+    with herald.db.session() as session:
+        contributor = {"Authorization": "Bearer " + services.create_api_token(
+            session, company_id=company[0], name="c", role=Role.CONTRIBUTOR)}
+    client.post("/api/v1/webhooks", headers=auth, json={
+        "url": hook.url, "events": ["approval.requested", "approval.decided"]})
+    assert client.patch(f"/api/v1/accounts/{account_id}", headers=auth,
+                        json={"requires_approval": True}).status_code == 200
+    [first, second] = [client.post("/api/v1/posts", headers=contributor, json={
+        "account_id": account_id, "caption": "For approval", "post_type": "text",
+        "run_at": "2030-01-01T09:00:00Z"}).json()["items"][0] for _ in range(2)]
+    assert client.post(f"/api/v1/posts/{first['id']}/approve",
+                       headers=auth).status_code == 200
+    assert client.post(f"/api/v1/posts/{second['id']}/reject", headers=auth,
+                       json={"reason": "Too many hashtags"}).status_code == 200
+    asyncio.run(herald.build_worker(worker_id="cron").run(until_idle=True))
+    got = [(r.json["type"], r.json["data"]["id"], r.json["data"]["status"])
+           for r in hook.wait_for(4)]
+    assert sorted(got) == sorted([
+        ("approval.requested", first["id"], "pending"),  # the data is read at dispatch
+        ("approval.requested", second["id"], "draft"),
+        ("approval.decided", first["id"], "pending"),
+        ("approval.decided", second["id"], "draft")])
+    rejected = next(r.json for r in hook.received if r.json["type"] == "approval.decided"
+                    and r.json["data"]["id"] == second["id"])
+    assert rejected["data"]["review_note"] == "Too many hashtags"

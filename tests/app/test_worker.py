@@ -4,7 +4,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from herald.app import build_worker
 from herald.models import Post, PostSchedule, SocialAccount, utcnow
@@ -13,11 +13,13 @@ from herald.platforms.base import (
     NeedsReauthError,
     OutcomeUnknownError,
     PermanentError,
+    PublishJob,
+    PublishResult,
     RateLimitedError,
     TransientError,
 )
 from herald.worker import Wakeup
-from tests.helpers import add_account, add_posts
+from tests.helpers import RecordingPublisher, add_account, add_posts
 
 
 def _posts(herald, ids):
@@ -357,3 +359,67 @@ async def test_an_idle_worker_with_listen_sends_no_statement(herald, company):
             event.remove(herald.db.engine, "before_cursor_execute", counted)
         worker.stop()
         await task
+
+
+class _Reconciling(RecordingPublisher):
+    """A publisher whose reconcile raises `checks` in turn, then finds nothing out."""
+
+    def __init__(self, platform: str, checks: list[BaseException]) -> None:
+        super().__init__(platform)
+        self.checks = checks
+        self.reconciles = 0
+
+    async def reconcile(self, job: PublishJob) -> PublishResult | None:
+        self.reconciles += 1
+        if self.checks:
+            raise self.checks.pop(0)
+        return None
+
+
+async def test_checks_that_cannot_reach_the_platform_spend_no_attempt(herald, company):
+    """A commit answered with a 5xx, then three checks answered with 5xx too: at 3
+    attempts the post used to be `unconfirmed`; the checks spend none of its count, and
+    once the platform answers it is checked and sent."""
+    unreachable = [TransientError("Facebook had a temporary problem (HTTP 503).",
+                                  unreachable=True) for _ in range(3)]
+    publisher = _Reconciling("facebook", unreachable)
+    herald.registry.register(publisher)
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    publisher.fail(pid, OutcomeUnknownError("HTTP 500 during the publishing call.",
+                                            unreachable=True))
+    with herald.db.engine.begin() as conn:  # the count alone would give up at 3
+        conn.execute(update(PostSchedule).values(max_attempts=3))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, _all_status(herald, [pid], "published"))
+    post = _posts(herald, [pid])[pid]
+    with herald.db.session() as s:
+        entry = s.get(PostSchedule, pid)
+    assert (post.attempts, publisher.reconciles, len(publisher.calls)) == (5, 4, 2)
+    assert entry.max_attempts == 3 + 3
+
+
+async def test_a_post_whose_check_keeps_failing_is_unconfirmed_without_a_promise(
+    settings, company
+):
+    """Out of attempts and time: `unconfirmed`, and its message no longer says Herald
+    will check (it once said so and "gave up" in one breath)."""
+    from herald.runtime import Herald
+
+    herald = Herald.from_settings(settings.model_copy(update={"retry_budget_seconds": 0}))
+    publisher = _Reconciling("facebook", [OutcomeUnknownError("The page's posts could not "
+                                                              "be read.")] * 5)
+    herald.registry.register(publisher)
+    try:
+        account = add_account(herald, company[0])
+        [pid] = add_posts(herald, company[0], account)
+        publisher.fail(pid, OutcomeUnknownError("Timed out while posting."))
+        worker = build_worker(herald, worker_id="w1")
+        await _run_until(worker, _all_status(herald, [pid], "unconfirmed"))
+        message = _posts(herald, [pid])[pid].error_message
+        assert "will check" not in message
+        assert message.startswith("The page's posts could not be read. Herald could not "
+                                  "find out whether it went out (3 attempts")
+        assert len(publisher.calls) == 1  # never sent again
+    finally:
+        herald.db.dispose()

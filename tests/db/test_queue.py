@@ -212,26 +212,58 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped():
     assert backoff_seconds(3, base=10, cap=300, rand=lambda: 0.0) == 20  # half the ceiling
 
 
-def test_retry_backs_off_then_fails_at_max_attempts(herald, company):
+def test_retry_backs_off_then_fails_once_attempts_and_time_are_spent(herald, company):
     account = add_account(herald, company[0])
     [pid] = add_posts(herald, company[0], account)
     queue = q.Queue(herald.db.engine, retry_base_seconds=10, retry_max_seconds=1000,
-                    rand=lambda: 1.0)
-    now = utcnow()
+                    retry_budget_seconds=35, rand=lambda: 1.0)
+    start = now = utcnow()
     delays = []
-    for attempt in (1, 2):
+    for attempt in (1, 2, 3):
         [claim] = queue.claim(worker_id="w", limit=1, now=now)
         queue.finish([Outcome(claim, "retry", error_message="HTTP 503")], now=now)
         entry, post = _row(herald, pid)
         assert (entry.status, post.status, post.attempts) == ("pending", "pending", attempt)
+        # The budget started at the first retry; the third attempt is still within it.
+        assert entry.retry_deadline == start + timedelta(seconds=35)
         delays.append((entry.run_at - now).total_seconds())
         now = entry.run_at
-    assert delays == [10, 20]
+    assert delays == [10, 20, 40]
     [claim] = queue.claim(worker_id="w", limit=1, now=now)
     queue.finish([Outcome(claim, "retry", error_message="HTTP 503")], now=now)
     entry, post = _row(herald, pid)
     assert (entry.status, post.status) == ("failed", "failed")
-    assert post.error_message == "HTTP 503 (gave up after 3 attempts)"
+    assert post.error_message == "HTTP 503 (gave up after 4 attempts over 70 s)"
+
+
+def test_an_attempt_that_could_not_reach_the_platform_gives_its_count_back(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = q.Queue(herald.db.engine, retry_unreachable_seconds=2, rand=lambda: 1.0)
+    now = utcnow()
+    [claim] = queue.claim(worker_id="w", limit=1, now=now)
+    queue.finish([Outcome(claim, "retry", error_message="HTTP 503", unknown=True,
+                          unreachable=True)], now=now)
+    entry, _ = _row(herald, pid)
+    assert (entry.status, entry.attempts, entry.max_attempts) == ("pending", 1, 4)
+    assert (entry.run_at - now).total_seconds() == 2
+    assert entry.retry_deadline == now + timedelta(hours=6)
+
+
+def test_a_person_retrying_a_failed_post_gives_it_a_fresh_time_budget(herald, company):
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    queue = q.Queue(herald.db.engine, retry_budget_seconds=0)
+    now = utcnow()
+    for _ in range(3):
+        [claim] = queue.claim(worker_id="w", limit=1, now=now)
+        queue.finish([Outcome(claim, "retry", error_message="HTTP 503")], now=now)
+        now = _row(herald, pid)[0].run_at
+    assert _row(herald, pid)[0].status == "failed"
+    with herald.db.engine.begin() as conn:
+        assert q.requeue(conn, post_id=pid, now=now, extra_attempts=3)
+    entry, _ = _row(herald, pid)
+    assert (entry.status, entry.retry_deadline, entry.max_attempts) == ("pending", None, 6)
 
 
 def test_retry_honours_the_platforms_not_before(herald, company):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.graph.fake import GraphRouter
+    from herald.platforms.versions import ApiVersion
 
 NAME = "facebook"
 
@@ -30,6 +31,12 @@ def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
     from herald.platforms.facebook.client import FacebookPublisher
 
     return FacebookPublisher(client, base_url=endpoint.base_url, version=endpoint.version)
+
+
+def _api_version(settings: Settings) -> ApiVersion:
+    from herald.platforms.graph.versions import api_version
+
+    return api_version(settings)
 
 
 def _endpoint(settings: Settings) -> Endpoint:
@@ -75,6 +82,7 @@ SPEC = PlatformSpec(
     rules=rules.check,
     publisher=_publisher,
     endpoint=_endpoint,
+    api_version=_api_version,
     sandbox_id=lambda digits: f"10{digits}",
     sandbox_mount="/graph",
     compose_limits={"chars": rules.FACEBOOK_CAPTION_MAX},

@@ -122,6 +122,13 @@ class PublishedRecord:
     dropped: bool = False
     scheduled_for: datetime | None = None
     media_ids: tuple[str, ...] = ()
+    #: The caption as the platform shows it, where that differs from what was sent
+    #: (LinkedIn renders its Little Text Format escapes away).
+    shown_caption: str | None = None
+
+    def shown(self) -> str:
+        """The caption a person reads on the platform."""
+        return self.caption if self.shown_caption is None else self.shown_caption
 
     def to_dict(self) -> dict[str, Any]:
         return {

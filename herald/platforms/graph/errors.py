@@ -170,8 +170,8 @@ def _build(kind: str, text: str, *, platform: str, label: str, step: Step,
             # The error may come after the post was created: only a look can tell.
             return OutcomeUnknownError(f"{platform} {text} during the publishing call; the "
                                        f"post may or may not be out (code {label}).",
-                                       code=label)
-        return TransientError(message, code=label, retry_after=retry_after)
+                                       code=label, unreachable=True)
+        return TransientError(message, code=label, retry_after=retry_after, unreachable=True)
     if kind == "retry":
         return TransientError(message, code=label, retry_after=retry_after or 60)
     if kind == "new":

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.graph.fake import GraphRouter
+    from herald.platforms.versions import ApiVersion
 
 NAME = "instagram"
 
@@ -32,6 +33,12 @@ def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
         return InstagramPublisher(client, base_url=endpoint.base_url, version=endpoint.version,
                                   poll_interval=0.2, max_poll_interval=1.0)
     return InstagramPublisher(client, base_url=endpoint.base_url, version=endpoint.version)
+
+
+def _api_version(settings: Settings) -> ApiVersion:
+    from herald.platforms.graph.versions import api_version
+
+    return api_version(settings)
 
 
 def _endpoint(settings: Settings) -> Endpoint:
@@ -52,6 +59,7 @@ SPEC = PlatformSpec(
     rules=rules.check,
     publisher=_publisher,
     endpoint=_endpoint,
+    api_version=_api_version,
     sandbox_id=lambda digits: f"17841{digits}",
     sandbox_mount="/graph",
     compose_limits={"chars": rules.INSTAGRAM_CAPTION_MAX,

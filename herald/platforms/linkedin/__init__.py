@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.spec import RefreshedToken
+    from herald.platforms.versions import ApiVersion
 
 NAME = "linkedin"
 SETTINGS_NAMES = "HERALD_LINKEDIN_CLIENT_ID and HERALD_LINKEDIN_CLIENT_SECRET"
@@ -36,6 +37,12 @@ def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
                                  max_poll_interval=1.0)
     return LinkedInPublisher(client, fetcher=fetcher, base_url=endpoint.base_url,
                              version=endpoint.version)
+
+
+def _api_version(settings: Settings) -> ApiVersion:
+    from herald.platforms.linkedin.versions import api_version
+
+    return api_version(settings)
 
 
 def _endpoint(settings: Settings) -> Endpoint:
@@ -78,6 +85,7 @@ SPEC = PlatformSpec(
     rules=rules.check,
     publisher=_publisher,
     endpoint=_endpoint,
+    api_version=_api_version,
     sandbox_id=lambda digits: f"urn:li:person:sandbox{digits}",
     sandbox_mount="/linkedin",
     compose_limits={"chars": rules.LINKEDIN_COMMENTARY_MAX},

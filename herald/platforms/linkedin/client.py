@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,27 +39,11 @@ from herald.platforms.http import (
     utcnow,
 )
 from herald.platforms.linkedin.errors import DuplicatePostError, linkedin_error, refresh_error
+from herald.platforms.linkedin.ltf import escape_commentary
 
 log = logging.getLogger(__name__)
 
 FINDER_COUNT = 10
-_RESERVED = re.compile(r"[\\|{}@\[\]()<>#*_~]")
-# Kept verbatim: URN mentions, and hashtags (a "#" starting a word with a letter, after
-# whitespace or at the start), which LTF turns into clickable hashtags.
-_KEEP = re.compile(r"@\[[^\[\]\n]+\]\(urn:li:(?:person|organization):[\w-]+\)"
-                   r"|(?<!\S)#(?=[^\W_]*[^\W\d_])[^\W_]+")
-
-
-def escape_commentary(text: str) -> str:
-    """Escape Little Text Format reserved characters, which otherwise truncate the post."""
-    out, pos = [], 0
-    for match in _KEEP.finditer(text):
-        out += [_RESERVED.sub(r"\\\g<0>", text[pos:match.start()]), match.group(0)]
-        pos = match.end()
-    out.append(_RESERVED.sub(r"\\\g<0>", text[pos:]))
-    return "".join(out)
-
-
 class LinkedInPublisher:
     """Publishes for a member or organization; job.account.external_id is the author URN."""
 

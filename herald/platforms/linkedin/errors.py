@@ -69,9 +69,9 @@ def _server_error(a: _Answer) -> PublishError:
     if a.step == "commit":
         return OutcomeUnknownError(f"LinkedIn had a server error (HTTP {a.status}) during the "
                                    "publishing call; the post may or may not be out.",
-                                   code=a.label)
+                                   code=a.label, unreachable=True)
     return TransientError(f"LinkedIn had a server error: {a.said} (code {a.label}).",
-                          code=a.label)
+                          code=a.label, unreachable=True)
 
 
 def _token_refused(a: _Answer) -> PublishError:
@@ -140,7 +140,7 @@ def refresh_error(status: int, body: dict[str, Any], *,
         said = said.replace(secret, "[secret]") if secret else said
     if status >= 500 or status == 429:
         return TransientError(f"LinkedIn could not refresh the token now: {said}.",
-                              code=f"refresh/{status}")
+                              code=f"refresh/{status}", unreachable=status >= 500)
     if body.get("error") == "invalid_client":
         return PermanentError(f"LinkedIn refused Herald's client id or secret: {said}.",
                               code="refresh/invalid_client")

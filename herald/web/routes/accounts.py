@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from herald import connect, services
-from herald.errors import AppError, NotFound
+from herald.errors import AppError, Forbidden, NotFound
 from herald.models import PLATFORMS
 from herald.platforms import registry
 from herald.runtime import Herald
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.web import connecting, queries, sessions
-from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
+from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, web_context
 from herald.web.render import PLATFORM_NAMES, page
 from herald.web.routes import see_other, web_router
 
@@ -48,7 +48,7 @@ def _pydantic_message(exc: ValidationError) -> str:
 def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int = 200,
           **values: Any) -> Response:
     with herald.db.session() as session:
-        ctx = herald.context(user.company_id)
+        ctx = web_context(herald, user)
         accounts = services.list_accounts(session, ctx)
         counts = queries.post_counts(session, user.company_id)
     configured = connecting.flows(herald.settings)
@@ -131,6 +131,18 @@ def reconnect(request: Request, account_id: str, herald: HeraldDep, user: UserDe
     return see_other("/accounts")
 
 
+@router.post("/accounts/{account_id}/approval")
+def set_approval(request: Request, account_id: str, herald: HeraldDep, ctx: ContextDep,
+                 requires_approval: Annotated[str, Form()] = "") -> Response:
+    on = requires_approval == "on"
+    with herald.unit_of_work() as session:
+        name = services.update_account_settings(session, ctx, account_id,
+                                                requires_approval=on).name
+    sessions.flash(request, f"Contributors' posts to {name} now need approval." if on else
+                   f"Contributors' posts to {name} no longer need approval.")
+    return see_other("/accounts")
+
+
 def _exists(herald: Herald, ctx: services.Context, account_id: str) -> None:
     with herald.db.session() as session:
         services.get_account(session, ctx, account_id)
@@ -143,7 +155,7 @@ def remove(request: Request, account_id: str, herald: HeraldDep, user: UserDep,
         with herald.unit_of_work() as session:
             name = services.get_account(session, ctx, account_id).name
             services.delete_account(session, ctx, account_id)
-    except NotFound:
+    except (NotFound, Forbidden):
         raise
     except AppError as exc:
         sessions.flash(request, exc.message, "error")
@@ -230,7 +242,7 @@ def _pick_page(request: Request, herald: Herald, user: WebUser, flow: connect.Fl
                offer: connect.Offer, sealed: str, *, error: str = "",
                picked: frozenset[str] | None = None) -> Response:
     with herald.db.session() as session:
-        known = connect.existing_ids(session, herald.context(user.company_id))
+        known = connect.existing_ids(session, web_context(herald, user))
     existing = {c.key for c in offer.candidates if (c.platform, c.external_id) in known}
     response = page(request, "connect.html", user, title=f"Connect {flow.title}",
                     active="accounts", flow=flow, offer=offer, sealed=sealed,

@@ -10,8 +10,9 @@ from fastapi.responses import Response
 
 from herald.errors import Invalid
 from herald.models import utcnow
+from herald.planning import schedules
 from herald.web import queries
-from herald.web.calendar_grid import PER_DAY, View, grid, place
+from herald.web.calendar_grid import PER_DAY, View, grid, place, place_slots
 from herald.web.deps import HeraldDep, UserDep
 from herald.web.localtime import parse_date
 from herald.web.render import page
@@ -27,12 +28,17 @@ def calendar(request: Request, herald: HeraldDep, user: UserDep, view: str = "mo
     shown: View = "week" if view == "week" else "month"
     anchor = _anchor(day, today)
     g = grid(shown, anchor, today)
+    bounds = g.bounds(user.tz)
     with herald.db.session() as session:
         accounts = queries.accounts_by_id(session, user.company_id)
         chips, totals = queries.calendar_chips(
-            session, user.company_id, g.bounds(user.tz), PER_DAY[shown],
+            session, user.company_id, bounds, PER_DAY[shown],
             account_id=account if account in accounts else None)
+        empty = (schedules.empty_slots_between(session, account, bounds[0], bounds[-1],
+                                               now=utcnow())
+                 if account in accounts else [])
     place(g, chips, totals, user.tz)
+    place_slots(g, empty, user.tz)
     return page(request, "calendar.html", user, title=f"Calendar — {g.title}",
                 active="calendar", grid=g, accounts=accounts, account=account)
 

@@ -20,6 +20,7 @@ from herald.models import POST_TYPES, SocialAccount
 from herald.platforms.registry import COMPOSE_LIMITS
 from herald.runtime import Herald
 from herald.services import Context
+from herald.statuses import PostStatus
 from herald.web import queries, sessions
 from herald.web.composing import ComposeForm, Outcome, check, create, default_when
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
@@ -57,7 +58,8 @@ def compose(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
     return _form_page(request, user, accounts, form, outcome)
 
 
-async def _read(request: Request, herald: Herald) -> tuple[ComposeForm, FormData, list[str]]:
+async def _read(request: Request, herald: Herald, ctx: Context
+                ) -> tuple[ComposeForm, FormData, list[str]]:
     data = await request.form()
     lists = {"account_ids": data.getlist("account_ids"), "media": data.getlist("media")}
     form = ComposeForm.parse(data, lists)
@@ -68,7 +70,8 @@ async def _read(request: Request, herald: Herald) -> tuple[ComposeForm, FormData
             continue
         try:
             stored = await services.store_upload(
-                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
+                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes,
+                ctx=ctx)
         except AppError as exc:
             problems.append(exc.message)
             continue
@@ -79,7 +82,7 @@ async def _read(request: Request, herald: Herald) -> tuple[ComposeForm, FormData
 @router.post("/compose")
 async def compose_submit(request: Request, herald: HeraldDep, user: UserDep,
                          ctx: ContextDep) -> Response:
-    form, _, upload_problems = await _read(request, herald)
+    form, _, upload_problems = await _read(request, herald, ctx)
     accounts = await run_in_threadpool(_accounts, herald, user)
     if upload_problems:
         outcome = Outcome(errors={"media": " ".join(upload_problems)})
@@ -96,8 +99,13 @@ def _done(outcome: Outcome, form: ComposeForm, user: WebUser) -> str:
     posts = f"{count} post{'s' if count != 1 else ''}"
     if form.action == "draft":
         return f"Saved {posts} as drafts."
+    if any(p.status == PostStatus.AWAITING_APPROVAL for p in outcome.posts):
+        return f"Sent {posts} for approval: an approver will schedule them."
     if form.action == "now":
         return f"Publishing {posts} now."
+    if form.action == "queue":
+        first = min((p.scheduled_at for p in outcome.posts if p.scheduled_at), default=None)
+        return f"Added {posts} to the queue (next: {fmt(first, user.tz)})."
     return f"Scheduled {posts} for {fmt(outcome.run_at, user.tz)}."
 
 
@@ -106,7 +114,9 @@ def _after(outcome: Outcome, form: ComposeForm, user: WebUser) -> str:
         return "/posts?status=draft"
     if len(outcome.posts) == 1:
         return f"/posts/{outcome.posts[0].id}"
-    when = outcome.run_at.astimezone(user.tz) if outcome.run_at else None
+    first = outcome.run_at or min((p.scheduled_at for p in outcome.posts if p.scheduled_at),
+                                  default=None)
+    when = first.astimezone(user.tz) if first else None
     return f"/calendar?view=week&date={when:%Y-%m-%d}" if when else "/calendar"
 
 
@@ -130,7 +140,8 @@ def _check(herald: Herald, accounts: dict[str, SocialAccount], form: ComposeForm
 
 
 @router.post("/compose/media")
-async def upload_media(request: Request, herald: HeraldDep, user: UserDep) -> Response:
+async def upload_media(request: Request, herald: HeraldDep, user: UserDep,
+                       ctx: ContextDep) -> Response:
     """One dropped or chosen file: stored, answered with its preview and hidden input."""
     data = await request.form()
     upload = data.get("file")
@@ -140,7 +151,8 @@ async def upload_media(request: Request, herald: HeraldDep, user: UserDep) -> Re
     else:
         try:
             stored = await services.store_upload(
-                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes)
+                herald.media_store, upload, max_bytes=herald.settings.media_max_upload_bytes,
+                ctx=ctx)
             context["item"] = {"url": stored.url, "type": stored.type,
                                "name": upload.filename or stored.key}
         except AppError as exc:

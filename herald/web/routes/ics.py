@@ -11,6 +11,7 @@ from icalendar import Calendar, Event
 
 from herald.errors import NotFound
 from herald.models import utcnow
+from herald.platforms.registry import DISPLAY_NAMES
 from herald.services import calendar_feed
 from herald.services.calendar_feed import FeedEvent
 from herald.web import sessions
@@ -52,7 +53,7 @@ def render(events: list[FeedEvent], *, public_url: str, now: datetime) -> bytes:
         event.add("dtstart", item.at)
         event.add("dtend", item.at + EVENT_LENGTH)
         first_line = (item.caption.strip().splitlines() or [""])[0]
-        event.add("summary", f"{item.platform.capitalize()} · {item.account}: "
+        event.add("summary", f"{DISPLAY_NAMES.get(item.platform, item.platform)} · {item.account}: "
                              f"{first_line[:80]}".rstrip(": "))
         event.add("description", f"{item.caption}\n\nStatus: {item.status}"
                   + (f"\n{item.permalink}" if item.permalink else ""))

@@ -15,7 +15,7 @@ from herald.errors import AppError
 from herald.imports import COLUMNS
 from herald.runtime import Herald
 from herald.web import sessions
-from herald.web.deps import HeraldDep, UserDep, WebUser, mark_web
+from herald.web.deps import HeraldDep, UserDep, WebUser, mark_web, web_context
 from herald.web.render import page
 from herald.web.routes import see_other
 
@@ -65,7 +65,7 @@ async def import_file(request: Request, herald: HeraldDep, user: UserDep) -> Res
 
 def _run(herald: Herald, user: WebUser, raw: bytes, kind: str, dry_run: bool
          ) -> services.ImportReport:
-    return services.import_posts(herald.unit_of_work, herald.context(user.company_id),
+    return services.import_posts(herald.unit_of_work, web_context(herald, user),
                                  raw, kind, dry_run=dry_run,
                                  max_rows=herald.settings.max_import_rows,
                                  timezone=user.timezone)

@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from herald import services
 from herald.errors import AppError, Conflict, Invalid
-from herald.models import PLATFORMS, POST_STATUSES, Post
+from herald.models import PLATFORMS, POST_STATUSES, Post, utcnow
 from herald.runtime import Herald
 from herald.schemas import PostPatch
+from herald.statuses import PostStatus
 from herald.web import queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, safe_next
 from herald.web.localtime import day_bounds, local_datetime, parse_date, parse_local
@@ -34,15 +35,18 @@ def posts_list(
     status: Annotated[list[str] | None, Query()] = None, platform: str = "",
     account: str = "", run_from: Annotated[str, Query(alias="from")] = "",
     run_to: Annotated[str, Query(alias="to")] = "", q: str = "", group: str = "",
-    cursor: str = "",
+    cursor: str = "", sort: str = "time",
 ) -> Response:
+    sort = sort if sort in services.SORTS else "time"
     statuses = [s for value in status or [] for s in value.split(",") if s in POST_STATUSES]
     values = {"status": ",".join(statuses), "platform": platform, "account": account,
-              "from": run_from, "to": run_to, "q": q, "group": group}
+              "from": run_from, "to": run_to, "q": q, "group": group,
+              "sort": sort if sort != "time" else ""}
     errors: dict[str, str] = {}
     filters = services.PostFilters(
         status=statuses, platform=platform if platform in PLATFORMS else None,
-        account_id=account or None, group_id=group or None, search=q.strip() or None)
+        account_id=account or None, group_id=group or None, search=q.strip() or None,
+        sort=sort)
     try:
         if run_from:
             filters.run_from = day_bounds(parse_date(run_from, "“From”"), user.tz)[0]
@@ -95,7 +99,18 @@ def post_page(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
               ctx: ContextDep) -> Response:
     found = _detail(herald, user, ctx, post_id)
     return page(request, "post.html", user, title="Post", active="posts",
-                values=_edit_values(found["post"], user), **found)
+                values=_edit_values(found["post"], user), live=_live(found["post"]), **found)
+
+
+#: Seconds between refreshes of the page of a post being published.
+LIVE_REFRESH = 3
+
+
+def _live(post: Post) -> int | None:
+    """LIVE_REFRESH while the post is in flight or due within seconds (after "Post now")."""
+    due_now = (post.status == PostStatus.PENDING and post.scheduled_at is not None
+               and post.scheduled_at <= utcnow() + timedelta(seconds=LIVE_REFRESH))
+    return LIVE_REFRESH if post.status == PostStatus.PROCESSING or due_now else None
 
 
 def _patch(**fields: Any) -> PostPatch:

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from herald.errors import NotFound
 from herald.platforms.registry import SANDBOX_PATH
 from herald.web.deps import HeraldDep, UserDep
+from herald.web.render import page
 from herald.web.routes import web_router
 
 router = web_router()
@@ -19,4 +20,6 @@ router = web_router()
 def sandbox_page(request: Request, herald: HeraldDep, user: UserDep) -> HTMLResponse:
     if herald.sandbox is None:
         raise NotFound("The sandbox runs under `herald run`.")
-    return HTMLResponse(herald.sandbox.page(user.company_id, request.query_params.get("id")))
+    # In Herald's own layout and styles, narrow enough for a phone.
+    table = herald.sandbox.table(user.company_id, request.query_params.get("id"))
+    return page(request, "sandbox.html", user, title="Sandbox", table=table)

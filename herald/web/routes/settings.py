@@ -8,11 +8,12 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from herald import services
-from herald.errors import AppError, NotFound
+from herald.errors import AppError
+from herald.permissions import ROLE_NAMES, Permission, Role
 from herald.runtime import Herald
 from herald.services import calendar_feed
 from herald.web import queries, sessions, users
-from herald.web.deps import HeraldDep, UserDep, WebUser
+from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, web_context
 from herald.web.localtime import zone_names
 from herald.web.render import page
 from herald.web.routes import see_other, web_router
@@ -22,15 +23,19 @@ router = web_router()
 
 def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int = 200,
           **values: Any) -> Response:
+    ctx = web_context(herald, user)
     with herald.db.session() as session:
-        tokens = queries.company_tokens(session, user.company_id)
-        members = users.list_members(session, company_id=user.company_id)
+        tokens = (queries.company_tokens(session, user.company_id)
+                  if user.may(Permission.MANAGE_TOKENS) else [])
+        members = services.list_members(session, ctx)
         feed_since = calendar_feed.feed_created_at(session, user_id=user.id)
+        company = services.get_company(session, ctx)
     context: dict[str, Any] = {"values": {"timezone": user.timezone}, "errors": {},
                                "new_token": None, "new_feed": None, "feed_since": feed_since}
     context.update(values)
     return page(request, "settings.html", user, title="Settings", active="settings",
                 tokens=tokens, members=members, zones=zone_names(), status_code=status_code,
+                roles=ROLE_NAMES, company=company,
                 **context)
 
 
@@ -52,17 +57,33 @@ def set_timezone(request: Request, herald: HeraldDep, user: UserDep,
     return see_other("/settings")
 
 
+@router.post("/settings/approval")
+def set_company_approval(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
+                         requires_approval: Annotated[str, Form()] = "") -> Response:
+    on = requires_approval == "on"
+    with herald.unit_of_work() as session:
+        services.update_company_settings(session, ctx, requires_approval=on)
+    sessions.flash(request, "Posts by contributors now need approval on every account." if on
+                   else "Approval is now set per account.")
+    return see_other("/settings")
+
+
 @router.post("/settings/tokens")
-def create_token(request: Request, herald: HeraldDep, user: UserDep,
-                 name: Annotated[str, Form()] = "") -> Response:
+def create_token(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
+                 name: Annotated[str, Form()] = "",
+                 role: Annotated[str, Form()] = Role.OWNER.value) -> Response:
     name = name.strip()
     if not name or len(name) > 200:
         return _page(request, herald, user, status_code=422, values={
             "timezone": user.timezone, "token_name": name},
             errors={"token": "Name the token (what uses it, e.g. “CI deploys”), "
                              "in at most 200 characters."})
-    with herald.unit_of_work() as session:
-        token = services.create_api_token(session, company_id=user.company_id, name=name)
+    try:
+        with herald.unit_of_work() as session:
+            token = services.issue_api_token(session, ctx, name=name, role=role)
+    except AppError as exc:
+        return _page(request, herald, user, status_code=exc.status, values={
+            "timezone": user.timezone, "token_name": name}, errors={"token": exc.message})
     # Shown once, in this answer only: it is stored hashed and no page can show it again.
     response = _page(request, herald, user, new_token={"name": name, "token": token})
     response.headers["Cache-Control"] = "no-store"
@@ -70,26 +91,24 @@ def create_token(request: Request, herald: HeraldDep, user: UserDep,
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: str, herald: HeraldDep, user: UserDep
+def revoke_token(request: Request, token_id: str, herald: HeraldDep, ctx: ContextDep
                  ) -> Response:
     with herald.unit_of_work() as session:
-        row = queries.company_token(session, user.company_id, token_id)
-        if row is None:
-            raise NotFound()
-        services.revoke_api_token(session, token=row.id)
+        row = services.revoke_company_token(session, ctx, token_id)
         name = row.name or row.prefix
     sessions.flash(request, f"The token “{name}” is revoked.")
     return see_other("/settings")
 
 
 @router.post("/settings/members")
-def add_member(request: Request, herald: HeraldDep, user: UserDep,
+def add_member(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
                email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
-               password: Annotated[str, Form()] = "") -> Response:
+               password: Annotated[str, Form()] = "",
+               role: Annotated[str, Form()] = "") -> Response:
     try:
         with herald.unit_of_work() as session:
-            users.create_user(session, company_id=user.company_id, email=email,
-                              password=password, name=name)
+            services.add_member(session, ctx, email=email, password=password, name=name,
+                                role=role or None)
     except AppError as exc:
         return _page(request, herald, user, status_code=exc.status,
                      values={"timezone": user.timezone, "member_email": email,
@@ -97,4 +116,23 @@ def add_member(request: Request, herald: HeraldDep, user: UserDep,
                      errors={"member": exc.message})
     sessions.flash(request, f"Added {email.strip()}; they can sign in with the password you "
                             "gave them.")
+    return see_other("/settings")
+
+
+@router.post("/settings/members/{member_id}/role")
+def set_member_role(request: Request, member_id: str, herald: HeraldDep, ctx: ContextDep,
+                    role: Annotated[str, Form()] = "") -> Response:
+    with herald.unit_of_work() as session:
+        member = services.set_role(session, ctx, member_id, role)
+        email = member.email
+    sessions.flash(request, f"{email} is now {role.strip().lower()}.")
+    return see_other("/settings")
+
+
+@router.post("/settings/members/{member_id}/remove")
+def remove_member(request: Request, member_id: str, herald: HeraldDep, ctx: ContextDep
+                  ) -> Response:
+    with herald.unit_of_work() as session:
+        email = services.remove_member(session, ctx, member_id).email
+    sessions.flash(request, f"Removed {email}; their sessions have ended.")
     return see_other("/settings")

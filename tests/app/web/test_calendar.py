@@ -64,6 +64,7 @@ def test_the_month_view_shows_chips_with_platform_account_status_and_time(
     assert "08:15" in day and "facebook 1001" in day and "Scheduled" in day
     assert 'draggable="true"' in day  # pending posts can be dragged to another day
     assert 'title="Hello Tokyo"' in day
+    assert '<span class="snippet">Hello Tokyo</span>' in day  # the month shows captions too
     week = browser.get("/calendar", params={"view": "week", "date": "2031-05-21"})
     assert f"19{EN_DASH}25 May 2031" in week.text and f'href="/posts/{pid}"' in week.text
 

@@ -60,3 +60,41 @@ def test_set_password_refuses_unknown_users_and_short_passwords(herald, member, 
             "set-password", "--email", email, "--password-stdin"], input=f"{password}\n",
             env=_env(database_url))
         assert result.exit_code == 1, result.output
+
+
+def test_user_create_takes_a_role_and_defaults_to_owner_then_editor(herald, company,
+                                                                     database_url):
+    def create(email: str, *role: str) -> dict[str, str]:
+        result = CliRunner().invoke(user_app, [
+            "create", "--email", email, "--password-stdin", "--json", *role],
+            input="a long password\n", env=_env(database_url))
+        assert result.exit_code == 0, result.output
+        created: dict[str, str] = json.loads(result.stdout)
+        return created
+
+    assert create("first@example.com")["role"] == "owner"
+    assert create("second@example.com")["role"] == "editor"
+    assert create("third@example.com", "--role", "contributor")["role"] == "contributor"
+    refused = CliRunner().invoke(user_app, [
+        "create", "--email", "x@example.com", "--password-stdin", "--role", "intern"],
+        input="a long password\n", env=_env(database_url))
+    assert refused.exit_code == 1 and "not a role" in refused.output
+    listed = json.loads(CliRunner().invoke(user_app, ["list", "--json"],
+                                           env=_env(database_url)).stdout)
+    assert [u["role"] for u in listed] == ["owner", "editor", "contributor"]
+
+
+def test_user_create_can_limit_a_member_to_some_accounts(herald, company, database_url):
+    from tests.helpers import add_account
+
+    account_id = add_account(herald, company[0])
+    result = CliRunner().invoke(user_app, [
+        "create", "--email", "ig@example.com", "--password-stdin", "--json", "--role",
+        "contributor", "--account", account_id], input="a long password\n",
+        env=_env(database_url))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["account_ids"] == [account_id]
+    wrong = CliRunner().invoke(user_app, [
+        "create", "--email", "x@example.com", "--password-stdin", "--account", "nope"],
+        input="a long password\n", env=_env(database_url))
+    assert wrong.exit_code == 1 and "No account" in wrong.output

@@ -134,7 +134,9 @@ class CarelessPublisher:
 
 def fail_unexpectedly(herald: Herald, company_id: str, account_id: str, graph_url: str
                       ) -> None:
-    careless = Herald.build(herald.settings, db=herald.db, registry=PublisherRegistry())
+    # No time budget: the post fails after its attempts instead of retrying for hours.
+    careless = Herald.build(herald.settings.model_copy(update={"retry_budget_seconds": 0}),
+                            db=herald.db, registry=PublisherRegistry())
     careless.registry.register(CarelessPublisher(graph_url))
     with careless.db.session() as session:
         ids = [p.id for p in services.create_posts(session, careless.context(company_id),

@@ -241,3 +241,36 @@ def test_stored_links_that_are_not_web_addresses_are_not_links(signed_in, herald
         post.permalink, post.options = "javascript:alert(1)", {"link": "javascript:alert(2)"}
     page = signed_in.get(f"/posts/{pid}").text
     assert "javascript:alert(1)" in page and 'href="javascript' not in page
+
+
+def test_a_post_in_flight_counts_its_running_attempt_and_refreshes_itself(signed_in, herald,
+                                                                           company):
+    """After "Post now": not "Attempts 0" beside "Attempt 1 — running", and the page
+    follows the post until it settles (issue 17, the first hour)."""
+    from herald.models import PublishAttempt
+
+    fb = add_account(herald, company[0], "facebook", "1001")
+    [pid] = add_posts(herald, company[0], fb, caption="Now")
+    due = signed_in.get(f"/posts/{pid}").text
+    assert '<meta http-equiv="refresh" content="3">' in due  # due this very moment
+    herald.queue().claim(worker_id="w1", limit=1, now=utcnow())  # journals attempt 1
+    with herald.db.session() as session:
+        assert session.get(Post, pid).attempts == 0  # counted when the attempt finishes
+        assert session.query(PublishAttempt).filter_by(post_id=pid).count() == 1
+    page = signed_in.get(f"/posts/{pid}").text
+    assert re.search(r"<dt>Attempts</dt><dd>1</dd>", page), page
+    assert "Attempt 1" in page and '<meta http-equiv="refresh" content="3">' in page
+    assert "refreshes itself" in page
+    later = add_posts(herald, company[0], fb, run_at=_later(), caption="Later")[0]
+    assert 'http-equiv="refresh"' not in signed_in.get(f"/posts/{later}").text
+
+
+def test_the_list_is_by_time_unless_asked_by_creation(signed_in, herald, company):
+    fb = add_account(herald, company[0], "facebook", "1001")
+    late = add_posts(herald, company[0], fb, run_at=_later(48), caption="Late one")[0]
+    soon = add_posts(herald, company[0], fb, run_at=_later(1), caption="Soon one")[0]
+    by_time = signed_in.get("/posts").text
+    assert by_time.index(f'id="post-{late}"') < by_time.index(f'id="post-{soon}"')
+    by_creation = signed_in.get("/posts", params={"sort": "created"}).text
+    assert by_creation.index(f'id="post-{soon}"') < by_creation.index(f'id="post-{late}"')
+    assert '<option value="created" selected>' in by_creation

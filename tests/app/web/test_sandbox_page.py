@@ -70,3 +70,32 @@ def test_the_page_is_not_there_without_the_sandbox(herald, member):
 
     with TestClient(build_app(replace(herald, sandbox=None)), follow_redirects=False) as client:
         assert sign_in(client, member.email).get("/sandbox/").status_code == 404
+
+
+def test_the_page_shows_captions_and_links_as_the_platform_would(signed_in: Browser,
+                                                                  web_app, company):
+    """LinkedIn's escapes rendered away, a link post as a link (not a broken image), in
+    Herald's own layout (issue 17, the first hour)."""
+    with TestClient(web_app) as api:
+        member = api.post("/api/v1/accounts", headers={"Authorization": f"Bearer {company[1]}"},
+                          json={"platform": "linkedin", "name": "Me", "sandbox": True}).json()
+    from herald.platforms.linkedin.ltf import escape_commentary, render_commentary
+
+    raw = "Launch (v2) is *here* — mail me @ x_y"
+    sent = escape_commentary(raw)
+    state = sandbox_of(web_app).state
+    when = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    state.record_published(PublishedRecord(
+        platform="linkedin", account=member["external_id"], kind="text", caption=sent,
+        shown_caption=render_commentary(sent), media_urls=(), external_id="urn:li:share:1",
+        permalink=None, published_at=when))
+    page_ = publish(web_app, company[1], "A link post")
+    state.record_published(PublishedRecord(
+        platform="facebook", account=page_, kind="link", caption="Read this",
+        media_urls=("https://example.com/article",), external_id=f"{page_}_2",
+        permalink=None, published_at=when))
+    html = signed_in.get("/sandbox/").text
+    assert "Launch (v2) is *here* — mail me @ x_y" in html and "\\(" not in html
+    assert '<a href="https://example.com/article">https://example.com/article</a>' in html
+    assert '<img src="https://example.com/article"' not in html
+    assert 'aria-label="Main"' in html and "/static/herald.css" in html

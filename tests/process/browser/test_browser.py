@@ -208,11 +208,14 @@ def test_compose_for_two_sandbox_accounts_then_calendar_worker_and_detail(
                                             storage_state=tab.context.storage_state())
     small = phone.new_page()
     for path, name in (("/", "phone-dashboard"), ("/calendar", "phone-calendar"),
-                       ("/compose", "phone-compose")):
+                       ("/compose", "phone-compose"), ("/sandbox/", "phone-sandbox")):
         small.goto(path)
         shot(small, name)
-    # Nothing sticks out sideways on a phone.
-    assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        # Nothing sticks out sideways on a phone.
+        assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+        if path == "/calendar":  # the account filter's button is on screen, whole
+            box = small.get_by_role("button", name="Show").bounding_box()
+            assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
     phone.close()
 
 

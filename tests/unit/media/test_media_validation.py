@@ -388,7 +388,7 @@ def test_linkedin_article():
         (mp4(mime="video/quicktime"), "LinkedIn accepts MP4 videos; item 1 (v.mp4) is MOV."),
         (mp4(size=600 * MB), "LinkedIn videos must be 75 KB to 500 MB; item 1 (v.mp4) is "
          "600.0 MB."),
-        (mp4(size=50_000), "LinkedIn videos must be 75 KB to 500 MB; item 1 (v.mp4) is 0.1 MB."),
+        (mp4(size=50_000), "LinkedIn videos must be 75 KB to 500 MB; item 1 (v.mp4) is 50 KB."),
         (mp4(seconds=31 * 60), "LinkedIn videos must last 3 seconds to 30 minutes; item 1 "
          "(v.mp4) lasts 31 minutes."),
     ],

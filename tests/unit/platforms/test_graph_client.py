@@ -352,7 +352,7 @@ async def test_download_redirected_to_a_private_address_is_refused_unfetched(api
     api.on("GET", "/a.jpg", httpx.Response(302, headers={
         "location": "http://169.254.169.254/latest/meta-data/"}))
     api.on("GET", "/latest/meta-data/", httpx.Response(200, content=b"secret"))
-    with pytest.raises(PermanentError, match=r"169\.254\.169\.254, a link-local address") as err:
+    with pytest.raises(PermanentError, match=r"169\.254\.169\.254 is a link-local address") as err:
         await download(api.fetcher(), "https://cdn.test/a.jpg")
     assert err.value.code == "media_fetch"
     assert [r.url.path for r in api.requests] == ["/a.jpg"]  # the metadata service: never

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from herald.platforms.base import NeedsReauthError, PermanentError, TransientError
-from herald.platforms.linkedin.client import escape_commentary, refresh_access_token
+from herald.platforms.linkedin.client import refresh_access_token
+from herald.platforms.linkedin.ltf import escape_commentary, render_commentary
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 
@@ -26,6 +27,8 @@ NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 ])
 def test_little_text_format_escaping(raw, escaped):
     assert escape_commentary(raw) == escaped
+    # What LinkedIn (and the sandbox page) shows is what was written.
+    assert render_commentary(escaped) == raw
 
 
 TOKEN_URL = "https://www.linkedin.test/oauth/v2/accessToken"

@@ -18,6 +18,7 @@ from herald.platforms.linkedin.fake.api import (
     throttled,
 )
 from herald.platforms.linkedin.fake.models import LiPost
+from herald.platforms.linkedin.ltf import render_commentary
 
 COMMENTARY_MAX = 3000  # ◐ widely assumed, not found verbatim
 MULTI_IMAGE_MIN, MULTI_IMAGE_MAX = 2, 20
@@ -66,6 +67,7 @@ async def create_post(call: LiCall) -> Response:
                 state.data.li_first_post[(author, commentary)] = urn
             state.record_published(PublishedRecord(
                 platform=LINKEDIN, account=author, kind=kind, caption=commentary,
+                shown_caption=render_commentary(commentary),
                 media_urls=media_urls, external_id=urn, permalink=f"{call.fake_root()}/?id={urn}",
                 published_at=utc(now), dropped=call.info.dropping, media_ids=media_ids,
             ))

@@ -1,7 +1,7 @@
 """events (the outbox), webhooks and their deliveries, notification channels, prefs, sends
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-03 15:40:00.000000
 
 On PostgreSQL, inserts into events, webhook_deliveries and notification_sends NOTIFY the
@@ -17,8 +17,8 @@ from alembic import op
 
 from herald.models import UTCDateTime
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,301 @@
+"""Every API route, called by a role that may and by one that may not (from the table).
+
+The role that may is the weakest that holds the route's permission; the one that may not
+is the strongest that lacks it, so its refusal is about that permission and no other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from herald import services
+from herald.permissions import PERMISSIONS, Permission, Role
+from herald.web import users
+from tests.conftest import jpeg_bytes
+from tests.helpers import add_account
+
+P = Permission
+LATER = "2030-01-01T09:00:00Z"
+SCHEDULE = {"timezone": "Europe/Berlin", "slots": [{"weekday": "mon", "time": "09:00"}]}
+
+
+def weakest_with(permission: Permission) -> Role:
+    having = [r for r in Role if permission in PERMISSIONS[r]]
+    return min(having, key=lambda r: len(PERMISSIONS[r]))
+
+
+def strongest_without(permission: Permission) -> Role | None:
+    lacking = [r for r in Role if permission not in PERMISSIONS[r]]
+    return max(lacking, key=lambda r: len(PERMISSIONS[r])) if lacking else None
+
+
+@dataclass
+class Env:
+    client: Any
+    herald: Any
+    company_id: str
+    owner: dict[str, str]
+    account_id: str
+    tokens: dict[Role, dict[str, str]] = field(default_factory=dict)
+
+    def as_role(self, role: Role) -> dict[str, str]:
+        if role not in self.tokens:
+            with self.herald.db.session() as session:
+                token = services.create_api_token(session, company_id=self.company_id,
+                                                  name=role.value, role=role)
+            self.tokens[role] = {"Authorization": f"Bearer {token}"}
+        return self.tokens[role]
+
+    def draft(self, headers: dict[str, str] | None = None) -> str:
+        answer = self.client.post("/api/v1/posts", headers=headers or self.owner, json={
+            "account_id": self.account_id, "caption": "Draft", "post_type": "text",
+            "draft": True})
+        assert answer.status_code == 201, answer.text
+        post_id: str = answer.json()["items"][0]["id"]
+        return post_id
+
+    def awaiting(self) -> str:
+        """A contributor's post on an account that requires approval."""
+        made = self.client.patch(f"/api/v1/accounts/{self.account_id}", headers=self.owner,
+                                 json={"requires_approval": True})
+        assert made.status_code == 200, made.text
+        answer = self.client.post("/api/v1/posts", headers=self.as_role(Role.CONTRIBUTOR),
+                                  json={"account_id": self.account_id, "caption": "Please",
+                                        "post_type": "text", "run_at": LATER})
+        assert answer.json()["items"][0]["status"] == "awaiting_approval", answer.text
+        post_id: str = answer.json()["items"][0]["id"]
+        return post_id
+
+    def queued(self) -> str:
+        """A post in the account's queue (its schedule set by the owner)."""
+        self.client.put(f"/api/v1/accounts/{self.account_id}/schedule", headers=self.owner,
+                        json=SCHEDULE)
+        answer = self.client.post("/api/v1/posts", headers=self.owner, json={
+            "account_id": self.account_id, "caption": "Queued", "post_type": "text",
+            "run_at": "next_slot"})
+        assert answer.status_code == 201, answer.text
+        post_id: str = answer.json()["items"][0]["id"]
+        return post_id
+
+    def series(self) -> str:
+        answer = self.client.post("/api/v1/series", headers=self.owner, json={
+            "account_id": self.account_id, "caption": "Weekly", "post_type": "text",
+            "run_at": LATER, "recurrence": {"rule": "FREQ=WEEKLY", "timezone": "UTC",
+                                            "count": 3}})
+        assert answer.status_code == 201, answer.text
+        series_id: str = answer.json()["id"]
+        return series_id
+
+    def member(self) -> str:
+        with self.herald.db.session() as session:
+            user = users.create_user(session, company_id=self.company_id,
+                                     email="member@example.com", password="a-long-password",
+                                     role=Role.VIEWER)
+            return user.id
+
+
+Call = Callable[[Env, dict[str, str]], httpx.Response]
+
+
+def _post(body: dict[str, Any]) -> Call:
+    return lambda env, h: env.client.post("/api/v1/posts", headers=h, json={
+        "account_id": env.account_id, "caption": "Hello", "post_type": "text", **body})
+
+
+#: (method and path as in the OpenAPI document, what is tested, permission, call, ok statuses)
+CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
+    ("POST /api/v1/posts", "draft", P.CREATE_POSTS, _post({"draft": True}), (201,)),
+    ("POST /api/v1/posts", "scheduled", P.SCHEDULE, _post({"run_at": LATER}), (201,)),
+    ("POST /api/v1/posts", "now", P.PUBLISH_NOW, _post({"run_at": "now"}), (201,)),
+    ("GET /api/v1/posts", "list", P.VIEW,
+     lambda env, h: env.client.get("/api/v1/posts", headers=h), (200,)),
+    ("GET /api/v1/posts/{post_id}", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/posts/{env.draft()}", headers=h), (200,)),
+    ("PATCH /api/v1/posts/{post_id}", "another's post", P.EDIT_OTHERS,
+     lambda env, h: env.client.patch(f"/api/v1/posts/{env.draft()}", headers=h,
+                                     json={"caption": "Edited"}), (200,)),
+    ("POST /api/v1/posts/{post_id}/schedule", "one's own draft", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.draft(h)}/schedule", headers=h,
+                                    json={"run_at": LATER}), (200,)),
+    ("DELETE /api/v1/posts/{post_id}", "another's post", P.EDIT_OTHERS,
+     lambda env, h: env.client.delete(f"/api/v1/posts/{env.draft()}", headers=h), (200,)),
+    ("POST /api/v1/posts/{post_id}/retry", "one's own post", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.draft(h)}/retry", headers=h),
+     (409,)),  # a draft is not failed: allowed, and refused for its state
+    ("POST /api/v1/posts/import", "drafts", P.CREATE_POSTS,
+     lambda env, h: env.client.post(
+         "/api/v1/posts/import", headers={**h, "content-type": "application/json"},
+         json=[{"account_id": env.account_id, "caption": "Imported", "post_type": "text",
+                "draft": True}]), (201,)),
+    ("POST /api/v1/media", "upload", P.CREATE_POSTS,
+     lambda env, h: env.client.post("/api/v1/media", headers=h, files={
+         "file": ("a.jpg", jpeg_bytes(100, 100), "image/jpeg")}), (201,)),
+    ("GET /api/v1/accounts", "list", P.VIEW,
+     lambda env, h: env.client.get("/api/v1/accounts", headers=h), (200,)),
+    ("GET /api/v1/accounts/{account_id}", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/accounts/{env.account_id}", headers=h), (200,)),
+    ("POST /api/v1/accounts", "connect", P.MANAGE_ACCOUNTS,
+     lambda env, h: env.client.post("/api/v1/accounts", headers=h, json={
+         "platform": "facebook", "external_id": "page-2", "name": "Second",
+         "access_token": "t"}), (201,)),
+    ("PATCH /api/v1/accounts/{account_id}", "requires_approval", P.MANAGE_ACCOUNTS,
+     lambda env, h: env.client.patch(f"/api/v1/accounts/{env.account_id}", headers=h,
+                                     json={"requires_approval": True}), (200,)),
+    ("PUT /api/v1/accounts/{account_id}/token", "reconnect", P.MANAGE_ACCOUNTS,
+     lambda env, h: env.client.put(f"/api/v1/accounts/{env.account_id}/token", headers=h,
+                                   json={"access_token": "fresh"}), (200,)),
+    ("DELETE /api/v1/accounts/{account_id}", "remove", P.MANAGE_ACCOUNTS,
+     lambda env, h: env.client.delete(f"/api/v1/accounts/{env.account_id}", headers=h),
+     (204,)),
+    ("GET /api/v1/company", "read", P.VIEW,
+     lambda env, h: env.client.get("/api/v1/company", headers=h), (200,)),
+    ("PATCH /api/v1/company", "requires_approval", P.MANAGE_COMPANY,
+     lambda env, h: env.client.patch("/api/v1/company", headers=h,
+                                     json={"requires_approval": True}), (200,)),
+    ("GET /api/v1/members", "list", P.VIEW,
+     lambda env, h: env.client.get("/api/v1/members", headers=h), (200,)),
+    ("POST /api/v1/members", "add a viewer", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.post("/api/v1/members", headers=h, json={
+         "email": "new@example.com", "password": "a-long-password", "role": "viewer"}),
+     (201,)),
+    ("PATCH /api/v1/members/{member_id}", "make a viewer a client", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.patch(f"/api/v1/members/{env.member()}", headers=h,
+                                     json={"role": "client"}), (200,)),
+    ("DELETE /api/v1/members/{member_id}", "remove a viewer", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.delete(f"/api/v1/members/{env.member()}", headers=h),
+     (204,)),
+    ("POST /api/v1/schedule-post", "scheduled", P.SCHEDULE,
+     lambda env, h: env.client.post("/api/v1/schedule-post", headers=h, data={
+         "run_at": LATER, "account_id": env.account_id, "caption": "Seed",
+         "post_type": "text"}), (201,)),
+    ("GET /api/v1/scheduled-posts", "list", P.VIEW,
+     lambda env, h: env.client.get("/api/v1/scheduled-posts", headers=h), (200,)),
+    ("POST /api/v1/posts/{post_id}/approve", "awaiting", P.APPROVE,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.awaiting()}/approve", headers=h),
+     (200,)),
+    ("POST /api/v1/posts/{post_id}/reject", "awaiting", P.APPROVE,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.awaiting()}/reject", headers=h,
+                                    json={"reason": "Off brand"}), (200,)),
+    ("GET /api/v1/audit", "list", P.VIEW_AUDIT,
+     lambda env, h: env.client.get("/api/v1/audit", headers=h), (200,)),
+    ("GET /api/v1/accounts/{account_id}/schedule", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/accounts/{env.account_id}/schedule",
+                                   headers=h), (200,)),
+    ("PUT /api/v1/accounts/{account_id}/schedule", "set", P.SCHEDULE,
+     lambda env, h: env.client.put(f"/api/v1/accounts/{env.account_id}/schedule", headers=h,
+                                   json=SCHEDULE), (200,)),
+    ("GET /api/v1/accounts/{account_id}/queue", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/accounts/{env.account_id}/queue", headers=h),
+     (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/{post_id}/move", "down", P.SCHEDULE,
+     lambda env, h: env.client.post(
+         f"/api/v1/accounts/{env.account_id}/queue/{env.queued()}/move", headers=h,
+         json={"direction": "down"}), (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/shuffle", "shuffle", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/accounts/{env.account_id}/queue/shuffle",
+                                    headers=h), (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/pause", "pause", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/accounts/{env.account_id}/queue/pause",
+                                    headers=h), (200,)),
+    ("POST /api/v1/accounts/{account_id}/queue/resume", "resume", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/accounts/{env.account_id}/queue/resume",
+                                    headers=h), (200,)),
+    ("POST /api/v1/series", "evergreen", P.SCHEDULE,
+     lambda env, h: env.client.post("/api/v1/series", headers=h, json={
+         "account_id": env.account_id, "caption": "Tip", "post_type": "text",
+         "evergreen": {"categories": []}}), (201,)),
+    ("GET /api/v1/series", "list", P.VIEW,
+     lambda env, h: env.client.get("/api/v1/series", headers=h), (200,)),
+    ("GET /api/v1/series/{series_id}", "read", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/series/{env.series()}", headers=h), (200,)),
+    ("PATCH /api/v1/series/{series_id}", "caption", P.SCHEDULE,
+     lambda env, h: env.client.patch(f"/api/v1/series/{env.series()}", headers=h,
+                                     json={"caption": "New"}), (200,)),
+    ("DELETE /api/v1/series/{series_id}", "stop", P.SCHEDULE,
+     lambda env, h: env.client.delete(f"/api/v1/series/{env.series()}", headers=h),
+     (200,)),
+    ("DELETE /api/v1/scheduled-posts/{post_id}", "another's post", P.EDIT_OTHERS,
+     lambda env, h: env.client.delete(f"/api/v1/scheduled-posts/{env.draft()}", headers=h),
+     (200,)),
+]
+
+
+@pytest.fixture
+def env(client, herald, company) -> Env:
+    account_id = add_account(herald, company[0])
+    return Env(client, herald, company[0], {"Authorization": f"Bearer {company[1]}"},
+               account_id)
+
+
+def _ids(case: tuple[str, str, Permission, Call, tuple[int, ...]]) -> str:
+    return f"{case[0]} ({case[1]})"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_a_role_with_the_permission_may(env, case):
+    _, _, permission, call, ok = case
+    answer = call(env, env.as_role(weakest_with(permission)))
+    assert answer.status_code in ok, answer.text
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if strongest_without(c[2]) is not None],
+                         ids=_ids)
+def test_a_role_without_the_permission_is_refused_with_a_403_naming_it(env, case):
+    _, _, permission, call, _ = case
+    role = strongest_without(permission)
+    assert role is not None
+    answer = call(env, env.as_role(role))
+    assert answer.status_code == 403, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "forbidden"
+    assert f"'{permission}'" in error["message"] and f"'{role}'" in error["message"]
+    assert error["details"] == [{"permission": permission.value}]
+
+
+def test_every_api_route_has_a_permission_case(client):
+    routes = {f"{method.upper()} {path}" for path, ops in client.app.openapi()["paths"].items()
+              if path.startswith("/api/") for method in ops}
+    covered = {case[0] for case in CASES}
+    assert routes - covered == set(), (
+        "a route has no role test: add it to CASES in tests/app/test_roles.py with the "
+        "permission its service checks")
+
+
+def test_a_member_limited_to_some_accounts_sees_and_posts_to_those_only(client, herald,
+                                                                          company):
+    from herald.errors import Forbidden, NotFound
+    from herald.schemas import PostCreate
+    from tests.helpers import add_posts
+
+    mine = add_account(herald, company[0], external_id="page-mine")
+    other = add_account(herald, company[0], external_id="page-other")
+    (theirs,) = add_posts(herald, company[0], other, run_at=LATER, post_type="text")
+    owner = {"Authorization": f"Bearer {company[1]}"}
+    member = client.post("/api/v1/members", headers=owner, json={
+        "email": "ig@example.com", "password": "a-long-password", "role": "contributor",
+        "account_ids": [mine]}).json()
+    assert member["account_ids"] == [mine]
+    missing = client.post("/api/v1/members", headers=owner, json={
+        "email": "x@example.com", "password": "a-long-password", "account_ids": ["nope"]})
+    assert missing.status_code == 404
+    ctx = herald.context(company[0], actor="web:ig@example.com", role=Role.CONTRIBUTOR,
+                         account_ids=frozenset({mine}))
+    with herald.unit_of_work() as session:
+        services.create_posts(session, ctx, PostCreate(account_id=mine, caption="ok",
+                                                       post_type="text", draft=True))
+        with pytest.raises(Forbidden, match="access to the account"):
+            services.create_posts(session, ctx, PostCreate(
+                account_id=other, caption="no", post_type="text", draft=True))
+    with herald.db.session() as session:
+        assert [a.id for a, _ in services.list_accounts(session, ctx)] == [mine]
+        listed, _ = services.list_posts(session, ctx, services.PostFilters())
+        assert {p.account_id for p in listed} == {mine}
+        with pytest.raises(NotFound):
+            services.get_post(session, ctx, theirs)
+        with pytest.raises(NotFound):
+            services.get_account(session, ctx, other)

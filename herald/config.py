@@ -219,6 +219,31 @@ class Settings(BaseSettings):
             return [k.strip() for k in raw.replace("\n", ",").split(",") if k.strip()]
         return list(value)
 
+    # Webhooks and the event outbox (docs/webhooks.md).
+    #: How often a worker looks for new events and due deliveries when idle.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Tries per delivery (backoff from 30 s doubling to an hour: about a day in all).
+    webhook_max_attempts: int = Field(default=30, ge=1)
+    webhook_retry_base_seconds: float = Field(default=30.0, ge=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    #: A webhook whose deliveries all failed for this long is disabled (with a notice).
+    webhook_disable_after_seconds: float = Field(default=86400.0, gt=0)
+    #: Deliveries sent at once per worker (they never hold up its posts).
+    webhook_concurrency: int = Field(default=10, ge=1)
+    allow_private_webhook_urls: bool = False
+
+    # Notifications to people (docs/notifications.md): e-mail through an SMTP server.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: The From address of Herald's messages.
+    smtp_from: str = "herald@localhost"
+    #: "starttls" (port 587), "ssl" (port 465) or "none" (a relay on your own network).
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @field_validator("database_url", "listen_database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
@@ -251,6 +276,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR (e.g. 10.0.0.5 or "
                                  "10.0.0.0/8)") from None
         return proxies
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _check_from(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        address = parseaddr(value)[1]
+        if "@" not in address or any(c.isspace() for c in address):
+            raise ValueError(f"{value!r} is not an e-mail address (e.g. herald@example.com "
+                             "or 'Herald <herald@example.com>')")
+        return value
 
     @field_validator("public_url", "graph_api_url", "linkedin_api_url")
     @classmethod

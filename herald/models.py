@@ -417,6 +417,155 @@ class CalendarFeed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Event(Base):
+    """The outbox: one row per thing that happened (a post failed, an account needs
+    reconnecting), written in the same transaction as the change it tells of, so no change
+    is ever without its event nor an event without its change. The dispatcher
+    (herald/events/dispatcher.py) fills in the company and the data and fans it out."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_dispatched_at_seq", "dispatched_at", "seq"),)
+
+    #: The order events happened in (deliveries of one post go out in this order).
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The id receivers de-duplicate by: the same in every delivery of this event.
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(40))
+    #: The post, account or webhook the event is about.
+    subject_id: Mapped[str] = mapped_column(String(36))
+    company_id: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Webhook(Base):
+    """An HTTP endpoint that receives a company's events, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    #: The event types it receives.
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The signing secret, encrypted (herald.crypto); shown once, when made.
+    secret_enc: Mapped[str] = mapped_column(Text)
+    #: After a rotation the old secret still signs (a second v1=) until this time, so
+    #: receivers can switch without losing a delivery.
+    previous_secret_enc: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    #: Since when every delivery failed; cleared by a success. Past a day it is disabled.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one webhook: a queue row (claimed, leased, retried like a post's)
+    and its log (the last answer). Only herald.queue.deliveries writes its queue columns."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "run_at"),
+        Index("ix_webhook_deliveries_lease", "status", "lease_expires_at"),
+        Index("ix_webhook_deliveries_order", "webhook_id", "subject_id", "event_seq"),
+        Index("ix_webhook_deliveries_log", "webhook_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_seq: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    #: The start of the receiver's last answer (at most 1,000 characters).
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    #: The delivery this one sends again (POST …/redeliver).
+    redelivery_of: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationChannel(Base):
+    """Where a person is told: an e-mail address or a chat URL (apprise), encrypted."""
+
+    __tablename__ = "notification_channels"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    #: "email" or "chat".
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The address or the apprise URL (which holds the chat's token), encrypted.
+    target_enc: Mapped[str] = mapped_column(Text)
+    #: What the pages show instead: "j…@example.com", "slack://…".
+    label: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationPref(Base):
+    """Which events a person is told of, and whether they get the daily digest."""
+
+    __tablename__ = "notification_prefs"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The hour (0-23, in the person's time zone) the digest goes out.
+    digest_hour: Mapped[int] = mapped_column(Integer, default=8)
+    #: The last day a digest was made for ("2026-12-03"), so each day gets one.
+    digest_sent_for: Mapped[str | None] = mapped_column(String(10))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class NotificationSend(Base):
+    """One message to one channel: a queue row like a webhook delivery, and its log."""
+
+    __tablename__ = "notification_sends"
+    __table_args__ = (
+        Index("ix_notification_sends_due", "status", "run_at"),
+        Index("ix_notification_sends_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
+    )
+    #: The event told of; None for a digest.
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class AuditEntry(Base):
     """Who did what, with the before and after: written in the transaction of the change."""
 

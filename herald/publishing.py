@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
-from herald import logs, metrics, queue
+from herald import events, logs, metrics, queue
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
@@ -411,9 +411,15 @@ def _unconfirmed(claim: Claim, message: str) -> Outcome:
 
 
 def mark_needs_reauth(engine: Engine, account_id: str, reason: str) -> None:
+    """Mark the account; the first time, its `account.needs_reauth` event commits with it."""
     with engine.begin() as conn:
-        conn.execute(update(accounts).where(accounts.c.id == account_id).values(
-            state="needs_reauth", state_reason=reason, updated_at=utcnow()))
+        values = {"state": "needs_reauth", "state_reason": reason, "updated_at": utcnow()}
+        newly = conn.execute(update(accounts).where(
+            accounts.c.id == account_id, accounts.c.state != "needs_reauth").values(**values))
+        if newly.rowcount:
+            events.record(conn, events.EventType.ACCOUNT_NEEDS_REAUTH, [account_id])
+        else:
+            conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
 
 
 def back_off_account(engine: Engine, account_id: str, until: datetime) -> None:

@@ -10,6 +10,7 @@ register publishers; an in-process worker listens), the Herald that holds them i
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -23,9 +24,14 @@ from herald import logs
 from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.db import Database
+from herald.events.runner import EventRunner
+from herald.events.runner import Options as EventOptions
 from herald.media import MediaInspector, MediaStore, build_store
 from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
+from herald.notifications import NOTIFY_MAX_ATTEMPTS
+from herald.notifications.digest import make_digests
+from herald.notifications.fanout import NotifyPeople
 from herald.permissions import Role
 from herald.planning.loop import Planner
 from herald.platforms import versions
@@ -36,7 +42,7 @@ from herald.queue import Queue, health
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, unit_of_work
 from herald.tokens import TokenRefresher
-from herald.worker import Wakeup, Worker
+from herald.worker import Wakeup, Worker, default_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +159,21 @@ class Herald:
                         s.poll_interval)
             options["listen"] = False
         options.update(overrides)
+        worker_id = worker_id or default_worker_id()
+        options.setdefault("sidecars", [self.event_runner(worker_id)])
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,
                       cipher=self.cipher, worker_id=worker_id, wakeup=wakeup,
                       refresher=self.refresher, **options)
+
+    def event_runner(self, worker_id: str) -> EventRunner:
+        """What a worker runs beside its posts: webhooks, notifications, digests."""
+        s = self.settings
+        people = NotifyPeople(public_url=s.public_url, max_attempts=NOTIFY_MAX_ATTEMPTS)
+        digests = functools.partial(make_digests, self.db.engine, public_url=s.public_url,
+                                    max_attempts=NOTIFY_MAX_ATTEMPTS)
+        return EventRunner(self.db.engine, self.cipher, worker_id=worker_id,
+                           options=EventOptions.from_settings(s), fan_outs=(people,),
+                           digests=lambda now: digests(now=now))
 
     async def aclose(self) -> None:
         if self.http is not None:

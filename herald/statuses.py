@@ -104,3 +104,13 @@ EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.PENDING, PostStatus.AWAITING_
 def can_move(old: str, new: str) -> bool:
     """Whether the transition table allows a post to go from `old` to `new`."""
     return PostStatus(new) in POST_TRANSITIONS[PostStatus(old)]
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery's or a notification's status (contract: the API shows it)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DELIVERED = "delivered"
+    #: Every attempt failed (or the receiver cannot take it): redeliver to try again.
+    FAILED = "failed"

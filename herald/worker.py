@@ -8,11 +8,11 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
@@ -45,6 +45,22 @@ LISTEN_BACKSTOP = 300.0
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Sidecar(Protocol):
+    """Work a worker runs beside its posts (webhook deliveries: herald.events.runner)."""
+
+    def run(self, live: Callable[[], bool]) -> Coroutine[Any, Any, None]:
+        """Until cancelled; `live` says whether the worker's LISTEN is connected."""
+        ...
+
+    def wake(self) -> None:
+        """A NOTIFY arrived: look for work now."""
+        ...
+
+    def drain(self) -> Coroutine[Any, Any, None]:
+        """Cron mode: what is due now, then return."""
+        ...
 
 
 class Wakeup:
@@ -128,6 +144,7 @@ class Worker:
         listen: bool = True,
         listen_url: URL | None = None,
         refresher: TokenRefresher | None = None,
+        sidecars: Sequence[Sidecar] = (),
         planner: Planner | None = None,
         planning_interval: float = 60.0,
         db_timeout: float = 30.0,
@@ -151,6 +168,7 @@ class Worker:
         #: Where to LISTEN (a direct connection when the database is behind PgBouncer).
         self.listen_url = listen_url or db.engine.url
         self.listen = listen and db.dialect == "postgresql"
+        self.sidecars = tuple(sidecars)
         self.planner = planner
         self.planning_interval = planning_interval
         self._slots = asyncio.Semaphore(concurrency)
@@ -206,12 +224,18 @@ class Worker:
         ]
         if self.listen:
             background.append(asyncio.create_task(self._listen_loop(), name="listen"))
+        if not until_idle:
+            background += [asyncio.create_task(s.run(lambda: self.wakeup.live),
+                                           name="sidecar") for s in self.sidecars]
         if self.planner is not None and until_idle:
             await self._plan()  # cron mode: one pass, then publish what it made due
         elif self.planner is not None:
             background.append(asyncio.create_task(self._planning_loop(), name="planning"))
         try:
             await self._claim_loop(until_idle)
+            if until_idle:
+                for sidecar in self.sidecars:
+                    await sidecar.drain()
         finally:
             await self._shutdown()
             for task in background:
@@ -480,12 +504,14 @@ class Worker:
                     task.cancel()
                 await asyncio.gather(listening, outage, return_exceptions=True)
             self.wakeup.live = False
-            self.wakeup()
+            self._on_notify()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
     def _on_notify(self) -> None:
         self.wakeup.event.set()
+        for sidecar in self.sidecars:
+            sidecar.wake()
 
     # --- shutdown ------------------------------------------------------------------------
 

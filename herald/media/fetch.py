@@ -85,12 +85,23 @@ class CheckedURL:
 
 
 def check_media_url(url: str, *, allow_private: bool,
-                    resolve: Resolver | None = None) -> CheckedURL:
+                    resolve: Resolver | None = None, noun: str = "media URL") -> CheckedURL:
     """Refuse URLs that are not http(s), have no host, or reach a non-public address.
 
     Resolves the host with the system resolver (blocking): from async code use
-    :func:`check_media_url_async`.
+    :func:`check_media_url_async`. `noun` names the URL in messages ("webhook URL").
     """
+    try:
+        return _check(url, allow_private=allow_private, resolve=resolve)
+    except MediaURLError as exc:
+        if noun == "media URL":
+            raise
+        title = noun[0].upper() + noun[1:]
+        message = str(exc).replace("Media URL", title).replace("media URL", noun)
+        raise type(exc)(message) from None
+
+
+def _check(url: str, *, allow_private: bool, resolve: Resolver | None) -> CheckedURL:
     parsed = _parse(url)
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -316,7 +327,7 @@ async def _get(client: httpx.AsyncClient, checked: CheckedURL, max_bytes: int,
     refused: httpx.ConnectError | None = None
     # Try each checked address in the resolver's order, as a browser would.
     for address in checked.addresses:
-        request = _pinned_request(client, checked.url, address, timeout)
+        request = pinned_request(client, checked.url, address, timeout)
         with _mapped_errors(host):
             try:
                 response = await client.send(request, stream=True, follow_redirects=False)
@@ -334,8 +345,10 @@ async def _get(client: httpx.AsyncClient, checked: CheckedURL, max_bytes: int,
     raise FetchFailedError(f"Could not connect to {host} ({refused}).")
 
 
-def _pinned_request(
-    client: httpx.AsyncClient, url: httpx.URL, address: IPAddress, timeout: float
+def pinned_request(
+    client: httpx.AsyncClient, url: httpx.URL, address: IPAddress, timeout: float, *,
+    method: str = "GET", content: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Request:
     """A request to ``address`` that still says ``url``'s host in Host and TLS."""
     ip = str(address).replace("%", "%25")  # an IPv6 zone id must be escaped in a URL
@@ -344,9 +357,10 @@ def _pinned_request(
         # httpcore uses this as server_hostname: SNI and certificate check use the name.
         extensions["sni_hostname"] = url.raw_host.decode("ascii")
     return client.build_request(
-        "GET",
+        method,
         url.copy_with(host=ip),
-        headers={"Host": url.netloc.decode("ascii")},
+        headers={**(headers or {}), "Host": url.netloc.decode("ascii")},
+        content=content,
         extensions=extensions,
         timeout=httpx.Timeout(timeout),
     )

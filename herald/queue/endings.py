@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, select, update
 
+from herald import events
 from herald.queue.claims import Claim, Outcome
 from herald.queue.dialects import Dialect
 from herald.queue.policy import Expired, Held
@@ -123,6 +124,14 @@ def write_finals(conn: Connection, dialect: Dialect, rows: list[dict[str, Any]],
         {"status": "str", "external_post_id": "str", "permalink": "str",
          "error_message": "str", "attempts": "int", "published_at": "time",
          "updated_at": "time"})
+    # The outbox: each settled post's event commits with its status (herald.events).
+    by_kind: dict[str, list[str]] = {}
+    for r in rows:
+        kind = events.event_for_post_status(r["post_status"])
+        if kind is not None:
+            by_kind.setdefault(kind, []).append(r["b_post"])
+    for name, post_ids in by_kind.items():
+        events.record(conn, name, post_ids, now=now)
 
 
 # --- release ----------------------------------------------------------------------------
@@ -218,6 +227,10 @@ def settle_rescued(conn: Connection, post_ids: Sequence[str], *, status: PostSta
         .where(posts.c.id.in_(list(post_ids)), posts.c.status == PostStatus.PROCESSING)
         .values(status=status, error_message=message, updated_at=now)
     )
+    kind = events.event_for_post_status(status)
+    if kind is not None:
+        # `now` may be the database's clock in SQL; the event's time is informational.
+        events.record(conn, kind, post_ids)
 
 
 def expire_attempts(conn: Connection, post_ids: Sequence[str], *, now: When) -> None:

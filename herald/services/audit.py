@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from herald import events
 from herald.errors import Invalid
 from herald.models import AuditEntry, Post
 from herald.permissions import Permission
@@ -61,6 +62,12 @@ class Action(StrEnum):
     SERIES_STOPPED = "series.stopped"
 
 
+AWAITING = PostStatus.AWAITING_APPROVAL
+#: The approvals' events, written with their entries (the outbox: herald.events).
+_APPROVAL_EVENTS = {Action.POST_SUBMITTED: events.EventType.APPROVAL_REQUESTED,
+                    Action.POST_APPROVED: events.EventType.APPROVAL_DECIDED,
+                    Action.POST_REJECTED: events.EventType.APPROVAL_DECIDED}
+
 #: The fields of a post an entry shows before and after.
 POST_FIELDS = ("status", "caption", "media", "options", "scheduled_at", "revision",
                "account_id", "post_type", "approved_by", "review_note")
@@ -95,10 +102,15 @@ def _row(ctx: Context, action: Action, *, post_id: str | None, account_id: str |
 def record(session: Session, ctx: Context, action: Action, *, post_id: str | None = None,
            account_id: str | None = None, before: Mapping[str, Any] | None = None,
            after: Mapping[str, Any] | None = None) -> None:
-    """One entry, in the caller's transaction."""
+    """One entry, in the caller's transaction (and an approval's event: herald.events)."""
     session.connection().execute(_INSERT, _row(ctx, action, post_id=post_id,
                                                account_id=account_id, before=before,
                                                after=after))
+    kind = _APPROVAL_EVENTS.get(action)
+    if kind is None and after is not None and after.get("status") == AWAITING:
+        kind = events.EventType.APPROVAL_REQUESTED  # an edit sent it back for approval
+    if kind is not None and post_id is not None:
+        events.record(session.connection(), kind, [post_id], now=ctx.now())
 
 
 def created_action(status: str, run_at: datetime | None, now: datetime) -> Action:
@@ -117,6 +129,8 @@ def record_posts(session: Session, ctx: Context, rows: Sequence[Mapping[str, Any
                     after=post_state(r)) for r in rows]
     if entries:
         session.connection().execute(_INSERT, entries[0] if len(entries) == 1 else entries)
+    waiting = [r["id"] for r in rows if r["status"] == AWAITING]
+    events.record(session.connection(), events.EventType.APPROVAL_REQUESTED, waiting, now=now)
 
 
 def record_post_change(session: Session, ctx: Context, action: Action, post: Post,

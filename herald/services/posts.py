@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from herald import queue
+from herald import events, queue
 from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PublishAttempt, SocialAccount, new_id
@@ -428,6 +428,7 @@ def cancel_post(session: Session, ctx: Context, post_id: str) -> Post:
     post.status = PostStatus.CANCELLED
     post.queue_slot = None  # its slot is free for the next post added to the queue
     post.updated_at = ctx.now()
+    events.record(conn, events.EventType.POST_CANCELLED, [post.id], now=ctx.now())
     audit.record_post_change(session, ctx, audit.Action.POST_CANCELLED, post, before)
     return post
 

@@ -54,11 +54,13 @@ def install(app: FastAPI, herald: Herald) -> None:
         dashboard,
         ics,
         imports,
+        notifications,
         posts,
         queue,
         sandbox,
         settings,
         signin,
+        webhooks,
     )
     from herald.web.timing import ServerTiming
 
@@ -67,6 +69,6 @@ def install(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
     for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
-                   settings, sandbox, imports, ics, audit):
+                   settings, sandbox, imports, ics, audit, webhooks, notifications):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

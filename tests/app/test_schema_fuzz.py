@@ -26,7 +26,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from herald.app import create_app
+from herald.events.schemas import WebhookCreate
 from herald.runtime import Herald
+from herald.services import webhooks
 from herald.web import users
 from tests.helpers import add_account, add_posts
 
@@ -48,15 +50,18 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  "POST /api/v1/series", "PATCH /api/v1/series/{series_id}",
                  # an address and a password of the member's; a reason not blank; a time
                  "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
-                 "POST /api/v1/posts/{post_id}/approve"}
+                 "POST /api/v1/posts/{post_id}/approve",
+                 # a webhook's URL must be http(s) on a public address (its host resolved).
+                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"}
+
 
 
 _FUTURE = "2099-01-01T09:00:00Z"
 
 
 def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
-    """A fresh account, a pending post of it and a series, for the routes' ids (a run may
-    delete)."""
+    """A fresh account, a pending post of it, a series, a webhook and a delivery of it,
+    for the routes' ids (a run may delete)."""
     from herald import services
     from herald.schemas import PostCreate, RecurrenceIn
 
@@ -70,8 +75,14 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
         member = users.create_user(session, company_id=company_id, role="viewer",
                                    email=f"member-{number}@example.com",
                                    password="a-long-password")
+    with herald.unit_of_work() as session:
+        ctx = herald.context(company_id)
+        webhook, _ = webhooks.create_webhook(session, ctx, WebhookCreate(
+            url="https://hooks.example.test/herald", events=["post.failed"]))
+        delivery = webhooks.ping(session, ctx, webhook.id, max_attempts=3)
+        ids = {"webhook_id": webhook.id, "delivery_id": delivery.id}
     return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
-            "series_id": occurrence.series_id or ""}
+            "series_id": occurrence.series_id or "", **ids}
 
 
 #: What a schema's "string" cannot say: the times, statuses and cursors the API means.

@@ -1,0 +1,46 @@
+"""An event's data: the post, account or webhook it is about, as the API shows it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from herald.events.schemas import WebhookOut
+from herald.models import Post, SocialAccount, SocialToken, Webhook
+from herald.schemas import AccountOut, PostOut
+
+
+def describe(session: Session, kind: str, subject_id: str
+             ) -> tuple[str, dict[str, Any]] | None:
+    """(company id, data) for an event; None when its subject is gone (deleted since)."""
+    subject, _, _ = kind.partition(".")
+    if subject in ("post", "approval"):
+        post = session.get(Post, subject_id)
+        if post is None:
+            return None
+        return post.company_id, PostOut.model_validate(post).model_dump(mode="json")
+    if subject == "account":
+        account = session.get(SocialAccount, subject_id)
+        if account is None:
+            return None
+        out = AccountOut.model_validate(account)
+        token = session.get(SocialToken, subject_id)
+        out.token_expires_at = token.expires_at if token else None
+        return account.company_id, out.model_dump(mode="json")
+    if subject == "webhook":
+        webhook = session.get(Webhook, subject_id)
+        if webhook is None:
+            return None
+        return webhook.company_id, WebhookOut.model_validate(webhook).model_dump(mode="json")
+    return None
+
+
+def body(event_id: str, kind: str, created_at: datetime, data: dict[str, Any] | None) -> bytes:
+    """The JSON a receiver gets: {"id", "type", "created_at", "data"}, the same bytes at
+    every attempt of every delivery of the event."""
+    stamp = created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps({"id": event_id, "type": kind, "created_at": stamp, "data": data or {}},
+                      separators=(",", ":")).encode()

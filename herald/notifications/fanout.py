@@ -1,0 +1,51 @@
+"""The dispatcher's hook for people: an event → a send to each channel of each person of
+the company who asked for that event, in the dispatcher's transaction (so exactly once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, select
+
+from herald.events.dispatcher import Dispatched
+from herald.models import NotificationChannel, NotificationPref, User, new_id
+from herald.notifications import messages
+from herald.queue import deliveries as dq
+
+channels_t = cast(Table, NotificationChannel.__table__)
+prefs_t = cast(Table, NotificationPref.__table__)
+users_t = cast(Table, User.__table__)
+
+
+class NotifyPeople:
+    """A dispatcher fan-out (herald.events.dispatcher.FanOut)."""
+
+    def __init__(self, *, public_url: str, max_attempts: int) -> None:
+        self.public_url = public_url
+        self.max_attempts = max_attempts
+
+    def __call__(self, conn: Connection, events: Sequence[Dispatched], now: datetime) -> None:
+        companies = {e.company_id for e in events}
+        if not companies:
+            return
+        rows = conn.execute(
+            select(users_t.c.company_id, prefs_t.c.events, channels_t.c.id)
+            .select_from(users_t.join(prefs_t, prefs_t.c.user_id == users_t.c.id)
+                         .join(channels_t, channels_t.c.user_id == users_t.c.id))
+            .where(users_t.c.company_id.in_(companies), channels_t.c.enabled)).all()
+        if not rows:
+            return
+        sends: list[dict[str, Any]] = []
+        for event in events:
+            wanted = [r.id for r in rows
+                      if r.company_id == event.company_id and event.type in (r.events or [])]
+            if not wanted:
+                continue
+            title, body = messages.render(event.type, event.data, public_url=self.public_url)
+            sends += [{"id": new_id(), "channel_id": channel_id, "event_id": event.id,
+                       "title": title, "body": body, "run_at": now,
+                       "max_attempts": self.max_attempts, "created_at": now,
+                       "updated_at": now} for channel_id in wanted]
+        dq.enqueue(conn, dq.sends_t, sends)

@@ -43,7 +43,7 @@ class Permission(StrEnum):
     MANAGE_ACCOUNTS = "manage_accounts"
     #: Add and remove members, and set their roles.
     MANAGE_MEMBERS = "manage_members"
-    #: Create and revoke API tokens.
+    #: Create and revoke API tokens; add, change and remove webhooks (machine access).
     MANAGE_TOKENS = "manage_tokens"
     #: The company's own settings (approval required for every account).
     MANAGE_COMPANY = "manage_company"

@@ -18,6 +18,7 @@ from herald.events.schemas import (
     WebhookOut,
     WebhookPatch,
 )
+from herald.permissions import Permission
 from herald.runtime import Herald
 from herald.services import webhooks as service
 
@@ -34,6 +35,9 @@ async def _checked(herald: Herald, url: str) -> str:
 async def create_webhook(data: WebhookCreate, herald: HeraldDep,
                          ctx: ContextDep) -> WebhookCreated:
     """Add a webhook. The answer holds its signing secret: the only time it is shown."""
+    # Refused before the URL is resolved: a role that may not add webhooks learns nothing
+    # about which hosts resolve (the service checks again in its transaction).
+    ctx.require(Permission.MANAGE_TOKENS)
     data = data.model_copy(update={"url": await _checked(herald, data.url)})
 
     def create() -> WebhookCreated:

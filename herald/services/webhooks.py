@@ -18,6 +18,7 @@ from herald.events.sender import check_url as _check_url
 from herald.events.signing import new_secret
 from herald.media.fetch import MediaURLError
 from herald.models import Event, Webhook, WebhookDelivery, new_id
+from herald.permissions import Permission
 from herald.queue import deliveries as dq
 from herald.services.context import Context
 from herald.statuses import DeliveryStatus
@@ -44,6 +45,7 @@ def check_url(url: str, *, allow_private: bool) -> str:
 def create_webhook(session: Session, ctx: Context, data: WebhookCreate
                    ) -> tuple[Webhook, str]:
     """A new webhook and its secret (shown once). `data.url` must have passed check_url."""
+    ctx.require(Permission.MANAGE_TOKENS)
     count = len(session.scalars(select(Webhook.id).where(
         Webhook.company_id == ctx.company_id)).all())
     if count >= MAX_WEBHOOKS:
@@ -61,11 +63,15 @@ def create_webhook(session: Session, ctx: Context, data: WebhookCreate
 
 
 def list_webhooks(session: Session, ctx: Context) -> list[Webhook]:
+    ctx.require(Permission.MANAGE_TOKENS)
     return list(session.scalars(select(Webhook).where(Webhook.company_id == ctx.company_id)
                                 .order_by(Webhook.created_at, Webhook.id)))
 
 
 def get_webhook(session: Session, ctx: Context, webhook_id: str) -> Webhook:
+    # Every use of one webhook goes through here: its URL, events and deliveries are
+    # machine access, like API tokens.
+    ctx.require(Permission.MANAGE_TOKENS)
     webhook = session.get(Webhook, webhook_id)
     if webhook is None or webhook.company_id != ctx.company_id:
         raise NotFound(f"No webhook {webhook_id!r} in this company.")

@@ -91,6 +91,22 @@ class Env:
         series_id: str = answer.json()["id"]
         return series_id
 
+    def webhook(self) -> str:
+        """A webhook to a receiver on loopback (allowed for this test's Herald)."""
+        self.herald.settings.allow_private_webhook_urls = True
+        answer = self.client.post("/api/v1/webhooks", headers=self.owner, json={
+            "url": "http://127.0.0.1:9/hook", "events": ["post.failed"]})
+        assert answer.status_code == 201, answer.text
+        webhook_id: str = answer.json()["id"]
+        return webhook_id
+
+    def delivery(self) -> tuple[str, str]:
+        webhook_id = self.webhook()
+        answer = self.client.post(f"/api/v1/webhooks/{webhook_id}/ping", headers=self.owner)
+        assert answer.status_code in (200, 201, 202), answer.text
+        delivery_id: str = answer.json()["id"]
+        return webhook_id, delivery_id
+
     def member(self) -> str:
         with self.herald.db.session() as session:
             user = users.create_user(session, company_id=self.company_id,
@@ -222,6 +238,33 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
     ("DELETE /api/v1/scheduled-posts/{post_id}", "another's post", P.EDIT_OTHERS,
      lambda env, h: env.client.delete(f"/api/v1/scheduled-posts/{env.draft()}", headers=h),
      (200,)),
+    ("POST /api/v1/webhooks", "add", P.MANAGE_TOKENS,
+     lambda env, h: (env.webhook() and env.client.post("/api/v1/webhooks", headers=h, json={
+         "url": "http://127.0.0.1:9/other", "events": ["post.failed"]})), (201,)),
+    ("GET /api/v1/webhooks", "list", P.MANAGE_TOKENS,
+     lambda env, h: env.client.get("/api/v1/webhooks", headers=h), (200,)),
+    ("GET /api/v1/webhooks/{webhook_id}", "read", P.MANAGE_TOKENS,
+     lambda env, h: env.client.get(f"/api/v1/webhooks/{env.webhook()}", headers=h), (200,)),
+    ("PATCH /api/v1/webhooks/{webhook_id}", "description", P.MANAGE_TOKENS,
+     lambda env, h: env.client.patch(f"/api/v1/webhooks/{env.webhook()}", headers=h,
+                                     json={"description": "CRM"}), (200,)),
+    ("DELETE /api/v1/webhooks/{webhook_id}", "remove", P.MANAGE_TOKENS,
+     lambda env, h: env.client.delete(f"/api/v1/webhooks/{env.webhook()}", headers=h),
+     (200, 204)),
+    ("POST /api/v1/webhooks/{webhook_id}/rotate-secret", "rotate", P.MANAGE_TOKENS,
+     lambda env, h: env.client.post(f"/api/v1/webhooks/{env.webhook()}/rotate-secret",
+                                    headers=h), (200,)),
+    ("POST /api/v1/webhooks/{webhook_id}/ping", "ping", P.MANAGE_TOKENS,
+     lambda env, h: env.client.post(f"/api/v1/webhooks/{env.webhook()}/ping", headers=h),
+     (200, 201, 202)),
+    ("GET /api/v1/webhooks/{webhook_id}/deliveries", "log", P.MANAGE_TOKENS,
+     lambda env, h: env.client.get(f"/api/v1/webhooks/{env.webhook()}/deliveries",
+                                   headers=h), (200,)),
+    ("POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "redeliver",
+     P.MANAGE_TOKENS,
+     lambda env, h: env.client.post(
+         "/api/v1/webhooks/{}/deliveries/{}/redeliver".format(*env.delivery()), headers=h),
+     (202,)),
 ]
 
 

@@ -30,22 +30,49 @@ def test_graph_errors_carry_instagrams_name_and_permissions():
 
 
 @pytest.mark.parametrize(("status", "cls", "message"), [
+    # Shaped like Meta's real status texts: the subcode is all they carry, so it is said
+    # once, as the code, never quoted back.
+    ("Error: Media upload has failed with error code 2207026", PermanentError,
+     "Instagram refused the video: its format is not supported (MP4/MOV, H.264, AAC) "
+     "(code 352/2207026)."),
     ("Error: 2207004", PermanentError, "Instagram refused the image: it is larger than 8 MiB "
-     "(code 36000/2207004). Instagram said: 'Error: 2207004'."),
-    ("Error 2207052 while fetching", NeedsNewContainer, "Instagram could not process the media "
-     "container (code 9004/2207052). Instagram said: 'Error 2207052 while fetching'."),
+     "(code 36000/2207004)."),
+    ("Error 2207052 while fetching", NeedsNewContainer, "Instagram could not fetch the media "
+     "from its URL (is it public?) while processing the media; Herald builds a fresh "
+     "container and tries again (code 9004/2207052)."),
     # A transient row still means a dead container: only a fresh one can succeed.
-    ("2207001", NeedsNewContainer, "Instagram could not process the media container "
-     "(code -1/2207001). Instagram said: '2207001'."),
-    # Without a subcode Meta's text is all there is: a refusal, quoted.
-    ("no code at all", PermanentError, "Instagram refused the post: no code at all "
-     "(code HTTP 400). Instagram said: 'no code at all'."),
-    ("", PermanentError, "Instagram refused the post: no details (code HTTP 400)."),
+    ("2207001", NeedsNewContainer, "Instagram had an internal server error while processing "
+     "the media; Herald builds a fresh container and tries again (code -1/2207001)."),
+    # Without a subcode Meta's text is all there is: said once, with what to check.
+    ("Error: Media ID is not available", PermanentError, "Instagram could not process the "
+     "media (it said: Media ID is not available). Check that its URL is public and the file "
+     "meets Instagram's format rules, then retry the post."),
+    ("", PermanentError, "Instagram could not process the media and gave no reason. Check "
+     "that its URL is public and the file meets Instagram's format rules, then retry the "
+     "post."),
+    ("None", PermanentError, "Instagram could not process the media and gave no reason. "
+     "Check that its URL is public and the file meets Instagram's format rules, then retry "
+     "the post."),
 ])
 def test_an_error_container_is_mapped_by_the_subcode_in_its_status(status, cls, message):
     exc = container_error(status)
     assert type(exc) is cls
     assert exc.message == message
+    assert "None" not in exc.message and "said: 'Error" not in exc.message
+
+
+def test_not_an_instagram_business_says_what_to_do_not_to_reconnect():
+    # Meta's real answer for a personal account: reconnecting cannot change its type.
+    exc = instagram_error({"message": "(#10) The user is not an Instagram Business",
+                           "type": "OAuthException", "code": 10,
+                           "fbtrace_id": "AbC123"}, step="commit")
+    assert type(exc) is PermanentError
+    assert exc.message == (
+        "Instagram publishes only from professional accounts, and this one is a personal "
+        "account. In the Instagram app, switch it to a Business or Creator account "
+        "(Settings, Account type and tools) linked to the Facebook Page, then retry the post "
+        "(code 10).")
+    assert "Reconnect" not in exc.message
 
 
 def test_container_statuses_that_end_a_wait():

@@ -82,6 +82,12 @@ SUBCODES: dict[int, tuple[int, str, str]] = {
                       "settings on Facebook"),
     1346003: (368, _P, "refused the post under its community standards"),
     1404102: (368, _P, "refused the post under its community standards"),
+    # Video uploads Meta's Video API error table says to retry (code 390 and 6000's family):
+    # the upload failed or timed out on Meta's side; nothing was published.
+    6000: (390, "retry", "had a problem receiving the video; it is sent again shortly"),
+    1363019: (390, "retry", "had a problem receiving the video; it is sent again shortly"),
+    1363030: (390, "retry", "timed out receiving the video; it is sent again shortly"),
+    1363037: (390, "retry", "lost part of the video upload; it is sent again shortly"),
 }
 # Codes that stand for one of the rows above when Meta sends no subcode.
 _CODE_AS_SUBCODE = {36000: 2207004, 36001: 2207005, 36003: 2207009, 36004: 2207010,
@@ -98,9 +104,11 @@ _CODES: dict[int, tuple[str, str]] = {
     341: ("throttle", "reached an application limit"),
     80001: ("throttle", "throttled the Page (business use case limit)"),
     80002: ("throttle", "throttled the Instagram account (business use case limit)"),
-    368: ("permanent", "has temporarily blocked the account from posting for policy reasons"),
+    368: ("permanent", "blocked this post under its policies"),
     506: ("permanent", "refused the post as a duplicate of the previous one"),
-    100: ("permanent", "refused a parameter"),
+    100: ("permanent", "refused a value of the post"),
+    390: ("retry", "could not receive the video this time; it is sent again shortly"),
+    6000: ("retry", "had a problem receiving the video; it is sent again shortly"),
 }
 _REAUTH_REASONS = {
     458: "the app is no longer installed for the user", 460: "the password was changed",
@@ -108,6 +116,11 @@ _REAUTH_REASONS = {
     463: "the token has expired", 464: "the user has not confirmed the account",
     492: "the user no longer has a role on the Page"}
 _PERMISSION_NAME = re.compile(r"\b(?:pages|instagram|publish|business)_[a-z_]+\b")
+#: Meta's own prefix ("(#100) ") and its closing pointer to the documentation: noise.
+_NOISE = (re.compile(r"^\(#\d+\)\s*"),
+          re.compile(r"\s*Please read the Graph API documentation at \S+\s*$"))
+#: Meta's (#10) answer for an account that is personal, not professional.
+_NOT_BUSINESS = re.compile(r"not an? Instagram (?:Business|professional)", re.IGNORECASE)
 
 
 class GraphErrors(Protocol):
@@ -136,9 +149,11 @@ def graph_error(error: Mapping[str, Any], *, platform: str, step: Step, status: 
                                 f"{why}. Reconnect the account (code {label}).", code=label)
     row = SUBCODES.get(sub or _CODE_AS_SUBCODE.get(code or 0, 0))
     if row is None and (code == 10 or (code is not None and 200 <= code <= 299)):
-        perms = ", ".join(sorted(set(_PERMISSION_NAME.findall(said)))) or permissions
-        return PermanentError(f"{platform} refused the call: the app lacks a permission "
-                              f"({said}). Reconnect the account and grant {perms} "
+        return _refused_access(said, platform=platform, label=label, permissions=permissions)
+    if row is None and code == 100 and "missing permission" in said:
+        return PermanentError(f"{platform} could not reach what the post refers to: it does "
+                              f"not exist or the app lacks a permission. Reconnect the "
+                              f"account and grant {_named(said, permissions)}, then retry "
                               f"(code {label}).", code=label)
     if code == 100 and sub == 33 and step == "read":
         # Meta answers "object does not exist" for containers it is still creating.
@@ -156,10 +171,41 @@ def graph_error(error: Mapping[str, Any], *, platform: str, step: Step, status: 
         kind, text = "server", f"had a temporary problem: {said}"
     else:
         kind, text = "permanent", f"refused the post: {said}"
-    if row is None and code in (100, 368):
-        text = f"{text}: {said}"
+    if row is None and code == 100:
+        text = f"{text}: {_short(said)}"
+    if row is None and code == 368:
+        # Meta's 368 is often about this post (a link, a phrase it flags), not the account.
+        text = (f"{text} ({_short(said)}). It is often the content (a link or words Meta "
+                "flags) rather than the account: change the post and retry; if every post "
+                "is blocked, the account is restricted for a while (see its Support Inbox)")
     return _build(kind, text, platform=platform, label=label, step=step, usage=usage,
                   retry_after=retry_after, code=code)
+
+
+def _short(said: str) -> str:
+    """Meta's text without its "(#100)" prefix and its pointer to the documentation."""
+    for noise in _NOISE:
+        said = noise.sub("", said)
+    return said.rstrip(". ") or "no details"
+
+
+def _named(said: str, permissions: str) -> str:
+    """The permissions Meta's text names, else the platform's own list."""
+    return ", ".join(sorted(set(_PERMISSION_NAME.findall(said)))) or permissions
+
+
+def _refused_access(said: str, *, platform: str, label: str,
+                    permissions: str) -> PublishError:
+    if _NOT_BUSINESS.search(said):
+        # Reconnecting cannot change what kind of account it is: say what can.
+        return PermanentError(f"{platform} publishes only from professional accounts, and "
+                              f"this one is a personal account. In the Instagram app, switch "
+                              f"it to a Business or Creator account (Settings, Account type "
+                              f"and tools) linked to the Facebook Page, then retry the post "
+                              f"(code {label}).", code=label)
+    return PermanentError(f"{platform} refused the call: the app lacks a permission "
+                          f"({_short(said)}). Reconnect the account and grant "
+                          f"{_named(said, permissions)} (code {label}).", code=label)
 
 
 def _build(kind: str, text: str, *, platform: str, label: str, step: Step,

@@ -46,14 +46,31 @@ def container_error(status_text: str) -> PublishError:
     found = _STATUS_SUBCODE.search(status_text or "")
     sub = int(found.group(1)) if found else None
     row = SUBCODES.get(sub or 0)
-    error = {"code": row[0] if row else None, "error_subcode": sub, "message": status_text}
-    mapped = instagram_error(error, step="read")
-    said = f" Instagram said: {status_text.strip()!r}." if status_text else ""
+    words = _their_words(status_text, sub)
+    if row is None:
+        # No subcode: Meta's words are all there is; say them once, with what to check.
+        why = f" (it said: {words})" if words else " and gave no reason"
+        return PermanentError(f"Instagram could not process the media{why}. Check that its "
+                              "URL is public and the file meets Instagram's format rules, "
+                              "then retry the post.", code="ERROR")
+    mapped = instagram_error({"code": row[0], "error_subcode": sub}, step="read")
     if isinstance(mapped, PermanentError):
-        return type(mapped)(f"{mapped.message}{said}", code=mapped.code)
+        return type(mapped)(mapped.message, code=mapped.code)
     # An ERROR container is dead whatever its class: trying again means a fresh container.
-    return NeedsNewContainer(f"Instagram could not process the media container "
-                             f"(code {mapped.code or 'unknown'}).{said}", code=mapped.code)
+    return NeedsNewContainer(f"Instagram {row[2]} while processing the media; Herald builds "
+                             f"a fresh container and tries again (code {mapped.code}).",
+                             code=mapped.code)
+
+
+def _their_words(status_text: str | None, sub: int | None) -> str:
+    """Meta's status text less what carries nothing ("Error:", the subcode, "None")."""
+    text = (status_text or "").strip()
+    if text in ("None", "null"):
+        return ""
+    text = re.sub(r"^Error\s*:?\s*", "", text)
+    text = re.sub(r"(?:with )?(?:error )?(?:code )?\b" + str(sub) + r"\b", "", text) \
+        if sub else text
+    return text.strip(" .:")
 
 
 def quota_used_up(reading: QuotaReading, wait: float) -> RateLimitedError:

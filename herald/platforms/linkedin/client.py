@@ -119,10 +119,13 @@ class LinkedInPublisher:
         try:
             resp = await self._send(job, "POST", "posts", step="commit", json=body)
         except DuplicatePostError as dup:
+            if not proving:
+                # Nothing of ours was committed before: the original is an older post (the
+                # same text posted earlier), and LinkedIn published nothing now.
+                raise _duplicate_refusal(dup) from None
             if dup.original_urn is None:
-                if proving:
-                    raise OutcomeUnknownError(dup.message, code=dup.code) from None
-                raise
+                raise OutcomeUnknownError(dup.message, code=dup.code) from None
+            # Resent after an unknown outcome: the original is our own first send.
             extra.update(duplicate=True, duplicate_of=dup.original_urn)
             return await self._done(job, dup.original_urn, extra)
         urn = unquote(resp.headers.get("x-restli-id", ""))
@@ -222,6 +225,14 @@ class LinkedInPublisher:
                                      f"{self._max_wait:g} s ({status or 'no status'}).",
                                      code="video_processing", retry_after=60)
             await asyncio.sleep(min(next(delays), remaining))
+
+
+def _duplicate_refusal(dup: DuplicatePostError) -> PermanentError:
+    of = f" ({dup.original_urn})" if dup.original_urn else ""
+    return PermanentError(f"LinkedIn refused this post as a duplicate of an earlier post{of} "
+                          "and published nothing. It refuses the same text from the same "
+                          "author within a while: change the text (or wait), then retry.",
+                          code=dup.code)
 
 
 def _check(job: PublishJob) -> None:

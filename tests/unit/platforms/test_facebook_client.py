@@ -124,7 +124,7 @@ async def test_shapes_a_page_cannot_take_are_refused(api, make_job, post_type, m
     ({"code": 200, "message": "(#200) Requires pages_manage_posts permission"},
      PermanentError, "grant pages_manage_posts"),
     ({"code": 190, "error_subcode": 492, "message": "no role"}, NeedsReauthError, "role"),
-    ({"code": 368, "message": "blocked"}, PermanentError, "policy"),
+    ({"code": 368, "message": "blocked"}, PermanentError, "policies"),
     ({"code": 506, "message": "Duplicate status message"}, PermanentError, "duplicate"),
     ({"code": 32, "message": "Page request limit reached"}, RateLimitedError, "Page"),
     ({"code": 100, "error_subcode": 1404078, "message": "x"}, PermanentError,

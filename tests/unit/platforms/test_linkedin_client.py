@@ -273,13 +273,20 @@ async def test_429_daily_limit_waits_until_midnight_utc_other_throttles_less(api
     assert caught.value.retry_after == 900
 
 
-async def test_duplicate_naming_the_original_proves_the_post_is_out(api, make_job):
+async def test_duplicate_on_a_first_attempt_is_a_refusal_not_the_older_post(api, make_job):
+    # Shaped like LinkedIn's real answer: nothing of ours was committed before, so the
+    # urn it names is an older post with the same text, and nothing went out now.
     api.on("POST", "/rest/posts", duplicate())
     job, journal = li_job(make_job, post_type="text")
-    result = await publisher(api).publish(job)
-    assert result.external_id == SHARE
-    assert result.extra == {"duplicate": True, "duplicate_of": SHARE}
-    assert journal.entries[-1] == ("committed", {"external_id": SHARE})
+    with pytest.raises(PermanentError) as caught:
+        await publisher(api).publish(job)
+    assert type(caught.value) is PermanentError
+    assert caught.value.code == "422/DUPLICATE_POST"
+    assert caught.value.message == (
+        f"LinkedIn refused this post as a duplicate of an earlier post ({SHARE}) and "
+        "published nothing. It refuses the same text from the same author within a while: "
+        "change the text (or wait), then retry.")
+    assert [phase for phase, _ in journal.entries] == ["committing"]  # never "committed"
 
 
 @pytest.mark.parametrize("failure", [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("x")])

@@ -14,6 +14,8 @@ endpoint kind:
 Kinds:
 
 - ``error``: a transient server error (Graph code 1/2 with HTTP 5xx; LinkedIn 500), not applied;
+  Graph ``code=390`` answers Meta's video-upload failure instead (``subcode`` 6000, 1363019,
+  1363030 or 1363037), also not applied;
 - ``throttle``: a throttling error (Graph code 4/17/32/613/80001/80002; LinkedIn 429), not applied;
 - ``timeout``: wait ``delay`` seconds first, then apply and answer (``apply=False``: then drop
   the connection without applying), so a client with a shorter timeout gives up;

@@ -239,6 +239,8 @@ async def _handle(
 
 def fault_error(rule: FaultRule) -> errors.GraphError:
     """The Graph error an injected error/throttle fault answers with."""
+    if rule.kind == "error" and rule.code == 390:
+        return errors.video_upload_failed(rule.subcode)
     if rule.kind == "error":
         return errors.server_error(rule.code or 2, rule.status)
     return errors.throttled(rule.code or 4, subcode=rule.subcode, status=rule.status)

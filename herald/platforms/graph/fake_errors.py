@@ -132,6 +132,23 @@ def server_error(code: int = 2, status: int | None = None) -> GraphError:
     )
 
 
+#: Meta's Video API upload errors (its error-codes reference), each one it says to retry.
+VIDEO_UPLOAD = {
+    6000: "There was a problem uploading your video file. Please try again with another file.",
+    1363019: "There was a problem uploading your video. Please try uploading it again.",
+    1363030: "Video Upload Timeout. Your video upload timed out before it could be completed. "
+             "This is probably because of a slow network connection or because the video "
+             "is too large. Please try again.",
+    1363037: "There was a problem uploading your video. Please try uploading it again.",
+}
+
+
+def video_upload_failed(subcode: int | None = None) -> GraphError:
+    """A /videos upload Meta failed on its side (code 390); nothing was published."""
+    sub = subcode if subcode in VIDEO_UPLOAD else 1363030
+    return GraphError(390, VIDEO_UPLOAD[sub], subcode=sub, status=400)
+
+
 _THROTTLES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",

@@ -41,6 +41,7 @@ from herald.proxies import UVICORN_OPTIONS as UVICORN_OPTIONS  # for the CLI's s
 from herald.request_context import RequestLayer
 from herald.runtime import Herald
 from herald.services.companies import ApiCaller
+from herald.unavailable import DatabaseUnavailable
 from herald.worker import Wakeup, Worker
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,8 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     if herald.sandbox is not None:
         # After the web UI: its /sandbox/ page (per company, signed in) comes first.
         app.mount(SANDBOX_PATH, herald.sandbox.app, name="sandbox")
+    # Around every layer that touches the database (token check, idempotency, routes).
+    app.add_middleware(DatabaseUnavailable)
     # Outermost: it times and counts every answer, the 413s and 401s of the layers inside.
     app.add_middleware(RequestLayer)
     return app

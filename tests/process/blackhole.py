@@ -5,6 +5,8 @@ read and dropped), and new connections are accepted but hear nothing. The peers'
 see live connections that never answer: no reset, no error, the way a firewall that drops
 packets or a dead NAT entry looks to a client. `heal()`: new connections pass again; the
 cut ones stay silent for good (a real blackhole that lasted outlives them too).
+`refuse()`: what a restarting server does instead: every open connection is closed, and
+new ones are closed as soon as they arrive, until `heal()`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Blackhole:
     target_port: int
     port: int = 0
     cut_now: bool = False
+    refusing: bool = False
     pipes: list[_Pipe] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listener: socket.socket | None = None
@@ -49,9 +52,21 @@ class Blackhole:
             for pipe in self.pipes:
                 pipe.silent = True
 
+    def refuse(self) -> None:
+        with self._lock:
+            self.refusing = True
+            pipes, self.pipes = self.pipes, []
+        for pipe in pipes:
+            for sock in (pipe.client, pipe.server):
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                        sock.close()
+
     def heal(self) -> None:
         with self._lock:
             self.cut_now = False
+            self.refusing = False
 
     def close(self) -> None:
         self._closed = True
@@ -71,7 +86,10 @@ class Blackhole:
             except OSError:
                 return
             with self._lock:
-                silent = self.cut_now
+                silent, refusing = self.cut_now, self.refusing
+            if refusing:
+                client.close()
+                continue
             server = None
             if not silent:
                 try:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import Engine, Table, select
 
-from herald import __version__
+from herald import __version__, metrics
 from herald.crypto import TokenCipher
 from herald.db import READ_ONLY
 from herald.events import dispatcher, health, payloads, sender, signing
@@ -31,6 +31,7 @@ from herald.notifications.fanout import channels_t
 from herald.queue import deliveries as dq
 from herald.queue.dialects import dialect_for
 from herald.queue.policy import Retry
+from herald.statuses import DeliveryStatus
 
 if TYPE_CHECKING:
     from herald.config import Settings
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 LISTEN_BACKSTOP = 300.0
 #: How often a runner looks for daily digests that are due.
 DIGEST_CHECK_SECONDS = 60.0
+#: A delivery attempt's end as the `herald_webhook_deliveries` metric names it.
+_OUTCOMES = {DeliveryStatus.DELIVERED: "delivered", DeliveryStatus.PENDING: "retry",
+             DeliveryStatus.FAILED: "failed"}
 #: The two queues a runner sends from.
 LANES = (dq.deliveries_t, dq.sends_t)
 
@@ -306,6 +310,9 @@ class EventRunner:
                 return  # rescued meanwhile: the rescuer's attempt counts
             disabled = health.note_attempt(conn, job.webhook_id, ok=answer.ok, now=now,
                                            disable_after=self.options.disable_after)
+        metrics.webhook_delivered(_OUTCOMES[status])
+        if disabled:
+            metrics.webhook_delivered("disabled")
         if not answer.ok:
             log.warning("webhook %s: delivery %s attempt %d: %s", job.webhook_id,
                         job.lease.id, job.lease.attempt, answer.error)

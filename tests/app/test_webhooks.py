@@ -216,6 +216,24 @@ async def test_deliveries_are_retried_after_5xx_and_honour_retry_after(herald, c
     assert len(hook.received) == 3
 
 
+async def test_each_delivery_attempt_is_counted_on_metrics(herald, company, hook, client):
+    from tests.app.test_metrics import read, value
+
+    def counted(outcome: str) -> float:
+        return value(read(client), "herald_webhook_deliveries_total", outcome=outcome)
+
+    before = {o: counted(o) for o in ("delivered", "retry")}
+    hook.answers = [(500, {}), (200, {})]
+    webhook_id = _webhook(herald, company[0], hook.url, ["post.published"])
+    account = add_account(herald, company[0])
+    add_posts(herald, company[0], account, 1)
+    async with running(herald):
+        await _until(lambda: [d for d in _deliveries(herald, webhook_id)
+                              if d.status == "delivered"])
+    assert counted("retry") - before["retry"] == 1
+    assert counted("delivered") - before["delivered"] == 1
+
+
 async def test_a_redirect_is_not_followed_and_says_so(herald, company, hook):
     with receiver() as target:
         hook.answers = [(302, {"Location": target.url})]

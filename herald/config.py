@@ -232,6 +232,9 @@ class Settings(BaseSettings):
     #: Deliveries sent at once per worker (they never hold up its posts).
     webhook_concurrency: int = Field(default=10, ge=1)
     allow_private_webhook_urls: bool = False
+    #: Events, webhook deliveries and notifications finished this many days ago are
+    #: deleted by the workers' housekeeping; 0 keeps them for ever.
+    event_retention_days: int = Field(default=30, ge=0)
 
     # Notifications to people (docs/notifications.md): e-mail through an SMTP server.
     smtp_host: str | None = None

@@ -54,8 +54,9 @@ keys_app = typer.Typer(help="The secret key that encrypts stored tokens.",
 
 @keys_app.command("rotate")
 def keys_rotate(json_out: JsonOpt = False) -> None:
-    """Re-encrypt every stored token with HERALD_SECRET_KEY (HERALD_OLD_SECRET_KEYS still
-    decrypt); safe to run while Herald runs, and again after an interruption."""
+    """Re-encrypt stored tokens, webhook secrets and channels with HERALD_SECRET_KEY
+    (HERALD_OLD_SECRET_KEYS still decrypt); safe to run while Herald runs, and again
+    after an interruption."""
     from herald.cli import _herald, _print, fail
     from herald.services import keys
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import Engine, Table, select
 
-from herald import __version__
+from herald import __version__, metrics
 from herald.crypto import TokenCipher
 from herald.db import READ_ONLY
-from herald.events import dispatcher, health, payloads, sender, signing
+from herald.events import dispatcher, health, payloads, retention, sender, signing
 from herald.events.outbox import events_t
 from herald.models import utcnow
 from herald.notifications import channels
@@ -31,6 +31,7 @@ from herald.notifications.fanout import channels_t
 from herald.queue import deliveries as dq
 from herald.queue.dialects import dialect_for
 from herald.queue.policy import Retry
+from herald.statuses import DeliveryStatus
 
 if TYPE_CHECKING:
     from herald.config import Settings
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 LISTEN_BACKSTOP = 300.0
 #: How often a runner looks for daily digests that are due.
 DIGEST_CHECK_SECONDS = 60.0
+#: How often a runner deletes what is past HERALD_EVENT_RETENTION_DAYS (and once at start).
+RETENTION_CHECK_SECONDS = 3600.0
+#: A delivery attempt's end as the `herald_webhook_deliveries` metric names it.
+_OUTCOMES = {DeliveryStatus.DELIVERED: "delivered", DeliveryStatus.PENDING: "retry",
+             DeliveryStatus.FAILED: "failed"}
 #: The two queues a runner sends from.
 LANES = (dq.deliveries_t, dq.sends_t)
 
@@ -56,6 +62,8 @@ class Options:
     disable_after: float = 86400.0
     allow_private: bool = False
     smtp: channels.Smtp = channels.NO_SMTP
+    #: Finished events, deliveries and sends older than this are deleted; None keeps them.
+    retention: timedelta | None = timedelta(days=30)
 
     @classmethod
     def from_settings(cls, s: Settings) -> Options:
@@ -65,7 +73,9 @@ class Options:
                    retry_max_seconds=s.webhook_retry_max_seconds,
                    disable_after=s.webhook_disable_after_seconds,
                    allow_private=s.allow_private_webhook_urls,
-                   smtp=channels.Smtp.from_settings(s))
+                   smtp=channels.Smtp.from_settings(s),
+                   retention=timedelta(days=s.event_retention_days)
+                   if s.event_retention_days else None)
 
     @property
     def lease(self) -> timedelta:
@@ -111,6 +121,7 @@ class EventRunner:
         #: Queues the daily digests due at a time (herald.notifications.digest).
         self.digests = digests
         self._next_digest_check = 0.0
+        self._next_purge = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._woken = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
@@ -170,6 +181,7 @@ class EventRunner:
         if self.digests is not None and time.monotonic() >= self._next_digest_check:
             self._next_digest_check = time.monotonic() + DIGEST_CHECK_SECONDS
             made = await asyncio.to_thread(self.digests, now)
+        await self._housekeeping(now)
         started = waiting = False
         for table, (due, lease) in horizons.items():
             rescued = 0
@@ -201,6 +213,17 @@ class EventRunner:
                 if when is not None and when > now:
                     timeout = min(timeout, (when - now).total_seconds() + 0.01)
         return timeout
+
+    async def _housekeeping(self, now: datetime) -> None:
+        """Delete what is past the retention, at most every RETENTION_CHECK_SECONDS."""
+        keep = self.options.retention
+        if keep is None or time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + RETENTION_CHECK_SECONDS
+        try:
+            await asyncio.to_thread(retention.purge, self.engine, now=now, keep=keep)
+        except Exception as exc:  # the next check tries again; sending goes on meanwhile
+            log.warning("events: retention purge failed (%s)", exc)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -306,6 +329,9 @@ class EventRunner:
                 return  # rescued meanwhile: the rescuer's attempt counts
             disabled = health.note_attempt(conn, job.webhook_id, ok=answer.ok, now=now,
                                            disable_after=self.options.disable_after)
+        metrics.webhook_delivered(_OUTCOMES[status])
+        if disabled:
+            metrics.webhook_delivered("disabled")
         if not answer.ok:
             log.warning("webhook %s: delivery %s attempt %d: %s", job.webhook_id,
                         job.lease.id, job.lease.attempt, answer.error)

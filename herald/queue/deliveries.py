@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, delete, exists, func, insert, select, update
 
 from herald.models import NotificationSend, Webhook, WebhookDelivery
 from herald.queue.dialects import Dialect
@@ -168,3 +168,20 @@ def requeue_webhook(conn: Connection, webhook_id: str, *, now: datetime) -> int:
         update(deliveries_t).where(and_(deliveries_t.c.webhook_id == webhook_id,
                                         deliveries_t.c.status == PENDING))
         .values(run_at=now, updated_at=now)).rowcount
+
+
+def purge_finished(conn: Connection, table: Table, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` rows delivered or failed before `before` (retention).
+
+    Pending and processing rows stay however old: a disabled webhook's deliveries wait
+    for it to be enabled again. The ids are read first because MySQL and MariaDB refuse a
+    LIMIT inside `IN (SELECT …)`.
+    """
+    ids = conn.execute(
+        select(table.c.id).where(
+            table.c.status.in_([DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]),
+            table.c.updated_at < before)
+        .order_by(table.c.updated_at).limit(limit)).scalars().all()
+    if not ids:
+        return 0
+    return conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount

@@ -1,4 +1,5 @@
-"""Key rotation: every encrypted column re-encrypted with the current HERALD_SECRET_KEY.
+"""Key rotation: every encrypted column re-encrypted with the current HERALD_SECRET_KEY:
+account tokens, webhook signing secrets and notification channel targets.
 
 The order of a rotation: set the new key as HERALD_SECRET_KEY and the old one in
 HERALD_OLD_SECRET_KEYS on every process (both decrypt from then on; only the new one
@@ -21,7 +22,7 @@ from sqlalchemy import Column, Table, and_, select, update
 
 from herald.crypto import TokenCipher
 from herald.db import Database
-from herald.models import SocialToken
+from herald.models import NotificationChannel, SocialToken, Webhook
 
 BATCH = 200
 
@@ -46,6 +47,10 @@ def register(table: Table, key: str, *columns: str) -> None:
 
 register(cast(Table, SocialToken.__table__), "account_id", "access_token_enc",
          "refresh_token_enc")
+# A webhook's signing secret (and the one still signing after a secret rotation), and a
+# notification channel's target (an e-mail address or an apprise URL holding a chat token).
+register(cast(Table, Webhook.__table__), "id", "secret_enc", "previous_secret_enc")
+register(cast(Table, NotificationChannel.__table__), "id", "target_enc")
 
 
 @dataclass

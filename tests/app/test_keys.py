@@ -84,6 +84,66 @@ def test_a_rotation_interrupted_half_way_loses_nothing(herald, company):
     assert len(_readable(TokenCipher(NEW), _stored(herald))) == 10
 
 
+def _secrets_and_channels(herald, company_id: str) -> list[str]:
+    """Two webhooks (one mid secret-rotation) and a channel, saved under the old key."""
+    from herald.events.schemas import WebhookCreate
+    from herald.services import notifications, webhooks
+    from herald.web import users
+
+    under_old = replace(herald, cipher=TokenCipher(OLD))
+    with under_old.unit_of_work() as session:
+        ctx = under_old.context(company_id)
+        first, _ = webhooks.create_webhook(session, ctx, WebhookCreate(
+            url="https://hooks.example.test/a", events=["post.failed"],
+            secret="whsec_first-secret-0001"))
+        webhooks.create_webhook(session, ctx, WebhookCreate(
+            url="https://hooks.example.test/b", events=["post.failed"],
+            secret="whsec_second-secret-0002"))
+    with under_old.unit_of_work() as session:
+        rotated, _ = webhooks.rotate_secret(session, under_old.context(company_id), first.id)
+    with herald.db.session() as session:
+        user_id = users.create_user(session, company_id=company_id, email="ada@example.test",
+                                    password="correct horse battery", name="Ada").id
+    with under_old.unit_of_work() as session:
+        notifications.add_channel(session, user_id=user_id, kind="chat",
+                                  target="tgram://bot-token-123/chat-456",
+                                  cipher=under_old.cipher)
+    return sorted(["whsec_first-secret-0001", rotated,
+                   "whsec_second-secret-0002", "tgram://bot-token-123/chat-456"])
+
+
+def _stored_secrets(herald) -> list[str]:
+    from herald.models import NotificationChannel, Webhook
+
+    with herald.db.session() as session:
+        hooks = [(w.secret_enc, w.previous_secret_enc) for w in session.scalars(select(Webhook))]
+        targets = [c.target_enc for c in session.scalars(select(NotificationChannel))]
+    return [v for pair in hooks for v in pair if v] + targets
+
+
+@pytest.mark.all_engines
+def test_webhook_secrets_and_channel_targets_are_rotated_too_even_when_interrupted(
+        herald, company):
+    expected = _secrets_and_channels(herald, company[0])
+    both = TokenCipher(NEW, [OLD])
+    assert keys.under_old_keys(herald.db, both) == 4
+
+    class Stop(Exception):
+        pass
+
+    def cut_off(progress: keys.Rotation) -> None:
+        if progress.rotated >= 1:
+            raise Stop
+
+    with pytest.raises(Stop):  # after the first webhook secret
+        keys.rotate(herald.db, both, batch=1, after_batch=cut_off)
+    assert sorted(both.decrypt(v) for v in _stored_secrets(herald)) == expected
+    assert keys.under_old_keys(herald.db, both) == 3  # some under each key, all readable
+    done = keys.rotate(herald.db, both)
+    assert done.rotated == 3 and keys.under_old_keys(herald.db, both) == 0
+    assert sorted(TokenCipher(NEW).decrypt(v) for v in _stored_secrets(herald)) == expected
+
+
 def test_the_worker_publishes_with_tokens_under_either_key_during_a_rotation(herald,
                                                                             company):
     """Mid-rotation some tokens are under each key: the worker reads both."""

@@ -216,6 +216,52 @@ async def test_deliveries_are_retried_after_5xx_and_honour_retry_after(herald, c
     assert len(hook.received) == 3
 
 
+async def test_each_delivery_attempt_is_counted_on_metrics(herald, company, hook, client):
+    from tests.app.test_metrics import read, value
+
+    def counted(outcome: str) -> float:
+        return value(read(client), "herald_webhook_deliveries_total", outcome=outcome)
+
+    before = {o: counted(o) for o in ("delivered", "retry")}
+    hook.answers = [(500, {}), (200, {})]
+    webhook_id = _webhook(herald, company[0], hook.url, ["post.published"])
+    account = add_account(herald, company[0])
+    add_posts(herald, company[0], account, 1)
+    async with running(herald):
+        await _until(lambda: [d for d in _deliveries(herald, webhook_id)
+                              if d.status == "delivered"])
+    assert counted("retry") - before["retry"] == 1
+    assert counted("delivered") - before["delivered"] == 1
+
+
+@pytest.mark.parametrize("days", [30, 0])
+async def test_the_worker_deletes_deliveries_past_the_retention(herald, company, hook, days):
+    from datetime import timedelta
+
+    from herald.models import utcnow
+
+    herald.settings.event_retention_days = days
+    webhook_id = _webhook(herald, company[0], hook.url, ["post.published"])
+    account = add_account(herald, company[0])
+    add_posts(herald, company[0], account, 1)
+    async with running(herald):
+        await _until(lambda: [d for d in _deliveries(herald, webhook_id)
+                              if d.status == "delivered"])
+    then = utcnow() - timedelta(days=31)
+    with herald.db.engine.begin() as conn:
+        conn.execute(WebhookDelivery.__table__.update().values(updated_at=then))
+        conn.execute(Event.__table__.update().values(created_at=then))
+    add_posts(herald, company[0], account, 1)  # a fresh one, kept either way
+    async with running(herald):  # a worker's housekeeping runs as it starts
+        await _until(lambda: [d for d in _deliveries(herald, webhook_id)
+                              if d.status == "delivered" and d.updated_at > then])
+        if days:
+            await _until(lambda: len(_deliveries(herald, webhook_id)) == 1)
+    with herald.db.session() as session:  # 0 keeps everything
+        assert len(session.scalars(select(Event)).all()) == (1 if days else 2)
+    assert len(_deliveries(herald, webhook_id)) == (1 if days else 2)
+
+
 async def test_a_redirect_is_not_followed_and_says_so(herald, company, hook):
     with receiver() as target:
         hook.answers = [(302, {"Location": target.url})]

@@ -149,3 +149,47 @@ def test_a_disabled_webhooks_deliveries_wait(herald, company):
         service.update_webhook(session, herald.context(company[0]), webhook_id,
                                WebhookPatch(enabled=True))
     assert len(_claim(herald)) == 1
+
+
+def _age(herald, days: int) -> None:
+    """Everything written so far happened `days` ago."""
+    then = utcnow() - timedelta(days=days)
+    with herald.db.engine.begin() as conn:
+        conn.execute(dq.deliveries_t.update().values(created_at=then, updated_at=then))
+        conn.execute(dq.sends_t.update().values(created_at=then, updated_at=then))
+        conn.execute(Event.__table__.update().values(created_at=then))
+
+
+def test_retention_deletes_finished_deliveries_and_their_events_only(herald, company):
+    from herald.events import retention
+
+    _webhook(herald, company[0])
+    account = add_account(herald, company[0])
+    old = add_posts(herald, company[0], account, 4)
+    _events(herald, EventType.POST_PUBLISHED, old)
+    delivered, failed, waiting = _claim(herald, limit=3)  # the fourth is never claimed
+    _finish(herald, delivered, True)
+    _finish(herald, failed, False)
+    with herald.db.engine.begin() as conn:  # as if its attempts had run out
+        conn.execute(dq.deliveries_t.update().where(dq.deliveries_t.c.id == failed.id)
+                     .values(status="failed"))
+    _age(herald, 40)
+    # A fresh event and delivery, and a stale event no webhook wanted.
+    _events(herald, EventType.POST_PUBLISHED, add_posts(herald, company[0], account, 1))
+    with herald.db.engine.begin() as conn:
+        record(conn, EventType.ACCOUNT_NEEDS_REAUTH, [account],
+               now=utcnow() - timedelta(days=40))
+    dispatcher.dispatch(herald.db.engine, now=utcnow(), max_attempts=3)
+
+    done = retention.purge(herald.db.engine, now=utcnow(), keep=timedelta(days=30), batch=1)
+    assert (done.deliveries, done.sends) == (2, 0)
+    assert done.events == 3  # two freed by their deliveries, and the one nobody wanted
+    with herald.db.session() as s:
+        left = {d.id: d.status for d in s.scalars(select(WebhookDelivery))}
+        events = {e.subject_id for e in s.scalars(select(Event))}
+    # The one still processing and the never-claimed one stay, and so do their events.
+    assert waiting.id in left and delivered.id not in left and failed.id not in left
+    assert sorted(left.values()) == ["pending", "pending", "processing"]
+    assert len(events) == 3 and account not in events
+    again = retention.purge(herald.db.engine, now=utcnow(), keep=timedelta(days=30))
+    assert again.total == 0

@@ -8,7 +8,9 @@
 
 It starts the platform fake as its own process, registers Instagram accounts, Facebook
 Pages and LinkedIn members and organizations, seeds the same accounts and N posts with
-distinct captions into a fresh database, and makes the fake misbehave (transient 5xx,
+distinct captions into a fresh database (with recurring series for the workers' planning
+passes to expand, and posts added to the queue of accounts with a posting schedule:
+bench.chaos_series, bench.chaos_queued), and makes the fake misbehave (transient 5xx,
 stalls, dropped and reset connections, a few throttles, and commits applied by the
 platform whose answer is lost). Then W `herald worker` processes publish while the
 harness SIGKILLs one every couple of seconds (starting a replacement) and restarts the
@@ -55,6 +57,9 @@ from bench.chaos_db import (
 from bench.chaos_diagnose import cause_counts, duplicate_causes, format_commits, format_journal
 from bench.chaos_fake import FakePlatforms, FaultPlan, access_counts, make_accounts
 from bench.chaos_procs import WorkerPool
+from bench.chaos_queued import LEAD_SECONDS as QUEUED_LEAD
+from bench.chaos_queued import ZONE as QUEUED_ZONE
+from bench.chaos_queued import latest_slot, seed_queued, slots_invariant
 from bench.chaos_series import HORIZON as SERIES_HORIZON
 from bench.chaos_series import LEAD_SECONDS as SERIES_LEAD
 from bench.chaos_series import RULE as SERIES_RULE
@@ -82,6 +87,8 @@ class Options:
     posts: int
     #: Recurring series whose occurrences the workers make (bench.chaos_series).
     series: int
+    #: Posts added to the queue ("next_slot") of accounts with a schedule (chaos_queued).
+    queued: int
     workers: int
     spread: float
     accounts: int
@@ -138,6 +145,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--series", type=int,
                    help="recurring series, expanded by the workers' planning passes "
                         "(default 100; quick 6)")
+    p.add_argument("--queued", type=int,
+                   help="posts added to the queue (run_at next_slot) of accounts with a "
+                        "posting schedule, a slot a minute (default 3 per account; quick 2)")
     p.add_argument("--workers", type=int,
                    help="worker processes (default 4, SQLite 2; quick 2)")
     p.add_argument("--spread", type=float,
@@ -200,7 +210,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     throttles = a.throttles if a.throttles is not None else (0 if quick else 4)
     return Options(
         engine=a.engine, posts=a.posts or (60 if quick else 1000),
-        series=a.series if a.series is not None else (6 if quick else 100), workers=workers,
+        series=a.series if a.series is not None else (6 if quick else 100),
+        queued=a.queued if a.queued is not None else (
+            (2 if quick else 3) * 3 * (a.accounts or (2 if quick else 4))),
+        workers=workers,
         spread=a.spread if a.spread is not None else (8.0 if quick else 20.0),
         accounts=a.accounts or (2 if quick else 4), max_attempts=a.max_attempts,
         kill_interval=(a.kill_interval if a.kill_interval is not None
@@ -381,6 +394,11 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                              spread=opts.spread, image_url=image_url, tag=tag, seed=opts.seed)
         events(f"{len(series)} recurring series ({SERIES_RULE}), first occurrences due "
                f"{SERIES_LEAD:g}-{SERIES_LEAD + opts.spread:g}s from now, not yet made")
+        queued = seed_queued(url, company, accounts, account_ids, count=opts.queued,
+                             max_attempts=max_attempts, image_url=image_url, tag=tag)
+        events(f"{len(queued)} posts added to the queue (run_at next_slot) of "
+               f"{len(accounts)} accounts with a schedule in {QUEUED_ZONE}, a slot a "
+               f"minute from {QUEUED_LEAD:g}s on")
         horizon = utcnow() + SERIES_HORIZON
         rules = fake.inject(opts.plan)
         throttles_set = sum(int(r.get("count") or 0) for r in rules if r["kind"] == "throttle")
@@ -394,6 +412,9 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         pool = WorkerPool(size=opts.workers, env=worker_env(opts, url, fake, pooled),
                           log_dir=opts.out, cwd=opts.out, rng=rng)
         db = reader(url)
+        last_slot = latest_slot(db, queued)
+        if last_slot is not None:
+            events(f"the last queued post's slot is {last_slot.isoformat()}")
         t_start = time.monotonic()
         pool.fill()
         events(f"{opts.workers} workers started: "
@@ -456,7 +477,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                 if seen is not None:
                     counts = seen
                 open_posts = sum(counts.get(s, 0) for s in OPEN_STATUSES)
-                finished = opts.posts + opts.series - open_posts
+                finished = opts.posts + opts.series + len(queued) - open_posts
                 if (restart is not None and armed_at is None and counts
                         and (finished >= opts.restart_at * opts.posts
                              or now - t_start >= max(15.0, 1.5 * opts.spread))):
@@ -501,7 +522,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
             result["restart_resumed"] = sorted(claimed_since(db, through, restart_done_wall))
         snap = snapshot(db)
         occurrences, series_invariant = first_occurrences(db, series)
-        seeded = seeded + occurrences
+        seeded = seeded + occurrences + queued
         found = verify(seeded, snap, published, commits)
         evidence, causes = gather_evidence(db, found.platforms, seeded, commits)
         verdict = judge(found, unexpected_exits=len(pool.unexpected),
@@ -509,6 +530,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                         restart_ok=bool(restart and restart.ok), timed_out=timed_out)
         if series:
             verdict.invariants.append(series_invariant)
+        if queued:
+            verdict.invariants.append(slots_invariant(db, queued))
         fake.stop()
         calls = access_counts(fake.log)
         source_after = source_state()
@@ -520,7 +543,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                 "commit": source_after.get("commit"), "files": changed}
         result.update({
             "ok": verdict.ok,
-            "posts": opts.posts, "series": opts.series, "workers": opts.workers,
+            "posts": opts.posts, "series": opts.series, "queued": len(queued),
+            "workers": opts.workers,
             "accounts_per_platform": opts.accounts,
             "spread_s": opts.spread, "max_attempts": opts.max_attempts, "seed": opts.seed,
             "settings": settings_said(opts), "lease_s": opts.lease, "wall_s": round(wall, 1),
@@ -571,8 +595,9 @@ def report(result: dict[str, Any], *, verdict_table: str) -> None:
     restart = result["restart"]
     calls = result["api_calls"]
     print()
-    print(f"== chaos test: {result['engine']}, {result['posts']} posts, {result['workers']} "
-          f"workers, {result['accounts_per_platform']} accounts per platform ==")
+    print(f"== chaos test: {result['engine']}, {result['posts']} posts, {result['series']} "
+          f"series, {result['queued']} queued, {result['workers']} workers, "
+          f"{result['accounts_per_platform']} accounts per platform ==")
     print(f"wall time {result['wall_s']}s{' (TIME CAP)' if result['timed_out'] else ''}; "
           f"{result['kills']} workers SIGKILLed, {result['workers_started']} started, "
           f"{len(result['unexpected_exits'])} exited by themselves")

@@ -8,7 +8,8 @@ import logging
 import os
 import signal
 import sys
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -79,9 +80,17 @@ def _herald(*, migrated: bool = True, auto_migrate: bool = False, platforms: boo
             fail("the database schema is not up to date; run `herald db upgrade` first")
         # Built last and whole: the sandbox loads its accounts from the migrated database.
         return Herald.build(settings, db=db, cipher=cipher, media_store=store,
-                            platforms=platforms, sandbox=sandbox)
+                            platforms=platforms, sandbox=sandbox, clock=_clock())
     except ConfigError as exc:
         fail(str(exc))
+
+
+#: The clock of this invocation's use cases (set by `_main` for every command).
+_invocation: dict[str, Callable[[], datetime]] = {"clock": utcnow}
+
+
+def _clock() -> Callable[[], datetime]:
+    return _invocation["clock"]
 
 
 def _wait_for_database(db: Database) -> None:
@@ -125,8 +134,14 @@ def _company_id(herald: Herald, given: str | None) -> str:
 
 
 @app.callback(invoke_without_command=True)
-def _main(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
+def _main(context: typer.Context,
+          version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
           ) -> None:
+    # The real clock, unless the command was invoked in process with another as the
+    # context's `obj` (`CliRunner().invoke(app, args, obj={"clock": …})`): how tests plan
+    # across a date of their choosing, such as a daylight-saving change.
+    given = context.obj.get("clock") if isinstance(context.obj, dict) else None
+    _invocation["clock"] = given if callable(given) else utcnow
     if version:
         typer.echo(__version__)
         raise typer.Exit()

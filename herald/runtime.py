@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from herald.events.runner import Options as EventOptions
 from herald.media import MediaInspector, MediaStore, build_store
 from herald.media.decoding import set_decode_limit
 from herald.media.fetch import SafeFetcher
+from herald.models import utcnow
 from herald.notifications import NOTIFY_MAX_ATTEMPTS
 from herald.notifications.digest import make_digests
 from herald.notifications.fanout import NotifyPeople
@@ -66,13 +68,17 @@ class Herald:
     #: Fetches what users' URLs name at publish time (on its own client, closed likewise).
     fetcher: SafeFetcher | None = None
     refresher: TokenRefresher | None = None
+    #: What "now" is to the use cases (their Context's clock): the real time, but for
+    #: tests that plan across a date of their choosing (a daylight-saving change).
+    clock: Callable[[], datetime] = utcnow
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None,
               cipher: TokenCipher | None = None, platforms: bool = False,
               sandbox: bool = False, quick: bool = False,
               registry: PublisherRegistry | None = None, checks: PostChecks | None = _DEFAULT,
-              media_store: MediaStore | None = _DEFAULT) -> Herald:
+              media_store: MediaStore | None = _DEFAULT,
+              clock: Callable[[], datetime] = utcnow) -> Herald:
         """A Herald with its database, media store and scheduling-time checks.
 
         `platforms` publishes through the real clients (with `sandbox`, also to the in-app
@@ -95,7 +101,7 @@ class Herald:
             settings=settings, db=db, cipher=cipher,
             checks=MediaInspector(settings) if checks is _DEFAULT else checks,
             media_store=build_store(settings) if media_store is _DEFAULT else media_store,
-            **parts)
+            clock=clock, **parts)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Herald:
@@ -125,7 +131,8 @@ class Herald:
                        account_ids=account_ids,
                        series_window_days=self.settings.series_window_days,
                        allow_private_servers=self.settings.allow_private_server_urls,
-                       verify_account=verify_account if self.http is not None else None)
+                       verify_account=verify_account if self.http is not None else None,
+                       now=self.clock)
 
     def planner(self) -> Planner:
         """The planning pass (series expanded, empty slots refilled) with its settings."""

@@ -30,6 +30,8 @@ class FeedEvent:
     at: datetime
     updated_at: datetime
     permalink: str | None
+    #: What placed the post: "queue", "series", "evergreen", or None (a time of its own).
+    origin: str | None = None
 
 
 def new_feed(session: Session, *, user_id: str, now: datetime) -> str:
@@ -63,7 +65,7 @@ def feed_events(session: Session, *, company_id: str, now: datetime) -> list[Fee
     cancelled posts left out."""
     rows = session.execute(
         select(Post.id, Post.platform, SocialAccount.name, Post.caption, Post.status,
-               Post.scheduled_at, Post.updated_at, Post.permalink)
+               Post.scheduled_at, Post.updated_at, Post.permalink, Post.origin)
         .join(SocialAccount, SocialAccount.id == Post.account_id)
         .where(Post.company_id == company_id,
                Post.scheduled_at >= now - BEHIND, Post.scheduled_at <= now + AHEAD,
@@ -71,4 +73,4 @@ def feed_events(session: Session, *, company_id: str, now: datetime) -> list[Fee
         .order_by(Post.scheduled_at, Post.id).limit(MAX_EVENTS)).all()
     # scheduled_at is never NULL here: the WHERE bounds it.
     return [FeedEvent(r.id, r.platform, r.name, r.caption, r.status, cast(datetime, r[5]),
-                      r.updated_at, r.permalink) for r in rows]
+                      r.updated_at, r.permalink, r.origin) for r in rows]

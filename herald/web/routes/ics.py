@@ -23,6 +23,13 @@ router = web_router()
 #: An event's length on the calendar: a post is a moment, but a zero-length event is
 #: drawn as a sliver (or not at all) by some calendar apps.
 EVENT_LENGTH = timedelta(minutes=15)
+#: How each origin is marked, as the web calendar marks it: a sign before the summary
+#: (what a calendar app's grid shows), a category, and a line of the description.
+ORIGIN_MARKS = {
+    "series": ("↻ ", "Series", "An occurrence of a recurring series."),
+    "evergreen": ("♻ ", "Evergreen", "An evergreen refill of an empty slot."),
+    "queue": ("", "Queued", "In a slot of the account's queue."),
+}
 
 
 @router.get("/calendar/{token}.ics")
@@ -53,10 +60,14 @@ def render(events: list[FeedEvent], *, public_url: str, now: datetime) -> bytes:
         event.add("dtstart", item.at)
         event.add("dtend", item.at + EVENT_LENGTH)
         first_line = (item.caption.strip().splitlines() or [""])[0]
-        event.add("summary", f"{DISPLAY_NAMES.get(item.platform, item.platform)} · {item.account}: "
-                             f"{first_line[:80]}".rstrip(": "))
+        sign, category, said = ORIGIN_MARKS.get(item.origin or "", ("", None, None))
+        event.add("summary", f"{sign}{DISPLAY_NAMES.get(item.platform, item.platform)} · "
+                             f"{item.account}: {first_line[:80]}".rstrip(": "))
         event.add("description", f"{item.caption}\n\nStatus: {item.status}"
+                  + (f"\n{said}" if said else "")
                   + (f"\n{item.permalink}" if item.permalink else ""))
+        if category:
+            event.add("categories", [category])
         event.add("url", f"{public_url}/posts/{item.post_id}")
         cal.add_component(event)
     text: bytes = cal.to_ical()

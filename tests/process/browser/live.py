@@ -5,12 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import uvicorn
 
 from herald.app import create_app
 from herald.config import Settings
+from herald.models import utcnow
 from herald.runtime import Herald
 from tests.process.debian import ensure_program, unavailable
 
@@ -43,15 +46,16 @@ class LiveHerald:
         self.thread.join(timeout=20)
 
 
-def start_live(settings: Settings) -> LiveHerald:
-    """Herald as `herald run` runs it: sandbox in-app, a worker in the server's loop."""
+def start_live(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> LiveHerald:
+    """Herald as `herald run` runs it: sandbox in-app, a worker in the server's loop;
+    `clock` is what "now" is to its use cases (Herald.clock)."""
     # Bind first so the public URL (media URLs, the sandbox's base) names the real port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     herald = Herald.build(settings.model_copy(update={"public_url": url}), platforms=True,
-                          sandbox=True, quick=True)
+                          sandbox=True, quick=True, clock=clock)
     app = create_app(herald, run_worker=True, worker_id="browser-test")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                            timeout_graceful_shutdown=2))

@@ -66,8 +66,10 @@ def test_schedule_add_to_queue_reorder_and_drop_into_a_slot(
     assert "Second in line" in tab.locator(".queue-item").nth(0).inner_text()
     shot(tab, "queue", full=True)
 
-    # A weekly series shows on the calendar, marked; empty slots are drop targets.
-    start = (utcnow() + timedelta(days=2)).astimezone(paris).replace(
+    # A weekly series shows on the calendar, marked; empty slots are drop targets. Nine
+    # days ahead, the whole week shown is in the future and past the two queued posts
+    # (they take the next two daily slots), so it has empty slots whatever day it runs.
+    start = (utcnow() + timedelta(days=9)).astimezone(paris).replace(
         hour=13, minute=15, second=0, microsecond=0)
     with herald.unit_of_work() as session:
         services.create_posts(session, herald.context(company[0]), PostCreate(

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from herald.request_context import RequestLayer
 from herald.runtime import Herald
 from herald.services.companies import ApiCaller
 from herald.unavailable import DatabaseUnavailable
+from herald.web import is_form as is_web_form
 from herald.worker import Wakeup, Worker
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,7 @@ def _guard_bodies(app: FastAPI, herald: Herald) -> None:
     # Inside BodyGuard: the token is checked (its company known) and the body capped.
     app.add_middleware(IdempotencyLayer, db=herald.db)
     app.add_middleware(BodyGuard, settings=herald.settings, cache=app.state.token_cache,
-                       lookup=lookup)
+                       lookup=lookup, web_form=partial(is_web_form, app))
 
 
 def _lifespan(herald: Herald, *, run_worker: bool, worker_id: str | None,

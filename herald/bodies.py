@@ -5,7 +5,8 @@ checked in a dependency is checked only after the whole body has been read (a 30
 body, or a multipart one spooled to /tmp, before the 401). `BodyGuard` is a pure ASGI
 layer (no BaseHTTPMiddleware: the API's create path is its hot path) that, for a request
 with a body, checks first — the bearer token for the API, a signed-in session for the web
-UI's uploads — and then caps the body by its Content-Length and while it streams in.
+UI's uploads, the session and its CSRF token for every web form — and then caps the
+body by its Content-Length and while it streams in.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from herald.media import human_size
 from herald.platforms.registry import SANDBOX_PATH
 from herald.services.companies import ApiCaller
 from herald.web import API_PREFIX
+from herald.web.sessions import CSRF_HEADER, refusal_before_reading
 
 #: Room for a multipart form's boundaries, headers and small fields around the file.
 MULTIPART_OVERHEAD = 1024 * 1024
@@ -48,9 +50,12 @@ class BodyGuard:
     """Refuse unauthenticated bodies unread; 413 for a body over its route's cap."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings, cache: TokenCache[ApiCaller],
-                 lookup: Lookup) -> None:
+                 lookup: Lookup, web_form: Callable[[str], bool] = lambda path: False
+                 ) -> None:
         # The settings are read per request, not copied: a test may change them.
         self.app, self.settings, self.cache, self.lookup = app, settings, cache, lookup
+        #: Whether a path is a web UI form (CSRF and session checked before the body).
+        self.web_form = web_form
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -84,6 +89,11 @@ class BodyGuard:
         if path in WEB_UPLOAD_PATHS and not scope.get("session", {}).get("user_id"):
             # The CSRF token is in the form; a file is only read for someone signed in.
             return 403, "csrf", "Sign in to upload files."
+        if self.web_form(path):
+            reason = refusal_before_reading(scope.get("session") or {}, path,
+                                            _header(scope, CSRF_HEADER.encode()) or None)
+            if reason is not None:
+                return 403, "csrf", reason
         return None
 
     async def _check_token(self, scope: Scope) -> tuple[int, str, str] | None:

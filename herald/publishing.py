@@ -335,7 +335,10 @@ class Publishing:
         if isinstance(exc, _Unsettled):
             return _unconfirmed(claim, exc.message)
         if isinstance(exc, _NotYet):
-            if job.history.final_check and not exc.retry_after:
+            # A final check the platform answered without settling it is the end; one that
+            # could not reach the platform says nothing about the post: retry it later,
+            # within the retry budget (it spends no attempt), still only checking.
+            if job.history.final_check and not exc.retry_after and not exc.unreachable:
                 return _unconfirmed(claim, f"{exc.message} Its workers stopped "
                                            f"{MAX_RESCUES} times while publishing it.")
             return Outcome(claim, RETRY, error_code=code, unknown=True,

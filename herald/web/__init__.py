@@ -39,6 +39,21 @@ class WebOnly:
             await self.wrapped(scope, receive, send)
 
 
+def is_form(app: Any, path: str) -> bool:
+    """Whether an unsafe request to `path` goes to a web UI route (all need the CSRF token)."""
+    patterns: list[Any] = getattr(app.state, "web_form_patterns", [])
+    return any(p.match(path) for p in patterns)
+
+
+def _form_patterns(routers: list[Any]) -> list[Any]:
+    """The paths of the web UI's unsafe routes, as their routers list them (no prefixes)."""
+    from fastapi.routing import APIRoute
+
+    return [route.path_regex for router in routers for route in router.routes
+            if isinstance(route, APIRoute)
+            and (route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}]
+
+
 def install(app: FastAPI, herald: Herald) -> None:
     """Add the pages, /static, session and timing middleware and HTML error pages to `app`."""
     # Imported here: the routes import herald.web's modules, which import this package.
@@ -68,7 +83,10 @@ def install(app: FastAPI, herald: Herald) -> None:
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
-                   settings, sandbox, imports, ics, audit, webhooks, notifications):
+    modules = (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
+               settings, sandbox, imports, ics, audit, webhooks, notifications)
+    for module in modules:
         app.include_router(module.router)
+    # herald.bodies.BodyGuard checks these forms' session and CSRF before their bodies.
+    app.state.web_form_patterns = _form_patterns([m.router for m in modules])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -77,6 +77,30 @@ async def require_csrf(request: Request) -> None:
         raise CsrfRefused()
 
 
+#: Forms that someone not signed in may send (every other one needs a signed-in session).
+PUBLIC_FORMS = frozenset({"/signin"})
+
+
+def refusal_before_reading(session: dict[str, Any], path: str, header: str | None
+                           ) -> str | None:
+    """Why a form POST is refused before its body is read, else None.
+
+    FastAPI reads a route's `Form()` fields (a whole form, a multipart one spooled to
+    disk) before it runs `require_csrf`, so what can be decided without the body is
+    decided first, by herald.bodies.BodyGuard: a session with a CSRF token, signed in
+    (but for the sign-in form), and the token if it came in the header. A token sent in
+    the form is compared by `require_csrf` once the (capped) body is read.
+    """
+    expected = session.get("csrf")
+    if not isinstance(expected, str) or not expected:
+        return CsrfRefused.__doc__
+    if header is not None and not hmac.compare_digest(expected, header):
+        return CsrfRefused.__doc__
+    if path not in PUBLIC_FORMS and not session.get("user_id"):
+        return "Sign in first: your session has ended. Reload the page and sign in again."
+    return None
+
+
 def start(request: Request, user_id: str, generation: int) -> None:
     """A fresh session for a user who just signed in (no fixation: a new CSRF token too)."""
     request.session.clear()

@@ -423,3 +423,57 @@ async def test_a_post_whose_check_keeps_failing_is_unconfirmed_without_a_promise
         assert len(publisher.calls) == 1  # never sent again
     finally:
         herald.db.dispose()
+
+
+class _FoundAfter(_Reconciling):
+    """A publisher whose reconcile raises `checks` in turn, then finds the post out."""
+
+    async def reconcile(self, job: PublishJob) -> PublishResult | None:
+        self.reconciles += 1
+        if self.checks:
+            raise self.checks.pop(0)
+        return PublishResult(external_id="found-1", permalink="https://example.test/found")
+
+
+def _at_the_rescue_limit(herald, pid):
+    """The post's workers stopped MAX_RESCUES times mid-commit: its next attempt only checks."""
+    from herald.queue import MAX_RESCUES
+
+    with herald.db.engine.begin() as conn:
+        conn.execute(update(PostSchedule).where(PostSchedule.post_id == pid).values(
+            rescues=MAX_RESCUES, run_at=utcnow()))
+
+
+@pytest.mark.parametrize("found", [True, False])
+async def test_a_final_check_that_cannot_reach_the_platform_is_tried_again(
+        herald, company, found):
+    """At the rescue limit a post gets one check-only attempt; in a chaos run on a loaded
+    machine 9 LinkedIn posts ended `unconfirmed` because that check got a 5xx (LinkedIn
+    checks by resending, which answered 500). An unreachable check says nothing about the
+    post: it is tried again (spending no attempt) until the platform answers."""
+    checks = [OutcomeUnknownError("LinkedIn had a server error (HTTP 500).", unreachable=True),
+              TransientError("LinkedIn had a temporary problem (HTTP 503).", unreachable=True)]
+    # Until the rescue limit is set, every check fails (w1 may retry once or twice).
+    publisher = (_FoundAfter if found else _Reconciling)("facebook", [
+        OutcomeUnknownError("no answer", unreachable=True) for _ in range(50)])
+    herald.registry.register(publisher)
+    account = add_account(herald, company[0])
+    [pid] = add_posts(herald, company[0], account)
+    publisher.fail(pid, OutcomeUnknownError("HTTP 500 during the publishing call.",
+                                            unreachable=True))
+    worker = build_worker(herald, worker_id="w1")
+    await _run_until(worker, lambda: _posts(herald, [pid])[pid].error_message is not None)
+    _at_the_rescue_limit(herald, pid)
+    publisher.checks, publisher.reconciles = checks, 0
+
+    worker = build_worker(herald, worker_id="w2")
+    await _run_until(worker, _all_status(herald, [pid], "published", "failed",
+                                         "unconfirmed"))
+    post = _posts(herald, [pid])[pid]
+    assert publisher.reconciles == 3  # two checks that could not reach it, one answered
+    assert len(publisher.calls) == 1  # a final check never sends
+    if found:
+        assert (post.status, post.external_post_id) == ("published", "found-1")
+    else:
+        assert post.status == "failed"
+        assert "did not go out" in post.error_message

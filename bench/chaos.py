@@ -54,7 +54,13 @@ from bench.chaos_db import (
     snapshot,
     working_workers,
 )
-from bench.chaos_diagnose import cause_counts, duplicate_causes, format_commits, format_journal
+from bench.chaos_diagnose import (
+    cause_counts,
+    duplicate_causes,
+    format_commits,
+    format_journal,
+    still_open,
+)
 from bench.chaos_fake import FakePlatforms, FaultPlan, access_counts, make_accounts
 from bench.chaos_procs import WorkerPool
 from bench.chaos_queued import LEAD_SECONDS as QUEUED_LEAD
@@ -505,6 +511,10 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
             if now - t_start > opts.time_cap:
                 timed_out = True
                 events(f"TIME CAP {opts.time_cap:g}s reached with {counts}")
+                alive = {w.worker_id for w in pool.workers if w.proc.poll() is None}
+                result["open_at_cap"] = still_open(db, alive, before=horizon)
+                for line in result["open_at_cap"]:
+                    events(f"  still open: {line}")
                 break
             time.sleep(0.1)
         wall = (finished_at or time.monotonic()) - t_start

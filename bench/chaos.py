@@ -115,6 +115,8 @@ class Options:
     out: Path
     quiet: bool
     pgbouncer: bool = False
+    #: The database the run drops and makes anew (on PostgreSQL and MariaDB, a name).
+    database: str = ""
 
 
 @dataclass
@@ -205,6 +207,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="PostgreSQL: the workers reach it through a PgBouncer in transaction "
                         "pooling (HERALD_DATABASE_PGBOUNCER=1, LISTEN over "
                         "HERALD_LISTEN_DATABASE_URL); Debian's pgbouncer package")
+    p.add_argument("--database", help="the database to drop and make anew (default "
+                                      "herald_chaos_ENGINE; give another when two runs "
+                                      "share a server)")
     p.add_argument("--out", type=Path, help="directory for logs and result.json")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     a = p.parse_args(argv)
@@ -232,7 +237,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         rescue_interval=a.rescue_interval, retry_base=a.retry_base, retry_max=a.retry_max,
         platform_cap=a.platform_cap,
         out=a.out or Path(f"/tmp/herald-chaos-{a.engine}-{stamp}"), quiet=a.quiet,
-        pgbouncer=a.pgbouncer,
+        pgbouncer=a.pgbouncer, database=a.database or f"herald_chaos_{a.engine}",
     )
 
 
@@ -387,7 +392,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         accounts = make_accounts(opts.accounts)
         image_url = fake.setup(accounts, opts.plan, seed=opts.seed)
 
-        url = fresh_database(opts.engine, f"herald_chaos_{opts.engine}", str(opts.out))
+        url = fresh_database(opts.engine, opts.database, str(opts.out))
         company, _, account_ids = seed_at(
             url, [(a.platform, a.external_id, a.token) for a in accounts])
         max_attempts = opts.max_attempts or Settings.model_fields["max_attempts"].default
@@ -413,7 +418,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         pooled = None
         if opts.pgbouncer:
             bouncer = PgBouncer(folder=opts.out / "pgbouncer").start()
-            pooled = bouncer.url(f"herald_chaos_{opts.engine}")
+            pooled = bouncer.url(opts.database)
             events(f"workers through PgBouncer (transaction pooling) at {pooled}")
         pool = WorkerPool(size=opts.workers, env=worker_env(opts, url, fake, pooled),
                           log_dir=opts.out, cwd=opts.out, rng=rng)

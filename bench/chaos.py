@@ -536,7 +536,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         if through and restart_done_at is not None:
             result["restart_resumed"] = sorted(claimed_since(db, through, restart_done_wall))
         snap = snapshot(db)
-        occurrences, series_invariant = first_occurrences(db, series)
+        occurrences, series_invariants = first_occurrences(db, series)
         seeded = seeded + occurrences + queued
         found = verify(seeded, snap, published, commits)
         evidence, causes = gather_evidence(db, found.platforms, seeded, commits)
@@ -544,7 +544,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                         restart_planned=opts.restart,
                         restart_ok=bool(restart and restart.ok), timed_out=timed_out)
         if series:
-            verdict.invariants.append(series_invariant)
+            verdict.invariants += series_invariants
         if queued:
             verdict.invariants.append(slots_invariant(db, queued))
         fake.stop()

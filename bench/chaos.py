@@ -54,7 +54,13 @@ from bench.chaos_db import (
     snapshot,
     working_workers,
 )
-from bench.chaos_diagnose import cause_counts, duplicate_causes, format_commits, format_journal
+from bench.chaos_diagnose import (
+    cause_counts,
+    duplicate_causes,
+    format_commits,
+    format_journal,
+    still_open,
+)
 from bench.chaos_fake import FakePlatforms, FaultPlan, access_counts, make_accounts
 from bench.chaos_procs import WorkerPool
 from bench.chaos_queued import LEAD_SECONDS as QUEUED_LEAD
@@ -109,6 +115,8 @@ class Options:
     out: Path
     quiet: bool
     pgbouncer: bool = False
+    #: The database the run drops and makes anew (on PostgreSQL and MariaDB, a name).
+    database: str = ""
 
 
 @dataclass
@@ -199,6 +207,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="PostgreSQL: the workers reach it through a PgBouncer in transaction "
                         "pooling (HERALD_DATABASE_PGBOUNCER=1, LISTEN over "
                         "HERALD_LISTEN_DATABASE_URL); Debian's pgbouncer package")
+    p.add_argument("--database", help="the database to drop and make anew (default "
+                                      "herald_chaos_ENGINE; give another when two runs "
+                                      "share a server)")
     p.add_argument("--out", type=Path, help="directory for logs and result.json")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     a = p.parse_args(argv)
@@ -226,7 +237,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         rescue_interval=a.rescue_interval, retry_base=a.retry_base, retry_max=a.retry_max,
         platform_cap=a.platform_cap,
         out=a.out or Path(f"/tmp/herald-chaos-{a.engine}-{stamp}"), quiet=a.quiet,
-        pgbouncer=a.pgbouncer,
+        pgbouncer=a.pgbouncer, database=a.database or f"herald_chaos_{a.engine}",
     )
 
 
@@ -381,7 +392,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         accounts = make_accounts(opts.accounts)
         image_url = fake.setup(accounts, opts.plan, seed=opts.seed)
 
-        url = fresh_database(opts.engine, f"herald_chaos_{opts.engine}", str(opts.out))
+        url = fresh_database(opts.engine, opts.database, str(opts.out))
         company, _, account_ids = seed_at(
             url, [(a.platform, a.external_id, a.token) for a in accounts])
         max_attempts = opts.max_attempts or Settings.model_fields["max_attempts"].default
@@ -407,7 +418,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         pooled = None
         if opts.pgbouncer:
             bouncer = PgBouncer(folder=opts.out / "pgbouncer").start()
-            pooled = bouncer.url(f"herald_chaos_{opts.engine}")
+            pooled = bouncer.url(opts.database)
             events(f"workers through PgBouncer (transaction pooling) at {pooled}")
         pool = WorkerPool(size=opts.workers, env=worker_env(opts, url, fake, pooled),
                           log_dir=opts.out, cwd=opts.out, rng=rng)
@@ -505,6 +516,10 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
             if now - t_start > opts.time_cap:
                 timed_out = True
                 events(f"TIME CAP {opts.time_cap:g}s reached with {counts}")
+                alive = {w.worker_id for w in pool.workers if w.proc.poll() is None}
+                result["open_at_cap"] = still_open(db, alive, before=horizon)
+                for line in result["open_at_cap"]:
+                    events(f"  still open: {line}")
                 break
             time.sleep(0.1)
         wall = (finished_at or time.monotonic()) - t_start
@@ -521,7 +536,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         if through and restart_done_at is not None:
             result["restart_resumed"] = sorted(claimed_since(db, through, restart_done_wall))
         snap = snapshot(db)
-        occurrences, series_invariant = first_occurrences(db, series)
+        occurrences, series_invariants = first_occurrences(db, series)
         seeded = seeded + occurrences + queued
         found = verify(seeded, snap, published, commits)
         evidence, causes = gather_evidence(db, found.platforms, seeded, commits)
@@ -529,7 +544,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
                         restart_planned=opts.restart,
                         restart_ok=bool(restart and restart.ok), timed_out=timed_out)
         if series:
-            verdict.invariants.append(series_invariant)
+            verdict.invariants += series_invariants
         if queued:
             verdict.invariants.append(slots_invariant(db, queued))
         fake.stop()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from bench.chaos_db import JournalRow
+from sqlalchemy import Engine, select
+
+from bench.chaos_db import JournalRow, posts_t, schedule_t
+from herald.models import utcnow
 
 #: Commit outcomes in the fake's log for calls that the platform applied.
 APPLIED = ("ok", "dropped")
@@ -87,3 +90,39 @@ def cause_counts(by_post: dict[str, list[str]]) -> dict[str, int]:
     for causes in by_post.values():
         counts.update(causes)
     return dict(counts.most_common())
+
+
+def still_open(engine: Engine, alive: set[str], *, before: datetime) -> list[str]:
+    """Why each post still pending or processing is (when the run stops at its time cap):
+    whose lease it is under, whether that worker still lives, when it is next due. A lease
+    that ran out long ago and was not rescued would be a rescue bug; a post claimed by a
+    live worker, a lease not yet run out, or a retry not yet due is a run ended too early."""
+    now = utcnow()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(schedule_t.c.post_id, schedule_t.c.status, schedule_t.c.worker_id,
+                   schedule_t.c.lease_expires_at, schedule_t.c.run_at,
+                   schedule_t.c.attempts, schedule_t.c.rescues, posts_t.c.origin)
+            .join(posts_t, posts_t.c.id == schedule_t.c.post_id)
+            .where(schedule_t.c.status.in_(["pending", "processing"]),
+                   schedule_t.c.run_at < before)
+            .order_by(schedule_t.c.run_at)).all()
+    lines = []
+    for r in rows:
+        line = (f"{r.post_id[:8]} {r.origin or 'timed'} {r.status} attempts {r.attempts} "
+                f"rescues {r.rescues}")
+        if r.status == "processing":
+            lease = (_aware(r.lease_expires_at) - now).total_seconds()
+            line += (f", claimed by {r.worker_id} ("
+                     f"{'alive' if r.worker_id in alive else 'SIGKILLed'}), lease "
+                     + (f"runs out in {lease:.1f}s" if lease >= 0 else
+                        f"ran out {-lease:.1f}s ago"))
+        else:
+            due = (_aware(r.run_at) - now).total_seconds()
+            line += f", due in {due:.1f}s" if due > 0 else f", due {-due:.1f}s ago"
+        lines.append(line)
+    return lines
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

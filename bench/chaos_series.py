@@ -76,15 +76,19 @@ def seed_series(url: str, company_id: str, accounts: Sequence[Account],
 
 
 def first_occurrences(engine: Engine, series: dict[str, tuple[Account, str]]
-                      ) -> tuple[list[SeededPost], tuple[str, bool, str]]:
-    """The first occurrence of each series, to check as a seeded post; and the invariant
-    that every series has exactly its occurrences."""
+                      ) -> tuple[list[SeededPost], list[tuple[str, bool, str]]]:
+    """The first occurrence of each series, to check as a seeded post; and two invariants:
+    no occurrence made twice (safety), and every series with all its occurrences (a
+    liveness check: an occurrence no planning pass reached until it had passed is skipped
+    by design, not sent late, which a machine too loaded to plan in time shows)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(posts_t.c.id, posts_t.c.series_id, posts_t.c.occurrence_at)
             .where(posts_t.c.series_id.in_(list(series)))
             .order_by(posts_t.c.series_id, posts_t.c.occurrence_at)).all()
     per_series = Counter(r.series_id for r in rows)
+    twice = [k for k, n in Counter((r.series_id, r.occurrence_at) for r in rows).items()
+             if n > 1]
     seeded: list[SeededPost] = []
     seen: set[str] = set()
     for row in rows:
@@ -96,5 +100,9 @@ def first_occurrences(engine: Engine, series: dict[str, tuple[Account, str]]
     wrong = {s: per_series.get(s, 0) for s in series if per_series.get(s, 0) != OCCURRENCES}
     detail = (f"{len(series)} series, {len(rows)} occurrence posts"
               + (f"; wrong counts: {dict(list(wrong.items())[:5])}" if wrong else ""))
-    return seeded, (f"every series expanded once ({OCCURRENCES} posts each, by the workers' "
-                    "planning passes)", not wrong, detail)
+    return seeded, [
+        ("no series occurrence made twice", not twice,
+         f"{len(twice)} occurrences made more than once"
+         + (f": {[(s[:8], str(at)) for s, at in twice[:3]]}" if twice else "")),
+        (f"every series expanded once ({OCCURRENCES} posts each, by the workers' "
+         "planning passes)", not wrong, detail)]

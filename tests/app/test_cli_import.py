@@ -63,3 +63,17 @@ def test_an_unknown_column_is_an_error(herald, company, database_url, tmp_path):
     result = CliRunner().invoke(app, ["posts", "import", str(path)], env=_env(database_url))
     assert result.exit_code == 1
     assert "Unknown column 'when'" in result.output
+
+
+def test_a_file_over_the_size_limit_is_refused_and_nothing_is_stored(herald, company,
+                                                                    database_url, tmp_path):
+    account = add_account(herald, company[0])
+    when = (utcnow() + timedelta(hours=2)).isoformat()
+    path = _file(tmp_path, *[f"{account},{when},{'x' * 100}"] * 20)
+    env = {**_env(database_url), "HERALD_MAX_IMPORT_BYTES": "1000"}
+    result = CliRunner().invoke(app, ["posts", "import", str(path), "--dry-run"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "Herald imports at most 1,000 (HERALD_MAX_IMPORT_BYTES)" in result.output
+    result = CliRunner().invoke(app, ["posts", "import", str(path)], env=env)
+    assert result.exit_code == 2, result.output
+    assert _count(herald) == 0

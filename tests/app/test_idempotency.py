@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from herald import services
-from herald.models import IdempotencyKey, Post, utcnow
+from herald.models import IdempotencyKey, Post, SocialAccount, utcnow
 from herald.services import idempotency
 from tests.helpers import add_account
 
@@ -75,6 +75,10 @@ def test_accounts_route_takes_the_key(client, auth, herald):
     other = client.post("/api/v1/accounts", json={**body, "external_id": "p-10"},
                         headers=headers)
     assert other.status_code == 422
+    assert "Idempotency-Key 'acct-1' was used before with a different request" in (
+        other.json()["error"]["message"])
+    with herald.db.session() as session:
+        assert session.scalars(select(SocialAccount.external_id)).all() == ["p-9"]
 
 
 def test_a_refused_request_is_replayed_too(client, auth, herald, company):

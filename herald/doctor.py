@@ -4,8 +4,8 @@ The configuration, the secret key, the database and its migrations, the media st
 (written, then read back by its public URL), the platform API versions against their
 sunsets, each account's token, and a key rotation left unfinished. Each check is a function
 that yields findings; one that cannot run (no database) is skipped with the reason.
-Nothing here calls a platform: a token is judged by what Herald stores (readable,
-connected, its expiry), not by asking Meta or LinkedIn.
+A token is judged first by what Herald stores (readable, connected, its expiry), then by
+asking its platform (herald/doctor_tokens.py: valid, expiring, missing permissions).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -55,6 +55,8 @@ class _Install:
     cipher: TokenCipher | None = None
     db: Database | None = None
     migrated: bool = False
+    #: Ask each account's platform about its token (`herald doctor --offline`: not).
+    ask_platforms: bool = True
 
 
 Fetch = Callable[[str], httpx.Response]
@@ -65,10 +67,10 @@ def _fetch(url: str) -> httpx.Response:
 
 
 def diagnose(*, today: date | None = None, fetch: Fetch = _fetch,
-             settings: Settings | None = None) -> list[Finding]:
+             settings: Settings | None = None, ask_platforms: bool = True) -> list[Finding]:
     """Every finding, in the order a person fixes them."""
     try:
-        install = _Install(settings or load_settings())
+        install = _Install(settings or load_settings(), ask_platforms=ask_platforms)
     except ConfigError as exc:
         return [Finding("configuration", Level.FAIL, f"{exc}; fix the setting and run "
                                                      "`herald doctor` again")]
@@ -202,6 +204,7 @@ def _tokens(install: _Install) -> Iterator[Finding]:
     if install.db is None or install.cipher is None or not install.migrated:
         yield Finding("tokens", Level.WARN, "not checked: the database is not usable yet")
         return
+    from herald.doctor_tokens import Question, ask
     from herald.platforms.registry import find
 
     now = utcnow()
@@ -210,7 +213,7 @@ def _tokens(install: _Install) -> Iterator[Finding]:
             select(SocialAccount, SocialToken)
             .outerjoin(SocialToken, SocialToken.account_id == SocialAccount.id)
             .order_by(SocialAccount.company_id, SocialAccount.name)).all()
-    fine = 0
+    fine, questions = 0, []
     for account, token in rows:
         what = f"{account.platform} account {account.name!r} ({account.id})"
         spec = find(account.platform)
@@ -218,26 +221,45 @@ def _tokens(install: _Install) -> Iterator[Finding]:
         refreshed = (spec is not None and spec.refresh is not None and token is not None
                      and token.refresh_token_enc is not None and spec.connect is not None
                      and spec.connect.bind(install.settings) is not None)
-        if token is None:
-            yield Finding("tokens", Level.FAIL, f"{what} has no token; connect it again")
-        elif account.state == "needs_reauth":
-            yield Finding("tokens", Level.FAIL, f"{what} needs reconnecting"
-                          f"{f' ({account.state_reason})' if account.state_reason else ''}")
-        elif not _readable(install.cipher, token):
-            yield Finding("tokens", Level.FAIL, f"{what}: its token cannot be decrypted with "
-                          "HERALD_SECRET_KEY or HERALD_OLD_SECRET_KEYS; set the key it was "
-                          "saved with, or connect the account again")
-        elif token.expires_at is not None and token.expires_at <= now and not refreshed:
-            yield Finding("tokens", Level.FAIL, f"{what}: its token expired "
-                          f"{token.expires_at:%Y-%m-%d %H:%M} UTC; connect it again")
-        elif (token.expires_at is not None and token.expires_at - now < EXPIRY_WARNING
-              and not refreshed):
-            yield Finding("tokens", Level.WARN, f"{what}: its token expires "
-                          f"{token.expires_at:%Y-%m-%d %H:%M} UTC and Herald cannot refresh "
-                          "it; connect it again before then")
+        problem = _stored_problem(install.cipher, what, account, token, now, refreshed)
+        if problem is not None:
+            yield problem
+        elif (install.ask_platforms and spec is not None and spec.check_token is not None
+              and not account.sandbox and token is not None):
+            questions.append(Question(what, spec, account.external_id,
+                                      install.cipher.decrypt(token.access_token_enc),
+                                      account.server_url, refreshed))
         else:
             fine += 1
-    yield Finding("tokens", Level.OK, f"{fine} of {len(rows)} account(s) have a usable token")
+    answered, asked_fine = ask(install.settings, questions, now=now)
+    yield from answered
+    asked = f"; {len(questions)} checked with their platform" if questions else ""
+    yield Finding("tokens", Level.OK, f"{fine + asked_fine} of {len(rows)} account(s) have "
+                                      f"a usable token{asked}")
+
+
+def _stored_problem(cipher: TokenCipher, what: str, account: SocialAccount,
+                    token: SocialToken | None, now: datetime, refreshed: bool
+                    ) -> Finding | None:
+    """What is wrong with the token as Herald stores it, before asking its platform."""
+    if token is None:
+        return Finding("tokens", Level.FAIL, f"{what} has no token; connect it again")
+    if account.state == "needs_reauth":
+        return Finding("tokens", Level.FAIL, f"{what} needs reconnecting"
+                       f"{f' ({account.state_reason})' if account.state_reason else ''}")
+    if not _readable(cipher, token):
+        return Finding("tokens", Level.FAIL, f"{what}: its token cannot be decrypted with "
+                       "HERALD_SECRET_KEY or HERALD_OLD_SECRET_KEYS; set the key it was "
+                       "saved with, or connect the account again")
+    if token.expires_at is not None and token.expires_at <= now and not refreshed:
+        return Finding("tokens", Level.FAIL, f"{what}: its token expired "
+                       f"{token.expires_at:%Y-%m-%d %H:%M} UTC; connect it again")
+    if (token.expires_at is not None and token.expires_at - now < EXPIRY_WARNING
+            and not refreshed):
+        return Finding("tokens", Level.WARN, f"{what}: its token expires "
+                       f"{token.expires_at:%Y-%m-%d %H:%M} UTC and Herald cannot refresh "
+                       "it; connect it again before then")
+    return None
 
 
 def _readable(cipher: TokenCipher, token: SocialToken) -> bool:

@@ -74,16 +74,19 @@ def keys_rotate(json_out: JsonOpt = False) -> None:
            "HERALD_OLD_SECRET_KEYS can be emptied.")
 
 
-def doctor(json_out: JsonOpt = False) -> None:
+def doctor(json_out: JsonOpt = False, offline: Annotated[bool, typer.Option(
+        "--offline", help="Do not ask the platforms about the tokens (judge them by what "
+                          "Herald stores).")] = False) -> None:
     """Check the configuration, secret key, database and migrations, media store, API
-    versions and every account's token, and say what to fix. Exits 1 if anything failed."""
+    versions and every account's token (asking its platform: valid, expiring, missing
+    permissions), and say what to fix. Exits 1 if anything failed."""
     import json
 
     from herald import doctor as checks
     from herald import logs
 
     logs.install()  # nothing it prints carries a secret
-    findings = checks.diagnose()
+    findings = checks.diagnose(ask_platforms=not offline)
     if json_out:
         typer.echo(json.dumps([f.as_dict() for f in findings], indent=2))
     else:

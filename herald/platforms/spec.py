@@ -101,6 +101,37 @@ class FakeSpec:
 
 
 @dataclass(frozen=True)
+class TokenProbe:
+    """What asking a platform about one account's token needs (`herald doctor`)."""
+
+    client: httpx.AsyncClient
+    endpoint: Endpoint
+    settings: Settings
+    external_id: str
+    token: str
+    #: The account's own server (a PDS), for platforms that have them.
+    server_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What the platform says of a token: valid, until when, and what it lacks."""
+
+    valid: bool
+    #: Why it is not valid, in the platform's words (never the token).
+    problem: str = ""
+    expires_at: datetime | None = None
+    #: Permissions publishing needs that the token was not granted.
+    missing: tuple[str, ...] = ()
+    #: False when the platform told only whether it is valid (no app to ask with).
+    scopes_checked: bool = True
+
+
+#: Asks the platform about a token; raises httpx.HTTPError when it cannot be reached.
+TokenCheck = Callable[[TokenProbe], Awaitable[TokenStatus]]
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     """One platform: its names, post types, rules, publisher, tokens, connect flow, fake."""
 
@@ -142,3 +173,6 @@ class PlatformSpec:
     check_account: Callable[[httpx.AsyncClient, str, str, str], Awaitable[None]] | None = None
     #: The API version the settings pick and its sunset (herald.platforms.versions).
     api_version: Callable[[Settings], ApiVersion] | None = None
+    #: Asks the platform whether an account's token is valid, when it expires and which
+    #: permissions it lacks (`herald doctor`).
+    check_token: TokenCheck | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from herald.platforms.bluesky import rules
-from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec
+from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec, TokenStatus
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
+    from herald.platforms.spec import TokenProbe
 
 NAME = "bluesky"
 #: Bluesky's own PDS (its entryway), for accounts that name no server.
@@ -44,6 +45,23 @@ async def _check_account(client: httpx.AsyncClient, server_url: str, external_id
     from herald.platforms.bluesky.client import create_session
 
     await create_session(client, server_url, external_id, token)
+
+
+async def _check_token(probe: TokenProbe) -> TokenStatus:
+    """An app password does not expire: valid is whether the PDS opens a session."""
+    import httpx
+
+    from herald.platforms.base import PublishError
+    from herald.platforms.bluesky.client import create_session
+
+    try:
+        await create_session(probe.client, probe.server_url or DEFAULT_SERVER,
+                             probe.external_id, probe.token)
+    except PublishError as exc:
+        if isinstance(exc.__cause__, httpx.TransportError):
+            raise exc.__cause__ from None  # not reached: the doctor says so, not "bad token"
+        return TokenStatus(False, problem=str(exc))
+    return TokenStatus(True)
 
 
 def _fake_mounts(state: FakeState) -> Mapping[str, list[BaseRoute]]:
@@ -74,6 +92,7 @@ SPEC = PlatformSpec(
     first_comments=True,
     server_url_default=DEFAULT_SERVER,
     check_account=_check_account,
+    check_token=_check_token,
     fake=FakeSpec(mounts=_fake_mounts, add_account=_fake_account),
 )
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
     from herald.platforms.graph.fake import GraphRouter
+    from herald.platforms.spec import TokenProbe, TokenStatus
     from herald.platforms.versions import ApiVersion
 
 NAME = "facebook"
@@ -37,6 +38,16 @@ def _api_version(settings: Settings) -> ApiVersion:
     from herald.platforms.graph.versions import api_version
 
     return api_version(settings)
+
+
+#: The scopes its publishing needs, which `herald doctor` asks Meta the token has.
+REQUIRED_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
+
+
+async def _check_token(probe: TokenProbe) -> TokenStatus:
+    from herald.platforms.graph.tokens import debug_token
+
+    return await debug_token(probe, REQUIRED_SCOPES)
 
 
 def _endpoint(settings: Settings) -> Endpoint:
@@ -83,6 +94,7 @@ SPEC = PlatformSpec(
     publisher=_publisher,
     endpoint=_endpoint,
     api_version=_api_version,
+    check_token=_check_token,
     sandbox_id=lambda digits: f"10{digits}",
     sandbox_mount="/graph",
     compose_limits={"chars": rules.FACEBOOK_CAPTION_MAX},

@@ -12,6 +12,7 @@ One ASGI app (`create_fake_app`) serves everything; it works mounted under any p
              scheduled_posts; GET {post}, {photo}, {video}; GET me, me/accounts, {page}
         GET|POST oauth/access_token (code → short-lived user token; fb_exchange_token →
              long-lived); /me/accounts with a user token answers each Page's own token
+        GET debug_token (input_token; access_token: an app's id|secret or a valid token)
     /facebook/[vNN.0/]dialog/oauth           Facebook Login dialog (www.facebook.com)
     /linkedin/rest/...                       LinkedIn     → HERALD_LINKEDIN_API_URL=<base>/linkedin
         POST|GET posts, GET posts/{urn}; POST images|documents?action=initializeUpload;
@@ -20,6 +21,7 @@ One ASGI app (`create_fake_app`) serves everything; it works mounted under any p
     /linkedin/dms-uploads/{id}[/parts/{n}]   upload URLs handed out by initializeUpload
     /linkedin/oauth/v2/authorization         LinkedIn consent dialog (www.linkedin.com)
     /linkedin/oauth/v2/accessToken           POST: authorization_code and refresh_token grants
+    /linkedin/oauth/v2/introspectToken       POST: token introspection (the app's id and secret)
     /linkedin/v2/userinfo                    OpenID Connect userinfo
     /_fake/...                               admin JSON API (see admin.py)
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.graph.fake import GraphRouter
+    from herald.platforms.spec import TokenProbe, TokenStatus
     from herald.platforms.versions import ApiVersion
 
 NAME = "instagram"
@@ -41,6 +42,16 @@ def _api_version(settings: Settings) -> ApiVersion:
     return api_version(settings)
 
 
+#: The scopes its publishing needs, which `herald doctor` asks Meta the token has.
+REQUIRED_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_read_engagement")
+
+
+async def _check_token(probe: TokenProbe) -> TokenStatus:
+    from herald.platforms.graph.tokens import debug_token
+
+    return await debug_token(probe, REQUIRED_SCOPES)
+
+
 def _endpoint(settings: Settings) -> Endpoint:
     return Endpoint(settings.graph_api_url, settings.graph_api_version)
 
@@ -60,6 +71,7 @@ SPEC = PlatformSpec(
     publisher=_publisher,
     endpoint=_endpoint,
     api_version=_api_version,
+    check_token=_check_token,
     sandbox_id=lambda digits: f"17841{digits}",
     sandbox_mount="/graph",
     compose_limits={"chars": rules.INSTAGRAM_CAPTION_MAX,

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
-    from herald.platforms.spec import RefreshedToken
+    from herald.platforms.spec import RefreshedToken, TokenProbe, TokenStatus
     from herald.platforms.versions import ApiVersion
 
 NAME = "linkedin"
@@ -43,6 +43,12 @@ def _api_version(settings: Settings) -> ApiVersion:
     from herald.platforms.linkedin.versions import api_version
 
     return api_version(settings)
+
+
+async def _check_token(probe: TokenProbe) -> TokenStatus:
+    from herald.platforms.linkedin.tokens import check_token
+
+    return await check_token(probe)
 
 
 def _endpoint(settings: Settings) -> Endpoint:
@@ -86,6 +92,7 @@ SPEC = PlatformSpec(
     publisher=_publisher,
     endpoint=_endpoint,
     api_version=_api_version,
+    check_token=_check_token,
     sandbox_id=lambda digits: f"urn:li:person:sandbox{digits}",
     sandbox_mount="/linkedin",
     compose_limits={"chars": rules.LINKEDIN_COMMENTARY_MAX},

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -145,9 +145,84 @@ def graph_oauth_routes(state: FakeState) -> list[Route]:
 
         return await run_call(state, info, handle, refuse)
 
+    async def debug_token(request: Request) -> Response:
+        await pause(state)
+        info = CallInfo(platform=FACEBOOK, endpoint="read", name="debug_token")
+        try:
+            if not GRAPH_VERSION.fullmatch(request.path_params["version"]):
+                raise errors.unknown_path(request.url.path)
+            body = _debug(state, dict(request.query_params))
+        except errors.GraphError as exc:
+            info.error = exc.label
+            return JSONResponse(exc.body(), status_code=exc.status)
+        return await run_call(state, info, _answer(body), _refused(info))
+
     methods = ["GET", "POST"]
     return [Route("/oauth/access_token", access_token, methods=methods),
-            Route("/{version}/oauth/access_token", access_token, methods=methods)]
+            Route("/{version}/oauth/access_token", access_token, methods=methods),
+            Route("/{version}/debug_token", debug_token, methods=["GET"])]
+
+
+def _answer(body: dict[str, Any]) -> Callable[[], Awaitable[Response]]:
+    async def handle() -> Response:
+        return JSONResponse(body)
+    return handle
+
+
+def _refused(info: CallInfo) -> Callable[[FaultRule], Response]:
+    def refuse(rule: FaultRule) -> Response:
+        exc = fault_error(rule)
+        info.error = exc.label
+        return JSONResponse(exc.body(), status_code=exc.status)
+    return refuse
+
+
+# --- debug_token --------------------------------------------------------------------------------
+
+#: ◐ What a token registered directly (no scopes recorded) is shown as granted.
+ALL_SCOPES = ("business_management", "instagram_basic", "instagram_content_publish",
+              "pages_manage_posts", "pages_read_engagement", "pages_show_list",
+              "publish_video")
+
+
+def _debug(state: FakeState, params: dict[str, str]) -> dict[str, Any]:
+    """GET /debug_token: `access_token` is an app token (id|secret) or a valid token."""
+    caller = params.get("access_token", "")
+    if not caller:
+        raise errors.missing_token()
+    if "|" in caller:
+        app_id, _, secret = caller.partition("|")
+        app = state.oauth_app(FACEBOOK, app_id)
+        if app is None or not hmac.compare_digest(secret, app.client_secret):
+            raise errors.GraphError(190, "Invalid OAuth access token signature.")
+    else:
+        _usable(state, state.token("graph", caller))
+    value = params.get("input_token", "")
+    if not value:
+        raise errors.invalid_param("The parameter input_token is required")
+    token = state.token("graph", value)
+    try:
+        _usable(state, token)
+    except errors.GraphError as exc:
+        error = {"code": exc.code, "message": exc.message, "subcode": exc.subcode}
+        return {"data": {"is_valid": False, "error": error, "scopes": []}}
+    assert token is not None
+    scopes = sorted(token.scope) if token.scope is not None else list(ALL_SCOPES)
+    return {"data": {
+        "app_id": token.client_id or "fake-app", "application": "Herald fake",
+        "type": "USER" if token.kind == "user" else "PAGE", "is_valid": True,
+        "expires_at": int(token.expires_at) if token.expires_at is not None else 0,
+        "scopes": scopes, "user_id": token.user_id or ""}}
+
+
+def _usable(state: FakeState, token: Token | None) -> None:
+    if token is None:
+        raise errors.invalid_token()
+    if token.revoked_subcode is not None:
+        raise errors.revoked_token(token.revoked_subcode)
+    now = state.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise errors.expired_token(token.expires_at, now)
 
 
 def _exchange(state: FakeState, params: dict[str, Any]) -> dict[str, Any]:

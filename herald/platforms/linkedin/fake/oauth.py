@@ -317,9 +317,20 @@ def linkedin_oauth_routes(state: FakeState) -> list[BaseRoute]:
 
         return await run_call(state, info, handle, refuse)
 
+    async def introspect(request: Request) -> Response:
+        await pause(state)
+        try:
+            params, _ = await read_params(request)
+            return JSONResponse(_introspect(state, params))
+        except BadRequestBody as exc:
+            return OAuthError(400, "invalid_request", str(exc)).response()
+        except OAuthError as exc:
+            return exc.response()
+
     return [
         *dialog_routes(state, DIALOG, [DIALOG.path]),
         Route("/oauth/v2/accessToken", access_token, methods=["POST"]),
+        Route("/oauth/v2/introspectToken", introspect, methods=["POST"]),
         li_route(state, "/v2/userinfo", userinfo, methods=["GET"], endpoint="read",
                  name="v2/userinfo", rest=False),
         li_route(state, "/rest/organizationAcls", organization_acls, methods=["GET"],
@@ -342,3 +353,33 @@ def _organization(raw: list[Any]) -> tuple[str, str] | tuple[str, str, str]:
     if len(values) == 3:
         return values[0], values[1], values[2]
     raise ValueError("an organization is [id, name] or [id, name, role]")
+
+
+# --- token introspection -------------------------------------------------------------------------
+
+#: ◐ The scopes a token registered directly (none recorded) is shown with.
+ALL_SCOPES = "openid,profile,w_member_social,w_organization_social,r_organization_admin"
+
+
+def _introspect(state: FakeState, params: dict[str, Any]) -> dict[str, Any]:
+    """POST /oauth/v2/introspectToken (client_id, client_secret, token) [LI-TOK]."""
+    app = state.oauth_app(LINKEDIN, as_text(params.get("client_id")))
+    if app is None or not hmac.compare_digest(as_text(params.get("client_secret")),
+                                              app.client_secret):
+        raise OAuthError(401, "invalid_client", "Client authentication failed")
+    value = as_text(params.get("token"))
+    if not value:
+        raise _missing("token")
+    token = state.token("linkedin", value)
+    if token is None or (token.client_id not in (None, app.client_id)):
+        return {"active": False}
+    if token.revoked_subcode is not None:
+        return {"active": False, "status": "revoked"}
+    if token.expires_at is not None and token.expires_at <= state.now():
+        return {"active": False, "status": "expired"}
+    body: dict[str, Any] = {
+        "active": True, "status": "active", "client_id": app.client_id,
+        "scope": ",".join(sorted(token.scope)) if token.scope is not None else ALL_SCOPES}
+    if token.expires_at is not None:
+        body["expires_at"] = int(token.expires_at)
+    return body

@@ -233,7 +233,13 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         Index("ix_posts_company_created", "company_id", "created_at", "id"),
-        Index("ix_posts_company_scheduled", "company_id", "scheduled_at"),
+        # With id: the calendar ranks a month's posts from the index alone.
+        Index("ix_posts_company_scheduled", "company_id", "scheduled_at", "id"),
+        # The list by account, newest first (also the foreign key's index).
+        Index("ix_posts_account_created", "account_id", "created_at", "id"),
+        # The dashboard's counts and "needs attention"; `herald status`'s day.
+        Index("ix_posts_company_status_updated", "company_id", "status", "updated_at", "id"),
+        Index("ix_posts_status_updated", "status", "updated_at"),
         # One post per queue slot of an account (a split type's parts share it), and one
         # per occurrence of a series: two racing planners cannot both make it.
         UniqueConstraint("account_id", "queue_slot", "post_type"),
@@ -244,7 +250,7 @@ class Post(Base):
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     group_id: Mapped[str] = mapped_column(String(36), index=True)
     account_id: Mapped[str] = mapped_column(
-        ForeignKey("social_accounts.id", ondelete="CASCADE"), index=True
+        ForeignKey("social_accounts.id", ondelete="CASCADE")
     )
     platform: Mapped[str] = mapped_column(String(20))
     post_type: Mapped[str] = mapped_column(String(20))

@@ -240,6 +240,8 @@ class Post(Base):
         # The dashboard's counts and "needs attention"; `herald status`'s day.
         Index("ix_posts_company_status_updated", "company_id", "status", "updated_at", "id"),
         Index("ix_posts_status_updated", "status", "updated_at"),
+        # Migration 0021 also makes ix_posts_company_sort_time on (company_id,
+        # coalesce(scheduled_at, created_at), id) where the engine indexes expressions.
         # One post per queue slot of an account (a split type's parts share it), and one
         # per occurrence of a series: two racing planners cannot both make it.
         UniqueConstraint("account_id", "queue_slot", "post_type"),

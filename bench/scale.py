@@ -284,25 +284,48 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--accounts", type=int, default=100)
     parser.add_argument("--idle-seconds", type=float, default=30)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every size this many times, side by side, in turn")
     parser.add_argument("--reuse", action="store_true",
                         help="keep a database already filled to the size")
     parser.add_argument("--dir", default=tempfile.gettempdir(),
                         help="where SQLite files go (kept for --reuse)")
     parser.add_argument("--out", default="", help="write the results here as JSON")
     args = parser.parse_args()
-    rows = []
+    targets = []
     for engine in args.engines.split(","):
         for posts in [int(s) for s in args.sizes.split(",")]:
             url, fill_s = prepare(engine, posts, args.accounts, args.dir, args.reuse)
             print(f"{engine} {size_name(posts)}: filled in {fill_s}s" if fill_s is not None
                   else f"{engine} {size_name(posts)}: reused", flush=True)
+            targets.append((engine, posts, url, fill_s))
+    runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(targets))}
+    # Round by round, each size in turn: a ratio compares runs made under the same load.
+    for _ in range(args.rounds):
+        for i, (engine, posts, url, fill_s) in enumerate(targets):
             row = measure(engine, url, posts, args.idle_seconds)
             row["fill_s"] = fill_s
-            rows.append(row)
+            runs[i].append(row)
             print(json.dumps(summary(row)), flush=True)
+    figures = [combined([summary(r) for r in rows]) for rows in runs.values()]
+    print(json.dumps(figures), flush=True)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump({"figures": figures, "runs": list(runs.values()),
+                       "load": os.getloadavg()}, f, indent=1)
+
+
+def combined(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the rounds, with every round's figure."""
+    out: dict[str, Any] = {}
+    for key, value in rows[0].items():
+        values = [r[key] for r in rows]
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and None not in values:
+            out[key] = round(statistics.median(values), 2)
+            out[key + "_runs"] = values
+        else:
+            out[key] = value
+    return out
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -317,7 +340,9 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
             out[f"{name}_exec_ms"] = q[name]["explain"]["execution_ms"]
     for name, figure in h.items():
         out[name] = figure["ms"] if isinstance(figure, dict) and "ms" in figure else figure
-    out["posts_mb"] = row["sizes"]["posts"]
+    for table, size in row["sizes"].items():
+        out[f"{table}_mb"] = round(size["table_mb"] + size["indexes_mb"], 1)
+        out[f"{table}_index_mb"] = size["indexes_mb"]
     return out
 
 

@@ -27,7 +27,7 @@ from herald.models import User, utcnow
 from herald.runtime import Herald
 from herald.web import users
 
-REPEAT = 5
+REPEAT = 9
 EMAIL, PASSWORD = "scale@example.com", "scale benchmark password"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -69,37 +69,41 @@ def _sign_in(base: str) -> httpx.Client:
     return client
 
 
-def _deep_cursor(api: httpx.Client, pages: int) -> str:
+def _deep_cursor(api: Any, pages: int, headers: dict[str, str] | None = None) -> str:
+    """The cursor of page `pages` of the list (newest first)."""
     cursor = ""
     for _ in range(pages - 1):
         body = api.get("/api/v1/posts", params={"limit": 50, "cursor": cursor} if cursor
-                       else {"limit": 50}).json()
-        cursor = body["next_cursor"]
+                       else {"limit": 50}, headers=headers).json()
+        cursor = body["next_cursor"] or ""
     return cursor
 
 
-def api_lists(api: httpx.Client, tenant: Tenant) -> dict[str, Any]:
+def _list_urls(tenant: Tenant, cursor: str) -> dict[str, str]:
     week = (utcnow() + timedelta(days=90)).replace(hour=0, minute=0, second=0, microsecond=0)
     week_q = (f"status=pending&from={week.isoformat().replace('+00:00', 'Z')}"
               f"&to={(week + timedelta(days=7)).isoformat().replace('+00:00', 'Z')}")
-    cursor = _deep_cursor(api, 50)
     return {
-        "api_first_page": timed_get(api, "/api/v1/posts?limit=50"),
-        "api_by_account": timed_get(api, f"/api/v1/posts?limit=50&account_id="
-                                         f"{tenant.account_ids[0]}"),
-        "api_status_week": timed_get(api, f"/api/v1/posts?limit=50&{week_q}"),
-        "api_page_50": timed_get(api, f"/api/v1/posts?limit=50&cursor={cursor}"),
+        "api_first_page": "/api/v1/posts?limit=50",
+        "api_by_account": f"/api/v1/posts?limit=50&account_id={tenant.account_ids[0]}",
+        "api_status_week": f"/api/v1/posts?limit=50&{week_q}",
+        "api_page_50": f"/api/v1/posts?limit=50&cursor={cursor}",
     }
+
+
+def _page_urls() -> dict[str, str]:
+    month = (utcnow() + timedelta(days=90)).date().isoformat()
+    return {"page_calendar_month": f"/calendar?view=month&date={month}",
+            "page_posts": "/posts", "page_dashboard": "/", "page_accounts": "/accounts"}
+
+
+def api_lists(api: httpx.Client, tenant: Tenant) -> dict[str, Any]:
+    urls = _list_urls(tenant, _deep_cursor(api, 50))
+    return {name: timed_get(api, path) for name, path in urls.items()}
 
 
 def pages(web: httpx.Client) -> dict[str, Any]:
-    month = (utcnow() + timedelta(days=90)).date().isoformat()
-    return {
-        "page_calendar_month": timed_get(web, f"/calendar?view=month&date={month}"),
-        "page_posts": timed_get(web, "/posts"),
-        "page_dashboard": timed_get(web, "/"),
-        "page_accounts": timed_get(web, "/accounts"),
-    }
+    return {name: timed_get(web, path) for name, path in _page_urls().items()}
 
 
 def creates(base: str, tenant: Tenant, seconds: float = 5, clients: int = 8
@@ -154,3 +158,39 @@ def measure(url: str, tenant: Tenant, tmpdir: str) -> dict[str, Any]:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def database_ms(url: str, tenant: Tenant) -> dict[str, Any]:
+    """The database's own time for each page and list (PostgreSQL): every statement one
+    request sends, run again under EXPLAIN ANALYZE, summed. Unlike server time it leaves
+    out Python and the machine's other load: what grows with the tables shows here."""
+    from fastapi.testclient import TestClient
+
+    from bench.scale import captured, explain
+    from herald.app import create_app
+
+    _member(url, tenant.company_id)
+    herald = Herald.build(settings_for(url))
+    urls = {**_page_urls(), **_list_urls(tenant, "")}
+    out: dict[str, Any] = {}
+    try:
+        with TestClient(create_app(herald), follow_redirects=False) as client:
+            token = _CSRF.search(client.get("/signin").text)
+            assert token, "no CSRF field on the sign-in page"
+            client.post("/signin", data={"email": EMAIL, "password": PASSWORD,
+                                         "csrf_token": token.group(1)})
+            headers = {"Authorization": f"Bearer {tenant.token}"}
+            urls["api_page_50"] = _list_urls(tenant, _deep_cursor(client, 50, headers))[
+                "api_page_50"]
+            for name, path in urls.items():
+                client.get(path, headers=headers)  # warm: statement caches, templates
+                with captured(herald.db.engine) as sent:
+                    assert client.get(path, headers=headers).status_code == 200, path
+                reads = [(s, p) for s, p, _ in sent if s.lstrip().upper().startswith("SELECT")]
+                times = [statistics.median(explain(herald.db.engine, s, p)["execution_ms"]
+                                           or 0.0 for _ in range(3)) for s, p in reads]
+                out[name] = {"db_ms": round(sum(times), 2), "statements": len(reads),
+                             "slowest_ms": round(max(times, default=0.0), 2)}
+    finally:
+        herald.db.dispose()
+    return out

@@ -235,8 +235,10 @@ class Post(Base):
         Index("ix_posts_company_created", "company_id", "created_at", "id"),
         # With id: the calendar ranks a month's posts from the index alone.
         Index("ix_posts_company_scheduled", "company_id", "scheduled_at", "id"),
-        # The list by account, newest first (also the foreign key's index).
-        Index("ix_posts_account_created", "account_id", "created_at", "id"),
+        # The list by account, newest first. (The foreign key's index is the unique
+        # (account_id, queue_slot, post_type) below.)
+        Index("ix_posts_company_account_created", "company_id", "account_id", "created_at",
+              "id"),
         # The dashboard's counts and "needs attention"; `herald status`'s day.
         Index("ix_posts_company_status_updated", "company_id", "status", "updated_at", "id"),
         Index("ix_posts_status_updated", "status", "updated_at"),

@@ -148,7 +148,7 @@ def post_counts(session: Session, company_id: str) -> dict[str, int]:
     """Posts per account, to say what removing an account takes with it.
 
     Counted by the company's accounts, not by the posts' company: each account's count is
-    then a range of the (account_id, created_at, id) index, read without the table. A
+    then a range of an index that starts with account_id, read without the table. A
     post's account is always of the post's company, so the counts are the same.
     """
     accounts = select(SocialAccount.id).where(SocialAccount.company_id == company_id)

@@ -233,7 +233,17 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         Index("ix_posts_company_created", "company_id", "created_at", "id"),
-        Index("ix_posts_company_scheduled", "company_id", "scheduled_at"),
+        # With id: the calendar ranks a month's posts from the index alone.
+        Index("ix_posts_company_scheduled", "company_id", "scheduled_at", "id"),
+        # The list by account, newest first. (The foreign key's index is the unique
+        # (account_id, queue_slot, post_type) below.)
+        Index("ix_posts_company_account_created", "company_id", "account_id", "created_at",
+              "id"),
+        # The dashboard's counts and "needs attention"; `herald status`'s day.
+        Index("ix_posts_company_status_updated", "company_id", "status", "updated_at", "id"),
+        Index("ix_posts_status_updated", "status", "updated_at"),
+        # Migration 0021 also makes ix_posts_company_sort_time on (company_id,
+        # coalesce(scheduled_at, created_at), id) where the engine indexes expressions.
         # One post per queue slot of an account (a split type's parts share it), and one
         # per occurrence of a series: two racing planners cannot both make it.
         UniqueConstraint("account_id", "queue_slot", "post_type"),
@@ -244,7 +254,7 @@ class Post(Base):
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     group_id: Mapped[str] = mapped_column(String(36), index=True)
     account_id: Mapped[str] = mapped_column(
-        ForeignKey("social_accounts.id", ondelete="CASCADE"), index=True
+        ForeignKey("social_accounts.id", ondelete="CASCADE")
     )
     platform: Mapped[str] = mapped_column(String(20))
     post_type: Mapped[str] = mapped_column(String(20))

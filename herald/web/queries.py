@@ -66,15 +66,19 @@ def calendar_chips(session: Session, company_id: str, bounds: Sequence[datetime]
                                order_by=(posts.c.scheduled_at, posts.c.id)).label("rank"),
         func.count().over(partition_by=posts.c.day).label("total"),
     ).subquery()
+    # Two statements, not a join: joined, PostgreSQL's planner hashed the ranked few
+    # against a scan of every post of the table (316 ms at 1M posts for 140 chips).
+    shown = session.execute(
+        select(ranked.c.id, ranked.c.day, ranked.c.total).where(ranked.c.rank <= per_day)
+    ).all()
+    days = {row.id: (row.day, row.total) for row in shown}
     rows = session.execute(
         select(Post.id, Post.account_id, Post.platform, Post.post_type, Post.status,
-               Post.scheduled_at, func.substr(Post.caption, 1, 80), Post.origin,
-               ranked.c.day, ranked.c.total)
-        .join(ranked, ranked.c.id == Post.id)
-        .where(ranked.c.rank <= per_day).order_by(Post.scheduled_at, Post.id)
-    ).all()
-    chips = [(row.day, Chip(*row[:8])) for row in rows]
-    totals = {row.day: row.total for row in rows}
+               Post.scheduled_at, func.substr(Post.caption, 1, 80), Post.origin)
+        .where(Post.id.in_(list(days))).order_by(Post.scheduled_at, Post.id)
+    ).all() if days else []
+    chips = [(days[row.id][0], Chip(*row)) for row in rows]
+    totals = {day: total for day, total in days.values()}
     return chips, totals
 
 
@@ -141,9 +145,15 @@ def group_posts(session: Session, company_id: str, group_id: str) -> list[Post]:
 
 
 def post_counts(session: Session, company_id: str) -> dict[str, int]:
-    """Posts per account, to say what removing an account takes with it."""
+    """Posts per account, to say what removing an account takes with it.
+
+    Counted by the company's accounts, not by the posts' company: each account's count is
+    then a range of an index that starts with account_id, read without the table. A
+    post's account is always of the post's company, so the counts are the same.
+    """
+    accounts = select(SocialAccount.id).where(SocialAccount.company_id == company_id)
     return dict(session.execute(
-        select(Post.account_id, func.count()).where(Post.company_id == company_id)
+        select(Post.account_id, func.count()).where(Post.account_id.in_(accounts))
         .group_by(Post.account_id)).all())
 
 

@@ -79,3 +79,17 @@ def _empty_results():
                      "ratio": 1},
             "upload": {"uploads": 1, "width": 1, "height": 1, "stored": 1, "seconds": 1,
                        "idle_rss_mb": 1, "peak_rss_mb": 1}}
+
+
+def test_the_scale_benchmark_runs_at_a_small_size(tmp_path):
+    from bench import scale
+
+    url, fill_s = scale.prepare("sqlite", 200, 20, str(tmp_path), reuse=False)
+    assert fill_s is not None
+    assert scale.prepare("sqlite", 200, 20, str(tmp_path), reuse=True) == (url, None)
+    row = scale.measure("sqlite", url, 200, idle_seconds=1)
+    assert row["accounts"] == 20
+    assert row["drain"]["published"] == row["drain"]["posts"] == 1000
+    assert row["http"]["api_create_errors"] == 0
+    figures = scale.summary(row)
+    assert figures["page_calendar_month"] > 0 and figures["api_page_50"] > 0

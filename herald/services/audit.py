@@ -60,6 +60,9 @@ class Action(StrEnum):
     SERIES_CREATED = "series.created"
     SERIES_EDITED = "series.edited"
     SERIES_STOPPED = "series.stopped"
+    #: A comment in a post's thread, and its deletion by its author.
+    THREAD_COMMENTED = "thread.commented"
+    THREAD_COMMENT_DELETED = "thread.comment_deleted"
 
 
 AWAITING = PostStatus.AWAITING_APPROVAL

@@ -166,10 +166,23 @@ class CompanyOut(BaseModel):
     timezone: str
     #: Every account's posts by a role that may not schedule go to approval first.
     requires_approval: bool = False
+    #: The steps an approval goes through, in order (null: one internal step).
+    approval_steps: list[str] = Field(default_factory=lambda: ["internal"])
+    #: Days the audit log keeps an entry; null: for good.
+    audit_retention_days: int | None = None
+
+    @field_validator("approval_steps", mode="before")
+    @classmethod
+    def _default_steps(cls, value: Any) -> Any:
+        return value or ["internal"]
 
 
 class CompanyPatch(Strict):
     requires_approval: bool | None = None
+    #: The approval steps, in order: ["internal"] or ["internal", "client"].
+    approval_steps: list[str] | None = Field(default=None, max_length=2)
+    #: Days the audit log keeps an entry (1 to 36500); null: for good.
+    audit_retention_days: int | None = Field(default=None, ge=1, le=36500, strict=True)
 
 
 class RecurrenceIn(Strict):
@@ -318,6 +331,39 @@ class PostOut(BaseModel):
     approved_at: datetime | None = None
     #: Why it was rejected, or that its time passed while it waited for approval.
     review_note: str | None = None
+    #: While awaiting approval, the step it waits at: "internal" or "client".
+    approval_step: str | None = None
+
+    @model_validator(mode="after")
+    def _step_while_awaiting(self) -> PostOut:
+        # Stored only once a step is passed: a post waiting at none yet waits internally.
+        waiting = self.status == "awaiting_approval"
+        self.approval_step = (self.approval_step or "internal") if waiting else None
+        return self
+
+
+class CommentOut(BaseModel):
+    """A comment in a post's thread."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    post_id: str
+    #: The author's name (a member's name or e-mail, a token's prefix, a client's name).
+    author: str = Field(validation_alias="author_name")
+    #: Who, as the audit log names them: web:<email>, token:<prefix>, cli, review:<link>.
+    actor: str
+    user_id: str | None = None
+    #: Set when a client wrote it through a review link.
+    review_link_id: str | None = None
+    body: str
+    #: The members it mentions (user ids).
+    mentions: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+class CommentIn(Strict):
+    body: str = Field(min_length=1, max_length=5000)
 
 
 class PostDetail(PostOut):

@@ -65,6 +65,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         approvals,
         audit,
         calendar,
+        comments,
         compose,
         dashboard,
         ics,
@@ -83,8 +84,8 @@ def install(app: FastAPI, herald: Herald) -> None:
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    modules = (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
-               settings, sandbox, imports, ics, audit, webhooks, notifications)
+    modules = (signin, dashboard, calendar, compose, posts, approvals, comments, accounts,
+               queue, settings, sandbox, imports, ics, audit, webhooks, notifications)
     for module in modules:
         app.include_router(module.router)
     # herald.bodies.BodyGuard checks these forms' session and CSRF before their bodies.

@@ -16,6 +16,7 @@ from herald.errors import AppError, Conflict, Invalid
 from herald.models import PLATFORMS, POST_STATUSES, Post, utcnow
 from herald.runtime import Herald
 from herald.schemas import PostPatch
+from herald.services import comments
 from herald.statuses import PostStatus
 from herald.web import queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, safe_next
@@ -85,6 +86,7 @@ def _detail(herald: Herald, user: WebUser, ctx: services.Context, post_id: str
         found["group"] = [p for p in queries.group_posts(session, user.company_id,
                                                          post.group_id) if p.id != post.id]
         found["accounts"] = queries.accounts_by_id(session, user.company_id)
+        found["comments"] = comments.thread(session, ctx, post_id)
     return found
 
 

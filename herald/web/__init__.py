@@ -57,6 +57,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         notifications,
         posts,
         queue,
+        review,
         sandbox,
         settings,
         signin,
@@ -69,6 +70,6 @@ def install(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
     for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
-                   settings, sandbox, imports, ics, audit, webhooks, notifications):
+                   settings, sandbox, imports, ics, audit, webhooks, notifications, review):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -78,7 +78,7 @@ def create_review_link(data: ReviewLinkCreate, herald: HeraldDep,
                                  url=service.url(herald.settings.public_url, token))
 
 
-@router.get("", response_model_by_alias=True)
+@router.get("", response_model_by_alias=True, responses=documented(404))
 def list_review_links(herald: HeraldDep, ctx: ContextDep,
                       post_id: str | None = None) -> ReviewLinkList:
     """Newest first; `post_id`: the links that show that post. URLs are never shown again."""

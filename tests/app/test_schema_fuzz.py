@@ -52,7 +52,10 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
                  "POST /api/v1/posts/{post_id}/approve",
                  # a webhook's URL must be http(s) on a public address (its host resolved).
-                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"}
+                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}",
+                 # one scope of three (posts, a group, a range), real times, an expiry
+                 # ahead and within 90 days
+                 "POST /api/v1/review-links"}
 
 
 

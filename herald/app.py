@@ -20,6 +20,7 @@ from herald.api import (
     approvals,
     audit,
     auth,
+    comments,
     company,
     health,
     imports,
@@ -82,6 +83,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(posts.router, prefix="/api/v1")
     app.include_router(series.router, prefix="/api/v1")
     app.include_router(approvals.router, prefix="/api/v1")
+    app.include_router(comments.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
     app.include_router(media.router, prefix="/api/v1")
     app.include_router(seed.router, prefix="/api/v1")

@@ -95,6 +95,11 @@ class Company(Base):
     #: Every account's posts by someone who may not schedule go to approval first.
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False,
                                                     server_default=false())
+    #: The approval steps a post goes through, in order ("internal", "client");
+    #: None: one internal step (herald.services.approval_steps).
+    approval_steps: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Audit entries older than this many days are purged; None: kept for good.
+    audit_retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiToken(Base):
@@ -282,6 +287,8 @@ class Post(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Why it was rejected (it went back to draft), for its author.
     review_note: Mapped[str | None] = mapped_column(Text)
+    #: The approval step it waits at ("internal", "client") while awaiting approval.
+    approval_step: Mapped[str | None] = mapped_column(String(20))
 
 
 class PostSchedule(Base):
@@ -607,3 +614,25 @@ class AuditEntry(Base):
     account_id: Mapped[str | None] = mapped_column(String(36))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class PostComment(Base):
+    """A comment in a post's thread: by a member, a token, or a client through a review
+    link (then `review_link_id` names the link and `author_name` the name they gave)."""
+
+    __tablename__ = "post_comments"
+    __table_args__ = (Index("ix_post_comments_post_created", "post_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    #: Who, as the audit log names them: web:<email>, token:<prefix>, cli, review:<link>.
+    actor: Mapped[str] = mapped_column(String(100))
+    author_name: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: No foreign key: review links have their own table and lifetime.
+    review_link_id: Mapped[str | None] = mapped_column(String(36))
+    body: Mapped[str] = mapped_column(Text)
+    #: The members it mentions (their user ids), each told of it.
+    mentions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

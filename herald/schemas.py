@@ -166,6 +166,15 @@ class CompanyOut(BaseModel):
     timezone: str
     #: Every account's posts by a role that may not schedule go to approval first.
     requires_approval: bool = False
+    #: The steps an approval goes through, in order (null: one internal step).
+    approval_steps: list[str] = Field(default_factory=lambda: ["internal"])
+    #: Days the audit log keeps an entry; null: for good.
+    audit_retention_days: int | None = None
+
+    @field_validator("approval_steps", mode="before")
+    @classmethod
+    def _default_steps(cls, value: Any) -> Any:
+        return value or ["internal"]
 
 
 class CompanyPatch(Strict):
@@ -318,6 +327,32 @@ class PostOut(BaseModel):
     approved_at: datetime | None = None
     #: Why it was rejected, or that its time passed while it waited for approval.
     review_note: str | None = None
+    #: While awaiting approval, the step it waits at: "internal" or "client".
+    approval_step: str | None = None
+
+
+class CommentOut(BaseModel):
+    """A comment in a post's thread."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    post_id: str
+    #: The author's name (a member's name or e-mail, a token's prefix, a client's name).
+    author: str = Field(validation_alias="author_name")
+    #: Who, as the audit log names them: web:<email>, token:<prefix>, cli, review:<link>.
+    actor: str
+    user_id: str | None = None
+    #: Set when a client wrote it through a review link.
+    review_link_id: str | None = None
+    body: str
+    #: The members it mentions (user ids).
+    mentions: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+class CommentIn(Strict):
+    body: str = Field(min_length=1, max_length=5000)
 
 
 class PostDetail(PostOut):

@@ -59,7 +59,9 @@ def _error(status: int, code: str, message: str, details: list[Any] | None = Non
 
 
 def _describe(err: dict[str, Any]) -> str:
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+    # Only the leading part says where (a body field may itself be called "body").
+    loc = [str(p) for p in err.get("loc", ())]
+    loc = loc[1:] if loc and loc[0] in ("body", "query", "path", "form") else loc
     where = ".".join(loc)
     kind = err.get("type", "")
     msg = str(err.get("msg", "")).removeprefix("Value error, ")

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from herald.events.schemas import WebhookOut
-from herald.models import Post, SocialAccount, SocialToken, Webhook
-from herald.schemas import AccountOut, PostOut
+from herald.models import Post, PostComment, SocialAccount, SocialToken, Webhook
+from herald.schemas import AccountOut, CommentOut, PostOut
 
 
 def describe(session: Session, kind: str, subject_id: str
@@ -30,6 +30,14 @@ def describe(session: Session, kind: str, subject_id: str
         token = session.get(SocialToken, subject_id)
         out.token_expires_at = token.expires_at if token else None
         return account.company_id, out.model_dump(mode="json")
+    if subject == "thread":
+        comment = session.get(PostComment, subject_id)
+        post = session.get(Post, comment.post_id) if comment is not None else None
+        if comment is None or post is None:
+            return None
+        data = CommentOut.model_validate(comment).model_dump(mode="json")
+        data["post"] = PostOut.model_validate(post).model_dump(mode="json")
+        return comment.company_id, data
     if subject == "webhook":
         webhook = session.get(Webhook, subject_id)
         if webhook is None:

@@ -17,6 +17,12 @@ class EventType(StrEnum):
     APPROVAL_REQUESTED = "approval.requested"
     #: A post awaiting approval was approved (now pending) or rejected (back to draft).
     APPROVAL_DECIDED = "approval.decided"
+    #: Someone commented in a post's thread (the team's or the client's comment, in
+    #: Herald: not a comment on the platform). Its subject is the comment.
+    THREAD_COMMENTED = "thread.commented"
+    #: A comment mentions members (`data.mentions`, user ids); people are told only of
+    #: the mentions of themselves.
+    THREAD_MENTIONED = "thread.mentioned"
     #: A webhook whose receiver kept failing was turned off.
     WEBHOOK_DISABLED = "webhook.disabled"
     #: Only sent by `POST /api/v1/webhooks/{id}/ping`, to that webhook.

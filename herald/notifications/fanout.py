@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select
 
 from herald.events.dispatcher import Dispatched
+from herald.events.types import EventType
 from herald.models import NotificationChannel, NotificationPref, User, new_id
 from herald.notifications import messages
 from herald.queue import deliveries as dq
@@ -31,7 +32,8 @@ class NotifyPeople:
         if not companies:
             return
         rows = conn.execute(
-            select(users_t.c.company_id, prefs_t.c.events, channels_t.c.id)
+            select(users_t.c.company_id, users_t.c.id.label("user_id"), prefs_t.c.events,
+                   channels_t.c.id)
             .select_from(users_t.join(prefs_t, prefs_t.c.user_id == users_t.c.id)
                          .join(channels_t, channels_t.c.user_id == users_t.c.id))
             .where(users_t.c.company_id.in_(companies), channels_t.c.enabled)).all()
@@ -40,7 +42,8 @@ class NotifyPeople:
         sends: list[dict[str, Any]] = []
         for event in events:
             wanted = [r.id for r in rows
-                      if r.company_id == event.company_id and event.type in (r.events or [])]
+                      if r.company_id == event.company_id and event.type in (r.events or [])
+                      and _addressed(event, r.user_id)]
             if not wanted:
                 continue
             title, body = messages.render(event.type, event.data, public_url=self.public_url)
@@ -49,3 +52,13 @@ class NotifyPeople:
                        "max_attempts": self.max_attempts, "created_at": now,
                        "updated_at": now} for channel_id in wanted]
         dq.enqueue(conn, dq.sends_t, sends)
+
+
+def _addressed(event: Dispatched, user_id: str) -> bool:
+    """Whether a person is told of this event at all: a mention only tells those it
+    mentions, and nobody is told of their own comment."""
+    if event.type == EventType.THREAD_MENTIONED:
+        return user_id in (event.data.get("mentions") or [])
+    if event.type == EventType.THREAD_COMMENTED:
+        return user_id != event.data.get("user_id")
+    return True

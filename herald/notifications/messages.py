@@ -66,6 +66,14 @@ def _compose(kind: str, data: dict[str, Any], base: str) -> tuple[str, list[str]
                 link])
         return (f"A {where} post was approved", [
             f"{caption} was approved by {data.get('approved_by') or 'an approver'}.", link])
+    if kind in (EventType.THREAD_COMMENTED, EventType.THREAD_MENTIONED):
+        post = data.get("post") or {}
+        where = _platform(post.get("platform"))
+        who = data.get("author") or "Someone"
+        did = "mentioned you" if kind == EventType.THREAD_MENTIONED else "commented"
+        return (f"{who} {did} on a {where} post", [
+            _quote(data.get("body")).replace("(no text)", ""),
+            f"On {_quote(post.get('caption'))}: {base}/posts/{post.get('id')}#comments"])
     if kind == EventType.ACCOUNT_NEEDS_REAUTH:
         where = _platform(data.get("platform"))
         return (f"Reconnect {data.get('name')} ({where})", [

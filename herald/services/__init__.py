@@ -17,6 +17,7 @@ from herald.services.accounts import (
     update_account_token,
 )
 from herald.services.approvals import approve_post, awaiting, reject_post
+from herald.services.comments import add_comment, add_link_comment, delete_comment, thread
 from herald.services.companies import (
     ApiCaller,
     authenticate,
@@ -70,6 +71,8 @@ __all__ = [
     "QueueSignal",
     "Upload",
     "account_token",
+    "add_comment",
+    "add_link_comment",
     "add_member",
     "approve_post",
     "authenticate",
@@ -82,6 +85,7 @@ __all__ = [
     "create_company",
     "create_posts",
     "delete_account",
+    "delete_comment",
     "find_api_token",
     "find_company",
     "get_account",
@@ -109,6 +113,7 @@ __all__ = [
     "spool_bounded",
     "status_filter",
     "store_upload",
+    "thread",
     "unit_of_work",
     "update_account_settings",
     "update_account_token",

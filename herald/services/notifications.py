@@ -20,7 +20,8 @@ from herald.queue import deliveries as dq
 
 #: What a person who adds their first channel is told of until they choose.
 DEFAULT_EVENTS = (EventType.POST_FAILED, EventType.POST_UNCONFIRMED,
-                  EventType.ACCOUNT_NEEDS_REAUTH, EventType.WEBHOOK_DISABLED)
+                  EventType.ACCOUNT_NEEDS_REAUTH, EventType.WEBHOOK_DISABLED,
+                  EventType.THREAD_MENTIONED)
 MAX_CHANNELS = 10
 SEND_LOG = 20
 

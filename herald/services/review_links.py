@@ -6,7 +6,8 @@ a link is found by the hash of what was presented and a tampered secret finds no
 link shows listed posts, a composed post's group, or the posts due in a date range; each
 action names a post, and a post outside the link's posts is not found (404) for it. The
 client acts with the role `client` as the actor "review link <id> (<name typed>)", through
-the same approvals service as the team (nothing here changes a post's status itself).
+the same approvals and comments services as the team (nothing here changes a post's
+status or writes a comment itself).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from herald.crypto import hash_api_token
 from herald.errors import Gone, Invalid, NotFound
-from herald.models import Post, ReviewLink
+from herald.models import Post, PostComment, ReviewLink
 from herald.permissions import Permission, Role
-from herald.services import approvals, audit
+from herald.services import approvals, audit, comments
 from herald.services.context import Context
 from herald.services.posts import get_post
 from herald.statuses import PostStatus
@@ -258,6 +259,22 @@ def approve(session: Session, ctx: Context, link: ReviewLink, post_id: str, *,
     post_of(session, link, post_id)
     link.last_used_at = ctx.now()
     return approvals.approve_post(session, ctx, post_id, revision=revision)
+
+
+def comment(session: Session, ctx: Context, link: ReviewLink, post_id: str, *, name: str,
+            body: str) -> PostComment:
+    """The client comments on one of the link's posts (the comments service writes it)."""
+    post_of(session, link, post_id)
+    link.last_used_at = ctx.now()
+    return comments.add_link_comment(session, ctx, post_id, link_id=link.id,
+                                     author_name=name, body=body)
+
+
+def thread(session: Session, ctx: Context, link: ReviewLink, post_id: str
+           ) -> list[PostComment]:
+    """The thread of one of the link's posts, oldest first."""
+    post_of(session, link, post_id)
+    return comments.thread(session, ctx, post_id)
 
 
 def reject(session: Session, ctx: Context, link: ReviewLink, post_id: str, *, reason: str,

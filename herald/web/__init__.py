@@ -50,6 +50,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         approvals,
         audit,
         calendar,
+        comments,
         compose,
         dashboard,
         ics,
@@ -69,7 +70,8 @@ def install(app: FastAPI, herald: Herald) -> None:
     # Added last, so it is outermost and times everything of a page.
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
-    for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
-                   settings, sandbox, imports, ics, audit, webhooks, notifications, review):
+    for module in (signin, dashboard, calendar, compose, posts, approvals, comments,
+                   accounts, queue, settings, sandbox, imports, ics, audit, webhooks,
+                   notifications, review):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

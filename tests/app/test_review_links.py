@@ -351,3 +351,35 @@ def test_the_calendar_makes_a_link_for_a_date_range(client, herald, setup, compa
                                                             "end": "2030-01-01"})
         assert bad.status_code == 303
         assert "flash-error" in browser.get(bad.headers["location"]).text
+
+
+def test_a_client_comments_through_the_link_and_the_team_sees_it_on_the_post(
+        client, web_client, herald, setup):
+    post = _submit(client, setup)
+    link = _link(client, setup, post_ids=[post["id"]])
+    answer = _act(web_client, _path(link), post["id"], "comment", name="Ann Client",
+                  body="Can we say 9 am instead?")
+    assert answer.status_code == 303
+    thread = client.get(f"/api/v1/posts/{post['id']}/comments",
+                        headers=setup["owner"]).json()["items"]
+    assert [(c["author"], c["body"], c["review_link_id"]) for c in thread] == [
+        ("Ann Client", "Can we say 9 am instead?", link["id"])]
+    entry = _audit(client, setup, action="thread.commented")[0]
+    assert entry["actor"] == f"review link {link['id']} (Ann Client)"
+    page = web_client.get(_path(link)).text
+    assert "Can we say 9 am instead?" in page and 'value="Ann Client"' in page  # remembered
+    assert _status(herald, post["id"]) == "awaiting_approval"
+
+
+def test_a_comment_through_a_link_on_another_post_or_empty_is_refused(
+        client, web_client, herald, setup):
+    mine = _submit(client, setup)
+    other = _submit(client, setup, caption="Not on the link")
+    link = _link(client, setup, post_ids=[mine["id"]])
+    assert _act(web_client, _path(link), other["id"], "comment", name="Eve",
+                body="Sneaky").status_code == 404
+    empty = _act(web_client, _path(link), mine["id"], "comment", name="Ann", body="  ")
+    assert "flash-error" in web_client.get(empty.headers["location"]).text
+    for post_id in (mine["id"], other["id"]):
+        assert client.get(f"/api/v1/posts/{post_id}/comments",
+                          headers=setup["owner"]).json()["items"] == []

@@ -114,6 +114,17 @@ class Env:
         link_id: str = answer.json()["id"]
         return link_id
 
+    def comment(self, headers: dict[str, str]) -> tuple[str, str]:
+        """A comment by `headers` when they may comment, else by the owner: (post, comment)."""
+        post_id = self.draft()
+        answer = self.client.post(f"/api/v1/posts/{post_id}/comments", headers=headers,
+                                  json={"body": "Looks good"})
+        if answer.status_code != 201:
+            answer = self.client.post(f"/api/v1/posts/{post_id}/comments",
+                                      headers=self.owner, json={"body": "Looks good"})
+        assert answer.status_code == 201, answer.text
+        return post_id, answer.json()["id"]
+
     def member(self) -> str:
         with self.herald.db.session() as session:
             user = users.create_user(session, company_id=self.company_id,
@@ -204,6 +215,15 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
     ("POST /api/v1/posts/{post_id}/reject", "awaiting", P.APPROVE,
      lambda env, h: env.client.post(f"/api/v1/posts/{env.awaiting()}/reject", headers=h,
                                     json={"reason": "Off brand"}), (200,)),
+    ("GET /api/v1/posts/{post_id}/comments", "thread", P.VIEW,
+     lambda env, h: env.client.get(f"/api/v1/posts/{env.draft()}/comments", headers=h),
+     (200,)),
+    ("POST /api/v1/posts/{post_id}/comments", "add", P.COMMENT,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.draft()}/comments", headers=h,
+                                    json={"body": "Nice one @owner"}), (201,)),
+    ("DELETE /api/v1/posts/{post_id}/comments/{comment_id}", "one's own", P.COMMENT,
+     lambda env, h: env.client.delete(
+         "/api/v1/posts/{}/comments/{}".format(*env.comment(h)), headers=h), (204,)),
     ("GET /api/v1/audit", "list", P.VIEW_AUDIT,
      lambda env, h: env.client.get("/api/v1/audit", headers=h), (200,)),
     ("GET /api/v1/accounts/{account_id}/schedule", "read", P.VIEW,

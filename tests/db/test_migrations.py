@@ -50,3 +50,36 @@ def test_schema_check_without_alembic(tmp_path):
     migrate.upgrade(db.engine)
     assert migrate.is_up_to_date(db.engine)
     db.dispose()
+
+
+def test_0018_tells_people_who_chose_before_of_mentions_and_goes_back_down(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from herald.config import Settings
+
+    db = Database.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'old.db'}"))
+    migrate.upgrade(db.engine, "0016")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO companies (id, name, timezone, created_at, "
+                          "requires_approval) VALUES ('c', 'C', 'UTC', '2026-01-01', 0)"))
+        for user_id, chosen in (("u1", '["post.failed"]'), ("u2", "[]")):
+            conn.execute(text(
+                "INSERT INTO users (id, company_id, email, name, password_hash, created_at, "
+                "session_generation, role) VALUES (:id, 'c', :email, '', 'x', '2026-01-01', "
+                "0, 'owner')"), {"id": user_id, "email": f"{user_id}@example.com"})
+            conn.execute(text(
+                "INSERT INTO notification_prefs (user_id, events, digest, digest_hour, "
+                "updated_at) VALUES (:id, :events, 0, 8, '2026-01-01')"),
+                {"id": user_id, "events": chosen})
+    migrate.upgrade(db.engine)
+    with db.engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT user_id, events FROM notification_prefs")).all())
+    assert rows == {"u1": '["post.failed", "thread.mentioned"]', "u2": '["thread.mentioned"]'}
+    config = migrate.alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0016")
+    assert "post_comments" not in inspect(db.engine).get_table_names()
+    assert "approval_step" not in {c["name"] for c in inspect(db.engine).get_columns("posts")}
+    db.dispose()

@@ -17,7 +17,7 @@ from herald.models import PLATFORMS, POST_STATUSES, Post, utcnow
 from herald.permissions import Permission
 from herald.runtime import Herald
 from herald.schemas import PostPatch
-from herald.services import review_links
+from herald.services import comments, review_links
 from herald.statuses import PostStatus
 from herald.web import previews, queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, safe_next
@@ -90,6 +90,7 @@ def _detail(herald: Herald, user: WebUser, ctx: services.Context, post_id: str
         found["review_links"] = (review_links.list_links(session, ctx, post_id=post.id)
                                  if ctx.may(Permission.MANAGE_REVIEW_LINKS) else [])
         found["preview"] = previews.of_post(post, found["account"].name)
+        found["comments"] = comments.thread(session, ctx, post_id)
     return found
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from herald.errors import AppError, Conflict, Invalid
 from herald.models import ReviewLink, SocialAccount, utcnow
 from herald.runtime import Herald
-from herald.services import review_links
+from herald.services import Context, review_links
 from herald.services.posts import get_post
 from herald.web import previews, queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep
@@ -28,19 +28,22 @@ from herald.web.routes import see_other, web_router
 router = web_router()
 #: The session key that remembers the name a client typed, for the next form.
 NAME_KEY = "review_name"
+DONE = {"approve": "Approved: thank you.", "reject": "Sent back to the team with your reason.",
+        "comment": "Comment added: the team sees it on the post."}
 
 
 def _seen_key(link: ReviewLink) -> str:
     return f"review_seen:{link.id}"
 
 
-def _rows(session: Session, link: ReviewLink) -> list[dict[str, object]]:
+def _rows(session: Session, ctx: Context, link: ReviewLink) -> list[dict[str, object]]:
     accounts: dict[str, SocialAccount] = queries.accounts_by_id(session, link.company_id)
     rows = []
     for post in review_links.posts(session, link):
         account = accounts.get(post.account_id)
         name = account.name if account else "(removed account)"
-        rows.append({"post": post, "preview": previews.of_post(post, name)})
+        rows.append({"post": post, "preview": previews.of_post(post, name),
+                     "comments": review_links.thread(session, ctx, link, post.id)})
     return rows
 
 
@@ -49,11 +52,11 @@ def review_page(request: Request, token: str, herald: HeraldDep) -> Response:
     with herald.unit_of_work() as session:
         link = review_links.open_link(session, token, now=utcnow())
         # One "opened" entry per visit (browser session), not one per page load.
+        ctx = review_links.acting(herald.context(link.company_id), link)
         if not request.session.get(_seen_key(link)):
-            review_links.record_open(session, review_links.acting(
-                herald.context(link.company_id), link), link)
+            review_links.record_open(session, ctx, link)
             request.session[_seen_key(link)] = True
-        rows = _rows(session, link)
+        rows = _rows(session, ctx, link)
         expires_at = link.expires_at
     response = page(request, "review.html", None, title="Review", rows=rows, token=token,
                     name=request.session.get(NAME_KEY, ""), expires_at=expires_at)
@@ -77,6 +80,8 @@ def _act(request: Request, herald: Herald, token: str, post_id: str, name: str,
             ctx = review_links.acting(herald.context(link.company_id), link, who)
             if action == "approve":
                 review_links.approve(session, ctx, link, post_id, revision=_revision(revision))
+            elif action == "comment":
+                review_links.comment(session, ctx, link, post_id, name=who, body=reason)
             else:
                 review_links.reject(session, ctx, link, post_id, reason=reason,
                                     revision=_revision(revision))
@@ -84,8 +89,7 @@ def _act(request: Request, herald: Herald, token: str, post_id: str, name: str,
         sessions.flash(request, exc.message, "error")
         return see_other(back)
     request.session[NAME_KEY] = who
-    sessions.flash(request, "Approved: thank you." if action == "approve"
-                   else "Sent back to the team with your reason.")
+    sessions.flash(request, DONE[action])
     return see_other(back)
 
 
@@ -94,6 +98,13 @@ def review_approve(request: Request, token: str, post_id: str, herald: HeraldDep
                    name: Annotated[str, Form()] = "",
                    revision: Annotated[str, Form()] = "") -> Response:
     return _act(request, herald, token, post_id, name, "approve", revision=revision)
+
+
+@router.post("/review/{token}/posts/{post_id}/comment")
+def review_comment(request: Request, token: str, post_id: str, herald: HeraldDep,
+                   name: Annotated[str, Form()] = "",
+                   body: Annotated[str, Form()] = "") -> Response:
+    return _act(request, herald, token, post_id, name, "comment", reason=body)
 
 
 @router.post("/review/{token}/posts/{post_id}/reject")

@@ -14,7 +14,7 @@ import functools
 import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -40,7 +40,7 @@ from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.platforms.registry import spec as registry_spec
 from herald.queue import Queue, health
 from herald.sandbox import Sandbox
-from herald.services import Context, PostChecks, QueueSignal, unit_of_work
+from herald.services import Context, PostChecks, QueueSignal, audit, unit_of_work
 from herald.tokens import TokenRefresher
 from herald.worker import Wakeup, Worker, default_worker_id
 
@@ -171,9 +171,17 @@ class Herald:
         people = NotifyPeople(public_url=s.public_url, max_attempts=NOTIFY_MAX_ATTEMPTS)
         digests = functools.partial(make_digests, self.db.engine, public_url=s.public_url,
                                     max_attempts=NOTIFY_MAX_ATTEMPTS)
+        purge_audit = audit.Housekeeping(self.db.engine)
+
+        def chores(now: datetime) -> int:
+            # The audit log's retention rides the digests' minute check (hourly inside);
+            # only the digests' count tells the runner it did something.
+            purge_audit(now)
+            return digests(now=now)
+
         return EventRunner(self.db.engine, self.cipher, worker_id=worker_id,
                            options=EventOptions.from_settings(s), fan_outs=(people,),
-                           digests=lambda now: digests(now=now))
+                           digests=chores)
 
     async def aclose(self) -> None:
         if self.http is not None:

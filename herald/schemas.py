@@ -179,6 +179,10 @@ class CompanyOut(BaseModel):
 
 class CompanyPatch(Strict):
     requires_approval: bool | None = None
+    #: The approval steps, in order: ["internal"] or ["internal", "client"].
+    approval_steps: list[str] | None = Field(default=None, max_length=2)
+    #: Days the audit log keeps an entry (1 to 36500); null: for good.
+    audit_retention_days: int | None = Field(default=None, ge=1, le=36500, strict=True)
 
 
 class RecurrenceIn(Strict):
@@ -329,6 +333,13 @@ class PostOut(BaseModel):
     review_note: str | None = None
     #: While awaiting approval, the step it waits at: "internal" or "client".
     approval_step: str | None = None
+
+    @model_validator(mode="after")
+    def _step_while_awaiting(self) -> PostOut:
+        # Stored only once a step is passed: a post waiting at none yet waits internally.
+        waiting = self.status == "awaiting_approval"
+        self.approval_step = (self.approval_step or "internal") if waiting else None
+        return self
 
 
 class CommentOut(BaseModel):

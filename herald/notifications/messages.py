@@ -56,6 +56,10 @@ def _compose(kind: str, data: dict[str, Any], base: str) -> tuple[str, list[str]
         where = _platform(data.get("platform"))
         link = f"{base}/posts/{data.get('id')}"
         caption = _quote(data.get("caption"))
+        if kind == EventType.APPROVAL_REQUESTED and data.get("approval_step") == "client":
+            return (f"A {where} post awaits the client's approval", [
+                f"{caption} was approved by {data.get('approved_by') or 'the team'} and "
+                "now waits for the client.", link])
         if kind == EventType.APPROVAL_REQUESTED:
             return (f"A {where} post awaits approval", [
                 f"{caption} by {data.get('created_by') or 'a member'} waits for an approver.",

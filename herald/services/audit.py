@@ -1,31 +1,39 @@
 """The audit log: who did what, with the before and after of what changed.
 
 Each use case writes its entry in its own transaction, so a change and its entry are
-committed together or not at all. Entries are never changed or deleted by Herald (the
-company keeps them as long as it wants).
+committed together or not at all. Entries are never changed; they are kept as long as
+the company wants: for good, or `audit_retention_days` (the workers' housekeeping
+deletes older ones, once an hour: `Housekeeping`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from herald import events
 from herald.errors import Invalid
-from herald.models import AuditEntry, Post
+from herald.models import AuditEntry, Company, Post
 from herald.permissions import Permission
 from herald.services.context import Context
 from herald.statuses import PostStatus
 
+log = logging.getLogger(__name__)
 _audit = cast(Table, AuditEntry.__table__)
+#: Entries deleted per transaction by a purge (short transactions: no long locks).
+PURGE_BATCH = 1000
+#: How often a worker purges entries past their company's retention.
+PURGE_EVERY_SECONDS = 3600.0
 _INSERT = insert(_audit)
 
 
@@ -76,7 +84,7 @@ _APPROVAL_EVENTS = {Action.POST_SUBMITTED: events.EventType.APPROVAL_REQUESTED,
 
 #: The fields of a post an entry shows before and after.
 POST_FIELDS = ("status", "caption", "media", "options", "scheduled_at", "revision",
-               "account_id", "post_type", "approved_by", "review_note")
+               "account_id", "post_type", "approved_by", "review_note", "approval_step")
 
 
 def _plain(value: Any) -> Any:
@@ -115,6 +123,8 @@ def record(session: Session, ctx: Context, action: Action, *, post_id: str | Non
     kind = _APPROVAL_EVENTS.get(action)
     if kind is None and after is not None and after.get("status") == AWAITING:
         kind = events.EventType.APPROVAL_REQUESTED  # an edit sent it back for approval
+    if action == Action.POST_APPROVED and after is not None and after.get("approval_step"):
+        kind = events.EventType.APPROVAL_REQUESTED  # approved at a step: the next one's turn
     if kind is not None and post_id is not None:
         events.record(session.connection(), kind, [post_id], now=ctx.now())
 
@@ -194,3 +204,45 @@ def _decode(cursor: str) -> int:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Invalid("The cursor is not valid; use the next_cursor of a previous page."
                       ) from None
+
+
+def purge(engine: Engine, *, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """Delete the entries older than their company's `audit_retention_days` (companies
+    without one keep theirs for good); returns how many went."""
+    with engine.connect() as conn:
+        kept = conn.execute(select(Company.id, Company.audit_retention_days)
+                            .where(Company.audit_retention_days.is_not(None))).all()
+    total = 0
+    for company_id, days in kept:
+        before = now - timedelta(days=days or 0)
+        while True:
+            with engine.begin() as conn:
+                ids = conn.execute(select(_audit.c.id).where(
+                    _audit.c.company_id == company_id, _audit.c.at < before)
+                    .order_by(_audit.c.id).limit(batch)).scalars().all()
+                if ids:
+                    total += conn.execute(delete(_audit).where(_audit.c.id.in_(ids))).rowcount
+            if len(ids) < batch:
+                break
+    if total:
+        log.info("audit: deleted %d entries past their company's retention", total)
+    return total
+
+
+class Housekeeping:
+    """The audit log's purge, at most once every `every` seconds (the first call runs)."""
+
+    def __init__(self, engine: Engine, *, every: float = PURGE_EVERY_SECONDS) -> None:
+        self.engine = engine
+        self.every = every
+        self._next = 0.0
+
+    def __call__(self, now: datetime) -> int:
+        if time.monotonic() < self._next:
+            return 0
+        self._next = time.monotonic() + self.every
+        try:
+            return purge(self.engine, now=now)
+        except Exception as exc:  # the next hour tries again; nothing else waits on it
+            log.warning("audit: purge failed (%s)", exc)
+            return 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -12,7 +14,7 @@ from herald.crypto import hash_api_token, new_api_token
 from herald.errors import Invalid, NotFound, Unauthorized
 from herald.models import ApiToken, Company, new_id, utcnow
 from herald.permissions import Permission, Role, parse_role, require_grant
-from herald.services import audit
+from herald.services import audit, gates
 from herald.services.context import Context
 
 
@@ -127,17 +129,38 @@ def get_company(session: Session, ctx: Context) -> Company:
     return company
 
 
+#: A PATCH that leaves a setting as it is (None is a value: "keep the log for good").
+UNCHANGED: Any = object()
+
+
 def update_company_settings(session: Session, ctx: Context, *,
-                            requires_approval: bool | None = None) -> Company:
-    """The company's own settings (today: approval for every account's posts)."""
+                            requires_approval: bool | None = None,
+                            approval_steps: Sequence[str] | None = None,
+                            audit_retention_days: int | None = UNCHANGED) -> Company:
+    """The company's own settings: approval for every account's posts, its approval
+    steps, how long its audit log keeps entries (None: for good)."""
     ctx.require(Permission.MANAGE_COMPANY)
     company = get_company(session, ctx)
-    before = {"requires_approval": company.requires_approval}
+    before = _settings(company)
     if requires_approval is not None:
         company.requires_approval = requires_approval
-    audit.record(session, ctx, audit.Action.COMPANY_SETTINGS, before=before,
-                 after={"requires_approval": company.requires_approval})
+    if approval_steps is not None:
+        steps = gates.parse_steps(approval_steps)
+        company.approval_steps = None if steps == [gates.INTERNAL] else steps
+    if audit_retention_days is not UNCHANGED:
+        if audit_retention_days is not None and not 1 <= audit_retention_days <= 36500:
+            raise Invalid("audit_retention_days is a number of days from 1 to 36500, or "
+                          "null to keep the audit log for good.")
+        company.audit_retention_days = audit_retention_days
+    old, new = audit.changed(before, _settings(company))
+    audit.record(session, ctx, audit.Action.COMPANY_SETTINGS, before=old, after=new)
     return company
+
+
+def _settings(company: Company) -> dict[str, Any]:
+    return {"requires_approval": company.requires_approval,
+            "approval_steps": list(company.approval_steps or [gates.INTERNAL]),
+            "audit_retention_days": company.audit_retention_days}
 
 
 def issue_api_token(session: Session, ctx: Context, *, name: str,

@@ -6,14 +6,14 @@ place: who may write, who may schedule, and when a post goes to approval instead
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from herald.errors import Forbidden
+from herald.errors import Forbidden, Invalid
 from herald.models import Company, Post
 from herald.permissions import Permission
 from herald.schemas import PostOut
@@ -22,6 +22,9 @@ from herald.statuses import PostStatus
 
 #: As services.posts.PAST_TOLERANCE: a time this far behind is in the past.
 LATE_AFTER = timedelta(seconds=5)
+#: The approval steps (contract): the team's, then the client's where the company wants it.
+INTERNAL, CLIENT = "internal", "client"
+STEPS = (INTERNAL, CLIENT)
 
 
 def require_author(ctx: Context, post: Post) -> None:
@@ -39,6 +42,23 @@ def company_requires_approval(session: Session, ctx: Context) -> bool:
     found = session.execute(select(Company.requires_approval)
                             .where(Company.id == ctx.company_id)).scalar_one_or_none()
     return bool(found)
+
+
+def parse_steps(value: Sequence[str]) -> list[str]:
+    """A company's approval steps: ["internal"], or ["internal", "client"]."""
+    steps = [str(step).strip().lower() for step in value]
+    if steps not in ([INTERNAL], [INTERNAL, CLIENT]):
+        raise Invalid(f"approval_steps {list(value)!r} is not a list of steps Herald has: use "
+                      '["internal"] (the team approves) or ["internal", "client"] (the team, '
+                      "then the client)")
+    return steps
+
+
+def company_steps(session: Session, company_id: str) -> list[str]:
+    """The steps a post of the company goes through before it is scheduled."""
+    found = session.execute(select(Company.approval_steps)
+                            .where(Company.id == company_id)).scalar_one_or_none()
+    return list(found) if found else [INTERNAL]
 
 
 def require_targets(ctx: Context, account_ids: Iterable[str]) -> None:

@@ -337,10 +337,11 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
             raise Conflict("The post is being published right now; it can no longer be "
                            "rescheduled.")
     elif post.status == PostStatus.AWAITING_APPROVAL:
-        post.approved_by = post.approved_at = None
+        # The edited version needs every step again, from the first.
+        post.approved_by = post.approved_at = post.approval_step = None
     post.updated_at = ctx.now()
     only_time = {k for k, v in audit.post_state(post).items() if before.get(k) != v} <= {
-        "scheduled_at", "revision", "status", "approved_by"}
+        "scheduled_at", "revision", "status", "approved_by", "approval_step"}
     audit.record_post_change(session, ctx, audit.Action.POST_RESCHEDULED
                              if only_time and run_at is not None else audit.Action.POST_EDITED,
                              post, before)
@@ -352,7 +353,7 @@ def _back_to_approval(session: Session, post: Post) -> None:
     if not queue.withdraw(session.connection(), post_id=post.id):
         raise Conflict("The post is being published right now; it can no longer be edited.")
     post.status = PostStatus.AWAITING_APPROVAL
-    post.approved_by = post.approved_at = None
+    post.approved_by = post.approved_at = post.approval_step = None
 
 
 def _current_media(session: Session, post_id: str) -> list[dict[str, Any]]:

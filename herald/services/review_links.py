@@ -26,6 +26,7 @@ from herald.models import Post, PostComment, ReviewLink
 from herald.permissions import Permission, Role
 from herald.services import approvals, audit, comments
 from herald.services.context import Context
+from herald.services.gates import CLIENT, company_steps
 from herald.services.posts import get_post
 from herald.statuses import PostStatus
 
@@ -258,7 +259,15 @@ def approve(session: Session, ctx: Context, link: ReviewLink, post_id: str, *,
     """The client approves one of the link's posts (the approvals service decides)."""
     post_of(session, link, post_id)
     link.last_used_at = ctx.now()
-    return approvals.approve_post(session, ctx, post_id, revision=revision)
+    # The client step where the company has one; else the one step, as a client member's.
+    return approvals.approve_post(session, ctx, post_id, revision=revision, step=CLIENT)
+
+
+def waits_for_team(session: Session, link: ReviewLink, post: Post) -> bool:
+    """Whether the post waits for the team's approval before the client's."""
+    steps = company_steps(session, link.company_id)
+    return (post.status == PostStatus.AWAITING_APPROVAL and CLIENT in steps
+            and (post.approval_step or steps[0]) != CLIENT)
 
 
 def comment(session: Session, ctx: Context, link: ReviewLink, post_id: str, *, name: str,

@@ -383,3 +383,25 @@ def test_a_comment_through_a_link_on_another_post_or_empty_is_refused(
     for post_id in (mine["id"], other["id"]):
         assert client.get(f"/api/v1/posts/{post_id}/comments",
                           headers=setup["owner"]).json()["items"] == []
+
+
+def test_with_a_client_step_the_link_approves_after_the_team_and_only_then(
+        client, web_client, herald, setup, company):
+    answer = client.patch("/api/v1/company", headers=setup["owner"],
+                          json={"approval_steps": ["internal", "client"]})
+    assert answer.status_code == 200, answer.text
+    post = _submit(client, setup)
+    link = _link(client, setup, post_ids=[post["id"]])
+    assert "The team reviews it first" in web_client.get(_path(link)).text
+    early = _act(web_client, _path(link), post["id"], "approve", name="Ann")
+    assert "flash-error" in web_client.get(early.headers["location"]).text
+    assert _status(herald, post["id"]) == "awaiting_approval"
+    team = client.post(f"/api/v1/posts/{post['id']}/approve", headers=setup["owner"])
+    assert team.status_code == 200 and team.json()["status"] == "awaiting_approval"
+    page = web_client.get(_path(link)).text
+    assert "The team reviews it first" not in page
+    _act(web_client, _path(link), post["id"], "approve", name="Ann",
+         revision=str(team.json()["revision"]))
+    assert _status(herald, post["id"]) == "pending"
+    actors = [e["actor"] for e in _audit(client, setup, action="post.approved")]
+    assert actors[0] == f"review link {link['id']} (Ann)" and len(actors) == 2

@@ -40,11 +40,13 @@ def approve(request: Request, post_id: str, herald: HeraldDep, ctx: ContextDep,
             next: Annotated[str, Form()] = "") -> Response:
     try:
         with herald.unit_of_work() as session:
-            services.approve_post(session, ctx, post_id, revision=_revision(revision))
+            post = services.approve_post(session, ctx, post_id, revision=_revision(revision))
+            waiting = post.status == "awaiting_approval"
     except Conflict as exc:
         sessions.flash(request, exc.message, "error")
         return see_other(_back(next, post_id))
-    sessions.flash(request, "Approved: it is scheduled.")
+    sessions.flash(request, "Approved: it now waits for the client's approval." if waiting
+                   else "Approved: it is scheduled.")
     return see_other(_back(next, post_id))
 
 

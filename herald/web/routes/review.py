@@ -43,7 +43,8 @@ def _rows(session: Session, ctx: Context, link: ReviewLink) -> list[dict[str, ob
         account = accounts.get(post.account_id)
         name = account.name if account else "(removed account)"
         rows.append({"post": post, "preview": previews.of_post(post, name),
-                     "comments": review_links.thread(session, ctx, link, post.id)})
+                     "comments": review_links.thread(session, ctx, link, post.id),
+                     "team_first": review_links.waits_for_team(session, link, post)})
     return rows
 
 

@@ -60,12 +60,18 @@ def set_timezone(request: Request, herald: HeraldDep, user: UserDep,
 
 @router.post("/settings/approval")
 def set_company_approval(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
-                         requires_approval: Annotated[str, Form()] = "") -> Response:
+                         requires_approval: Annotated[str, Form()] = "",
+                         client_step: Annotated[str, Form()] = "") -> Response:
     on = requires_approval == "on"
+    steps = ["internal", "client"] if client_step == "on" else ["internal"]
     with herald.unit_of_work() as session:
-        services.update_company_settings(session, ctx, requires_approval=on)
-    sessions.flash(request, "Posts by contributors now need approval on every account." if on
-                   else "Approval is now set per account.")
+        services.update_company_settings(session, ctx, requires_approval=on,
+                                         approval_steps=steps)
+    said = ("Posts by contributors now need approval on every account." if on
+            else "Approval is now set per account.")
+    if len(steps) > 1:
+        said += " The client approves after the team."
+    sessions.flash(request, said)
     return see_other("/settings")
 
 

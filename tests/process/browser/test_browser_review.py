@@ -70,10 +70,10 @@ def _compose(tab: Any) -> None:
     tab.get_by_label("Post type").select_option("text")
     tab.get_by_label("Caption", exact=True).fill(
         "Our new opening hours, from Monday. #hours https://example.com/hours")
-    previews = tab.locator("#previews article.pv")
-    previews.nth(1).wait_for()  # drawn as one types, one per account
-    assert previews.count() == 2
-    assert tab.locator("#previews .pv-hashtag", has_text="#hours").count() == 2
+    # Redrawn as one types: one preview per account, the hashtag marked in each.
+    tags = tab.locator("#previews .pv-hashtag", has_text="#hours")
+    tags.nth(1).wait_for()
+    assert tags.count() == 2 and tab.locator("#previews article.pv").count() == 2
     shot(tab, "compose-preview", full=True)
     tab.get_by_role("button", name="Send for approval").click()
     tab.get_by_text("Sent 2 posts for approval").wait_for()
@@ -97,14 +97,15 @@ def _client(client: Any, path: str) -> None:
     assert client.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(client, "review-phone", full=True)
     first = client.locator("section.review-post").first
-    first.get_by_label("Your name").first.fill("Clara Client")
+    first.locator("form[action$='/comment']").get_by_label("Your name").fill("Clara Client")
     first.get_by_label("Add a comment").fill("Lovely. Can we add the Sunday hours next week?")
     first.get_by_role("button", name="Comment").click()
     client.get_by_text("Comment added").wait_for()
     for index in range(2):
         section = client.locator("section.review-post").nth(index)
-        assert section.get_by_label("Your name").first.input_value() == "Clara Client"
-        section.get_by_role("button", name="Approve").click()
+        approve = section.locator("form[action$='/approve']")
+        assert approve.get_by_label("Your name").input_value() == "Clara Client"  # kept
+        approve.get_by_role("button", name="Approve").click()
         client.get_by_text("Approved: thank you.").wait_for()
     assert client.get_by_text("Lovely. Can we add the Sunday hours").is_visible()
 
@@ -124,8 +125,11 @@ def test_contributor_drafts_editor_approves_client_comments_and_approves_by_link
     sign_in(lead, editor)
     lead.goto("/approvals")
     for _ in range(2):
-        lead.get_by_role("button", name=re.compile("^Approve")).first.click()
+        # The team's step: each post then waits for the client (and says so).
+        waiting = lead.locator(".approvals li").filter(has_not_text="waits for the client")
+        waiting.first.get_by_role("button", name=re.compile("^Approve")).click()
         lead.wait_for_url(re.compile(r"/approvals$"))
+    assert lead.locator(".approvals .tag", has_text="waits for the client").count() == 2
     # The form's times are whole minutes ahead; bring them close, so that the test need
     # not wait for "on time" (the client's step still comes before it).
     due = utcnow() + timedelta(seconds=LEAD)

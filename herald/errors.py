@@ -58,6 +58,13 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class Gone(AppError):
+    """It existed, and is over (an expired or revoked link)."""
+
+    status = 410
+    code = "gone"
+
+
 class Invalid(AppError):
     """The request is not valid."""
 

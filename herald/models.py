@@ -434,6 +434,30 @@ class CalendarFeed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ReviewLink(Base):
+    """A secret, expiring, revocable URL that shows some posts to a client without an
+    account (posts by id, a composed group, or a date range); only its hash is kept."""
+
+    __tablename__ = "review_links"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"),
+                                            index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: What it shows: listed posts, a group's posts, or the posts due in [at_from, at_to).
+    post_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    group_id: Mapped[str | None] = mapped_column(String(36))
+    at_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The accounts its maker could see (a membership limited to some), else None: all.
+    account_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Event(Base):
     """The outbox: one row per thing that happened (a post failed, an account needs
     reconnecting), written in the same transaction as the change it tells of, so no change

@@ -49,13 +49,15 @@ class Permission(StrEnum):
     MANAGE_COMPANY = "manage_company"
     #: Read the audit log.
     VIEW_AUDIT = "view_audit"
+    #: Create, list and revoke client review links (a secret URL showing posts to a client).
+    MANAGE_REVIEW_LINKS = "manage_review_links"
     #: Comment in a post's thread (and mention members); delete one's own comments.
     COMMENT = "comment"
 
 
 P = Permission
 _EDITOR = frozenset({P.VIEW, P.CREATE_POSTS, P.SCHEDULE, P.PUBLISH_NOW, P.EDIT_OTHERS,
-                     P.APPROVE, P.VIEW_AUDIT, P.COMMENT})
+                     P.APPROVE, P.VIEW_AUDIT, P.MANAGE_REVIEW_LINKS, P.COMMENT})
 _ADMIN = _EDITOR | {P.MANAGE_ACCOUNTS, P.MANAGE_MEMBERS, P.MANAGE_TOKENS}
 
 #: The permission table. docs/roles.md shows it, and a test keeps the two the same.

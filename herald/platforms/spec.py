@@ -132,6 +132,30 @@ TokenCheck = Callable[[TokenProbe], Awaitable[TokenStatus]]
 
 
 @dataclass(frozen=True)
+class PreviewSpec:
+    """How the platform shows a post in its feed: what the compose and review previews draw."""
+
+    #: Characters shown before the platform folds the caption behind its "more" (None: all).
+    fold: int | None = None
+    #: Lines shown before the fold, when they run out before `fold` characters do.
+    fold_lines: int | None = None
+    #: What the fold's link says.
+    more: str = "… more"
+    #: Links in the caption are clickable there (Instagram's are plain text).
+    links: bool = True
+    #: The frame media is cropped to, as "width:height", per post type; else `frame`.
+    frames: Mapping[str, str] = field(default_factory=dict)
+    frame: str = "1:1"
+    #: Lengths are counted in graphemes (user-perceived characters), not code points.
+    graphemes: bool = False
+    #: Media above the caption (Instagram), not below it.
+    media_first: bool = False
+
+    def frame_for(self, post_type: str) -> str:
+        return self.frames.get(post_type, self.frame)
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     """One platform: its names, post types, rules, publisher, tokens, connect flow, fake."""
 
@@ -154,6 +178,8 @@ class PlatformSpec:
     sandbox_mount: str
     #: Limits the compose page counts while typing: {"chars": 2200, "hashtags": 30}.
     compose_limits: Mapping[str, int] = field(default_factory=dict)
+    #: How its feed shows a post (the fold, links, media frames), for the previews.
+    preview: PreviewSpec = field(default_factory=PreviewSpec)
     #: A post type published as several posts, each tracked on its own.
     splits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Whether its publisher can tell, after a crash mid-commit, if a post went out.

@@ -68,6 +68,9 @@ class Action(StrEnum):
     SERIES_CREATED = "series.created"
     SERIES_EDITED = "series.edited"
     SERIES_STOPPED = "series.stopped"
+    REVIEW_LINK_CREATED = "review_link.created"
+    REVIEW_LINK_REVOKED = "review_link.revoked"
+    REVIEW_LINK_OPENED = "review_link.opened"
     #: A comment in a post's thread, and its deletion by its author.
     THREAD_COMMENTED = "thread.commented"
     THREAD_COMMENT_DELETED = "thread.comment_deleted"

@@ -73,6 +73,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         notifications,
         posts,
         queue,
+        review,
         sandbox,
         settings,
         signin,
@@ -85,7 +86,8 @@ def install(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
     modules = (signin, dashboard, calendar, compose, posts, approvals, comments, accounts,
-               queue, settings, sandbox, imports, ics, audit, webhooks, notifications)
+               queue, settings, sandbox, imports, ics, audit, webhooks, notifications,
+               review)
     for module in modules:
         app.include_router(module.router)
     # herald.bodies.BodyGuard checks these forms' session and CSRF before their bodies.

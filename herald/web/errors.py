@@ -20,7 +20,7 @@ from herald.web.render import page
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 
 TITLES = {403: "Refused", 404: "Not found", 405: "Not allowed", 409: "Not now",
-          413: "Too large", 422: "Not valid"}
+          410: "No longer open", 413: "Too large", 422: "Not valid"}
 
 
 def wants_page(request: Request) -> bool:

@@ -79,6 +79,9 @@ async def require_csrf(request: Request) -> None:
 
 #: Forms that someone not signed in may send (every other one needs a signed-in session).
 PUBLIC_FORMS = frozenset({"/signin"})
+#: Forms used without an account: a client acting through a review link (the link's
+#: secret in the path is checked by the route; the session's CSRF token still is here).
+PUBLIC_FORM_PREFIXES = ("/review/",)
 
 
 def refusal_before_reading(session: dict[str, Any], path: str, header: str | None
@@ -96,7 +99,8 @@ def refusal_before_reading(session: dict[str, Any], path: str, header: str | Non
         return CsrfRefused.__doc__
     if header is not None and not hmac.compare_digest(expected, header):
         return CsrfRefused.__doc__
-    if path not in PUBLIC_FORMS and not session.get("user_id"):
+    public = path in PUBLIC_FORMS or path.startswith(PUBLIC_FORM_PREFIXES)
+    if not public and not session.get("user_id"):
         return "Sign in first: your session has ended. Reload the page and sign in again."
     return None
 

@@ -107,6 +107,13 @@ class Env:
         delivery_id: str = answer.json()["id"]
         return webhook_id, delivery_id
 
+    def review_link(self) -> str:
+        answer = self.client.post("/api/v1/review-links", headers=self.owner,
+                                  json={"post_ids": [self.draft()]})
+        assert answer.status_code == 201, answer.text
+        link_id: str = answer.json()["id"]
+        return link_id
+
     def comment(self, headers: dict[str, str]) -> tuple[str, str]:
         """A comment by `headers` when they may comment, else by the owner: (post, comment)."""
         post_id = self.draft()
@@ -285,6 +292,17 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
      lambda env, h: env.client.post(
          "/api/v1/webhooks/{}/deliveries/{}/redeliver".format(*env.delivery()), headers=h),
      (409,)),  # the ping's delivery is still pending: allowed, and refused for its state
+    ("POST /api/v1/review-links", "a post", P.MANAGE_REVIEW_LINKS,
+     lambda env, h: env.client.post("/api/v1/review-links", headers=h,
+                                    json={"post_ids": [env.draft()]}), (201,)),
+    ("POST /api/v1/review-links", "a date range", P.MANAGE_REVIEW_LINKS,
+     lambda env, h: env.client.post("/api/v1/review-links", headers=h, json={
+         "from": "2030-01-01T00:00:00Z", "to": "2030-01-08T00:00:00Z"}), (201,)),
+    ("GET /api/v1/review-links", "list", P.MANAGE_REVIEW_LINKS,
+     lambda env, h: env.client.get("/api/v1/review-links", headers=h), (200,)),
+    ("DELETE /api/v1/review-links/{link_id}", "revoke", P.MANAGE_REVIEW_LINKS,
+     lambda env, h: env.client.delete(f"/api/v1/review-links/{env.review_link()}",
+                                      headers=h), (204,)),
 ]
 
 

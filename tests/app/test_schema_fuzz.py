@@ -52,7 +52,10 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
                  "POST /api/v1/posts/{post_id}/approve",
                  # a webhook's URL must be http(s) on a public address (its host resolved).
-                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"}
+                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}",
+                 # one scope of three (posts, a group, a range), real times, an expiry
+                 # ahead and within 90 days
+                 "POST /api/v1/review-links"}
 
 
 
@@ -64,6 +67,7 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
     for the routes' ids (a run may delete)."""
     from herald import services
     from herald.schemas import PostCreate, RecurrenceIn
+    from herald.services import review_links
 
     account_id = add_account(herald, company_id, external_id=f"page-{number}")
     (post_id,) = add_posts(herald, company_id, account_id, 1, run_at=_FUTURE)
@@ -81,6 +85,9 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
             url="https://hooks.example.test/herald", events=["post.failed"]))
         delivery = webhooks.ping(session, ctx, webhook.id, max_attempts=3)
         ids = {"webhook_id": webhook.id, "delivery_id": delivery.id}
+        link, _ = review_links.create_link(session, ctx,
+                                           review_links.Scope(post_ids=(post_id,)))
+        ids["link_id"] = link.id
     return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
             "series_id": occurrence.series_id or "", **ids}
 

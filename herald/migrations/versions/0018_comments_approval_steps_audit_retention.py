@@ -1,7 +1,7 @@
 """post comments, several approval steps, audit retention, mentions in notification prefs
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-04 20:20:00.000000
 
 Nullable columns with no default: a company without `approval_steps` keeps its one
@@ -20,7 +20,7 @@ from alembic import op
 from herald.models import UTCDateTime
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

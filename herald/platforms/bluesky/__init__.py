@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from herald.platforms.bluesky import rules
-from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec, TokenStatus
+from herald.platforms.spec import (
+    Endpoint,
+    FakeSpec,
+    PlatformSpec,
+    PreviewSpec,
+    TokenStatus,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -88,6 +94,8 @@ SPEC = PlatformSpec(
     sandbox_id=lambda digits: f"sandbox{digits}.bsky.social",
     sandbox_mount="/bluesky",
     compose_limits={"chars": rules.TEXT_MAX_GRAPHEMES},
+    # Posts are short and shown whole; lengths are graphemes; images framed 4:3 in the feed.
+    preview=PreviewSpec(graphemes=True, frame="4:3", frames={"article": "1.91:1"}),
     reconciles=True,
     first_comments=True,
     server_url_default=DEFAULT_SERVER,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from herald.platforms.facebook import rules
-from herald.platforms.spec import ConnectSpec, Endpoint, FakeSpec, PlatformSpec
+from herald.platforms.spec import ConnectSpec, Endpoint, FakeSpec, PlatformSpec, PreviewSpec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -98,6 +98,10 @@ SPEC = PlatformSpec(
     sandbox_id=lambda digits: f"10{digits}",
     sandbox_mount="/graph",
     compose_limits={"chars": rules.FACEBOOK_CAPTION_MAX},
+    # Long posts fold after about 480 characters (five lines on a phone) behind "See more";
+    # a link's card image is 1.91:1.
+    preview=PreviewSpec(fold=480, fold_lines=5, more="… See more", frame="4:5",
+                        frames={"article": "1.91:1", "video": "16:9"}),
     reconciles=True,
     permissions="pages_manage_posts, pages_read_engagement and pages_show_list "
                 "(publish_video for videos)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from herald.platforms.instagram import rules
-from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec
+from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec, PreviewSpec
 
 if TYPE_CHECKING:
     import httpx
@@ -76,6 +76,11 @@ SPEC = PlatformSpec(
     sandbox_mount="/graph",
     compose_limits={"chars": rules.INSTAGRAM_CAPTION_MAX,
                     "hashtags": rules.INSTAGRAM_HASHTAGS_MAX},
+    # The feed shows about 125 characters (two lines) before "more"; caption links are
+    # not clickable; feed media is framed at most 4:5 tall, reels and stories fill 9:16.
+    preview=PreviewSpec(fold=125, fold_lines=2, more="… more", links=False, frame="4:5",
+                        media_first=True,
+                        frames={"reel": "9:16", "story": "9:16", "video": "9:16"}),
     # A feed_story is two posts, the feed post and the story, tracked separately.
     splits={"feed_story": ("feed", "story")},
     reconciles=True,

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from herald.platforms.linkedin import rules
-from herald.platforms.spec import ConnectSpec, Endpoint, FakeSpec, PlatformSpec, TokenRefresh
+from herald.platforms.spec import (
+    ConnectSpec,
+    Endpoint,
+    FakeSpec,
+    PlatformSpec,
+    PreviewSpec,
+    TokenRefresh,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -96,6 +103,9 @@ SPEC = PlatformSpec(
     sandbox_id=lambda digits: f"urn:li:person:sandbox{digits}",
     sandbox_mount="/linkedin",
     compose_limits={"chars": rules.LINKEDIN_COMMENTARY_MAX},
+    # The feed folds commentary after about 210 characters (three lines) behind "…see more".
+    preview=PreviewSpec(fold=210, fold_lines=3, more="…see more", frame="1.91:1",
+                        frames={"feed": "1:1", "carousel": "4:5", "video": "16:9"}),
     reconciles=True,
     refresh=TokenRefresh(refresh=_refresh, settings_names=SETTINGS_NAMES),
     connect=ConnectSpec(settings_names=SETTINGS_NAMES, bind=_flow),

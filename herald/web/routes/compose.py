@@ -21,10 +21,11 @@ from herald.platforms.registry import COMPOSE_LIMITS
 from herald.runtime import Herald
 from herald.services import Context
 from herald.statuses import PostStatus
-from herald.web import queries, sessions
+from herald.web import previews, queries, sessions
 from herald.web.composing import ComposeForm, Outcome, check, create, default_when
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser
 from herald.web.localtime import fmt
+from herald.web.previews import Preview
 from herald.web.render import page
 from herald.web.routes import see_other, web_router
 
@@ -44,7 +45,16 @@ def _form_page(request: Request, user: WebUser, accounts: dict[str, SocialAccoun
                ) -> Response:
     return page(request, "compose.html", user, title="Compose", active="compose",
                 accounts=accounts, form=form, outcome=outcome or Outcome(),
-                post_types=POST_TYPES, limits=LIMITS, status_code=status_code)
+                post_types=POST_TYPES, limits=LIMITS, previews=_previews(accounts, form),
+                status_code=status_code)
+
+
+def _previews(accounts: dict[str, SocialAccount], form: ComposeForm) -> list[Preview]:
+    """The post on each picked account, as its platform will show it."""
+    return [previews.preview(accounts[a].platform, account_name=accounts[a].name,
+                             post_type=form.post_type, caption=form.caption_for(a),
+                             media=form.media, options=form.options)
+            for a in form.account_ids if a in accounts]
 
 
 @router.get("/compose")
@@ -130,6 +140,16 @@ async def compose_check(request: Request, herald: HeraldDep, user: UserDep,
     accounts = await run_in_threadpool(_accounts, herald, user)
     outcome = await run_in_threadpool(_check, herald, accounts, form, user, ctx)
     return page(request, "_checks.html", user, accounts=accounts, form=form, outcome=outcome)
+
+
+@router.post("/compose/preview")
+async def compose_preview(request: Request, herald: HeraldDep, user: UserDep) -> Response:
+    """The previews of the form as it stands, as a fragment (htmx swaps it in as one types)."""
+    data = await request.form()
+    form = ComposeForm.parse(data, {"account_ids": data.getlist("account_ids"),
+                                    "media": data.getlist("media")})
+    accounts = await run_in_threadpool(_accounts, herald, user)
+    return page(request, "_previews.html", user, previews=_previews(accounts, form))
 
 
 def _check(herald: Herald, accounts: dict[str, SocialAccount], form: ComposeForm,

@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from herald import services
 from herald.errors import AppError, Conflict, Invalid
 from herald.models import PLATFORMS, POST_STATUSES, Post, utcnow
+from herald.permissions import Permission
 from herald.runtime import Herald
 from herald.schemas import PostPatch
-from herald.services import comments
+from herald.services import comments, review_links
 from herald.statuses import PostStatus
-from herald.web import queries, sessions
+from herald.web import previews, queries, sessions
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, safe_next
 from herald.web.localtime import day_bounds, local_datetime, parse_date, parse_local
 from herald.web.render import PLATFORM_NAMES, page
@@ -86,6 +87,9 @@ def _detail(herald: Herald, user: WebUser, ctx: services.Context, post_id: str
         found["group"] = [p for p in queries.group_posts(session, user.company_id,
                                                          post.group_id) if p.id != post.id]
         found["accounts"] = queries.accounts_by_id(session, user.company_id)
+        found["review_links"] = (review_links.list_links(session, ctx, post_id=post.id)
+                                 if ctx.may(Permission.MANAGE_REVIEW_LINKS) else [])
+        found["preview"] = previews.of_post(post, found["account"].name)
         found["comments"] = comments.thread(session, ctx, post_id)
     return found
 

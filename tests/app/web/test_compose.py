@@ -215,3 +215,32 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (1080, 1080), (10, 120, 200)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_the_preview_endpoint_draws_the_post_as_each_platform_shows_it(signed_in, herald,
+                                                                        company, image_url):
+    ig = add_account(herald, company[0], "instagram", "17841")
+    sky = add_account(herald, company[0], "bluesky", "acme.bsky.social")
+    caption = "Big news #launch " + "x" * 200
+    fragment = signed_in.post("/compose/preview", data={
+        "account_ids": [ig, sky], "post_type": "feed", "caption": caption,
+        "media": f"image {image_url}", "first_comment": "More at https://example.com",
+        f"caption_{sky}": "Short for Bluesky #launch"}).text
+    assert fragment.count('<article class="pv ') == 2
+    assert 'class="pv pv-instagram"' in fragment and 'class="pv pv-bluesky"' in fragment
+    assert '<details class="pv-fold"><summary>… more</summary>' in fragment  # Instagram folds
+    assert "Short for Bluesky" in fragment  # the override is what Bluesky shows
+    assert fragment.count('class="pv-hashtag">#launch') == 2
+    assert 'pv-media pv-frame-4x5' in fragment and 'pv-media pv-frame-4x3' in fragment
+    assert 'class="pv-link" href="https://example.com"' in fragment  # Bluesky's first comment
+    assert "Instagram gets no first comment" in fragment
+
+
+def test_the_compose_page_shows_previews_and_refreshes_them_as_one_types(signed_in, herald,
+                                                                         company):
+    fb = add_account(herald, company[0], "facebook", "1001")
+    page = signed_in.get(f"/compose?account={fb}").text
+    assert 'hx-post="/compose/preview"' in page and 'class="pv pv-facebook"' in page
+    assert 'name="first_comment"' in page
+    empty = signed_in.post("/compose/preview", data={"caption": "Hi"}).text
+    assert "Pick one or more accounts" in empty

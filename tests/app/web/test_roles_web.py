@@ -12,6 +12,7 @@ import pytest
 from herald import services
 from herald.permissions import Permission, Role
 from herald.schemas import PostCreate
+from herald.services import review_links
 from herald.web import users
 from tests.app.test_roles import CASES as API_CASES
 from tests.app.test_roles import strongest_without, weakest_with
@@ -47,6 +48,14 @@ def _awaiting(herald: Any, company_id: str, account_id: str) -> str:
         return services.create_posts(session, ctx, PostCreate(
             account_id=account_id, caption="Please", post_type="text",
             run_at=datetime(2030, 1, 1, 9, tzinfo=UTC)))[0].id
+
+
+def _review_link(herald: Any, company_id: str, account_id: str) -> str:
+    post_id = _later_post(herald, company_id, account_id)
+    with herald.unit_of_work() as session:
+        link, _ = review_links.create_link(session, herald.context(company_id),
+                                           review_links.Scope(post_ids=(post_id,)))
+        return str(link.id)
 
 
 Call = Callable[[Browser, Any, str, str], httpx.Response]
@@ -92,6 +101,14 @@ CASES: list[tuple[str, Permission, Call, tuple[int, ...]]] = [
      lambda b, h, c, a: b.post(f"/posts/{_later_post(h, c, a)}/edit",
                                {"caption": "Edited", "date": "2030-01-01", "time": "09:00"}),
      (303,)),
+    ("POST /posts/{id}/review-links", P.MANAGE_REVIEW_LINKS,
+     lambda b, h, c, a: b.post(f"/posts/{_later_post(h, c, a)}/review-links",
+                               {"scope": "post"}), (303,)),
+    ("POST /calendar/review-links", P.MANAGE_REVIEW_LINKS,
+     lambda b, h, c, a: b.post("/calendar/review-links", {"start": "2030-01-01",
+                                                          "end": "2030-01-07"}), (303,)),
+    ("POST /review-links/{id}/revoke", P.MANAGE_REVIEW_LINKS,
+     lambda b, h, c, a: b.post(f"/review-links/{_review_link(h, c, a)}/revoke"), (303,)),
 ]
 
 

@@ -23,6 +23,7 @@ from herald.api import (
     company,
     health,
     imports,
+    invitations,
     media,
     members,
     planning,
@@ -77,6 +78,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(planning.router, prefix="/api/v1")
     app.include_router(company.router, prefix="/api/v1")
     app.include_router(members.router, prefix="/api/v1")
+    app.include_router(invitations.router, prefix="/api/v1")
     app.include_router(imports.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
     app.include_router(series.router, prefix="/api/v1")

@@ -114,7 +114,11 @@ class ApiToken(Base):
 
 
 class User(Base):
-    """A person who signs in to the web UI; belongs to one company."""
+    """A person who signs in to the web UI.
+
+    `company_id`, `role` and `account_ids` are their home company's (where they land after
+    signing in); herald.team_models.Membership holds every company they belong to, that one
+    included, and is what permissions are read from."""
 
     __tablename__ = "users"
 
@@ -583,3 +587,8 @@ class AuditEntry(Base):
     account_id: Mapped[str | None] = mapped_column(String(36))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# The tables of teams across companies live beside (kept small); importing them here puts
+# them in Base.metadata for every reader of the schema.
+from herald import team_models as _team_models  # noqa: E402,F401

@@ -107,6 +107,13 @@ class Env:
         delivery_id: str = answer.json()["id"]
         return webhook_id, delivery_id
 
+    def invitation(self) -> str:
+        answer = self.client.post("/api/v1/invitations", headers=self.owner,
+                                  json={"email": "invited@example.com", "role": "viewer"})
+        assert answer.status_code == 201, answer.text
+        invitation_id: str = answer.json()["id"]
+        return invitation_id
+
     def member(self) -> str:
         with self.herald.db.session() as session:
             user = users.create_user(session, company_id=self.company_id,
@@ -184,6 +191,14 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
                                      json={"role": "client"}), (200,)),
     ("DELETE /api/v1/members/{member_id}", "remove a viewer", P.MANAGE_MEMBERS,
      lambda env, h: env.client.delete(f"/api/v1/members/{env.member()}", headers=h),
+     (204,)),
+    ("GET /api/v1/invitations", "list", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.get("/api/v1/invitations", headers=h), (200,)),
+    ("POST /api/v1/invitations", "invite a viewer", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.post("/api/v1/invitations", headers=h, json={
+         "email": "new@example.com", "role": "viewer"}), (201,)),
+    ("DELETE /api/v1/invitations/{invitation_id}", "revoke", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.delete(f"/api/v1/invitations/{env.invitation()}", headers=h),
      (204,)),
     ("POST /api/v1/schedule-post", "scheduled", P.SCHEDULE,
      lambda env, h: env.client.post("/api/v1/schedule-post", headers=h, data={
@@ -307,6 +322,13 @@ def test_every_api_route_has_a_permission_case(client):
     assert routes - covered == set(), (
         "a route has no role test: add it to CASES in tests/app/test_roles.py with the "
         "permission its service checks")
+
+
+def test_inviting_a_role_stronger_than_ones_own_is_refused(env):
+    answer = env.client.post("/api/v1/invitations", headers=env.as_role(Role.ADMIN),
+                             json={"email": "boss@example.com", "role": "owner"})
+    assert answer.status_code == 403
+    assert "'manage_company'" in answer.json()["error"]["message"]
 
 
 def test_a_member_limited_to_some_accounts_sees_and_posts_to_those_only(client, herald,

@@ -30,6 +30,7 @@ from herald.api import (
     posts,
     seed,
     series,
+    sso,
     webhooks,
 )
 from herald.api import errors as api_errors
@@ -77,6 +78,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(planning.router, prefix="/api/v1")
     app.include_router(company.router, prefix="/api/v1")
+    app.include_router(sso.router, prefix="/api/v1")
     app.include_router(members.router, prefix="/api/v1")
     app.include_router(invitations.router, prefix="/api/v1")
     app.include_router(imports.router, prefix="/api/v1")

@@ -60,6 +60,7 @@ def install(app: FastAPI, herald: Herald) -> None:
         sandbox,
         settings,
         signin,
+        sso,
         team,
         webhooks,
     )
@@ -70,6 +71,6 @@ def install(app: FastAPI, herald: Herald) -> None:
     app.add_middleware(WebOnly, middleware=ServerTiming)
     errors.install(app)
     for module in (signin, dashboard, calendar, compose, posts, approvals, accounts, queue,
-                   settings, sandbox, imports, ics, audit, webhooks, notifications, team):
+                   settings, sandbox, imports, ics, audit, webhooks, notifications, team, sso):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -21,6 +21,8 @@ from tests.helpers import add_account
 
 P = Permission
 LATER = "2030-01-01T09:00:00Z"
+SSO = {"issuer": "https://login.example.com", "client_id": "herald", "client_secret": "s",
+       "default_role": "viewer"}
 SCHEDULE = {"timezone": "Europe/Berlin", "slots": [{"weekday": "mon", "time": "09:00"}]}
 
 
@@ -107,6 +109,12 @@ class Env:
         delivery_id: str = answer.json()["id"]
         return webhook_id, delivery_id
 
+    def sso(self) -> bool:
+        """The company's single sign-on provider, set by the owner."""
+        answer = self.client.put("/api/v1/company/sso", headers=self.owner, json=SSO)
+        assert answer.status_code == 200, answer.text
+        return True
+
     def invitation(self) -> str:
         answer = self.client.post("/api/v1/invitations", headers=self.owner,
                                   json={"email": "invited@example.com", "role": "viewer"})
@@ -180,6 +188,13 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
     ("PATCH /api/v1/company", "requires_approval", P.MANAGE_COMPANY,
      lambda env, h: env.client.patch("/api/v1/company", headers=h,
                                      json={"requires_approval": True}), (200,)),
+    ("GET /api/v1/company/sso", "read", P.MANAGE_COMPANY,
+     lambda env, h: env.sso() and env.client.get("/api/v1/company/sso", headers=h), (200,)),
+    ("PUT /api/v1/company/sso", "set", P.MANAGE_COMPANY,
+     lambda env, h: env.client.put("/api/v1/company/sso", headers=h, json=SSO), (200,)),
+    ("DELETE /api/v1/company/sso", "remove", P.MANAGE_COMPANY,
+     lambda env, h: env.sso() and env.client.delete("/api/v1/company/sso", headers=h),
+     (204,)),
     ("GET /api/v1/members", "list", P.VIEW,
      lambda env, h: env.client.get("/api/v1/members", headers=h), (200,)),
     ("POST /api/v1/members", "add a viewer", P.MANAGE_MEMBERS,

@@ -61,7 +61,9 @@ def start(request: Request, herald: HeraldDep, company: str = "", next: str = "/
     except AppError as exc:
         return _refused(request, exc, next_url)
     request.session[SESSION_KEY] = pending.as_dict()
-    return see_other(url)
+    # A page that moves on by itself, not a redirect: the sign-in form led here, and the
+    # CSP's form-action 'self' stops a form's redirect to another origin (the provider).
+    return page(request, "sso_redirect.html", title="Single sign-on", url=url)
 
 
 @router.get("/signin/sso/callback")

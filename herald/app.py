@@ -25,6 +25,7 @@ from herald.api import (
     company,
     health,
     imports,
+    invitations,
     media,
     members,
     planning,
@@ -32,6 +33,7 @@ from herald.api import (
     review_links,
     seed,
     series,
+    sso,
     webhooks,
 )
 from herald.api import errors as api_errors
@@ -81,7 +83,9 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(planning.router, prefix="/api/v1")
     app.include_router(company.router, prefix="/api/v1")
+    app.include_router(sso.router, prefix="/api/v1")
     app.include_router(members.router, prefix="/api/v1")
+    app.include_router(invitations.router, prefix="/api/v1")
     app.include_router(imports.router, prefix="/api/v1")
     app.include_router(posts.router, prefix="/api/v1")
     app.include_router(series.router, prefix="/api/v1")

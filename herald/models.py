@@ -119,7 +119,11 @@ class ApiToken(Base):
 
 
 class User(Base):
-    """A person who signs in to the web UI; belongs to one company."""
+    """A person who signs in to the web UI.
+
+    `company_id`, `role` and `account_ids` are their home company's (where they land after
+    signing in); herald.team_models.Membership holds every company they belong to, that one
+    included, and is what permissions are read from."""
 
     __tablename__ = "users"
 
@@ -646,3 +650,8 @@ class PostComment(Base):
     #: The members it mentions (their user ids), each told of it.
     mentions: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The tables of teams across companies live beside (kept small); importing them here puts
+# them in Base.metadata for every reader of the schema.
+from herald import team_models as _team_models  # noqa: E402,F401

@@ -14,10 +14,13 @@ from herald.events.types import EventType
 from herald.models import NotificationChannel, NotificationPref, User, new_id
 from herald.notifications import messages
 from herald.queue import deliveries as dq
+from herald.team_models import Membership
 
 channels_t = cast(Table, NotificationChannel.__table__)
 prefs_t = cast(Table, NotificationPref.__table__)
 users_t = cast(Table, User.__table__)
+# Memberships, not users.company_id: an agency's people hear from each of their companies.
+members_t = cast(Table, Membership.__table__)
 
 
 class NotifyPeople:
@@ -32,11 +35,11 @@ class NotifyPeople:
         if not companies:
             return
         rows = conn.execute(
-            select(users_t.c.company_id, users_t.c.id.label("user_id"), prefs_t.c.events,
+            select(members_t.c.company_id, members_t.c.user_id, prefs_t.c.events,
                    channels_t.c.id)
-            .select_from(users_t.join(prefs_t, prefs_t.c.user_id == users_t.c.id)
-                         .join(channels_t, channels_t.c.user_id == users_t.c.id))
-            .where(users_t.c.company_id.in_(companies), channels_t.c.enabled)).all()
+            .select_from(members_t.join(prefs_t, prefs_t.c.user_id == members_t.c.user_id)
+                         .join(channels_t, channels_t.c.user_id == members_t.c.user_id))
+            .where(members_t.c.company_id.in_(companies), channels_t.c.enabled)).all()
         if not rows:
             return
         sends: list[dict[str, Any]] = []

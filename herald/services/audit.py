@@ -59,6 +59,8 @@ class Action(StrEnum):
     MEMBER_ADDED = "member.added"
     MEMBER_ROLE_CHANGED = "member.role_changed"
     MEMBER_REMOVED = "member.removed"
+    MEMBER_INVITED = "member.invited"
+    MEMBER_INVITATION_REVOKED = "member.invitation_revoked"
     COMPANY_SETTINGS = "company.settings"
     SCHEDULE_SET = "schedule.set"
     QUEUE_MOVED = "queue.moved"

@@ -29,6 +29,7 @@ from herald.permissions import Permission
 from herald.services import audit
 from herald.services.context import Context
 from herald.services.posts import get_post
+from herald.team_models import Membership
 
 #: The longest comment kept (characters).
 MAX_BODY = 5000
@@ -135,8 +136,9 @@ def _author(session: Session, ctx: Context) -> Author:
     """A member (web:<email>) by their name; a token or the CLI by the actor itself."""
     actor = ctx.actor or "system"
     if actor.startswith("web:"):
-        user = session.scalars(select(User).where(User.company_id == ctx.company_id,
-                                                  User.email == actor[4:])).first()
+        user = session.scalars(select(User).join(Membership, Membership.user_id == User.id)
+                               .where(Membership.company_id == ctx.company_id,
+                                      User.email == actor[4:])).first()
         if user is not None:
             return Author(actor=actor, name=user.name or user.email, user_id=user.id)
     return Author(actor=actor, name=actor)
@@ -148,8 +150,10 @@ def mentioned(session: Session, company_id: str, post: Post, body: str, *,
     handles = [m.group(1).rstrip(".").casefold() for m in _MENTION.finditer(body)]
     if not handles:
         return []
-    members = session.execute(select(User.id, User.email, User.account_ids)
-                              .where(User.company_id == company_id)).all()
+    # Memberships, not users.company_id: an agency's people are members of several.
+    members = session.execute(select(User.id, User.email, Membership.account_ids)
+                              .join(Membership, Membership.user_id == User.id)
+                              .where(Membership.company_id == company_id)).all()
     found: list[str] = []
     for handle in handles:
         user_id = _resolve(handle, members)

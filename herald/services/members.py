@@ -1,7 +1,9 @@
 """Members of a company (web users): add, change their role, remove, each by permission.
 
 The password and session work is herald.web.users' (imported when called: it loads
-argon2, which the worker never needs); this module decides who may do it.
+argon2, which the worker never needs); this module decides who may do it. A person may
+belong to several companies (herald.services.memberships): everything here is about their
+membership of the caller's company only.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from sqlalchemy.orm import Session
 from herald.errors import Conflict, NotFound
 from herald.models import SocialAccount, User
 from herald.permissions import Permission, Role, parse_role, require_grant
-from herald.services import audit
+from herald.services import audit, memberships
 from herald.services.context import Context
+from herald.services.memberships import Member
 
 
 def add_member(session: Session, ctx: Context, *, email: str, password: str, name: str = "",
                role: Role | str | None = None, timezone: str | None = None,
-               account_ids: Sequence[str] | None = None) -> User:
+               account_ids: Sequence[str] | None = None) -> Member:
     """A new member, with a role no stronger than the caller's (default: see default_role)."""
     from herald.web import users
 
@@ -32,13 +35,15 @@ def add_member(session: Session, ctx: Context, *, email: str, password: str, nam
     user = users.create_user(session, company_id=ctx.company_id, email=email,
                              password=password, name=name, timezone=timezone, role=chosen,
                              account_ids=limited)
-    audit.record(session, ctx, audit.Action.MEMBER_ADDED, after=_described(user))
-    return user
+    member = _member(session, ctx, user.id)
+    audit.record(session, ctx, audit.Action.MEMBER_ADDED, after=described(member))
+    return member
 
 
-def _described(user: User) -> dict[str, object]:
-    return {"id": user.id, "email": user.email, "role": user.role,
-            "account_ids": user.account_ids}
+def described(member: Member) -> dict[str, object]:
+    """What an audit entry keeps of a membership."""
+    return {"id": member.id, "email": member.email, "role": member.role,
+            "account_ids": member.account_ids}
 
 
 def account_ids_of(session: Session, company_id: str, ids: Sequence[str]) -> list[str]:
@@ -52,50 +57,53 @@ def account_ids_of(session: Session, company_id: str, ids: Sequence[str]) -> lis
     return wanted
 
 
-def _member(session: Session, ctx: Context, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None or user.company_id != ctx.company_id:
+def _member(session: Session, ctx: Context, user_id: str) -> Member:
+    found = memberships.member(session, user_id=user_id, company_id=ctx.company_id)
+    if found is None:
         raise NotFound("No such member.")
+    return found
+
+
+def _user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    assert user is not None, "a member is a user"
     return user
 
 
-def set_role(session: Session, ctx: Context, user_id: str, role: Role | str) -> User:
+def set_role(session: Session, ctx: Context, user_id: str, role: Role | str) -> Member:
     """Change a member's role: one may neither give nor take away more than one holds."""
     ctx.require(Permission.MANAGE_MEMBERS)
-    user = _member(session, ctx, user_id)
+    before = _member(session, ctx, user_id)
     chosen = parse_role(role)
-    require_grant(ctx.role, user.role)
+    require_grant(ctx.role, before.role)
     require_grant(ctx.role, chosen)
-    if user.role == Role.OWNER and chosen != Role.OWNER:
-        _keep_an_owner(session, ctx, user)
-    before = _described(user)
-    user.role = chosen.value
-    audit.record(session, ctx, audit.Action.MEMBER_ROLE_CHANGED, before=before,
-                 after=_described(user))
-    return user
+    if before.role == Role.OWNER and chosen != Role.OWNER:
+        _keep_an_owner(session, ctx, user_id)
+    memberships.set_role(session, user=_user(session, user_id), company_id=ctx.company_id,
+                         role=chosen)
+    after = _member(session, ctx, user_id)
+    audit.record(session, ctx, audit.Action.MEMBER_ROLE_CHANGED, before=described(before),
+                 after=described(after))
+    return after
 
 
-def remove_member(session: Session, ctx: Context, user_id: str) -> User:
-    """Remove a member; their sessions end with the row."""
+def remove_member(session: Session, ctx: Context, user_id: str) -> Member:
+    """Remove a member from the company; every session of theirs ends at once."""
     ctx.require(Permission.MANAGE_MEMBERS)
-    user = _member(session, ctx, user_id)
-    require_grant(ctx.role, user.role)
-    if user.role == Role.OWNER:
-        _keep_an_owner(session, ctx, user)
-    audit.record(session, ctx, audit.Action.MEMBER_REMOVED, before=_described(user))
-    session.delete(user)
-    return user
+    member = _member(session, ctx, user_id)
+    require_grant(ctx.role, member.role)
+    if member.role == Role.OWNER:
+        _keep_an_owner(session, ctx, user_id)
+    audit.record(session, ctx, audit.Action.MEMBER_REMOVED, before=described(member))
+    memberships.leave(session, user=_user(session, user_id), company_id=ctx.company_id)
+    return member
 
 
-def _keep_an_owner(session: Session, ctx: Context, leaving: User) -> None:
-    others = session.scalars(select(User.id).where(
-        User.company_id == ctx.company_id, User.role == Role.OWNER, User.id != leaving.id)
-    ).first()
-    if others is None:
+def _keep_an_owner(session: Session, ctx: Context, user_id: str) -> None:
+    if not memberships.other_owner(session, company_id=ctx.company_id, user_id=user_id):
         raise Conflict("A company needs an owner: make someone else owner first.")
 
 
-def list_members(session: Session, ctx: Context) -> list[User]:
+def list_members(session: Session, ctx: Context) -> list[Member]:
     ctx.require(Permission.VIEW)
-    return list(session.scalars(select(User).where(User.company_id == ctx.company_id)
-                                .order_by(User.created_at, User.id)))
+    return memberships.members_of(session, ctx.company_id)

@@ -77,6 +77,8 @@ def install(app: FastAPI, herald: Herald) -> None:
         sandbox,
         settings,
         signin,
+        sso,
+        team,
         webhooks,
     )
     from herald.web.timing import ServerTiming
@@ -87,7 +89,7 @@ def install(app: FastAPI, herald: Herald) -> None:
     errors.install(app)
     modules = (signin, dashboard, calendar, compose, posts, approvals, comments, accounts,
                queue, settings, sandbox, imports, ics, audit, webhooks, notifications,
-               review)
+               review, team, sso)
     for module in modules:
         app.include_router(module.router)
     # herald.bodies.BodyGuard checks these forms' session and CSRF before their bodies.

@@ -140,3 +140,45 @@ def remove(email: Annotated[str, typer.Option("--email", help="Whom to remove.")
     except AppError as exc:
         fail(exc.message, 1)
     typer.echo(f"Removed {users.normalize_email(email)}.")
+
+
+@user_app.command("invite")
+def invite(
+    company: Annotated[str | None, typer.Option(
+        "--company", help=COMPANY_HELP)] = None,
+    email: Annotated[str, typer.Option("--email", help="Whom to invite.")] = "",
+    role: Annotated[str, typer.Option(
+        "--role", help="owner, admin, editor, contributor, client or viewer.")] = "editor",
+    days: Annotated[int, typer.Option("--days", help="How long the link works (1-30).")] = 7,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
+                        ] = False,
+) -> None:
+    """Invite someone by e-mail link (mailed when HERALD_SMTP_HOST is set, printed always).
+
+    Someone who already signs in to Herald (in another company) joins with their account;
+    anyone else chooses a password when they open the link."""
+    from herald.cli import _company_id, _herald, _print, fail
+    from herald.notifications.channels import Smtp
+    from herald.services import invitations
+
+    if not email.strip():
+        fail("give the address with --email")
+    herald = _herald()
+    company_id = _company_id(herald, company)
+    try:
+        with herald.unit_of_work() as session:
+            new = invitations.invite(session, herald.context(company_id, actor="cli"),
+                                     email=email, role=role, days=days)
+            name = invitations.company_name(session, new.invitation)
+    except AppError as exc:
+        fail(exc.message, 1)
+    problem = invitations.send(Smtp.from_settings(herald.settings), new, company=name,
+                               public_url=herald.settings.public_url)
+    url = invitations.invitation_url(herald.settings.public_url, new.token)
+    row = new.invitation
+    out = {"id": row.id, "email": row.email, "role": row.role, "url": url,
+           "expires_at": row.expires_at.isoformat(), "email_sent": problem is None,
+           "email_error": problem}
+    sent = (f"mailed to {row.email}" if problem is None
+            else f"not mailed ({problem}); send them the link yourself")
+    _print(out, json_out, f"Invited {row.email} as {row.role}, {sent}:\n{url}")

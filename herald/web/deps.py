@@ -8,11 +8,12 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from herald.models import Company
 from herald.permissions import Permission, Role, allows
 from herald.runtime import Herald
-from herald.services import Context
+from herald.services import Context, memberships
 from herald.web import sessions, users
 from herald.web.localtime import zone
 
@@ -35,6 +36,8 @@ class WebUser:
     timezone: str
     role: Role = Role.OWNER
     account_ids: frozenset[str] | None = None
+    #: (id, name) of every company they belong to: the switcher offers the others.
+    companies: tuple[tuple[str, str], ...] = ()
 
     def may(self, permission: str) -> bool:
         """For templates: whether to offer what the role may do (services still check)."""
@@ -66,21 +69,34 @@ def current_user(request: Request, herald: HeraldDep) -> WebUser:
     user_id = request.session.get("user_id")
     if user_id:
         with herald.db.session() as session:
-            user = users.get_user(session, user_id)
-            company = session.get(Company, user.company_id) if user else None
-            live = user is not None and user.session_generation == sessions.generation(request)
-            if user is not None and company is not None and live:
-                return WebUser(id=user.id, company_id=user.company_id,
-                               company_name=company.name, email=user.email, name=user.name,
-                               timezone=user.timezone or company.timezone or "UTC",
-                               role=Role(user.role),
-                               account_ids=(frozenset(user.account_ids)
-                                            if user.account_ids is not None else None))
+            found = _signed_in(session, request, user_id)
+        if found is not None:
+            return found
         # Removed, signed out elsewhere, or a new password: sign in again.
         request.session.pop("user_id", None)
     # After signing in, come back here; a form's POST cannot be replayed, so its page.
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise SignInRequired(target if request.method == "GET" else "/")
+
+
+def _signed_in(session: Session, request: Request, user_id: str) -> WebUser | None:
+    """The user of a live session, in the company it works in (None: the session is over)."""
+    user = users.get_user(session, user_id)
+    if user is None or user.session_generation != sessions.generation(request):
+        return None
+    company_id = sessions.active_company(request) or user.company_id
+    # Read on every request: a membership removed a moment ago counts at once.
+    membership = memberships.find(session, user_id=user.id, company_id=company_id)
+    company = session.get(Company, company_id)
+    if membership is None or company is None:
+        return None
+    return WebUser(id=user.id, company_id=company_id, company_name=company.name,
+                   email=user.email, name=user.name,
+                   timezone=user.timezone or company.timezone or "UTC",
+                   role=Role(membership.role),
+                   account_ids=(frozenset(membership.account_ids)
+                                if membership.account_ids is not None else None),
+                   companies=tuple(memberships.companies_of(session, user.id)))
 
 
 UserDep = Annotated[WebUser, Depends(current_user)]

@@ -1,11 +1,12 @@
 """Browser sessions (a signed cookie) and the CSRF token that every unsafe request carries.
 
-The session cookie holds the signed-in user's id, the session generation it began in, a
-per-session CSRF token and flash messages; it is HttpOnly, SameSite=Lax, and Secure when
-Herald is served over https. The cookie alone is not enough: a session counts only while its
-generation is the user's in the database (users.session_generation, read with the user on
-each request anyway), so signing out or a new password ends it on every server process,
-and removing the user ends it too.
+The session cookie holds the signed-in user's id, the session generation it began in, the
+company it works in (an agency's people switch between theirs), a per-session CSRF token
+and flash messages; it is HttpOnly, SameSite=Lax, and Secure when Herald is served over
+https. The cookie alone is not enough: a session counts only while its generation is the
+user's in the database (users.session_generation, read with the user on each request
+anyway) and the user is a member of its company, so signing out, a new password or being
+removed from a company ends it on every server process.
 A form sends the token in a hidden `csrf_token` field, htmx and fetch() in the
 `X-CSRF-Token` header; a POST without a matching one is refused with 403.
 """
@@ -79,9 +80,10 @@ async def require_csrf(request: Request) -> None:
 
 #: Forms that someone not signed in may send (every other one needs a signed-in session).
 PUBLIC_FORMS = frozenset({"/signin"})
-#: Forms used without an account: a client acting through a review link (the link's
-#: secret in the path is checked by the route; the session's CSRF token still is here).
-PUBLIC_FORM_PREFIXES = ("/review/",)
+#: Forms used without an account: a client acting through a review link, a new member
+#: accepting an invitation (the secret in the path is checked by the route; the session's
+#: CSRF token still is, here).
+PUBLIC_FORM_PREFIXES = ("/review/", "/invitations/")
 
 
 def refusal_before_reading(session: dict[str, Any], path: str, header: str | None
@@ -117,6 +119,17 @@ def generation(request: Request) -> int | None:
     """The session generation this cookie began in (None: a cookie from before them)."""
     value = request.session.get("generation")
     return value if isinstance(value, int) else None
+
+
+def active_company(request: Request) -> str | None:
+    """The company this session works in, once switched (None: the user's home company)."""
+    value = request.session.get("company_id")
+    return value if isinstance(value, str) else None
+
+
+def switch_company(request: Request, company_id: str) -> None:
+    """Work in this company from now on (the caller has checked the membership)."""
+    request.session["company_id"] = company_id
 
 
 def end(request: Request) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from herald.errors import Invalid, NotFound, Unauthorized
 from herald.models import Company, User, new_id, utcnow
 from herald.permissions import Role, parse_role
+from herald.services import memberships
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is a denial of service
@@ -56,9 +57,7 @@ def check_password(password: str) -> None:
 
 def default_role(session: Session, company_id: str) -> Role:
     """The first member of a company is its owner; the others are editors."""
-    first = session.scalars(select(User.id).where(User.company_id == company_id).limit(1)
-                            ).first()
-    return Role.OWNER if first is None else Role.EDITOR
+    return Role.EDITOR if memberships.has_members(session, company_id) else Role.OWNER
 
 
 def create_user(session: Session, *, company_id: str, email: str, password: str,
@@ -86,6 +85,8 @@ def create_user(session: Session, *, company_id: str, email: str, password: str,
                 created_at=utcnow(), role=chosen.value, account_ids=account_ids)
     session.add(user)
     session.flush()
+    memberships.join(session, user=user, company_id=company_id, role=chosen,
+                     account_ids=account_ids)
     return user
 
 
@@ -145,16 +146,14 @@ def set_password(session: Session, *, email: str, password: str) -> User:
 
 
 def remove_user(session: Session, *, email: str) -> User:
-    """Remove a user; their sessions end with the row (deps.current_user finds no one)."""
+    """Remove a user from every company; their sessions end with the row."""
     user = _by_email(session, email)
     session.delete(user)
     return user
 
 
-def list_members(session: Session, *, company_id: str) -> list[User]:
-    return list(session.scalars(
-        select(User).where(User.company_id == company_id).order_by(User.created_at, User.id)
-    ))
+def list_members(session: Session, *, company_id: str) -> list[memberships.Member]:
+    return memberships.members_of(session, company_id)
 
 
 def set_timezone(session: Session, *, user_id: str, timezone: str) -> User:
@@ -167,3 +166,10 @@ def set_timezone(session: Session, *, user_id: str, timezone: str) -> User:
 
 def any_users(session: Session) -> bool:
     return session.scalars(select(User.id).limit(1)).first() is not None
+
+
+def any_user_with(session: Session, email: str) -> bool:
+    """Whether someone has this address (an invitation's holder needs to know: sign in,
+    or choose a password)."""
+    return session.scalars(select(User.id).where(User.email == normalize_email(email))
+                           ).first() is not None

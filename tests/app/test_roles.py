@@ -21,6 +21,8 @@ from tests.helpers import add_account
 
 P = Permission
 LATER = "2030-01-01T09:00:00Z"
+SSO = {"issuer": "https://login.example.com", "client_id": "herald", "client_secret": "s",
+       "default_role": "viewer"}
 SCHEDULE = {"timezone": "Europe/Berlin", "slots": [{"weekday": "mon", "time": "09:00"}]}
 
 
@@ -125,6 +127,19 @@ class Env:
         assert answer.status_code == 201, answer.text
         return post_id, answer.json()["id"]
 
+    def sso(self) -> bool:
+        """The company's single sign-on provider, set by the owner."""
+        answer = self.client.put("/api/v1/company/sso", headers=self.owner, json=SSO)
+        assert answer.status_code == 200, answer.text
+        return True
+
+    def invitation(self) -> str:
+        answer = self.client.post("/api/v1/invitations", headers=self.owner,
+                                  json={"email": "invited@example.com", "role": "viewer"})
+        assert answer.status_code == 201, answer.text
+        invitation_id: str = answer.json()["id"]
+        return invitation_id
+
     def member(self) -> str:
         with self.herald.db.session() as session:
             user = users.create_user(session, company_id=self.company_id,
@@ -191,6 +206,13 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
     ("PATCH /api/v1/company", "requires_approval", P.MANAGE_COMPANY,
      lambda env, h: env.client.patch("/api/v1/company", headers=h,
                                      json={"requires_approval": True}), (200,)),
+    ("GET /api/v1/company/sso", "read", P.MANAGE_COMPANY,
+     lambda env, h: env.sso() and env.client.get("/api/v1/company/sso", headers=h), (200,)),
+    ("PUT /api/v1/company/sso", "set", P.MANAGE_COMPANY,
+     lambda env, h: env.client.put("/api/v1/company/sso", headers=h, json=SSO), (200,)),
+    ("DELETE /api/v1/company/sso", "remove", P.MANAGE_COMPANY,
+     lambda env, h: env.sso() and env.client.delete("/api/v1/company/sso", headers=h),
+     (204,)),
     ("GET /api/v1/members", "list", P.VIEW,
      lambda env, h: env.client.get("/api/v1/members", headers=h), (200,)),
     ("POST /api/v1/members", "add a viewer", P.MANAGE_MEMBERS,
@@ -202,6 +224,14 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
                                      json={"role": "client"}), (200,)),
     ("DELETE /api/v1/members/{member_id}", "remove a viewer", P.MANAGE_MEMBERS,
      lambda env, h: env.client.delete(f"/api/v1/members/{env.member()}", headers=h),
+     (204,)),
+    ("GET /api/v1/invitations", "list", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.get("/api/v1/invitations", headers=h), (200,)),
+    ("POST /api/v1/invitations", "invite a viewer", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.post("/api/v1/invitations", headers=h, json={
+         "email": "new@example.com", "role": "viewer"}), (201,)),
+    ("DELETE /api/v1/invitations/{invitation_id}", "revoke", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.delete(f"/api/v1/invitations/{env.invitation()}", headers=h),
      (204,)),
     ("POST /api/v1/schedule-post", "scheduled", P.SCHEDULE,
      lambda env, h: env.client.post("/api/v1/schedule-post", headers=h, data={
@@ -345,6 +375,13 @@ def test_every_api_route_has_a_permission_case(client):
     assert routes - covered == set(), (
         "a route has no role test: add it to CASES in tests/app/test_roles.py with the "
         "permission its service checks")
+
+
+def test_inviting_a_role_stronger_than_ones_own_is_refused(env):
+    answer = env.client.post("/api/v1/invitations", headers=env.as_role(Role.ADMIN),
+                             json={"email": "boss@example.com", "role": "owner"})
+    assert answer.status_code == 403
+    assert "'manage_company'" in answer.json()["error"]["message"]
 
 
 def test_a_member_limited_to_some_accounts_sees_and_posts_to_those_only(client, herald,

@@ -9,9 +9,11 @@ from fastapi.responses import Response
 
 from herald import services
 from herald.errors import AppError
+from herald.models import utcnow
+from herald.notifications.channels import Smtp
 from herald.permissions import ROLE_NAMES, Permission, Role
 from herald.runtime import Herald
-from herald.services import calendar_feed
+from herald.services import calendar_feed, invitations
 from herald.web import queries, sessions, users
 from herald.web.deps import ContextDep, HeraldDep, UserDep, WebUser, web_context
 from herald.web.localtime import zone_names
@@ -31,8 +33,13 @@ def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int =
         feed_since = calendar_feed.feed_created_at(session, user_id=user.id)
         company = services.get_company(session, ctx)
         accounts = queries.accounts_by_id(session, user.company_id)
+        now = utcnow()
+        invited = ([(i, invitations.status(i, now).value)
+                    for i in invitations.list_invitations(session, ctx)]
+                   if user.may(Permission.MANAGE_MEMBERS) else [])
     context: dict[str, Any] = {"values": {"timezone": user.timezone}, "errors": {},
-                               "new_token": None, "new_feed": None, "feed_since": feed_since}
+                               "new_token": None, "new_feed": None, "feed_since": feed_since,
+                               "new_invitation": None, "invitations": invited}
     context.update(values)
     return page(request, "settings.html", user, title="Settings", active="settings",
                 tokens=tokens, members=members, zones=zone_names(), status_code=status_code,
@@ -145,4 +152,35 @@ def remove_member(request: Request, member_id: str, herald: HeraldDep, ctx: Cont
     with herald.unit_of_work() as session:
         email = services.remove_member(session, ctx, member_id).email
     sessions.flash(request, f"Removed {email}; their sessions have ended.")
+    return see_other("/settings")
+
+
+@router.post("/settings/invitations")
+def invite(request: Request, herald: HeraldDep, user: UserDep, ctx: ContextDep,
+           email: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "editor"
+           ) -> Response:
+    try:
+        with herald.unit_of_work() as session:
+            new = invitations.invite(session, ctx, email=email, role=role)
+            company = invitations.company_name(session, new.invitation)
+    except AppError as exc:
+        return _page(request, herald, user, status_code=exc.status,
+                     values={"timezone": user.timezone, "invite_email": email},
+                     errors={"invite": exc.message})
+    # After the commit: the e-mail is a network call.
+    problem = invitations.send(Smtp.from_settings(herald.settings), new, company=company,
+                               public_url=herald.settings.public_url)
+    response = _page(request, herald, user, new_invitation={
+        "email": new.invitation.email, "email_error": problem,
+        "url": invitations.invitation_url(herald.settings.public_url, new.token)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/settings/invitations/{invitation_id}/revoke")
+def revoke_invitation(request: Request, invitation_id: str, herald: HeraldDep,
+                      ctx: ContextDep) -> Response:
+    with herald.unit_of_work() as session:
+        email = invitations.revoke(session, ctx, invitation_id).email
+    sessions.flash(request, f"The invitation of {email} is revoked.")
     return see_other("/settings")

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from herald import dbclock
 from herald.db import READ_ONLY
+from herald.events.types import EventType
 from herald.platforms.base import History
 from herald.queue import endings, health, policy, store
 from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outcome
@@ -372,7 +373,20 @@ def _final_row(o: Outcome, row: policy.Held, decision: policy.Decision,
         queue_status=decision.queue_status, external_post_id=o.external_id,
         permalink=o.permalink, error_message=decision.message, attempts=row.attempt,
         published_at=now if decision.kind == AttemptOutcome.PUBLISHED else None,
+        follow_up=o.follow_up and decision.kind == AttemptOutcome.PUBLISHED,
+        comment=_comment_event(o),
     )
+
+
+def _comment_event(o: Outcome) -> str | None:
+    """The first comment's event, if this attempt posted it or tried and failed."""
+    if o.kind != AttemptOutcome.PUBLISHED:
+        return None
+    if o.platform_ids.get("first_comment_id"):
+        return EventType.COMMENT_PUBLISHED
+    if o.platform_ids.get("first_comment_error"):
+        return EventType.COMMENT_FAILED
+    return None
 
 
 def _apply_rescue(conn: Connection, rescue: policy.Rescue, now: endings.When) -> None:

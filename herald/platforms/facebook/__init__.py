@@ -87,6 +87,7 @@ SPEC = PlatformSpec(
     sandbox_mount="/graph",
     compose_limits={"chars": rules.FACEBOOK_CAPTION_MAX},
     reconciles=True,
+    first_comments=True,
     permissions="pages_manage_posts, pages_read_engagement and pages_show_list "
                 "(publish_video for videos)",
     connect=ConnectSpec(

@@ -21,7 +21,7 @@ from herald.platforms.graph.fake_comments import comments_on
 from herald.platforms.linkedin.fake.comments import comments_on as li_comments_on
 from herald.schemas import PostCreate
 from tests.app import test_publish_e2e as e2e
-from tests.app.test_publish_e2e import FB, IG, LI, LI_ORG, _posts, media
+from tests.app.test_publish_e2e import FB, IG, LI, LI_ORG, media
 
 fake, herald, live = e2e.fake, e2e.herald, e2e.live
 

@@ -98,6 +98,7 @@ async def test_a_first_comment_follows_the_post_on_each_platform(herald, fake, l
         == ["Link in the comments #herald"]
 
 
+@pytest.mark.all_engines
 async def test_a_failed_comment_leaves_the_post_published_and_is_retried_alone(
         herald, fake, live, company, worker):
     c = company[0]

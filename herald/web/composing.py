@@ -39,6 +39,7 @@ class ComposeForm:
     overrides: dict[str, str] = field(default_factory=dict)
     media: list[dict[str, str]] = field(default_factory=list)
     link: str = ""
+    first_comment: str = ""
     date: str = ""
     time: str = ""
     action: str = "schedule"
@@ -62,6 +63,7 @@ class ComposeForm:
         return cls(account_ids=list(dict.fromkeys(accounts)),
                    post_type=text("post_type") or "feed", caption=text("caption"),
                    overrides=overrides, media=media, link=text("link").strip(),
+                   first_comment=text("first_comment").strip(),
                    date=text("date").strip(), time=text("time").strip(),
                    action=action if action in ACTIONS else "schedule")
 
@@ -70,7 +72,10 @@ class ComposeForm:
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"link": self.link} if self.link else {}
+        options: dict[str, Any] = {"link": self.link} if self.link else {}
+        if self.first_comment:
+            options["first_comment"] = self.first_comment
+        return options
 
     def groups(self) -> list[tuple[str, list[str]]]:
         """Accounts grouped by the caption they get, in the order they were picked."""

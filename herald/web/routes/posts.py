@@ -11,7 +11,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 
-from herald import services
+from herald import comments, services
 from herald.errors import AppError, Conflict, Invalid
 from herald.models import PLATFORMS, POST_STATUSES, Post, utcnow
 from herald.runtime import Herald
@@ -85,6 +85,9 @@ def _detail(herald: Herald, user: WebUser, ctx: services.Context, post_id: str
         found["group"] = [p for p in queries.group_posts(session, user.company_id,
                                                          post.group_id) if p.id != post.id]
         found["accounts"] = queries.accounts_by_id(session, user.company_id)
+    found["first_comment"] = comments.state_of(
+        post.options, [a.platform_ids for a in found["attempts"]],
+        retrying=post.status == PostStatus.PUBLISHED and found["next_attempt_at"] is not None)
     return found
 
 
@@ -236,3 +239,19 @@ def retry_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
         error = exc.message
     return _row_or_back(request, herald, user, ctx, post_id, next or f"/posts/{post_id}",
                         "Back in the queue.", error)
+
+
+@router.post("/posts/{post_id}/first-comment/retry")
+def retry_first_comment(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
+                        ctx: ContextDep, next: Annotated[str, Form()] = "") -> Response:
+    error = None
+    try:
+        with herald.unit_of_work() as session:
+            services.retry_first_comment(session, ctx, post_id)
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        error = exc.message
+    sessions.flash(request, error or "The first comment is queued again; the post stays "
+                   "published.", "error" if error else "ok")
+    return see_other(safe_next(next or f"/posts/{post_id}"))

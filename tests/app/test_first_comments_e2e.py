@@ -16,7 +16,7 @@ import pytest
 from herald import services
 from herald.app import build_worker
 from herald.errors import Conflict
-from herald.models import PublishAttempt
+from herald.models import Event, PublishAttempt
 from herald.platforms.graph.fake_comments import comments_on
 from herald.platforms.linkedin.fake.comments import comments_on as li_comments_on
 from herald.schemas import PostCreate
@@ -59,6 +59,15 @@ async def settled(herald, company_id: str, post_id: str, *statuses: str):
             return found
         await asyncio.sleep(0.05)
     raise AssertionError((found.status, found.error_message, state))
+
+
+def describe_event(herald, kind: str, post_id: str) -> dict[str, Any]:
+    from herald.events.payloads import describe
+
+    with herald.db.session() as s:
+        found = describe(s, kind, post_id)
+    assert found is not None
+    return found[1]
 
 
 def phases(herald, post_id: str) -> list[tuple[str, str]]:
@@ -121,6 +130,14 @@ async def test_a_failed_comment_leaves_the_post_published_and_is_retried_alone(
     assert len(fake.state.published(platform="facebook")) == 1
     # Both steps on the timeline: the post with its failed comment, then the comment alone.
     assert phases(herald, pid) == [("committed", "published"), ("commented", "published")]
+    # One post.published (the retry left the post alone), then the comment's own events.
+    with herald.db.session() as s:
+        kinds = [e.type for e in s.query(Event).filter_by(subject_id=pid)
+                 .order_by(Event.created_at)]
+    assert sorted(kinds) == ["comment.failed", "comment.published", "post.published"]
+    assert kinds.index("comment.failed") < kinds.index("comment.published")
+    payload = describe_event(herald, "comment.failed", pid)
+    assert payload["first_comment_state"]["status"] == "published"  # as it stands now
     with herald.unit_of_work() as session, pytest.raises(Conflict, match="published"):
         services.retry_first_comment(session, herald.context(c), pid)
 

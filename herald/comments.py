@@ -89,6 +89,8 @@ async def run(publisher: object, job: PublishJob, post: PublishResult, text: str
     if not isinstance(publisher, Commenter):
         return {ERROR: f"Herald cannot post first comments on {job.platform}."}
     tried_before = bool(job.history.ids.get(TRIED))
+    if job.history.final_check:
+        return await _last_look(publisher, job, post, text)
     try:
         # On record before the call: a crash from here on is settled by looking.
         await record(Phase.COMMENTING, {"external_id": post.external_id,
@@ -111,6 +113,21 @@ async def run(publisher: object, job: PublishJob, post: PublishResult, text: str
         log.exception("post %s: the first comment failed unexpectedly", job.post_id)
         return {ERROR: f"Herald failed while commenting ({type(exc).__name__}); retry the "
                        "comment."}
+
+
+async def _last_look(publisher: Commenter, job: PublishJob, post: PublishResult,
+                     text: str) -> dict[str, Any]:
+    """Its workers kept stopping: this attempt only looks, it never comments."""
+    try:
+        found = await publisher.find_comment(job, post, text)
+    except PublishError as exc:
+        found, why = None, f" ({exc.message})"
+    else:
+        why = ""
+    if found is not None:
+        return {DONE: found}
+    return {ERROR: f"The workers posting this comment kept stopping, and it is not on the "
+                   f"post{why}; check the workers' logs, then retry the comment."}
 
 
 async def _look(publisher: Commenter, job: PublishJob, post: PublishResult, text: str,

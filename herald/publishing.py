@@ -185,7 +185,7 @@ class _Progress:
             # A cancel is honoured up to the commit; past it the post is out anyway.
             await asyncio.to_thread(self.queue.record_phase, self.claim, phase=phase,
                                     ids=dict(self.seen),
-                                    check_cancel=phase == Phase.COMMITTING)
+                                    check_cancel=phase == Phase.COMMITTING, check_lease=True)
         except CancelRequested:
             self.phase = Phase.CANCELLED
             raise Cancelled() from None

@@ -318,3 +318,30 @@ def test_a_failed_first_comment_is_shown_and_retried_alone_from_the_post_page(
     assert commenting.calls == []  # the post itself was not sent again
     assert "comment-1" in page.text and "Retry the comment" not in page.text
     assert "reached <em>commented</em>" in page.text  # both steps on the timeline
+
+
+def test_the_cli_shows_a_failed_first_comment_and_retries_it(herald, company, database_url):
+    from typer.testing import CliRunner
+
+    from herald.cli import app
+    from tests.conftest import SECRET
+
+    fb = add_account(herald, company[0], "facebook", "1001")
+    with herald.db.session() as session:
+        [post] = services.create_posts(session, herald.context(company[0]), PostCreate(
+            account_id=fb, caption="With a comment", run_at="now", post_type="text",
+            first_comment="Link in the comments"))
+    publish_due(herald, post.id, until="published")
+    env = {"HERALD_DATABASE_URL": database_url, "HERALD_SECRET_KEY": SECRET}
+    shown = CliRunner().invoke(app, ["posts", "show", post.id, "--company", company[0]],
+                               env=env)
+    assert shown.exit_code == 0, shown.output
+    assert ("first comment: failed 'Link in the comments' Herald cannot post first "
+            "comments on facebook.") in shown.output
+    again = CliRunner().invoke(app, ["posts", "retry-comment", post.id, "--company",
+                                     company[0]], env=env)
+    assert again.exit_code == 0, again.output
+    assert "published: its first comment is queued again" in again.output
+    twice = CliRunner().invoke(app, ["posts", "retry-comment", post.id, "--company",
+                                     company[0]], env=env)
+    assert twice.exit_code == 1 and "being worked on" in twice.output

@@ -415,7 +415,25 @@ def posts_show(post_id: str, company: CompanyOpt = None, json_out: JsonOpt = Fal
             f"error: {detail['error_message'] or '-'}\nattempts:\n{attempts or '  none'}")
     if detail.get("waiting_for_platform"):
         text += f"\nwaiting: {detail['waiting_for_platform']}"
+    if comment := detail.get("first_comment_state"):
+        text += (f"\nfirst comment: {comment['status']} {comment['text']!r}"
+                 f"{' ' + comment['error'] if comment['error'] else ''}")
     _print(detail, json_out, text)
+
+
+@posts_app.command("retry-comment")
+def posts_retry_comment(post_id: str, company: CompanyOpt = None,
+                        json_out: JsonOpt = False) -> None:
+    """Post a published post's failed first comment again (the post stays published)."""
+    herald = _herald()
+    ctx = herald.context(_company_id(herald, company))
+    try:
+        with herald.unit_of_work() as session:
+            post = PostOut.model_validate(services.retry_first_comment(session, ctx, post_id))
+    except AppError as exc:
+        fail(exc.message, 1)
+    _print(post.model_dump(mode="json"), json_out,
+           f"{post.id} {post.status}: its first comment is queued again")
 
 
 @posts_app.command("cancel")

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
-from herald import events, logs, metrics, queue
+from herald import events, first_comment, logs, metrics, queue
 from herald.crypto import TokenCipher
 from herald.models import Post, SocialAccount, SocialToken, utcnow
 from herald.platforms.base import (
@@ -58,6 +58,8 @@ tokens = cast(Table, SocialToken.__table__)
 
 #: Phases after which a crash leaves the platform's state unknown.
 COMMIT_PHASES = frozenset({Phase.COMMITTING})
+#: Phases written durably before their call: the commit's and the first comment's.
+DURABLE_PHASES = frozenset({Phase.COMMITTING, Phase.COMMENTING})
 PUBLISHED, RETRY, FAILED = AttemptOutcome.PUBLISHED, AttemptOutcome.RETRY, AttemptOutcome.FAILED
 #: Said while a post whose commit may be out waits for its next attempt.
 CHECK_BEFORE_RETRY = "Herald will check whether it went out before trying again."
@@ -76,6 +78,8 @@ class Prepared:
     hold: bool = False
     #: The post's platform, for the metrics of an outcome decided before publishing.
     platform: str = "unknown"
+    #: The post is already `published`: this claim only retries its first comment.
+    follow_up: bool = False
 
 
 def load_jobs(
@@ -91,6 +95,7 @@ def load_jobs(
             for r in conn.execute(
                 select(posts.c.id, posts.c.platform, posts.c.post_type, posts.c.caption,
                        posts.c.media, posts.c.options, posts.c.scheduled_at,
+                       posts.c.status, posts.c.external_post_id, posts.c.permalink,
                        accounts.c.id.label("account_id"), accounts.c.external_id,
                        accounts.c.name, accounts.c.state, accounts.c.state_reason,
                        accounts.c.sandbox, accounts.c.server_url, accounts.c.queue_paused_at,
@@ -135,6 +140,12 @@ def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
                          external_id=row.external_id, name=row.name, access_token=access,
                          refresh_token=refresh, token_expires_at=row.expires_at,
                          sandbox=bool(row.sandbox), server_url=row.server_url)
+    follow_up = row.status == "published"
+    if follow_up:
+        # Its first comment is retried: the post itself is out, under the post's ids.
+        history = replace(history, post_out=True, ids={
+            "external_id": row.external_post_id, "permalink": row.permalink,
+            **history.ids})
     job = PublishJob(
         post_id=claim.post_id, attempt=claim.attempt, platform=row.platform,
         post_type=row.post_type, caption=row.caption or "",
@@ -142,7 +153,7 @@ def _prepare(claim: Claim, row: Any, decrypt: Callable[[str], str],
         account=account, run_at=row.scheduled_at or utcnow(),
         options=dict(row.options or {}), history=history,
     )
-    return Prepared(claim, job=job)
+    return Prepared(claim, job=job, platform=row.platform, follow_up=follow_up)
 
 
 class _Progress:
@@ -163,7 +174,7 @@ class _Progress:
             # By the database's clock (the worker's estimate): the rescuer compares it
             # with its own to know when a cut-off commit can no longer land.
             self.seen["committing_at"] = self.clock().isoformat()
-        if phase not in COMMIT_PHASES:
+        if phase not in DURABLE_PHASES:
             SEND_BY.set(None)  # past the commit (or before it): no lease to outrun
             # Ids from idempotent steps ride along with "committing" or the outcome: a
             # durable write per step would cost a disk flush each, and losing them in
@@ -171,8 +182,10 @@ class _Progress:
             return
         renewed_at = time.monotonic()
         try:
+            # A cancel is honoured up to the commit; past it the post is out anyway.
             await asyncio.to_thread(self.queue.record_phase, self.claim, phase=phase,
-                                    ids=dict(self.seen), check_cancel=True)
+                                    ids=dict(self.seen),
+                                    check_cancel=phase == Phase.COMMITTING, check_lease=True)
         except CancelRequested:
             self.phase = Phase.CANCELLED
             raise Cancelled() from None
@@ -218,6 +231,8 @@ class Publishing:
         metrics.attempt_started(job.platform, attempt=job.attempt, run_at=job.run_at)
         started = time.monotonic()
         outcome = await self._run(prepared.claim, job)
+        if prepared.follow_up:
+            outcome = replace(outcome, follow_up=True)
         metrics.attempt_finished(job.platform, outcome.kind, error_code=outcome.error_code,
                                  seconds=time.monotonic() - started)
         return outcome
@@ -229,6 +244,7 @@ class Publishing:
                              clock=self.clock)
         job = replace(job, journal=Journal(progress.record))
         outcome = await self._attempt(job, progress)
+        outcome = await self._first_comment(job, progress, outcome)
         if not progress.seen:
             return outcome
         # Ids the attempt obtained (containers, uploads) go to the journal with the outcome.
@@ -263,10 +279,34 @@ class Publishing:
                        permalink=result.permalink, phase=Phase.COMMITTED,
                        platform_ids=result.extra)
 
+    async def _first_comment(self, job: PublishJob, progress: _Progress,
+                             outcome: Outcome) -> Outcome:
+        """The second step: the post is out; its first comment, if it has one to post."""
+        text = first_comment.needs_comment(job)
+        if outcome.kind != PUBLISHED or outcome.external_id is None or text is None:
+            return outcome
+        post = PublishResult(outcome.external_id, outcome.permalink, extra={
+            **job.history.ids, **progress.seen, **outcome.platform_ids})
+        try:
+            publisher: object = self.registry.get(job.platform)
+        except PublishError as exc:
+            return replace(outcome, platform_ids={**outcome.platform_ids,
+                                                  first_comment.ERROR: exc.message})
+        ids = await first_comment.run(publisher, job, post, text, record=progress.record,
+                                 now=self.clock)
+        return replace(outcome, platform_ids={**outcome.platform_ids, **ids},
+                       phase=Phase.COMMENTED if first_comment.DONE in ids else outcome.phase)
+
     async def _publish(self, publisher: Publisher, job: PublishJob, progress: _Progress
                        ) -> PublishResult | Outcome:
         """Reconcile an unsettled earlier commit, then (unless that settled it) publish."""
         claim = progress.claim
+        if job.history.post_out and job.history.ids.get("external_id"):
+            # The post is out (published, or its worker stopped while commenting): only
+            # its first comment is left, and _first_comment posts it.
+            ids = job.history.ids
+            return Outcome(claim, PUBLISHED, external_id=str(ids["external_id"]),
+                           permalink=ids.get("permalink"), phase=Phase.COMMITTED)
         if progress.unsettled:
             result = await self._reconcile(publisher, job)
             if result is not None:

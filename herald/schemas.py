@@ -214,6 +214,9 @@ class PostCreate(Strict):
     caption: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: Posted as the first comment right after the post (kept as options.first_comment,
+    #: which is accepted too).
+    first_comment: str | None = Field(default=None, max_length=10_000)
     #: A time, "now", or "next_slot": each account's next free slot of its schedule.
     run_at: datetime | Literal["now", "next_slot"] | None = None
     draft: bool = False
@@ -236,6 +239,12 @@ class PostCreate(Strict):
         if problem:
             raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _comment(self) -> PostCreate:
+        self.options = fold_comment(self.first_comment, self.options)
+        self.first_comment = self.options.get("first_comment")
+        return self
 
     @model_validator(mode="after")
     def _targets(self) -> PostCreate:
@@ -264,10 +273,31 @@ class PostCreate(Strict):
         return list(dict.fromkeys(ids))
 
 
+def fold_comment(comment: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    """`first_comment` kept where publishers read it, options.first_comment; both given
+    must agree."""
+    if comment is None:
+        return options
+    kept = options.get("first_comment")
+    if kept is not None and kept != comment:
+        raise ValueError("first_comment and options.first_comment differ; give one")
+    if not comment.strip():
+        return {k: v for k, v in options.items() if k != "first_comment"}
+    return {**options, "first_comment": comment}
+
+
 class PostPatch(Strict):
     caption: str | None = Field(default=None, max_length=100_000)
     media: list[MediaIn] | None = Field(default=None, max_length=20)
     options: dict[str, Any] | None = None
+    #: The first comment's new text; "" removes it.
+    first_comment: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _comment(self) -> PostPatch:
+        if self.first_comment is not None and self.options is not None:
+            fold_comment(self.first_comment, self.options)  # both given: they must agree
+        return self
     run_at: datetime | Literal["now"] | None = None
 
     @field_validator("run_at", mode="before")
@@ -291,6 +321,16 @@ class AttemptOut(BaseModel):
     platform_ids: dict[str, Any]
     error_code: str | None
     error_message: str | None
+
+
+class FirstCommentOut(BaseModel):
+    """A post's first comment: its text, where it stands and why (**contract**)."""
+
+    text: str
+    #: pending (the post is not out yet), published, failed, retrying.
+    status: str
+    comment_id: str | None = None
+    error: str | None = None
 
 
 class PostOut(BaseModel):
@@ -333,12 +373,20 @@ class PostOut(BaseModel):
     review_note: str | None = None
     #: While awaiting approval, the step it waits at: "internal" or "client".
     approval_step: str | None = None
+    #: Its first comment's text (options.first_comment), posted right after it.
+    first_comment: str | None = None
 
     @model_validator(mode="after")
     def _step_while_awaiting(self) -> PostOut:
         # Stored only once a step is passed: a post waiting at none yet waits internally.
         waiting = self.status == "awaiting_approval"
         self.approval_step = (self.approval_step or "internal") if waiting else None
+        return self
+
+    @model_validator(mode="after")
+    def _first_comment_text(self) -> PostOut:
+        value = self.options.get("first_comment")
+        self.first_comment = value if isinstance(value, str) else None
         return self
 
 
@@ -376,6 +424,8 @@ class PostDetail(PostOut):
     #: The post_type the create was given (Instagram's feed_story is stored as two posts).
     requested_post_type: str | None = None
     attempt_log: list[AttemptOut] = Field(default_factory=list)
+    #: Where its first comment stands (null: it has none).
+    first_comment_state: FirstCommentOut | None = None
 
 
 class PostPage(BaseModel):

@@ -56,6 +56,10 @@ class Phase(StrEnum):
     #: An earlier, unsettled commit was checked on the platform and found out.
     RECONCILED = "reconciled"
     CANCELLED = "cancelled"
+    #: The post is out; about to post its first comment: written durably before the call.
+    COMMENTING = "commenting"
+    #: The post is out and its first comment too.
+    COMMENTED = "commented"
 
 
 class AttemptOutcome(StrEnum):

@@ -162,11 +162,54 @@ def _first_comment(platform: str, supported: bool, post: DraftPost) -> list[str]
     if comment is None:
         return []
     if not isinstance(comment, str) or not comment.strip():
-        return ["options.first_comment must be the comment's text."]
+        return ["first_comment must be the comment's text."]
     if not supported:
-        return [f"Herald cannot post a first comment on {platform} yet; leave out "
-                "options.first_comment."]
+        return [f"Herald cannot post a first comment on {platform}; leave out "
+                "first_comment."]
     return []
+
+
+def comment_problems(platform: str, post_types: Sequence[str], external_id: str,
+                     options: Mapping[str, Any] | None) -> list[str]:
+    """Whether this account's post (every part of a split type) can take its first comment:
+    refused when none of its parts can (a part that cannot simply goes without)."""
+    if not _has_comment(options):
+        return []
+    from herald.platforms.registry import find
+
+    spec = find(platform)
+    if spec is None or spec.comment_refusal is None:
+        return []
+    reasons = [spec.comment_refusal(t, external_id) for t in post_types]
+    if reasons and all(reasons):
+        return [f"{reasons[0]}; leave out first_comment."]
+    return []
+
+
+def options_for(platform: str, post_type: str, external_id: str,
+                options: Mapping[str, Any]) -> dict[str, Any]:
+    """A post's options, less a first comment its type cannot take (a feed_story's story)."""
+    from herald.platforms.registry import find
+
+    spec = find(platform)
+    refusal = spec.comment_refusal if spec is not None else None
+    if _has_comment(options) and refusal is not None and refusal(post_type, external_id):
+        return {k: v for k, v in options.items() if k != "first_comment"}
+    return dict(options)
+
+
+def _has_comment(options: Mapping[str, Any] | None) -> bool:
+    comment = (options or {}).get("first_comment")
+    return isinstance(comment, str) and bool(comment.strip())
+
+
+def comment_length(platform: str, options: Mapping[str, Any], limit: int) -> list[str]:
+    """The first comment within the platform's limit for comments."""
+    comment = options.get("first_comment")
+    if not isinstance(comment, str) or len(comment) <= limit:
+        return []
+    return [f"{platform} comments are limited to {limit:,} characters; this first comment "
+            f"has {len(comment):,}."]
 
 
 def caption_length(platform: str, caption: str, limit: int, noun: str = "captions") -> list[str]:

@@ -138,6 +138,14 @@ def cancel_post(post_id: str, herald: HeraldDep, ctx: ContextDep,
     return post
 
 
+@router.post("/{post_id}/first-comment/retry", responses=documented(404, 409))
+def retry_first_comment(post_id: str, herald: HeraldDep, ctx: ContextDep) -> PostOut:
+    """Post a failed first comment again; the post stays published. Reconciles first:
+    a comment that went out after all is found, never posted twice."""
+    with herald.unit_of_work() as session:
+        return PostOut.model_validate(services.retry_first_comment(session, ctx, post_id))
+
+
 @router.post("/{post_id}/retry", responses=documented(404, 409, 413))
 def retry_post(post_id: str, herald: HeraldDep, ctx: ContextDep, force: bool = False) -> PostOut:
     with herald.unit_of_work() as session:

@@ -6,10 +6,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.events.schemas import WebhookOut
-from herald.models import Post, PostComment, SocialAccount, SocialToken, Webhook
+from herald.models import Post, PostComment, PublishAttempt, SocialAccount, SocialToken, Webhook
 from herald.schemas import AccountOut, CommentOut, PostOut
 
 
@@ -17,11 +18,14 @@ def describe(session: Session, kind: str, subject_id: str
              ) -> tuple[str, dict[str, Any]] | None:
     """(company id, data) for an event; None when its subject is gone (deleted since)."""
     subject, _, _ = kind.partition(".")
-    if subject in ("post", "approval"):
+    if subject in ("post", "approval", "comment"):
         post = session.get(Post, subject_id)
         if post is None:
             return None
-        return post.company_id, PostOut.model_validate(post).model_dump(mode="json")
+        data = PostOut.model_validate(post).model_dump(mode="json")
+        if subject == "comment":
+            data["first_comment_state"] = _comment_state(session, post)
+        return post.company_id, data
     if subject == "account":
         account = session.get(SocialAccount, subject_id)
         if account is None:
@@ -44,6 +48,18 @@ def describe(session: Session, kind: str, subject_id: str
             return None
         return webhook.company_id, WebhookOut.model_validate(webhook).model_dump(mode="json")
     return None
+
+
+def _comment_state(session: Session, post: Post) -> dict[str, Any] | None:
+    """The post's first comment as `GET /api/v1/posts/{id}` shows it (first_comment_state)."""
+    from herald import first_comment
+
+    ids = session.scalars(select(PublishAttempt.platform_ids)
+                          .where(PublishAttempt.post_id == post.id)
+                          .order_by(PublishAttempt.attempt)).all()
+    state = first_comment.state_of(post.options, ids)
+    return None if state is None else {"text": state.text, "status": state.status,
+                                       "comment_id": state.comment_id, "error": state.error}
 
 
 def body(event_id: str, kind: str, created_at: datetime, data: dict[str, Any] | None) -> bytes:

@@ -12,6 +12,10 @@ class EventType(StrEnum):
     POST_FAILED = "post.failed"
     POST_UNCONFIRMED = "post.unconfirmed"
     POST_CANCELLED = "post.cancelled"
+    #: A post's first comment went out (right after the post, or retried alone).
+    COMMENT_PUBLISHED = "comment.published"
+    #: A post's first comment failed; the post stays published (retry the comment alone).
+    COMMENT_FAILED = "comment.failed"
     ACCOUNT_NEEDS_REAUTH = "account.needs_reauth"
     #: A post awaits approval (created, scheduled or edited by someone who needs it).
     APPROVAL_REQUESTED = "approval.requested"

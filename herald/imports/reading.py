@@ -163,10 +163,8 @@ def _csv_body(row: ImportRow, cells: dict[str, str], accounts: Accounts) -> dict
     urls = cells.get("media", "").split()
     body["media"] = [{"url": url, "type": _media_type(url)} for url in urls]
     comment = cells.get("first_comment", "").strip()
-    if comment and "first_comment" in PostCreate.model_fields:
+    if comment:
         body["first_comment"] = comment
-    elif comment:
-        row.problems.append("first comments are not supported yet; leave first_comment empty")
     if account_id is not None:
         body["run_at"] = _run_at(row, cells, accounts, account_id)
     return body

@@ -78,6 +78,17 @@ def _compose(kind: str, data: dict[str, Any], base: str) -> tuple[str, list[str]
         return (f"{who} {did} on a {where} post", [
             _quote(data.get("body")).replace("(no text)", ""),
             f"On {_quote(post.get('caption'))}: {base}/posts/{post.get('id')}#comments"])
+    if kind in (EventType.COMMENT_PUBLISHED, EventType.COMMENT_FAILED):
+        where = _platform(data.get("platform"))
+        link = f"{base}/posts/{data.get('id')}"
+        state = data.get("first_comment_state") or {}
+        if kind == EventType.COMMENT_FAILED:
+            return (f"A first comment on {where} failed", [
+                f"{_quote(data.get('caption'))} is published; its first comment is not.",
+                f"Why: {state.get('error') or 'no reason was given'}",
+                f"Retry the comment alone: {link}"])
+        return (f"First comment posted on {where}", [
+            f"{_quote(state.get('text'))} is under {_quote(data.get('caption'))}: {link}"])
     if kind == EventType.ACCOUNT_NEEDS_REAUTH:
         where = _platform(data.get("platform"))
         return (f"Reconnect {data.get('name')} ({where})", [

@@ -198,6 +198,9 @@ class History:
     committing_at: datetime | None = None
     #: Its workers stopped MAX_RESCUES times: this attempt only checks, never sends.
     final_check: bool = False
+    #: The post is out (an attempt published it, or stopped while commenting on it): an
+    #: attempt now only posts its first comment (herald.first_comment).
+    post_out: bool = False
     last_phase: Phase | None = None
     last_outcome: AttemptOutcome | None = None
 
@@ -251,6 +254,28 @@ class Reconciler(Protocol):
         """The result if the post is out, None if it provably is not.
 
         Raises OutcomeUnknownError when it cannot be settled.
+        """
+        ...
+
+
+@runtime_checkable
+class Commenter(Protocol):
+    """A publisher that posts a first comment under a published post (the spec's
+    `first_comments`): herald.first_comment runs it as a second journaled step.
+
+    `post` is the published post: its external id, permalink and the ids the journal
+    holds for it (`extra`, e.g. Bluesky's cid).
+    """
+
+    async def comment(self, job: PublishJob, post: PublishResult, text: str) -> str:
+        """Post `text` as the first comment; the comment's id. The one call that comments."""
+        ...
+
+    async def find_comment(self, job: PublishJob, post: PublishResult,
+                           text: str) -> str | None:
+        """The id of our comment if the post already carries it, None if provably not.
+
+        Raises OutcomeUnknownError when the platform cannot be asked.
         """
         ...
 

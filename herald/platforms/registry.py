@@ -18,6 +18,7 @@ from herald.config import Settings
 from herald.media.fetch import SafeFetcher
 from herald.platforms import bluesky, facebook, instagram, linkedin
 from herald.platforms.base import (
+    Commenter,
     Publisher,
     PublisherRegistry,
     PublishJob,
@@ -158,6 +159,22 @@ class Routed:
             raise OutcomeUnknownError(f"{self.platform} posts cannot be checked after the fact.")
         result = await publisher.reconcile(job)
         return None if result is None else self._sandboxed(job, result)
+
+    def _commenter(self, job: PublishJob) -> Commenter:
+        publisher = self._for(job)
+        if not isinstance(publisher, Commenter):
+            from herald.platforms.base import PermanentError
+
+            raise PermanentError(f"Herald cannot post first comments on {self.platform}.",
+                                 code="no_comments")
+        return publisher
+
+    async def comment(self, job: PublishJob, post: PublishResult, text: str) -> str:
+        return await self._commenter(job).comment(job, post, text)
+
+    async def find_comment(self, job: PublishJob, post: PublishResult,
+                           text: str) -> str | None:
+        return await self._commenter(job).find_comment(job, post, text)
 
 
 def build_registry(settings: Settings, client: httpx.AsyncClient, *, fetcher: SafeFetcher,

@@ -189,8 +189,13 @@ class PlatformSpec:
     refresh: TokenRefresh | None = None
     connect: ConnectSpec | None = None
     fake: FakeSpec | None = None
-    #: Its publisher posts options.first_comment right after the post (a reply).
+    #: Its publisher posts first comments (base.Commenter): herald.first_comment posts the
+    #: post's `first_comment` right after it, as a second journaled step.
     first_comments: bool = False
+    #: Which posts can take a first comment: (post type, account external id) -> the
+    #: reason they cannot, or None. An Instagram story takes none; LinkedIn comments only
+    #: as an organization.
+    comment_refusal: Callable[[str, str], str | None] | None = None
     #: Accounts live on a server of their own choosing (a PDS, an instance): the default
     #: server_url. None: the platform has one API and accounts take no server_url.
     server_url_default: str | None = None

@@ -45,6 +45,7 @@ from herald.queue.store import (
     notify,
     queue_status,
     requeue,
+    requeue_follow_up,
     reschedule,
     withdraw,
 )
@@ -56,8 +57,8 @@ __all__ = [
     "Horizon", "LeaseLost", "Outcome", "Phase", "Queue", "among", "attempts_t",
     "backoff_seconds", "cancel", "defer_account", "dialect_for", "dismiss", "enqueue",
     "enqueue_many", "forget_account", "forget_posts", "listen", "lock_for_edit",
-    "next_run_at", "notify", "posts", "queue_status", "requeue", "reschedule", "schedule",
-    "waiting_for", "withdraw",
+    "next_run_at", "notify", "posts", "queue_status", "requeue", "requeue_follow_up",
+    "reschedule", "schedule", "waiting_for", "withdraw",
 ]
 
 

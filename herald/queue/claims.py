@@ -61,3 +61,6 @@ class Outcome:
     #: For retries: what Herald does next ("Herald will check whether it went out…"),
     #: said after error_message while the post waits, dropped once it gives up.
     next_step: str | None = None
+    #: The post was already `published`: the attempt only retried its first comment, so
+    #: it settles the queue row and leaves the post (and its published event) alone.
+    follow_up: bool = False

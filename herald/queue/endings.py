@@ -116,6 +116,13 @@ def write_finals(conn: Connection, dialect: Dialect, rows: list[dict[str, Any]],
         dict(b_post=r["b_post"], status=r["queue_status"], lease_expires_at=None,
              updated_at=now) for r in rows],
         {"status": "str", "lease_expires_at": "time", "updated_at": "time"})
+    for kind in {r["comment"] for r in rows if r.get("comment")}:
+        events.record(conn, kind, [r["b_post"] for r in rows if r.get("comment") == kind],
+                      now=now)
+    # A first comment retried alone: the post was published already and stays as it was.
+    rows = [r for r in rows if not r.get("follow_up")]
+    if not rows:
+        return
     dialect.bulk_update(conn, posts, [
         dict(b_post=r["b_post"], status=r["post_status"],
              external_post_id=r["external_post_id"], permalink=r["permalink"],

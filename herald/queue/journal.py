@@ -24,7 +24,9 @@ UNKNOWN_ENDINGS = frozenset({AttemptOutcome.LEASE_EXPIRED, AttemptOutcome.RETRY,
                              AttemptOutcome.UNCONFIRMED})
 #: Journal phases only written after reconciliation let the attempt go on.
 PAST_RECONCILIATION = frozenset({Phase.COMMITTING, Phase.REFUSED, Phase.COMMITTED,
-                                 Phase.RECONCILED})
+                                 Phase.RECONCILED, Phase.COMMENTING, Phase.COMMENTED})
+#: Phases only written once the post itself is out (its first comment's step).
+POST_OUT = frozenset({Phase.COMMENTING, Phase.COMMENTED})
 _E = TypeVar("_E", Phase, AttemptOutcome)
 
 #: Outcomes that settle the post whatever phase their attempt reached.
@@ -51,11 +53,15 @@ class _Merged:
     commit_cut_off: bool = False
     last_phase: str | None = None
     last_outcome: str | None = None
+    post_out: bool = False
 
     def add(self, row: JournalRow) -> None:
         self.ids.update(row.platform_ids or {})
         if row.outcome == AttemptOutcome.RUNNING:
             return
+        # Published, or stopped while commenting: what is left is the first comment.
+        self.post_out = self.post_out or row.outcome == AttemptOutcome.PUBLISHED \
+            or row.phase in POST_OUT
         self.last_phase, self.last_outcome = row.phase, row.outcome
         # A commit whose result nobody learned stays unsettled until a later attempt
         # gets past reconciliation (reaches its own commit) or settles the post. An
@@ -75,7 +81,8 @@ class _Merged:
         committing_at = _parse_time(ids.pop("committing_at", None))
         return History(ids=ids, unsettled_commit=self.unsettled_commit,
                        commit_cut_off=self.commit_cut_off, committing_at=committing_at,
-                       final_check=final_check, last_phase=_enum(Phase, self.last_phase),
+                       final_check=final_check, post_out=self.post_out,
+                       last_phase=_enum(Phase, self.last_phase),
                        last_outcome=_enum(AttemptOutcome, self.last_outcome))
 
 

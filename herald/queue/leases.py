@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from herald import dbclock
 from herald.db import READ_ONLY
+from herald.events.types import EventType
 from herald.platforms.base import History
 from herald.queue import endings, health, policy, store
 from herald.queue.claims import CancelRequested, Claim, Horizon, LeaseLost, Outcome
@@ -210,19 +211,20 @@ class Queue:
                                        until=self._at(now, self.lease))
 
     def record_phase(self, claim: Claim, *, phase: Phase | str, ids: dict[str, Any],
-                     check_cancel: bool = False) -> None:
+                     check_cancel: bool = False, check_lease: bool = False) -> None:
         # MariaDB may pick this short transaction as a deadlock victim against a batch
         # write; it holds nothing worth keeping, so run it again.
         for attempt in (1, 2, 3):
             try:
                 return self._record_phase(claim, phase=phase, ids=ids,
-                                          check_cancel=check_cancel)
+                                          check_cancel=check_cancel,
+                                          check_lease=check_lease or check_cancel)
             except OperationalError as exc:
                 if attempt == 3 or not self.sql.is_deadlock(exc):
                     raise
 
     def _record_phase(self, claim: Claim, *, phase: Phase | str, ids: dict[str, Any],
-                      check_cancel: bool) -> None:
+                      check_cancel: bool, check_lease: bool) -> None:
         """Journal progress of an attempt: the phase reached and the platform ids so far.
 
         `ids` holds everything the attempt has obtained so far: it replaces what an earlier
@@ -231,17 +233,18 @@ class Queue:
         no longer holds the post, and CancelRequested when the post was cancelled
         meanwhile. The post row is locked while this transaction reads it, so a cancel
         lands either before (and is honoured) or after "committing" is on record (and the
-        post, once out, stays published).
+        post, once out, stays published). `check_lease` alone (before a first comment)
+        checks and renews the lease but honours no cancel: the post is out already.
         """
         with self.engine.begin() as conn:
-            if check_cancel:
+            if check_lease:
                 # Still ours? A worker whose lease was rescued (it stalled, or the database
                 # was away longer than the lease) must not commit: the rescuer may have.
                 # The fresh lease is for the commit: the holder is alive right now, and a
                 # rescue while its call is in flight is what could post twice.
                 if not store.renew_if_held(conn, claim, until=self._at(None, self.lease)):
                     raise LeaseLost(claim.post_id)
-                if store.cancel_requested(conn, claim.post_id):
+                if check_cancel and store.cancel_requested(conn, claim.post_id):
                     raise CancelRequested(claim.post_id)  # the renewal rolls back with it
             store.write_phase(conn, claim, phase=phase, ids=ids)
 
@@ -372,7 +375,20 @@ def _final_row(o: Outcome, row: policy.Held, decision: policy.Decision,
         queue_status=decision.queue_status, external_post_id=o.external_id,
         permalink=o.permalink, error_message=decision.message, attempts=row.attempt,
         published_at=now if decision.kind == AttemptOutcome.PUBLISHED else None,
+        follow_up=o.follow_up and decision.kind == AttemptOutcome.PUBLISHED,
+        comment=_comment_event(o),
     )
+
+
+def _comment_event(o: Outcome) -> str | None:
+    """The first comment's event, if this attempt posted it or tried and failed."""
+    if o.kind != AttemptOutcome.PUBLISHED:
+        return None
+    if o.platform_ids.get("first_comment_id"):
+        return EventType.COMMENT_PUBLISHED
+    if o.platform_ids.get("first_comment_error"):
+        return EventType.COMMENT_FAILED
+    return None
 
 
 def _apply_rescue(conn: Connection, rescue: policy.Rescue, now: endings.When) -> None:

@@ -227,9 +227,11 @@ def decide_rescue(expired: Sequence[Expired], histories: Mapping[str, History]) 
     for lease in expired:
         n = _counted(lease)
         history = histories.get(lease.post_id)
+        # Stopped while commenting: the post is out, so never `failed`; the last attempt
+        # settles it as published (and only looks for its comment).
         maybe_out = n >= MAX_RESCUES and (
-            lease.phase == Phase.COMMITTING
-            or (history is not None and history.unsettled_commit))
+            lease.phase in (Phase.COMMITTING, Phase.COMMENTING)
+            or (history is not None and (history.unsettled_commit or history.post_out)))
         if n < MAX_RESCUES or (n == MAX_RESCUES and maybe_out):
             (counted if _started(lease) else requeue).append(lease.post_id)
         else:

@@ -109,6 +109,26 @@ def requeue(conn: Connection, *, post_id: str, now: datetime, extra_attempts: in
     return result.rowcount == 1
 
 
+def requeue_follow_up(conn: Connection, *, post_id: str, now: datetime,
+                      extra_attempts: int) -> bool:
+    """Queue a published post again for its first comment alone (herald.first_comment).
+
+    The post row stays `published`: mark_claimed leaves published posts as they are.
+    """
+    result = conn.execute(
+        update(schedule)
+        .where(schedule.c.post_id == post_id, schedule.c.status == QueueStatus.DONE)
+        .values(
+            status=PENDING, run_at=now, worker_id=None, lease_expires_at=None,
+            max_attempts=schedule.c.attempts + extra_attempts, rescues=0,
+            retry_deadline=None, updated_at=now,
+        )
+    )
+    if result.rowcount == 1:
+        notify(conn)
+    return result.rowcount == 1
+
+
 def dismiss(conn: Connection, *, post_id: str, now: datetime) -> bool:
     """Take a failed post out of the queue for good (the user cancelled it)."""
     result = conn.execute(
@@ -234,8 +254,10 @@ def mark_claimed(conn: Connection, dialect: Dialect, claimed: list[tuple[str, in
                  worker_id: str, now: ColumnElement[datetime]) -> None:
     """The claimed posts are processing; each gets its attempt's journal row."""
     ids = [pid for pid, _ in claimed]
+    # A published post claimed again only retries its first comment: it stays published.
     conn.execute(
-        update(posts).where(dialect.among(posts.c.id, ids))
+        update(posts).where(dialect.among(posts.c.id, ids),
+                            posts.c.status != PostStatus.PUBLISHED)
         .values(status=PostStatus.PROCESSING, updated_at=now)
     )
     # One INSERT … SELECT rather than a row per claim: the journal rows come straight

@@ -35,6 +35,7 @@ from herald.services.companies import (
     update_company_settings,
 )
 from herald.services.context import Context, PostChecks
+from herald.services.first_comments import retry_first_comment
 from herald.services.imports import ImportReport, import_posts
 from herald.services.members import add_member, list_members, remove_member, set_role
 from herald.services.post_list import (
@@ -105,6 +106,7 @@ __all__ = [
     "post_page",
     "reject_post",
     "remove_member",
+    "retry_first_comment",
     "retry_post",
     "revoke_api_token",
     "revoke_company_token",

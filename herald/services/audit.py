@@ -50,6 +50,8 @@ class Action(StrEnum):
     POST_REJECTED = "post.rejected"
     POST_CANCELLED = "post.cancelled"
     POST_RETRIED = "post.retried"
+    #: A published post's failed first comment was queued again.
+    COMMENT_RETRIED = "comment.retried"
     ACCOUNT_CONNECTED = "account.connected"
     ACCOUNT_RECONNECTED = "account.reconnected"
     ACCOUNT_SETTINGS = "account.settings"

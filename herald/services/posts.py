@@ -10,16 +10,24 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from herald import events, queue
+from herald import events, first_comment, queue
 from herald.db import READ_ONLY
 from herald.errors import Conflict, Invalid, NotFound
 from herald.models import Post, PublishAttempt, SocialAccount, new_id
 from herald.permissions import Permission
 from herald.platforms.registry import DISPLAY_NAMES, split_post_type, split_types
-from herald.schemas import AttemptOut, PostCreate, PostDetail, PostPatch
+from herald.schemas import (
+    AttemptOut,
+    FirstCommentOut,
+    PostCreate,
+    PostDetail,
+    PostPatch,
+    fold_comment,
+)
 from herald.services import audit, gates
 from herald.services.context import Context
 from herald.statuses import EDITABLE, PostStatus, QueueStatus
+from herald.validation import comment_problems, options_for
 
 if TYPE_CHECKING:
     from herald.media import InspectedMedia
@@ -159,9 +167,12 @@ def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
     for account in (found[t] for t in targets):
         if not data.draft:
             problems += _sandbox_problem(ctx, account)
-        for post_type in split_post_type(account.platform, data.post_type):
+        parts = split_post_type(account.platform, data.post_type)
+        for post_type in parts:
             problems += _check(ctx, account, post_type, data.caption, media, data.options,
                                inspected)
+        problems += comment_problems(account.platform, parts, account.external_id,
+                                     data.options)
     if problems:
         raise Invalid(problems[0] if len(problems) == 1 else
                       f"{len(problems)} problems: " + " ".join(problems), details=problems)
@@ -199,7 +210,8 @@ def _post_rows(ctx: Context, data: PostCreate, accounts: list[Row[Any]],
                 **_POST_COLUMNS, "id": new_id(), "company_id": ctx.company_id,
                 "group_id": group_id, "account_id": account.id, "platform": account.platform,
                 "post_type": post_type, "caption": data.caption, "media": media,
-                "options": dict(data.options),
+                "options": options_for(account.platform, post_type, account.external_id,
+                                       data.options),
                 "status": status, "revision": 0,
                 "scheduled_at": run_at, "attempts": 0, "created_by": ctx.actor,
                 "created_at": now, "updated_at": now,
@@ -256,6 +268,14 @@ def post_detail_out(session: Session, ctx: Context, post_id: str) -> PostDetail:
     detail.next_attempt_at = found["next_attempt_at"]
     detail.waiting_for_platform = found["waiting_for_platform"]
     detail.attempt_log = [AttemptOut.model_validate(a) for a in found["attempts"]]
+    state = first_comment.state_of(
+        found["post"].options, [a.platform_ids for a in found["attempts"]],
+        retrying=found["post"].status == PostStatus.PUBLISHED
+        and found["next_attempt_at"] is not None)
+    if state is not None:
+        detail.first_comment_state = FirstCommentOut(
+            text=state.text, status=state.status, comment_id=state.comment_id,
+            error=state.error)
     detail.account_ids, detail.requested_post_type = _group_targets(session, found["post"])
     gates.mark_late(detail, ctx.now())
     return detail
@@ -310,9 +330,14 @@ def update_post(session: Session, ctx: Context, post_id: str, patch: PostPatch) 
     caption = patch.caption if patch.caption is not None else post.caption
     media = new_media if new_media is not None else post.media
     options = patch.options if patch.options is not None else post.options
+    if patch.first_comment is not None:
+        options = fold_comment(patch.first_comment, {
+            k: v for k, v in options.items() if k != "first_comment"})
     if inspected is not None and not inspected.covers(media):
         raise Conflict("The post's media changed while Herald was checking it; try again.")
     problems = _check(ctx, account, post.post_type, caption, media, options, inspected)
+    problems += comment_problems(account.platform, [post.post_type], account.external_id,
+                                 options)
     if problems:
         raise Invalid(" ".join(problems), details=problems)
     post.caption, post.media, post.options = caption, media, options

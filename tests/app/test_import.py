@@ -207,13 +207,24 @@ def test_queue_rows_of_an_account_with_no_schedule_name_their_row(client, auth, 
     assert _count(herald) == 0 and _count(herald, PostSchedule) == 0
 
 
-def test_first_comment_is_refused_until_creates_take_it(client, auth, herald, account):
-    details = _post(client, auth, _csv("account,run_at,first_comment,caption",
-                                       f"{account},{_when()},Nice!,a",
-                                       f"{account},{_when()},,b"),
-                    dry_run=True).json()["error"]["details"]
-    assert [p["row"] for p in details] == [1]
-    assert "first comments are not supported yet" in details[0]["problems"][0]
+def test_first_comment_column_becomes_the_posts_first_comment(client, auth, herald, account):
+    response = _post(client, auth, _csv("account,run_at,first_comment,caption",
+                                        f"{account},{_when()},Nice!,a",
+                                        f"{account},{_when()},,b"))
+    assert response.status_code == 201, response.text
+    with herald.db.session() as s:
+        kept = {p.caption: p.options.get("first_comment") for p in s.query(Post)}
+    assert kept == {"a": "Nice!", "b": None}
+
+
+def test_a_first_comment_an_account_cannot_take_is_a_row_problem(client, auth, herald,
+                                                                 company):
+    member = add_account(herald, company[0], "linkedin", "urn:li:person:abc")
+    response = _post(client, auth, _csv("account,run_at,first_comment,caption",
+                                        f"{member},{_when()},Nice!,a"))
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["error"]["details"]
+    assert "posted as an organization" in problem["problems"][0]
 
 
 def test_json_array_of_create_bodies(client, auth, herald, account):

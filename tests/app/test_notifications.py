@@ -145,6 +145,24 @@ def test_a_token_in_an_error_message_never_reaches_a_message():
     assert "EAAB1234secret" not in body and "[redacted]" in body
 
 
+def test_a_failed_first_comment_says_the_post_is_out_and_how_to_retry_the_comment():
+    from herald.notifications.messages import render
+
+    data = {"id": "p1", "platform": "instagram", "caption": "Launch",
+            "first_comment_state": {"text": "Link below", "status": "failed",
+                                    "error": "Instagram refused a value of the post."}}
+    title, body = render("comment.failed", data, public_url="https://h.example")
+    assert title == "A first comment on Instagram failed"
+    assert body.splitlines() == [
+        "“Launch” is published; its first comment is not.",
+        "Why: Instagram refused a value of the post.",
+        "Retry the comment alone: https://h.example/posts/p1"]
+    title, body = render("comment.published", {**data, "first_comment_state": {
+        "text": "Link below", "status": "published"}}, public_url="https://h.example")
+    assert title == "First comment posted on Instagram"
+    assert body == "“Link below” is under “Launch”: https://h.example/posts/p1"
+
+
 async def test_an_smtp_server_that_refuses_the_address_is_retried_and_said(herald, company,
                                                                         mailbox):
     mailbox.refuse_rcpt = "550 5.1.1 No such user here"

@@ -173,6 +173,10 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
                                     json={"run_at": LATER}), (200,)),
     ("DELETE /api/v1/posts/{post_id}", "another's post", P.EDIT_OTHERS,
      lambda env, h: env.client.delete(f"/api/v1/posts/{env.draft()}", headers=h), (200,)),
+    ("POST /api/v1/posts/{post_id}/first-comment/retry", "one's own post", P.SCHEDULE,
+     lambda env, h: env.client.post(f"/api/v1/posts/{env.draft(h)}/first-comment/retry",
+                                    headers=h),
+     (409,)),  # a draft has no failed comment: allowed, and refused for its state
     ("POST /api/v1/posts/{post_id}/retry", "one's own post", P.SCHEDULE,
      lambda env, h: env.client.post(f"/api/v1/posts/{env.draft(h)}/retry", headers=h),
      (409,)),  # a draft is not failed: allowed, and refused for its state

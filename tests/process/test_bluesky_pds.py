@@ -134,7 +134,7 @@ async def test_a_resend_under_the_same_key_is_not_a_second_post(pds, alice):
     async with httpx.AsyncClient(timeout=30) as client:
         bluesky = BlueskyPublisher(client, fetcher=SafeFetcher(client, FetchRules()),
                                    allow_private_servers=True)
-        job = job_for(pds, alice, "post-dup", "Only once", first_comment="One reply")
+        job = job_for(pds, alice, "post-dup", "Only once")
         first = await bluesky.publish(job)
         again = await bluesky.publish(job)  # a retry after the answer was lost
         # The PDS refused the second record under the key (HTTP 500), and the read back
@@ -142,7 +142,10 @@ async def test_a_resend_under_the_same_key_is_not_a_second_post(pds, alice):
         assert again.external_id == first.external_id and again.extra["reconciled"]
         reconciled = await bluesky.reconcile(job)
         assert reconciled is not None and reconciled.external_id == first.external_id
-        assert again.extra["first_comment_uri"] == first.extra["first_comment_uri"]
+        # The first comment (herald.first_comment' step) resent is the same reply, once.
+        reply = await bluesky.comment(job, first, "One reply")
+        assert await bluesky.comment(job, again, "One reply") == reply
+        assert await bluesky.find_comment(job, first, "One reply") == reply
     records = {r["value"]["text"]: r["value"] for r in pds.records(alice.did)}
     assert sorted(records) == ["One reply", "Only once"]
     assert records["One reply"]["reply"]["parent"]["uri"] == first.external_id

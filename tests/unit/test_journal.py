@@ -120,3 +120,14 @@ async def test_the_journal_records_each_phase_with_its_ids():
     ]
     # What `committing` wrote reads back as the same time.
     assert history(("committing", "retry", entries[1][1])).committing_at == at
+
+
+def test_a_published_attempt_or_one_stopped_while_commenting_leaves_the_post_out():
+    assert not history(("committing", "lease_expired")).post_out
+    stopped = history(("commenting", "lease_expired",
+                       {"external_id": "E1", "first_comment_at": "t"}))
+    # Out, and settled: the next attempt comments (looking first), it never posts again.
+    assert stopped.post_out and not stopped.unsettled_commit
+    assert dict(stopped.ids)["external_id"] == "E1"
+    failed_comment = history(("committed", "published", {"first_comment_error": "no"}))
+    assert failed_comment.post_out and not failed_comment.unsettled_commit

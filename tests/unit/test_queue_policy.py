@@ -248,3 +248,11 @@ def test_the_messages_of_a_given_up_post_tell_what_to_do():
     assert "retry" in policy.WORKERS_STOPPED
     assert policy.WORKERS_STOPPED_MID_COMMIT.startswith(policy.WORKERS_STOPPED)
     assert "may be live" in policy.WORKERS_STOPPED_MID_COMMIT
+
+
+def test_a_post_whose_worker_stopped_while_commenting_is_never_failed():
+    # The post is out: stopped mid-comment at the limit, it gets its last (looking) attempt.
+    rescue = decide_rescue([Expired("a", MAX_RESCUES - 1, "commenting"),
+                            Expired("b", MAX_RESCUES - 1, "prepared")],
+                           {"b": History(post_out=True)})  # a comment retried alone
+    assert rescue.requeue_counted == ("a", "b") and not rescue.dead

@@ -256,39 +256,69 @@ class BlueskyPublisher:
         await job.journal.committed(uri, cid=cid)
         log.info("bluesky: post %s published as %s", job.post_id, uri)
         rkey = uri.rsplit("/", 1)[-1]
-        comment = job.options.get("first_comment")
-        if isinstance(comment, str) and comment.strip():
-            extra = {**extra, **await self._comment(job, session, comment, uri, cid)}
         return PublishResult(uri, f"https://bsky.app/profile/{session.did}/post/{rkey}",
                              extra={"cid": cid, **extra})
 
-    async def _comment(self, job: PublishJob, session: Session, text: str, uri: str,
-                       cid: str) -> dict[str, Any]:
+    # --- the first comment (herald.first_comment runs it as its own journaled step) ---------
+
+    async def comment(self, job: PublishJob, post: PublishResult, text: str) -> str:
         """The first comment: a reply under a key derived from the post's, so a resend
-        cannot comment twice. It never un-publishes the post: a failure is reported."""
-        rkey = tid.comment_rkey(uri.rsplit("/", 1)[-1])
-        parent = {"uri": uri, "cid": cid}
+        cannot comment twice (the PDS refuses the key; it answers 500, then we read it)."""
+        session = await self._session(job)
+        rkey = tid.comment_rkey(post.external_id.rsplit("/", 1)[-1])
+        parent = {"uri": post.external_id, "cid": await self._cid(job, session, post)}
         record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": _iso(self._now()),
                                   "reply": {"root": parent, "parent": parent}}
+        if found := await self._facets(job, text):
+            record["facets"] = found
         try:
-            if found := await self._facets(job, text):
-                record["facets"] = found
             answer = await self._xrpc(job, "POST", "com.atproto.repo.createRecord",
                                       step="commit", json={"repo": session.did,
                                                            "collection": POST, "rkey": rkey,
                                                            "record": record})
-            return {"first_comment_uri": str(answer.get("uri") or "")}
+        except (NeedsReauthError, RateLimitedError):
+            raise
         except PublishError as exc:
-            try:  # already there (an earlier attempt's), or truly refused?
-                there = await self._xrpc(job, "GET", "com.atproto.repo.getRecord",
-                                         step="read", params={"repo": session.did,
-                                                              "collection": POST,
-                                                              "rkey": rkey})
-                return {"first_comment_uri": str(there.get("uri") or "")}
+            # Already there (an earlier attempt's), or truly refused? The key says which.
+            try:
+                there = await self._reply(job, session, rkey)
             except PublishError:
-                log.warning("bluesky: the first comment of post %s failed: %s", job.post_id,
-                            exc.message)
-                return {"first_comment_error": exc.message}
+                raise exc from None
+            if there is None:
+                raise
+            return there
+        return str(answer.get("uri") or "")
+
+    async def find_comment(self, job: PublishJob, post: PublishResult,
+                           text: str) -> str | None:
+        """Our reply, if the repository holds it under the key derived from the post's."""
+        session = await self._session(job)
+        return await self._reply(job, session,
+                                 tid.comment_rkey(post.external_id.rsplit("/", 1)[-1]))
+
+    async def _reply(self, job: PublishJob, session: Session, rkey: str) -> str | None:
+        try:
+            there = await self._xrpc(job, "GET", "com.atproto.repo.getRecord", step="read",
+                                     params={"repo": session.did, "collection": POST,
+                                             "rkey": rkey})
+        except NotFound:
+            return None
+        except PermanentError as exc:
+            if "RecordNotFound" in (exc.code or "") or "not found" in exc.message.lower():
+                return None
+            raise OutcomeUnknownError(f"Bluesky could not be asked whether the comment went "
+                                      f"out: {exc.message}", code=exc.code) from None
+        return str(there.get("uri") or "") or None
+
+    async def _cid(self, job: PublishJob, session: Session, post: PublishResult) -> str:
+        """The post's cid (a reply names its parent by uri and cid): journaled, else read."""
+        kept = post.extra.get("cid")
+        if isinstance(kept, str) and kept:
+            return kept
+        answer = await self._xrpc(job, "GET", "com.atproto.repo.getRecord", step="read",
+                                  params={"repo": session.did, "collection": POST,
+                                          "rkey": post.external_id.rsplit("/", 1)[-1]})
+        return str(answer.get("cid") or "")
 
     # --- facets and embeds -------------------------------------------------------------
 

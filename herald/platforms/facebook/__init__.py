@@ -103,6 +103,7 @@ SPEC = PlatformSpec(
     preview=PreviewSpec(fold=480, fold_lines=5, more="… See more", frame="4:5",
                         frames={"article": "1.91:1", "video": "16:9"}),
     reconciles=True,
+    first_comments=True,
     permissions="pages_manage_posts, pages_read_engagement and pages_show_list "
                 "(publish_video for videos)",
     connect=ConnectSpec(

@@ -25,7 +25,7 @@ from herald.platforms.base import (
     TransientError,
 )
 from herald.platforms.facebook.errors import facebook_error
-from herald.platforms.graph import GraphSession, attach_usage, recent
+from herald.platforms.graph import GraphSession, attach_usage, comments, recent
 from herald.platforms.http import find_recent, utcnow
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,22 @@ class FacebookPublisher:
         except PublishError as exc:
             attach_usage(exc, g.usage)
             raise
+
+    async def comment(self, job: PublishJob, post: PublishResult, text: str) -> str:
+        """The first comment on the published post (`/{object-id}/comments`)."""
+        g = self._session(job.account)
+        try:
+            return await comments.post_comment(g, post.external_id, text)
+        except PublishError as exc:
+            attach_usage(exc, g.usage)
+            raise
+
+    async def find_comment(self, job: PublishJob, post: PublishResult,
+                           text: str) -> str | None:
+        """Our first comment among the post's, after an answer was lost."""
+        page = job.account.external_id
+        return await comments.find_comment(self._session(job.account), post.external_id,
+                                           text, text_field="message", author=page)
 
     async def reconcile(self, job: PublishJob) -> PublishResult | None:
         """After an unknown outcome: the result if the post is out, None if it is not."""

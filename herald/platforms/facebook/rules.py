@@ -11,6 +11,7 @@ from herald.validation import (
     DraftMedia,
     DraftPost,
     caption_length,
+    comment_length,
     count,
     link_problems,
     mb,
@@ -39,8 +40,13 @@ _FACEBOOK_PHOTO_MIMES = frozenset(
 )
 
 
+#: A Page comment's length: 8,000 characters (what Facebook's composer allows).
+FACEBOOK_COMMENT_MAX = 8000
+
+
 def check(post: DraftPost) -> list[str]:
     problems = caption_length("Facebook", post.caption, FACEBOOK_CAPTION_MAX, "post messages")
+    problems += comment_length("Facebook", post.options, FACEBOOK_COMMENT_MAX)
     if post.post_type not in POST_TYPES:
         return problems + refuse_type("Facebook", post, _FACEBOOK_HINTS.get(
             post.post_type, "use feed, text, carousel, video or article."))

@@ -8,6 +8,8 @@ endpoint kind:
 - ``status``: processing polls (IG container, FB video, LinkedIn video);
 - ``commit``: the non-idempotent call (``media_publish``, ``/feed``, published ``/photos``,
   ``/videos``, ``/rest/posts``);
+- ``comment``: a first comment (Graph ``POST /{object}/comments``, LinkedIn
+  ``POST /rest/socialActions/{urn}/comments``);
 - ``oauth``: the token endpoints (Graph ``oauth/access_token``, LinkedIn ``accessToken``);
 - ``read``: every other GET; ``*``: anything.
 
@@ -34,7 +36,8 @@ from typing import Any
 from herald.platforms.registry import NAMES
 
 KINDS = frozenset({"error", "throttle", "timeout", "drop", "reset", "processing_error"})
-ENDPOINTS = frozenset({"container", "upload", "status", "commit", "oauth", "read", "*"})
+ENDPOINTS = frozenset({"container", "upload", "status", "commit", "comment", "oauth", "read",
+                       "*"})
 PLATFORMS = frozenset({*NAMES, "*"})
 
 

@@ -84,6 +84,9 @@ SPEC = PlatformSpec(
     # A feed_story is two posts, the feed post and the story, tracked separately.
     splits={"feed_story": ("feed", "story")},
     reconciles=True,
+    first_comments=True,
+    comment_refusal=lambda post_type, _account: (
+        "Instagram stories take no comments" if post_type == "story" else None),
     permissions="instagram_basic, instagram_content_publish and pages_read_engagement",
     fake=FakeSpec(mounts=lambda state: {}, graph=_fake_graph),
 )

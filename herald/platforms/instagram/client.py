@@ -33,6 +33,7 @@ from herald.platforms.graph import (
     GraphSession,
     NeedsNewContainer,
     attach_usage,
+    comments,
     recent,
 )
 from herald.platforms.http import dict_at, find_recent, list_at, poll_delays, utcnow
@@ -119,6 +120,21 @@ class InstagramPublisher:
         except PublishError as exc:
             attach_usage(exc, g.usage)
             raise
+
+    async def comment(self, job: PublishJob, post: PublishResult, text: str) -> str:
+        """The first comment on the published post (`/{object-id}/comments`)."""
+        g = self._session(job.account)
+        try:
+            return await comments.post_comment(g, post.external_id, text)
+        except PublishError as exc:
+            attach_usage(exc, g.usage)
+            raise
+
+    async def find_comment(self, job: PublishJob, post: PublishResult,
+                           text: str) -> str | None:
+        """Our first comment among the post's, after an answer was lost."""
+        return await comments.find_comment(self._session(job.account), post.external_id,
+                                           text, text_field="text")
 
     async def reconcile(self, job: PublishJob) -> PublishResult | None:
         """After an unknown outcome: the result if the post is out, None if it is not."""

@@ -13,6 +13,7 @@ from herald.validation import (
     MiB,
     aspect_ratio,
     caption_length,
+    comment_length,
     count,
     dimensions,
     duration_problems,
@@ -55,8 +56,13 @@ _INSTAGRAM_SHAPES: dict[str, tuple[str, int, int, frozenset[str]]] = {
 }
 
 
+#: A comment's length: Meta documents none apart from the caption's; the same is assumed.
+INSTAGRAM_COMMENT_MAX = 2200
+
+
 def check(post: DraftPost) -> list[str]:
     problems = _instagram_caption(post.caption)
+    problems += comment_length("Instagram", post.options, INSTAGRAM_COMMENT_MAX)
     shape = _INSTAGRAM_SHAPES.get(post.post_type)
     if shape is None:
         return problems + refuse_type("Instagram", post, _INSTAGRAM_HINTS.get(

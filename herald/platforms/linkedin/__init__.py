@@ -90,6 +90,12 @@ def _fake_user(state: FakeState, user_id: str, name: str, body: dict[str, Any]) 
     add_user(state, user_id, name, body)
 
 
+def _comment_refusal(post_type: str, author: str) -> str | None:
+    if author.startswith("urn:li:organization:"):
+        return None
+    return "LinkedIn first comments are posted as an organization; this account is a member"
+
+
 SPEC = PlatformSpec(
     name=NAME,
     display_name="LinkedIn",
@@ -107,6 +113,9 @@ SPEC = PlatformSpec(
     preview=PreviewSpec(fold=210, fold_lines=3, more="…see more", frame="1.91:1",
                         frames={"feed": "1:1", "carousel": "4:5", "video": "16:9"}),
     reconciles=True,
+    # socialActions comments as a member need its own grant; Herald comments as a Page.
+    first_comments=True,
+    comment_refusal=_comment_refusal,
     refresh=TokenRefresh(refresh=_refresh, settings_names=SETTINGS_NAMES),
     connect=ConnectSpec(settings_names=SETTINGS_NAMES, bind=_flow),
     fake=FakeSpec(mounts=_fake_mounts, add_user=_fake_user),

@@ -139,6 +139,34 @@ class LinkedInPublisher:
         log.info("linkedin: post %s published as %s", job.post_id, urn)
         return PublishResult(urn, f"https://www.linkedin.com/feed/update/{urn}/", extra=extra)
 
+    async def comment(self, job: PublishJob, post: PublishResult, text: str) -> str:
+        """The first comment, as the organization (socialActions comments, the versioned
+        /rest endpoint: the unversioned /v2 one is deprecated)."""
+        body = {"actor": job.account.external_id, "object": post.external_id,
+                "message": {"text": text}}
+        resp = await self._send(job, "POST", _comments_path(post.external_id),
+                                step="commit", json=body)
+        answer = json_object(resp.text)
+        urn = str(answer.get("$URN") or unquote(resp.headers.get("x-restli-id", ""))
+                  or answer.get("id") or "")
+        if not urn:
+            raise OutcomeUnknownError(f"LinkedIn accepted the comment (HTTP "
+                                      f"{resp.status_code}) but sent no id.",
+                                      code="no_comment_id")
+        return urn
+
+    async def find_comment(self, job: PublishJob, post: PublishResult,
+                           text: str) -> str | None:
+        """Our first comment among the post's (newest first), by author and text."""
+        resp = await self._send(job, "GET", _comments_path(post.external_id), step="read",
+                                params={"count": 100})
+        for element in list_at(json_object(resp.text), "elements"):
+            if not isinstance(element, dict) or element.get("actor") != job.account.external_id:
+                continue
+            if str(dict_at(element, "message").get("text", "")).strip() == text.strip():
+                return str(element.get("$URN") or element.get("id") or "")
+        return None
+
     async def _find_org_post(self, job: PublishJob,
                              at: datetime) -> tuple[PublishResult | None, bool]:
         """(result, settled): settled with no result means the post proves not out."""
@@ -225,6 +253,10 @@ class LinkedInPublisher:
                                      f"{self._max_wait:g} s ({status or 'no status'}).",
                                      code="video_processing", retry_after=60)
             await asyncio.sleep(min(next(delays), remaining))
+
+
+def _comments_path(urn: str) -> str:
+    return f"socialActions/{quote(urn, safe='')}/comments"
 
 
 def _duplicate_refusal(dup: DuplicatePostError) -> PermanentError:

@@ -8,6 +8,7 @@ from herald.validation import (
     DraftMedia,
     DraftPost,
     caption_length,
+    comment_length,
     count,
     duration_problems,
     link_problems,
@@ -36,8 +37,13 @@ _LINKEDIN_HINTS = {
 _LINKEDIN_IMAGE_MIMES = frozenset({"image/jpeg", "image/png", "image/gif"})
 
 
+#: A comment's length: 1,250 characters, LinkedIn's limit for comments.
+LINKEDIN_COMMENT_MAX = 1250
+
+
 def check(post: DraftPost) -> list[str]:
     problems = caption_length("LinkedIn", post.caption, LINKEDIN_COMMENTARY_MAX, "posts")
+    problems += comment_length("LinkedIn", post.options, LINKEDIN_COMMENT_MAX)
     if post.post_type not in POST_TYPES:
         return problems + refuse_type("LinkedIn", post, _LINKEDIN_HINTS.get(
             post.post_type, "use feed, text, carousel, video or article."))

@@ -11,7 +11,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 
-from herald import services
+from herald import first_comment, services
 from herald.errors import AppError, Conflict, Invalid
 from herald.models import PLATFORMS, POST_STATUSES, Post, utcnow
 from herald.permissions import Permission
@@ -91,6 +91,9 @@ def _detail(herald: Herald, user: WebUser, ctx: services.Context, post_id: str
                                  if ctx.may(Permission.MANAGE_REVIEW_LINKS) else [])
         found["preview"] = previews.of_post(post, found["account"].name)
         found["comments"] = comments.thread(session, ctx, post_id)
+    found["first_comment"] = first_comment.state_of(
+        post.options, [a.platform_ids for a in found["attempts"]],
+        retrying=post.status == PostStatus.PUBLISHED and found["next_attempt_at"] is not None)
     return found
 
 
@@ -242,3 +245,19 @@ def retry_post(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
         error = exc.message
     return _row_or_back(request, herald, user, ctx, post_id, next or f"/posts/{post_id}",
                         "Back in the queue.", error)
+
+
+@router.post("/posts/{post_id}/first-comment/retry")
+def retry_first_comment(request: Request, post_id: str, herald: HeraldDep, user: UserDep,
+                        ctx: ContextDep, next: Annotated[str, Form()] = "") -> Response:
+    error = None
+    try:
+        with herald.unit_of_work() as session:
+            services.retry_first_comment(session, ctx, post_id)
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        error = exc.message
+    sessions.flash(request, error or "The first comment is queued again; the post stays "
+                   "published.", "error" if error else "ok")
+    return see_other(safe_next(next or f"/posts/{post_id}"))

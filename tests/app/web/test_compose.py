@@ -244,3 +244,24 @@ def test_the_compose_page_shows_previews_and_refreshes_them_as_one_types(signed_
     assert 'name="first_comment"' in page
     empty = signed_in.post("/compose/preview", data={"caption": "Hi"}).text
     assert "Pick one or more accounts" in empty
+
+
+def test_a_first_comment_is_composed_with_the_post_and_refused_where_it_cannot_go(
+        signed_in, herald, company):
+    fb = add_account(herald, company[0], "facebook", "1001")
+    member = add_account(herald, company[0], "linkedin", "urn:li:person:abc")
+    page = signed_in.get("/compose")
+    assert 'name="first_comment"' in page.text
+    response = signed_in.post("/compose", data={"account_ids": fb, "caption": "Now!",
+                                                "first_comment": "More in the comments",
+                                                "action": "now"})
+    assert response.status_code == 303, response.text
+    [post] = _posts(herald, company[0])
+    assert post.options["first_comment"] == "More in the comments"
+    response = signed_in.post("/compose", data={"account_ids": member, "caption": "Hi",
+                                                "first_comment": "Not as a member",
+                                                "action": "now"})
+    assert response.status_code == 422
+    assert "LinkedIn first comments are posted as an organization" in response.text
+    assert "Not as a member</textarea>" in response.text  # kept, ready to fix
+    assert len(_posts(herald, company[0])) == 1

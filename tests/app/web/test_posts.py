@@ -13,7 +13,8 @@ from herald import services
 from herald.app import build_worker
 from herald.models import Post, utcnow
 from herald.platforms.base import OutcomeUnknownError, PermanentError
-from tests.helpers import add_account, add_posts
+from herald.schemas import PostCreate
+from tests.helpers import RecordingPublisher, add_account, add_posts
 
 
 def publish_due(herald, *ids: str, until: str | None = None) -> None:
@@ -274,3 +275,73 @@ def test_the_list_is_by_time_unless_asked_by_creation(signed_in, herald, company
     by_creation = signed_in.get("/posts", params={"sort": "created"}).text
     assert by_creation.index(f'id="post-{soon}"') < by_creation.index(f'id="post-{late}"')
     assert '<option value="created" selected>' in by_creation
+
+
+class _Commenting(RecordingPublisher):
+    """A publisher that also posts first comments, once each."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__(platform)
+        self.comments: list[str] = []
+
+    async def comment(self, job, post, text: str) -> str:
+        self.comments.append(text)
+        return f"comment-{len(self.comments)}"
+
+    async def find_comment(self, job, post, text: str) -> str | None:
+        return None
+
+
+def test_a_failed_first_comment_is_shown_and_retried_alone_from_the_post_page(
+        signed_in, herald, company):
+    fb = add_account(herald, company[0], "facebook", "1001")
+    with herald.db.session() as session:
+        [post] = services.create_posts(session, herald.context(company[0]), PostCreate(
+            account_id=fb, caption="With a comment", run_at="now", post_type="text",
+            first_comment="Link in the comments"))
+        pid = post.id
+    # The recording publisher takes no comments: the post goes out, its comment fails.
+    publish_due(herald, pid, until="published")
+    page = signed_in.get(f"/posts/{pid}")
+    assert "Link in the comments" in page.text
+    assert "The post is published; its first comment failed" in page.text
+    assert f'action="/posts/{pid}/first-comment/retry"' in page.text
+    commenting = _Commenting("facebook")
+    herald.registry.register(commenting)
+    response = signed_in.post(f"/posts/{pid}/first-comment/retry")
+    assert response.status_code == 303
+    assert _post(herald, pid).status == "published"
+    assert "queued again; the post stays published" in signed_in.get(f"/posts/{pid}").text
+    publish_due(herald)
+    page = signed_in.get(f"/posts/{pid}")
+    assert commenting.comments == ["Link in the comments"]
+    assert commenting.calls == []  # the post itself was not sent again
+    assert "comment-1" in page.text and "Retry the comment" not in page.text
+    assert "reached <em>commented</em>" in page.text  # both steps on the timeline
+
+
+def test_the_cli_shows_a_failed_first_comment_and_retries_it(herald, company, database_url):
+    from typer.testing import CliRunner
+
+    from herald.cli import app
+    from tests.conftest import SECRET
+
+    fb = add_account(herald, company[0], "facebook", "1001")
+    with herald.db.session() as session:
+        [post] = services.create_posts(session, herald.context(company[0]), PostCreate(
+            account_id=fb, caption="With a comment", run_at="now", post_type="text",
+            first_comment="Link in the comments"))
+    publish_due(herald, post.id, until="published")
+    env = {"HERALD_DATABASE_URL": database_url, "HERALD_SECRET_KEY": SECRET}
+    shown = CliRunner().invoke(app, ["posts", "show", post.id, "--company", company[0]],
+                               env=env)
+    assert shown.exit_code == 0, shown.output
+    assert ("first comment: failed 'Link in the comments' Herald cannot post first "
+            "comments on facebook.") in shown.output
+    again = CliRunner().invoke(app, ["posts", "retry-comment", post.id, "--company",
+                                     company[0]], env=env)
+    assert again.exit_code == 0, again.output
+    assert "published: its first comment is queued again" in again.output
+    twice = CliRunner().invoke(app, ["posts", "retry-comment", post.id, "--company",
+                                     company[0]], env=env)
+    assert twice.exit_code == 1 and "being worked on" in twice.output

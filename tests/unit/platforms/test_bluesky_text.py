@@ -15,7 +15,7 @@ from herald.platforms.base import (
 )
 from herald.platforms.bluesky import facets, tid
 from herald.platforms.bluesky.errors import SessionExpired, bluesky_error
-from herald.validation import validate_post
+from herald.validation import comment_problems, options_for, validate_post
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -131,5 +131,26 @@ def test_first_comments_are_checked_and_refused_where_unsupported() -> None:
     assert problems(first_comment="A reply") == []
     assert any("first comments (replies) are limited to 300" in p
                for p in problems(first_comment="a" * 301))
-    [refused] = validate_post("linkedin", "text", "hi", [], {"first_comment": "c"})
-    assert "cannot post a first comment on LinkedIn" in refused
+    [empty] = validate_post("linkedin", "text", "hi", [], {"first_comment": " "})
+    assert empty == "first_comment must be the comment's text."
+    [long] = validate_post("linkedin", "text", "hi", [], {"first_comment": "c" * 1251})
+    assert long == ("LinkedIn comments are limited to 1,250 characters; this first comment "
+                    "has 1,251.")
+    [too_long_ig] = validate_post("instagram", "feed", "hi", [
+        {"url": "https://example.com/a.jpg", "type": "image"}], {"first_comment": "c" * 2201})
+    assert too_long_ig.startswith("Instagram comments are limited to 2,200 characters")
+
+
+def test_first_comments_where_the_account_or_type_cannot_take_one() -> None:
+    comment = {"first_comment": "c"}
+    assert comment_problems("linkedin", ["text"], "urn:li:organization:42", comment) == []
+    assert comment_problems("linkedin", ["text"], "urn:li:person:abc", comment) == [
+        "LinkedIn first comments are posted as an organization; this account is a member; "
+        "leave out first_comment."]
+    assert comment_problems("instagram", ["story"], "1784", comment) == [
+        "Instagram stories take no comments; leave out first_comment."]
+    # A feed_story's feed post takes the comment; its story goes without.
+    assert comment_problems("instagram", ["feed", "story"], "1784", comment) == []
+    assert options_for("instagram", "story", "1784", {**comment, "x": 1}) == {"x": 1}
+    assert options_for("instagram", "feed", "1784", comment) == comment
+    assert comment_problems("linkedin", ["text"], "urn:li:person:abc", {}) == []

@@ -55,3 +55,18 @@ def test_display_names_and_connect_flows() -> None:
                                       "linkedin": "LinkedIn", "bluesky": "Bluesky"}
     assert [s.name for s in registry.connectable()] == ["facebook", "linkedin"]
     assert registry.by_display_name("Instagram") is registry.spec("instagram")
+
+
+@pytest.mark.parametrize("spec", registry.SPECS, ids=lambda s: s.name)
+def test_a_spec_that_takes_first_comments_has_a_publisher_that_comments(
+        spec: PlatformSpec) -> None:
+    import httpx
+
+    from herald.media.fetch import FetchRules, SafeFetcher
+    from herald.platforms.base import Commenter
+    from herald.platforms.spec import Endpoint
+
+    client = httpx.AsyncClient()
+    publisher = spec.publisher(client, Endpoint("https://example.test", "v1"),
+                               SafeFetcher(client, FetchRules()))
+    assert isinstance(publisher, Commenter) == spec.first_comments

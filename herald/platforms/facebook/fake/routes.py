@@ -18,6 +18,7 @@ from herald.platforms.fake.calls import as_bool, as_text
 from herald.platforms.fake.models import FACEBOOK, Account, PublishedRecord, utc
 from herald.platforms.graph import fake_errors as errors
 from herald.platforms.graph.fake import GraphCall, GraphRouter, graph_time, new_id
+from herald.platforms.graph.fake_comments import add_comment_routes
 
 ROUTES = GraphRouter()
 
@@ -330,3 +331,7 @@ def _video_status(video: FbVideo) -> dict[str, Any]:
                 "publishing_phase": {"status": "not_started"}}
     return {"video_status": "ready", "uploading_phase": done, "processing_phase": done,
             "publishing_phase": {"status": "complete", "publish_status": "published"}}
+
+
+# First comments: the comments edge of what the Page published.
+add_comment_routes(ROUTES, ("fb_post", "fb_photo", "fb_video"), instagram=False)

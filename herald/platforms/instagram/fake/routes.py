@@ -10,6 +10,7 @@ from herald.platforms.fake.calls import as_bool, as_text
 from herald.platforms.fake.models import DAY, INSTAGRAM, PublishedRecord, utc
 from herald.platforms.graph import fake_errors as errors
 from herald.platforms.graph.fake import GraphCall, GraphRouter, graph_time, new_id
+from herald.platforms.graph.fake_comments import add_comment_routes
 from herald.platforms.instagram.fake.checks import (
     check_caption,
     check_children,
@@ -291,3 +292,7 @@ async def get_media(call: GraphCall) -> dict[str, Any]:
     node = call.node
     assert isinstance(node, IgMedia)
     return call.select("IGMedia", _media_fields(node))
+
+
+# First comments: the comments edge of what media_publish made.
+add_comment_routes(ROUTES, ("ig_media",), instagram=True)

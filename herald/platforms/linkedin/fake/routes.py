@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from herald.platforms.fake.state import FakeState
+from herald.platforms.linkedin.fake import comments as comments
 from herald.platforms.linkedin.fake import media as media
 from herald.platforms.linkedin.fake import posts as posts
 from herald.platforms.linkedin.fake.api import UPLOADS, LiHandler, li_route
@@ -34,6 +35,10 @@ def linkedin_routes(state: FakeState) -> list[BaseRoute]:
         rest("/rest/posts", posts.create_post, ["POST"], "commit", "rest/posts"),
         rest("/rest/posts", posts.find_posts, ["GET"], "read", "rest/posts.finder"),
         rest("/rest/posts/{urn}", posts.get_post, ["GET"], "read", "rest/posts.get"),
+        rest("/rest/socialActions/{urn}/comments", comments.create_comment, ["POST"],
+             "comment", "rest/socialActions.comments"),
+        rest("/rest/socialActions/{urn}/comments", comments.list_comments, ["GET"], "read",
+             "rest/socialActions.comments.list"),
         rest("/rest/images", media.initialize_image, ["POST"], "upload", "rest/images"),
         rest("/rest/images/{urn}", media.get_image, ["GET"], "read", "rest/images.get"),
         rest("/rest/documents", media.initialize_document, ["POST"], "upload",

@@ -341,6 +341,39 @@ def company_create(name: str, json_out: JsonOpt = False) -> None:
            f"company {company.id}\napi token (shown once): {token}")
 
 
+@company_app.command("remove")
+def company_remove(
+    company: Annotated[str, typer.Argument(help="The company's id, name or id prefix.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Remove it even with posts still to go out (never sent).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete a company and all it holds: tokens, members, accounts, posts, audit log.
+
+    Its API tokens and its members' sessions stop working (servers trust a token they
+    checked for at most 2 s more). Refused while one of its posts is being published, and
+    while posts are still to go out unless --force. Logged at WARNING (herald.audit): the
+    company's own audit log goes with it.
+    """
+    herald = _herald()
+    try:
+        with herald.unit_of_work() as session:
+            found = services.find_company(session, company)
+            name, company_id = found.name, found.id
+            if not yes:
+                typer.confirm(f"Remove {name!r} ({company_id}) and everything it holds?",
+                              abort=True)
+            counts = services.remove_company(session, found, force=force)
+    except AppError as exc:
+        fail(exc.message, 1)
+    logging.getLogger("herald.audit").warning(
+        "company %s (%r) removed by the CLI%s; its posts by status: %s", company_id, name,
+        " with --force" if force else "", counts or "none")
+    _print({"removed": company_id, "name": name, "posts": counts}, json_out,
+           f"removed {name!r} ({company_id}) and its {sum(counts.values())} posts")
+
+
 RoleOpt = Annotated[str, typer.Option(
     "--role", help=f"What the token may do: {', '.join(ROLE_NAMES)} (see docs/roles.md).")]
 

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_import_rows: int = Field(default=10_000, gt=0)
     media_fetch_timeout: float = Field(default=30.0, gt=0)
+    #: Schedule-time media downloads at once, per process and per company (429/503 above).
+    media_fetch_concurrency: int = Field(default=4, ge=1)
+    media_fetch_per_company: int = Field(default=2, ge=1)
     media_jpeg_quality: int = Field(default=90, ge=1, le=100)
     #: Images decoded at once per process (uploads, media checks); the rest queue, so memory
     #: stays at this many worst-case images (about 250 MB each).

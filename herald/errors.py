@@ -10,6 +10,8 @@ class AppError(Exception):
 
     status = 400
     code = "bad_request"
+    #: Seconds to wait before trying again (answered in Retry-After), if it is worth it.
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, details: list[Any] | None = None) -> None:
         self.message = message or (self.__doc__ or "").strip()

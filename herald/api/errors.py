@@ -41,6 +41,8 @@ _MEANINGS = {
     413: "The body is larger than Herald accepts (HERALD_MAX_JSON_BYTES, uploads "
          "HERALD_MEDIA_MAX_UPLOAD_BYTES)",
     422: "The request is not valid; `message` says why",
+    429: "Too many of your company's media downloads at once; see Retry-After",
+    503: "Herald is busy (media downloads) or its database is unreachable; see Retry-After",
 }
 
 
@@ -89,7 +91,8 @@ def unstorable(exc: DataError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

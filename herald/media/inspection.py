@@ -20,6 +20,7 @@ import httpx
 
 from herald.config import Settings
 from herald.media.fetch import FetchRules, MediaURLError, SafeFetcher
+from herald.media.fetch_slots import FetchSlots
 from herald.media.probing import MediaError, MediaInfo, probe
 from herald.validation import validate_post
 
@@ -50,24 +51,49 @@ class MediaInspector:
         self.media_dir = Path(settings.media_dir)
         self.rules = FetchRules.from_settings(settings)
         self.cache_size = cache_size
+        self.slots = FetchSlots(total=settings.media_fetch_concurrency,
+                                per_company=settings.media_fetch_per_company)
         self._cache: OrderedDict[str, tuple[float, MediaInfo]] = OrderedDict()
         self._lock = threading.Lock()
 
     def validate(self, account: Any, payload: dict[str, Any]) -> list[str]:
         return self.check(account, payload, self.inspect(payload["media"]))
 
-    def inspect(self, media: Sequence[Mapping[str, Any]]) -> InspectedMedia:
-        """Probe every media URL (fetching what is not in Herald's own store)."""
+    def inspect(self, media: Sequence[Mapping[str, Any]], *,
+                company_id: str | None = None) -> InspectedMedia:
+        """Probe every media URL, fetching what is neither cached nor in Herald's store.
+
+        The fetches of one request run at once, in one slot of `slots` (FetchesBusy, a
+        429 or 503, when none is free), so a request waits at most one fetch deadline.
+        """
         found: dict[str, MediaInfo | str] = {}
+        remote: list[str] = []
         for item in media:
             url = item["url"]
-            if url in found:
+            if url in found or url in remote:
                 continue
-            try:
-                found[url] = self.probe(url)
-            except (MediaURLError, MediaError) as exc:
-                found[url] = str(exc)
+            cached = self._cached(url)
+            if cached is not None:
+                found[url] = cached
+            elif url.startswith(self.local_prefix):
+                found[url] = self._probed(url, None)
+            else:
+                remote.append(url)
+        if remote:
+            with self.slots.take(company_id):
+                fetched = self._fetch_all(remote)
+            for url in remote:
+                found[url] = self._probed(url, fetched[url])
         return InspectedMedia(found)
+
+    def _probed(self, url: str, fetched: bytes | MediaURLError | None) -> MediaInfo | str:
+        """What `url` holds, or why it cannot be used (a message)."""
+        if isinstance(fetched, MediaURLError):
+            return str(fetched)
+        try:
+            return self.probe(url, fetched)
+        except (MediaURLError, MediaError) as exc:
+            return str(exc)
 
     def check(self, account: Any, payload: dict[str, Any],
               inspected: InspectedMedia) -> list[str]:
@@ -86,13 +112,18 @@ class MediaInspector:
         return validate_post(account.platform, payload["post_type"], payload["caption"],
                              list(media), payload["options"], probes=probes)
 
-    def probe(self, url: str) -> MediaInfo:
+    def probe(self, url: str, fetched: bytes | None = None) -> MediaInfo:
+        """What `url` holds (`fetched`: its bytes, already downloaded)."""
         cached = self._cached(url)
         if cached is not None:
             return cached
         local = url.startswith(self.local_prefix)
-        info = probe(self._local_bytes(url) if local else self._fetch(url),
-                     filename=url.rsplit("/", 1)[-1])
+        if fetched is None:
+            got = self._local_bytes(url) if local else self._fetch_all([url])[url]
+            if isinstance(got, MediaURLError):
+                raise got
+            fetched = got
+        info = probe(fetched, filename=url.rsplit("/", 1)[-1])
         with self._lock:
             # Local names are content hashes: the same name is the same bytes forever.
             self._cache[url] = (float("inf") if local else time.monotonic() + REMOTE_TTL, info)
@@ -115,10 +146,20 @@ class MediaInspector:
             raise MediaError("There is no such file in Herald's media store; upload it again.")
         return path.read_bytes()
 
-    def _fetch(self, url: str) -> bytes:
-        async def fetch() -> bytes:
+    def _fetch_all(self, urls: Sequence[str]) -> dict[str, bytes | MediaURLError]:
+        """Each URL's bytes or why not, fetched at once (each within the fetch deadline)."""
+
+        async def fetch() -> list[bytes | BaseException]:
             async with httpx.AsyncClient() as client:
-                return await SafeFetcher(client, self.rules).fetch(url)
+                fetcher = SafeFetcher(client, self.rules)
+                return await asyncio.gather(*(fetcher.fetch(u) for u in urls),
+                                            return_exceptions=True)
 
         # Request handlers run in a worker thread with no event loop of their own.
-        return asyncio.run(fetch())
+        results = asyncio.run(fetch())
+        out: dict[str, bytes | MediaURLError] = {}
+        for url, result in zip(urls, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, MediaURLError):
+                raise result
+            out[url] = result
+        return out

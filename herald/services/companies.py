@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from herald.crypto import hash_api_token, new_api_token
-from herald.errors import Invalid, NotFound, Unauthorized
-from herald.models import ApiToken, Company, new_id, utcnow
+from herald.errors import Conflict, Invalid, NotFound, Unauthorized
+from herald.models import ApiToken, Company, Post, new_id, utcnow
 from herald.permissions import Permission, Role, parse_role, require_grant
 from herald.services import audit, gates
 from herald.services.context import Context
@@ -200,3 +200,31 @@ def record_revoked(session: Session, ctx: Context, row: ApiToken,
         audit.record(session, ctx, audit.Action.TOKEN_REVOKED,
                      before={"name": row.name, "prefix": row.prefix, "revoked_at": None},
                      after={"revoked_at": row.revoked_at.isoformat()})
+
+
+#: Posts that would still go out: a company with any of them is removed only when forced.
+LIVE_STATUSES = ("pending", "awaiting_approval")
+
+
+def remove_company(session: Session, company: Company, *, force: bool = False
+                   ) -> dict[str, int]:
+    """Delete a company and everything it holds; the number of its posts by status.
+
+    Its tokens, members (and so their sessions), accounts, posts, queue rows, webhooks
+    and audit log go with it (ON DELETE CASCADE). Refused while a post is being
+    published (its worker would publish it for nobody), and while posts are still to go
+    out unless `force`: they are then never sent.
+    """
+    counts = {status: n for status, n in session.execute(
+        select(Post.status, func.count()).where(Post.company_id == company.id)
+        .group_by(Post.status))}
+    if counts.get("processing"):
+        raise Conflict(f"{counts['processing']} posts of {company.name!r} are being published "
+                       "right now; wait until they finish, then remove it.")
+    live = sum(counts.get(s, 0) for s in LIVE_STATUSES)
+    if live and not force:
+        raise Conflict(f"{company.name!r} has {live} posts still to go out (pending or "
+                       "awaiting approval); cancel them, or remove it with --force and they "
+                       "are never sent.")
+    session.execute(delete(Company).where(Company.id == company.id))
+    return counts

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 class PostChecks(Protocol):
     """Scheduling-time checks, in two halves so that no fetch runs inside a transaction."""
 
-    def inspect(self, media: Sequence[dict[str, Any]]) -> InspectedMedia:
-        """Probe the media (may fetch it): call before the transaction begins."""
+    def inspect(self, media: Sequence[dict[str, Any]], *,
+                company_id: str | None = None) -> InspectedMedia:
+        """Probe the media (may fetch it, in one of the company's download slots): call
+        before the transaction begins."""
 
     def check(self, account: Any, payload: dict[str, Any],
               inspected: InspectedMedia) -> list[str]:

@@ -224,7 +224,7 @@ def inspect_media(ctx: Context, media: Sequence[dict[str, Any]],
     """Probe the media a post will carry (fetching it): never inside a transaction."""
     if ctx.checks is None or (inspected is not None and inspected.covers(media)):
         return inspected
-    return ctx.checks.inspect(media)
+    return ctx.checks.inspect(media, company_id=ctx.company_id)
 
 
 def _check(ctx: Context, account: SocialAccount | Row[Any], post_type: str, caption: str,

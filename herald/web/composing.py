@@ -137,7 +137,7 @@ def check(herald: Herald, accounts: Mapping[str, SocialAccount], form: ComposeFo
     if "post_type" in out.errors or herald.checks is None:
         return out
     if inspected is None or not inspected.covers(form.media):
-        inspected = herald.checks.inspect(form.media)
+        inspected = herald.checks.inspect(form.media, company_id=_company(accounts))
     for account_id in form.account_ids:
         account = accounts.get(account_id)
         if account is None:
@@ -152,6 +152,11 @@ def check(herald: Herald, accounts: Mapping[str, SocialAccount], form: ComposeFo
     return out
 
 
+def _company(accounts: Mapping[str, SocialAccount]) -> str | None:
+    """The company whose accounts these are (its media download slots), if any."""
+    return next((a.company_id for a in accounts.values()), None)
+
+
 class _Refused(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__("refused")
@@ -163,7 +168,8 @@ def create(herald: Herald, ctx: Context, accounts: Mapping[str, SocialAccount],
     """Check, then create the posts through the service, one call per caption group, in
     one transaction: a refusal of any group leaves nothing behind."""
     # Fetched before the transaction begins (on SQLite it holds the write lock).
-    inspected = (herald.checks.inspect(form.media) if herald.checks is not None else None)
+    inspected = (herald.checks.inspect(form.media, company_id=ctx.company_id)
+                 if herald.checks is not None else None)
     try:
         with herald.unit_of_work() as session:
             out = _create(herald, session, ctx, accounts, form, tz, inspected)

@@ -245,9 +245,9 @@ def test_identical_media_is_probed_once(herald, company, account, image_url, mon
     calls: list[int] = []
     original = herald.checks.inspect
 
-    def counting(media):
+    def counting(media, **kwargs):
         calls.append(len(media))
-        return original(media)
+        return original(media, **kwargs)
 
     monkeypatch.setattr(herald.checks, "inspect", counting)
     body = _csv("account,run_at,media", *[f"{account},{_when()},{image_url}"] * 50)

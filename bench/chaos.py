@@ -47,6 +47,7 @@ from bench.chaos_db import (
     OPEN_STATUSES,
     Restart,
     claimed_since,
+    finishing_workers,
     journals,
     queue_counts,
     reader,
@@ -115,6 +116,9 @@ class Options:
     out: Path
     quiet: bool
     pgbouncer: bool = False
+    #: Kill only workers that finished an attempt (or are min_age old), not any that
+    #: claimed one: on a slow machine a worker otherwise dies holding its first batch.
+    kill_after_finish: bool = False
     #: The database the run drops and makes anew (on PostgreSQL and MariaDB, a name).
     database: str = ""
 
@@ -170,6 +174,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         "so each worker is killed about every 8 s whatever the pool size)")
     p.add_argument("--min-age", type=float, default=15.0,
                    help="kill only workers seen claiming posts, or up this long (seconds)")
+    p.add_argument("--kill-after-finish", action="store_true",
+                   help="kill only workers that have finished an attempt (or are up "
+                        "--min-age), not any that claimed one: progress on a loaded machine")
     p.add_argument("--no-restart", action="store_true", help="do not restart the database")
     p.add_argument("--restart-at", type=float, default=0.3,
                    help="restart the database once this fraction of posts is finished "
@@ -237,7 +244,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         rescue_interval=a.rescue_interval, retry_base=a.retry_base, retry_max=a.retry_max,
         platform_cap=a.platform_cap,
         out=a.out or Path(f"/tmp/herald-chaos-{a.engine}-{stamp}"), quiet=a.quiet,
-        pgbouncer=a.pgbouncer, database=a.database or f"herald_chaos_{a.engine}",
+        pgbouncer=a.pgbouncer, kill_after_finish=a.kill_after_finish,
+        database=a.database or f"herald_chaos_{a.engine}",
     )
 
 
@@ -473,7 +481,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
             if not quiet:
                 pool.fill()
             if now >= next_kill and not quiet:
-                seen_working = working_workers(db, [w.worker_id for w in pool.workers])
+                seen_working = (finishing_workers if opts.kill_after_finish
+                                else working_workers)(db, [w.worker_id for w in pool.workers])
                 working |= seen_working or set()
                 victim = pool.kill_random(working=working, min_age=opts.min_age)
                 if victim is not None:
@@ -564,7 +573,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
             "spread_s": opts.spread, "max_attempts": opts.max_attempts, "seed": opts.seed,
             "settings": settings_said(opts), "lease_s": opts.lease, "wall_s": round(wall, 1),
             "timed_out": timed_out,
-            "kills": pool.kills, "workers_started": pool.started_total,
+            "kills": pool.kills, "kill_after_finish": opts.kill_after_finish,
+            "workers_started": pool.started_total,
             "unexpected_exits": [u.as_dict() for u in pool.unexpected],
             "restart": restart.as_dict() if restart else None,
             "faults": opts.plan.as_dict(),

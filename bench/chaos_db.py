@@ -131,6 +131,24 @@ def working_workers(engine: Engine, worker_ids: Sequence[str]) -> set[str] | Non
     return {str(r.worker_id) for r in rows}
 
 
+def finishing_workers(engine: Engine, worker_ids: Sequence[str]) -> set[str] | None:
+    """Which of these workers have finished an attempt themselves (published it, or
+    scheduled its retry): past their start-up and making progress."""
+    if not worker_ids:
+        return set()
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(attempts_t.c.worker_id).distinct()
+                .where(attempts_t.c.worker_id.in_(list(worker_ids)),
+                       attempts_t.c.finished_at.is_not(None),
+                       attempts_t.c.outcome != "lease_expired")
+            ).all()
+    except DBAPIError:
+        return None
+    return {str(r.worker_id) for r in rows}
+
+
 def claimed_since(engine: Engine, worker_ids: Sequence[str], since: datetime) -> set[str]:
     """Which of these workers claimed a post after `since` (so they were working)."""
     if not worker_ids:

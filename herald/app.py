@@ -25,6 +25,7 @@ from herald.api import (
     imports,
     media,
     members,
+    notifications,
     planning,
     posts,
     seed,
@@ -85,6 +86,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(media.router, prefix="/api/v1")
     app.include_router(seed.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
+    app.include_router(notifications.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.
     app.include_router(seed.router, include_in_schema=False)
     if herald.settings.media_store == "local":

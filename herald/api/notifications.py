@@ -7,6 +7,7 @@ member's (manage_members), since tokens act for the company, not for one person.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,7 +41,7 @@ class ChannelOut(BaseModel):
 
 
 class ChannelCreate(Strict):
-    kind: str = Field(max_length=20)
+    kind: Literal["email", "chat"]
     #: An e-mail address, or an apprise URL (slack://…, discord://…, tgram://…).
     target: str = Field(max_length=2000)
 
@@ -50,7 +51,7 @@ class Preferences(Strict):
     events: list[str] = Field(max_length=50)
     digest: bool = False
     #: The hour (0-23, in the member's time zone) the daily digest goes out.
-    digest_hour: int = 8
+    digest_hour: int = Field(default=8, ge=0, le=23)
 
 
 class NotificationSettings(BaseModel):

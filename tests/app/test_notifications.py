@@ -309,9 +309,9 @@ async def test_a_members_notifications_through_the_api_send_a_real_email(herald,
 
 @pytest.mark.parametrize(("method", "rest", "body", "status", "words"), [
     ("put", "", {"events": ["post.exploded"]}, 422, "unknown event 'post.exploded'"),
-    ("put", "", {"events": [], "digest_hour": 24}, 422, "must be 0 to 23"),
+    ("put", "", {"events": [], "digest_hour": 24}, 422, "less than or equal to 23"),
     ("put", "", {"events": [], "colour": "red"}, 422, "colour"),
-    ("post", "/channels", {"kind": "pigeon", "target": "x"}, 422, "email or chat"),
+    ("post", "/channels", {"kind": "pigeon", "target": "x"}, 422, "'email' or 'chat'"),
     ("post", "/channels", {"kind": "email", "target": "not an address"}, 422, "address"),
     ("post", "/channels", {"kind": "chat", "target": "https://example.com/x"}, 422,
      "apprise"),

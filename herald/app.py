@@ -28,6 +28,7 @@ from herald.api import (
     invitations,
     media,
     members,
+    notifications,
     planning,
     posts,
     review_links,
@@ -96,6 +97,7 @@ def create_app(herald: Herald, *, run_worker: bool = False, worker_id: str | Non
     app.include_router(seed.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
     app.include_router(review_links.router, prefix="/api/v1")
+    app.include_router(notifications.router, prefix="/api/v1")
     # The seed served these at the root; old clients keep working.
     app.include_router(seed.router, include_in_schema=False)
     if herald.settings.media_store == "local":

@@ -489,10 +489,10 @@ class Worker:
         delay = 1.0
         while True:
             self._relisten.clear()
-            listening = asyncio.ensure_future(q.listen(self.listen_url, self._on_notify))
+            listening = asyncio.ensure_future(q.listen(self.listen_url, self._on_notify,
+                                                       on_listening=self._listening))
             outage = asyncio.ensure_future(self._relisten.wait())
             try:
-                self.wakeup.live = True
                 await asyncio.wait({listening, outage}, return_when=asyncio.FIRST_COMPLETED)
                 if not listening.done():
                     log.info("making the LISTEN connection anew after a database outage")
@@ -507,6 +507,11 @@ class Worker:
             self._on_notify()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+    def _listening(self) -> None:
+        # Only now may an idle worker sleep until a NOTIFY (LISTEN_BACKSTOP): while the
+        # connection is still being made (slow under load, or after a restart) it polls.
+        self.wakeup.live = True
 
     def _on_notify(self) -> None:
         self.wakeup.event.set()

@@ -1,4 +1,8 @@
-"""A person's notifications: their channels (e-mail, chat), which events, the digest."""
+"""A person's notifications: their channels (e-mail, chat), which events, the digest.
+
+The web settings page works on the signed-in person's own; the REST API
+(/api/v1/members/{member_id}/notifications) on a member's, with manage_members.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,14 @@ from herald.models import (
     NotificationChannel,
     NotificationPref,
     NotificationSend,
+    User,
     new_id,
     utcnow,
 )
 from herald.notifications import channels
+from herald.permissions import Permission
 from herald.queue import deliveries as dq
+from herald.services.context import Context
 
 #: What a person who adds their first channel is told of until they choose.
 DEFAULT_EVENTS = (EventType.POST_FAILED, EventType.POST_UNCONFIRMED,
@@ -24,6 +31,15 @@ DEFAULT_EVENTS = (EventType.POST_FAILED, EventType.POST_UNCONFIRMED,
                   EventType.THREAD_MENTIONED)
 MAX_CHANNELS = 10
 SEND_LOG = 20
+
+
+def member_of(session: Session, ctx: Context, member_id: str) -> str:
+    """The id of a member of ctx's company whose notifications the caller may manage."""
+    ctx.require(Permission.MANAGE_MEMBERS)
+    user = session.get(User, member_id)
+    if user is None or user.company_id != ctx.company_id:
+        raise NotFound("No such member in this company.")
+    return user.id
 
 
 def check_target(kind: str, target: str, *, allow_private: bool, smtp_host: str | None

@@ -280,3 +280,86 @@ def _failed(herald: Herald, post_id: str) -> bool:
     with herald.db.session() as session:
         post = session.get(Post, post_id)
         return post is not None and post.status == "failed"
+
+
+# --- the REST API ---------------------------------------------------------------------------
+
+
+def _api(member_id: str, rest: str = "") -> str:
+    return f"/api/v1/members/{member_id}/notifications{rest}"
+
+
+async def test_a_members_notifications_through_the_api_send_a_real_email(herald, company,
+                                                                       client, auth,
+                                                                       mailbox):
+    ada = _person(herald, company[0])
+    first = client.get(_api(ada), headers=auth)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"events": [str(e) for e in service.DEFAULT_EVENTS],
+                            "digest": False, "digest_hour": 8, "channels": []}
+    chosen = client.put(_api(ada), headers=auth, json={
+        "events": ["post.failed", "approval.requested"], "digest": False, "digest_hour": 7})
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["events"] == ["post.failed", "approval.requested"]
+    added = client.post(_api(ada, "/channels"), headers=auth,
+                        json={"kind": "email", "target": "ada@example.test"})
+    assert added.status_code == 201, added.text
+    channel = added.json()
+    assert channel["label"] == "a…@example.test" and "target" not in channel
+    # The web settings page's service sees the same choices and channel.
+    with herald.db.session() as session:
+        assert [c.id for c in service.list_channels(session, user_id=ada)] == [channel["id"]]
+        prefs = service.prefs(session, user_id=ada)
+        assert (prefs.digest, prefs.digest_hour) == (False, 7)
+    assert client.get(_api(ada), headers=auth).json()["channels"] == [channel]
+    test = client.post(_api(ada, f"/channels/{channel['id']}/test"), headers=auth)
+    assert test.status_code == 202, test.text
+    _failing_post(herald, company[0], "The image is too small.")
+    async with running(herald):
+        mails = await asyncio.to_thread(mailbox.wait_for, 2)
+    assert sorted(m["Subject"] for m in mails) == ["A Facebook post failed",
+                                                   "Herald: a test message"]
+    assert all(m["To"] == "ada@example.test" for m in mails)
+    gone = client.delete(_api(ada, f"/channels/{channel['id']}"), headers=auth)
+    assert gone.status_code == 204
+    assert client.get(_api(ada), headers=auth).json()["channels"] == []
+
+
+@pytest.mark.parametrize(("method", "rest", "body", "status", "words"), [
+    ("put", "", {"events": ["post.exploded"]}, 422, "unknown event 'post.exploded'"),
+    ("put", "", {"events": [], "digest_hour": 24}, 422, "less than or equal to 23"),
+    ("put", "", {"events": [], "colour": "red"}, 422, "colour"),
+    ("post", "/channels", {"kind": "pigeon", "target": "x"}, 422, "'email' or 'chat'"),
+    ("post", "/channels", {"kind": "email", "target": "not an address"}, 422, "address"),
+    ("post", "/channels", {"kind": "chat", "target": "https://example.com/x"}, 422,
+     "apprise"),
+    ("post", "/channels", {"kind": "chat", "target": "json://127.0.0.1/hook"}, 422,
+     "127.0.0.1"),
+])
+def test_bad_notification_input_is_refused_with_the_reason(herald, company, client, auth,
+                                                           method, rest, body, status,
+                                                           words):
+    herald.settings.allow_private_webhook_urls = False
+    ada = _person(herald, company[0])
+    answer = getattr(client, method)(_api(ada, rest), headers=auth, json=body)
+    assert answer.status_code == status, answer.text
+    assert words in answer.text
+
+
+def test_email_without_smtp_and_other_companies_members_are_refused(herald, company, client,
+                                                                   auth):
+    from herald import services
+
+    herald.settings.smtp_host = None
+    ada = _person(herald, company[0])
+    no_smtp = client.post(_api(ada, "/channels"), headers=auth,
+                          json={"kind": "email", "target": "ada@example.test"})
+    assert no_smtp.status_code == 409 and "HERALD_SMTP_HOST" in no_smtp.text
+    with herald.db.session() as session:
+        other, _ = services.create_company(session, name="Other")
+    bob = _person(herald, other.id, "bob@example.test")
+    assert client.get(_api(bob), headers=auth).status_code == 404
+    assert client.get(_api("no-such-member"), headers=auth).status_code == 404
+    bobs = _channel(herald, bob, "chat", "slack://T000/B000/XXXXXXXX")
+    # Another member's channel is not found under this one.
+    assert client.delete(_api(ada, f"/channels/{bobs}"), headers=auth).status_code == 404

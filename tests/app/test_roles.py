@@ -23,6 +23,7 @@ P = Permission
 LATER = "2030-01-01T09:00:00Z"
 SSO = {"issuer": "https://login.example.com", "client_id": "herald", "client_secret": "s",
        "default_role": "viewer"}
+SLACK = "slack://T000/B000/XXXXXXXX"
 SCHEDULE = {"timezone": "Europe/Berlin", "slots": [{"weekday": "mon", "time": "09:00"}]}
 
 
@@ -139,6 +140,16 @@ class Env:
         assert answer.status_code == 201, answer.text
         invitation_id: str = answer.json()["id"]
         return invitation_id
+
+    def channel(self) -> tuple[str, str]:
+        """A member and a chat channel of theirs."""
+        from herald.services import notifications
+
+        member_id = self.member()
+        with self.herald.unit_of_work() as session:
+            channel = notifications.add_channel(session, user_id=member_id, kind="chat",
+                                                target=SLACK, cipher=self.herald.cipher)
+            return member_id, channel.id
 
     def member(self) -> str:
         with self.herald.db.session() as session:
@@ -337,6 +348,26 @@ CASES: list[tuple[str, str, Permission, Call, tuple[int, ...]]] = [
     ("DELETE /api/v1/review-links/{link_id}", "revoke", P.MANAGE_REVIEW_LINKS,
      lambda env, h: env.client.delete(f"/api/v1/review-links/{env.review_link()}",
                                       headers=h), (204,)),
+    ("GET /api/v1/members/{member_id}/notifications", "read", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.get(f"/api/v1/members/{env.member()}/notifications",
+                                   headers=h), (200,)),
+    ("PUT /api/v1/members/{member_id}/notifications", "choose", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.put(f"/api/v1/members/{env.member()}/notifications",
+                                   headers=h, json={"events": ["post.failed"]}), (200,)),
+    ("POST /api/v1/members/{member_id}/notifications/channels", "add chat", P.MANAGE_MEMBERS,
+     lambda env, h: env.client.post(f"/api/v1/members/{env.member()}/notifications/channels",
+                                    headers=h, json={"kind": "chat", "target": SLACK}),
+     (201,)),
+    ("DELETE /api/v1/members/{member_id}/notifications/channels/{channel_id}", "remove",
+     P.MANAGE_MEMBERS,
+     lambda env, h: env.client.delete(
+         "/api/v1/members/{}/notifications/channels/{}".format(*env.channel()), headers=h),
+     (204,)),
+    ("POST /api/v1/members/{member_id}/notifications/channels/{channel_id}/test", "test",
+     P.MANAGE_MEMBERS,
+     lambda env, h: env.client.post(
+         "/api/v1/members/{}/notifications/channels/{}/test".format(*env.channel()),
+         headers=h), (202,)),
 ]
 
 

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from herald.app import create_app
 from herald.events.schemas import WebhookCreate
 from herald.runtime import Herald
-from herald.services import webhooks
+from herald.services import notifications, webhooks
 from herald.web import users
 from tests.helpers import add_account, add_posts
 
@@ -55,7 +55,10 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}",
                  # one scope of three (posts, a group, a range), real times, an expiry
                  # ahead and within 90 days
-                 "POST /api/v1/review-links"}
+                 "POST /api/v1/review-links",
+                 # event names (as a webhook's); an address, or a URL apprise can use
+                 "PUT /api/v1/members/{member_id}/notifications",
+                 "POST /api/v1/members/{member_id}/notifications/channels"}
 
 
 
@@ -63,8 +66,8 @@ _FUTURE = "2099-01-01T09:00:00Z"
 
 
 def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
-    """A fresh account, a pending post of it, a series, a webhook and a delivery of it,
-    for the routes' ids (a run may delete)."""
+    """A fresh account, a pending post of it, a series, a webhook and a delivery of it, a
+    member and a notification channel of theirs, for the routes' ids (a run may delete)."""
     from herald import services
     from herald.schemas import PostCreate, RecurrenceIn
     from herald.services import review_links
@@ -88,6 +91,10 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
         link, _ = review_links.create_link(session, ctx,
                                            review_links.Scope(post_ids=(post_id,)))
         ids["link_id"] = link.id
+        channel = notifications.add_channel(session, user_id=member.id, kind="chat",
+                                            target="slack://T000/B000/XXXXXXXX",
+                                            cipher=herald.cipher)
+        ids["channel_id"] = channel.id
     return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
             "series_id": occurrence.series_id or "", **ids}
 

@@ -361,6 +361,36 @@ async def test_an_idle_worker_with_listen_sends_no_statement(herald, company):
         await task
 
 
+async def test_a_worker_polls_until_its_listen_connection_is_up(herald, company):
+    """A LISTEN connection still being made (slow under load, or the server away) hears
+    no NOTIFY: until it is up the worker polls, instead of sleeping the 300 s backstop."""
+    if herald.db.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    import socket
+
+    silent = socket.socket()  # accepts the connection, never answers its start-up
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    listen_url = herald.db.engine.url.set(host="127.0.0.1", port=port)
+    account = add_account(herald, company[0])
+    worker = build_worker(herald, worker_id="w1", listen_url=listen_url)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.5)  # its first poll saw nothing due
+        [due] = add_posts(herald, company[0], account, 1)
+        # connect_timeout (10 s) bounds the connection attempt: well after this.
+        deadline = asyncio.get_running_loop().time() + 8
+        while not _all_status(herald, [due], "published")():
+            assert asyncio.get_running_loop().time() < deadline, "slept on a dead LISTEN"
+            await asyncio.sleep(0.05)
+        assert worker.wakeup.live is False
+    finally:
+        worker.stop()
+        await task
+        silent.close()
+
+
 class _Reconciling(RecordingPublisher):
     """A publisher whose reconcile raises `checks` in turn, then finds nothing out."""
 

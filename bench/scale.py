@@ -326,7 +326,8 @@ def combined(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in rows[0].items():
         values = [r[key] for r in rows]
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and None not in values:
+        if (key != "posts" and isinstance(value, (int, float)) and not isinstance(value, bool)
+                and None not in values):
             out[key] = round(statistics.median(values), 2)
             out[key + "_runs"] = values
         else:

@@ -48,7 +48,9 @@ ROWS = [
 
 
 def _size(posts: int) -> str:
-    return f"{posts // 1_000_000}M" if posts >= 1_000_000 else f"{posts // 1000}k"
+    if posts >= 1_000_000:
+        return f"{posts // 1_000_000}M"
+    return f"{posts // 1000}k" if posts >= 1000 else str(posts)
 
 
 def _cell(figure: dict[str, Any], key: str) -> str:

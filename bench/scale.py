@@ -313,6 +313,9 @@ def main() -> None:
             row["fill_s"] = fill_s
             runs[i].append(row)
             print(json.dumps(summary(row)), flush=True)
+            if args.out:  # as it goes: a long run that fails late keeps what it measured
+                with open(args.out, "w") as f:
+                    json.dump({"runs": list(runs.values())}, f)
     figures = [combined([summary(r) for r in rows]) for rows in runs.values()]
     print(json.dumps(figures), flush=True)
     if args.out:

@@ -2,6 +2,10 @@
 ratio of the largest size to the smallest for each figure.
 
     python -m bench.scale_report results.json
+    python -m bench.scale_report --lines run1.log run2.log   # what bench.scale printed
+
+With --lines, the per-size lines bench.scale prints (one JSON object each) of one or more
+runs are combined: each figure the median of all the rounds of its size.
 """
 
 from __future__ import annotations
@@ -80,12 +84,31 @@ def render(figures: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", help="the JSON bench.scale --out wrote")
+    parser.add_argument("results", nargs="+", help="the JSON bench.scale --out wrote")
+    parser.add_argument("--lines", action="store_true",
+                        help="the files hold bench.scale's printed lines instead")
     args = parser.parse_args()
-    with open(args.results) as f:
+    if args.lines:
+        print(render(from_lines(args.results)))
+        return
+    with open(args.results[0]) as f:
         data = json.load(f)
     print(render(data["figures"]))
     print(f"\nLoad average at the end (1, 5, 15 min): {data.get('load')}")
+
+
+def from_lines(paths: list[str]) -> list[dict[str, Any]]:
+    """Every size's rounds from bench.scale's printed lines, combined."""
+    from bench.scale import combined
+
+    rounds: dict[int, list[dict[str, Any]]] = {}
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if line.startswith('{"engine"'):
+                    row = json.loads(line)
+                    rounds.setdefault(row["posts"], []).append(row)
+    return [combined(rows) for _, rows in sorted(rounds.items())]
 
 
 if __name__ == "__main__":

@@ -87,9 +87,10 @@ def main() -> None:
     parser.add_argument("results", nargs="+", help="the JSON bench.scale --out wrote")
     parser.add_argument("--lines", action="store_true",
                         help="the files hold bench.scale's printed lines instead")
+    parser.add_argument("--engine", default="postgresql", help="with --lines: whose rows")
     args = parser.parse_args()
     if args.lines:
-        print(render(from_lines(args.results)))
+        print(render(from_lines(args.results, args.engine)))
         return
     with open(args.results[0]) as f:
         data = json.load(f)
@@ -97,8 +98,8 @@ def main() -> None:
     print(f"\nLoad average at the end (1, 5, 15 min): {data.get('load')}")
 
 
-def from_lines(paths: list[str]) -> list[dict[str, Any]]:
-    """Every size's rounds from bench.scale's printed lines, combined."""
+def from_lines(paths: list[str], engine: str = "postgresql") -> list[dict[str, Any]]:
+    """Every size's rounds on `engine` from bench.scale's printed lines, combined."""
     from bench.scale import combined
 
     rounds: dict[int, list[dict[str, Any]]] = {}
@@ -107,6 +108,8 @@ def from_lines(paths: list[str]) -> list[dict[str, Any]]:
             for line in f:
                 if line.startswith('{"engine"'):
                     row = json.loads(line)
+                    if row["engine"] != engine:
+                        continue
                     rounds.setdefault(row["posts"], []).append(row)
     return [combined(rows) for _, rows in sorted(rounds.items())]
 

@@ -212,8 +212,8 @@ def run(engine: str, clients: int, seconds: float, server_workers: int = 1,
             "list": listed}
 
 
-def _wait_up(base: str) -> None:
-    deadline = time.monotonic() + 30
+def _wait_up(base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while True:
         try:
             httpx.get(base + "/healthz", timeout=1).raise_for_status()

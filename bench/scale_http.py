@@ -135,7 +135,7 @@ def measure(url: str, tenant: Tenant, tmpdir: str) -> dict[str, Any]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        api_bench._wait_up(base)
+        api_bench._wait_up(base, timeout=180)  # a loaded machine starts it slowly
         steps: list[Callable[[], dict[str, Any]]] = []
         web = _sign_in(base)
         api = httpx.Client(base_url=base, timeout=60,

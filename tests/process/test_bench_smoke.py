@@ -93,3 +93,11 @@ def test_the_scale_benchmark_runs_at_a_small_size(tmp_path):
     assert row["http"]["api_create_errors"] == 0
     figures = scale.summary(row)
     assert figures["page_calendar_month"] > 0 and figures["api_page_50"] > 0
+    from bench import scale_report
+
+    both = scale.combined([figures, figures])
+    table = scale_report.render([both, {**both, "posts": 2000, "drain_s": both["drain_s"] * 2}])
+    assert table.startswith("| figure | 200 | 2k | 2k/200 |")
+    [drained] = [line for line in table.splitlines() if "drained" in line]
+    assert drained.endswith("| 2.00 |")
+    assert table.splitlines()[-1].count("|") == 5

@@ -167,3 +167,43 @@ async def test_a_first_comment_is_refused_when_scheduled_where_it_cannot_go(
         await asyncio.to_thread(create, herald, c, account_id=live[IG], post_type="story",
                                 media=media(fake, "story.jpg"), first_comment="no")
     await herald.aclose()
+
+
+def _die_while_commenting(herald, post_id: str, ids: dict[str, Any]) -> None:
+    """A worker published the post, journaled "commenting", and died."""
+    from datetime import timedelta
+
+    from herald.models import utcnow
+    from herald.queue import Queue
+
+    queue = Queue(herald.db.engine, lease_seconds=0.5, rand=lambda: 0.5)
+    t = utcnow()
+    [claim] = queue.claim(worker_id="doomed", limit=1, now=t)
+    assert claim.post_id == post_id
+    queue.record_phase(claim, phase="commenting", ids=ids)
+    assert queue.rescue_expired(now=t + timedelta(seconds=1)) == 1
+
+
+@pytest.mark.parametrize("went_out", [True, False])
+async def test_a_worker_that_died_while_commenting_is_followed_without_a_second_post(
+        herald, fake, live, company, went_out):
+    import httpx
+
+    c = company[0]
+    [pid] = await asyncio.to_thread(create, herald, c, account_id=live[FB],
+                                    post_type="text", caption=f"Died commenting {went_out}",
+                                    first_comment="Once")
+    root = f"{fake.graph_url}/v25.0"
+    with httpx.Client(headers={"Authorization": f"Bearer secret-token-{FB}"}) as client:
+        post_id = client.post(f"{root}/{FB}/feed", json={
+            "message": f"Died commenting {went_out}"}).raise_for_status().json()["id"]
+        if went_out:
+            client.post(f"{root}/{post_id}/comments",
+                        json={"message": "Once"}).raise_for_status()
+    await asyncio.to_thread(_die_while_commenting, herald, pid, {
+        "external_id": post_id, "permalink": None, "first_comment_at": "2026-12-04T12:00:00"})
+    posts = await e2e.drain(herald, [pid])
+    post = posts[pid]
+    assert post.status == "published" and post.external_post_id == post_id
+    assert len(fake.state.published(platform="facebook")) == 1  # never posted again
+    assert [x["message"] for x in comments_on(fake.state, post_id)] == ["Once"]

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from herald.app import create_app
 from herald.media.fetch import FetchRules, SafeFetcher
-from herald.models import Post
+from herald.models import Post, PublishAttempt
 from herald.platforms.base import AccountRef, History, PublishJob
 from herald.platforms.bluesky import tid
 from herald.platforms.bluesky.client import BlueskyPublisher
@@ -84,7 +84,8 @@ async def test_text_images_and_links_publish_and_read_back(herald, api, pds, ali
     images = [{"url": f"{files.url}/_fake/files/wide.jpg", "type": "image",
                "alt_text": "A wide teal picture"},
               {"url": f"{files.url}/_fake/files/square.png", "type": "image"}]
-    plan = [dict(post_type="text", caption=text),
+    plan = [dict(post_type="text", caption=text, first_comment="And a reply, through the "
+                                                               "comment step"),
             dict(post_type="carousel", caption="Two pictures", media=images),
             dict(post_type="article", caption="A card",
                  options={"link": "https://example.com/", "title": "Example",
@@ -97,8 +98,16 @@ async def test_text_images_and_links_publish_and_read_back(herald, api, pds, ali
     assert {p.status for p in posts.values()} == {"published"}, {
         p.caption: p.error_message for p in posts.values()}
     records = {r["value"]["text"]: r for r in pds.records(alice.did)}
+    reply = records.pop("And a reply, through the comment step")
     assert len(records) == 3
     assert {p.external_post_id for p in posts.values()} == {r["uri"] for r in records.values()}
+    # The first comment: the comment step's reply record under the post, journaled.
+    assert reply["value"]["reply"]["parent"]["uri"] == records[text]["uri"]
+    [with_comment] = [p for p in posts.values() if p.caption == text]
+    with herald.db.session() as s:
+        [attempt] = s.query(PublishAttempt).filter_by(post_id=with_comment.id).all()
+    assert attempt.phase == "commented"
+    assert attempt.platform_ids["first_comment_id"] == reply["uri"]
 
     facets = records[text]["value"]["facets"]
     raw = text.encode()

@@ -70,7 +70,7 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
     member and a notification channel of theirs, for the routes' ids (a run may delete)."""
     from herald import services
     from herald.schemas import PostCreate, RecurrenceIn
-    from herald.services import review_links
+    from herald.services import comments, review_links
 
     account_id = add_account(herald, company_id, external_id=f"page-{number}")
     (post_id,) = add_posts(herald, company_id, account_id, 1, run_at=_FUTURE)
@@ -95,6 +95,7 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
                                             target="slack://T000/B000/XXXXXXXX",
                                             cipher=herald.cipher)
         ids["channel_id"] = channel.id
+        ids["comment_id"] = comments.add_comment(session, ctx, post_id, "Seeded").id
     return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
             "series_id": occurrence.series_id or "", **ids}
 

@@ -98,13 +98,16 @@ def _client(client: Any, path: str) -> None:
     shot(client, "review-phone", full=True)
     first = client.locator("section.review-post").first
     first.locator("form[action$='/comment']").get_by_label("Your name").fill("Clara Client")
+    assert first.locator("form[action$='/reject']").get_by_label("Your name").input_value() \
+        == "Clara Client"
     first.get_by_label("Add a comment").fill("Lovely. Can we add the Sunday hours next week?")
     first.get_by_role("button", name="Comment").click()
     client.get_by_text("Comment added").wait_for()
     for index in range(2):
         section = client.locator("section.review-post").nth(index)
         approve = section.locator("form[action$='/approve']")
-        assert approve.get_by_label("Your name").input_value() == "Clara Client"  # kept
+        # Typed once (review.js fills every form), and kept after each form is sent.
+        assert approve.get_by_label("Your name").input_value() == "Clara Client"
         approve.get_by_role("button", name="Approve").click()
         client.get_by_text("Approved: thank you.").wait_for()
     assert client.get_by_text("Lovely. Can we add the Sunday hours").is_visible()

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, and_, select, update
 
 from herald import events
+from herald.models import utcnow
+from herald.queue import outcome_audit
 from herald.queue.claims import Claim, Outcome
 from herald.queue.dialects import Dialect
 from herald.queue.policy import Expired, Held
@@ -139,6 +141,10 @@ def write_finals(conn: Connection, dialect: Dialect, rows: list[dict[str, Any]],
             by_kind.setdefault(kind, []).append(r["b_post"])
     for name, post_ids in by_kind.items():
         events.record(conn, name, post_ids, now=now)
+    outcome_audit.record(conn, [
+        {"post_id": r["b_post"], "status": r["post_status"],
+         "external_post_id": r["external_post_id"], "permalink": r["permalink"],
+         "error_message": r["error_message"]} for r in rows], now=now)
 
 
 # --- release ----------------------------------------------------------------------------
@@ -229,11 +235,19 @@ def give_up_rescued(conn: Connection, post_ids: Sequence[str], *, now: When) -> 
 
 def settle_rescued(conn: Connection, post_ids: Sequence[str], *, status: PostStatus,
                    message: str, now: When) -> None:
+    # Only those still processing are settled here, and only they get an audit entry.
+    settled = list(conn.execute(
+        select(posts.c.id).where(posts.c.id.in_(list(post_ids)),
+                                 posts.c.status == PostStatus.PROCESSING)).scalars())
     conn.execute(
         update(posts)
         .where(posts.c.id.in_(list(post_ids)), posts.c.status == PostStatus.PROCESSING)
         .values(status=status, error_message=message, updated_at=now)
     )
+    # `now` may be the database's clock in SQL; the entry's time is this process's then.
+    outcome_audit.record(conn, [{"post_id": pid, "status": status, "error_message": message}
+                                for pid in settled],
+                         now=now if isinstance(now, datetime) else utcnow())
     kind = events.event_for_post_status(status)
     if kind is not None:
         # `now` may be the database's clock in SQL; the event's time is informational.

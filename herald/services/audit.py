@@ -78,6 +78,10 @@ class Action(StrEnum):
     #: A comment in a post's thread, and its deletion by its author.
     THREAD_COMMENTED = "thread.commented"
     THREAD_COMMENT_DELETED = "thread.comment_deleted"
+    #: The worker's outcomes (actor "worker"; a cancel it honoured is post.cancelled).
+    POST_PUBLISHED = "post.published"
+    POST_FAILED = "post.failed"
+    POST_UNCONFIRMED = "post.unconfirmed"
 
 
 AWAITING = PostStatus.AWAITING_APPROVAL

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from herald.app import create_app
 from herald.events.schemas import WebhookCreate
 from herald.runtime import Herald
-from herald.services import webhooks
+from herald.services import invitations, webhooks
 from herald.web import users
 from tests.helpers import add_account, add_posts
 
@@ -52,7 +52,9 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
                  "POST /api/v1/posts/{post_id}/approve",
                  # a webhook's URL must be http(s) on a public address (its host resolved).
-                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"}
+                 "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}",
+                 # an e-mail address; an issuer URL and a role map or default role
+                 "POST /api/v1/invitations", "PUT /api/v1/company/sso"}
 
 
 
@@ -80,7 +82,9 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
         webhook, _ = webhooks.create_webhook(session, ctx, WebhookCreate(
             url="https://hooks.example.test/herald", events=["post.failed"]))
         delivery = webhooks.ping(session, ctx, webhook.id, max_attempts=3)
-        ids = {"webhook_id": webhook.id, "delivery_id": delivery.id}
+        invited = invitations.invite(session, ctx, email=f"invited-{number}@example.com")
+        ids = {"webhook_id": webhook.id, "delivery_id": delivery.id,
+               "invitation_id": invited.invitation.id}
     return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
             "series_id": occurrence.series_id or "", **ids}
 

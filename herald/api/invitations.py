@@ -6,7 +6,6 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from herald.api.deps import ContextDep, HeraldDep
 from herald.api.errors import documented
@@ -67,7 +66,7 @@ def list_invitations(herald: HeraldDep, ctx: ContextDep) -> list[InvitationOut]:
                 for r in invitations.list_invitations(session, ctx)]
 
 
-@router.post("", status_code=201, responses=documented(404, 409))
+@router.post("", status_code=201, responses=documented(400, 404, 409, 413))
 def create_invitation(data: InvitationCreate, herald: HeraldDep, ctx: ContextDep
                       ) -> NewInvitationOut:
     """Invite someone by e-mail; the link is mailed (HERALD_SMTP_HOST) and answered once."""
@@ -75,17 +74,13 @@ def create_invitation(data: InvitationCreate, herald: HeraldDep, ctx: ContextDep
         new = invitations.invite(session, ctx, email=data.email, role=data.role,
                                  account_ids=data.account_ids, days=data.expires_in_days)
         out = _out(new.invitation, ctx.now())
-        company = _company(session, new.invitation)
+        company = invitations.company_name(session, new.invitation)
     # After the commit: the e-mail is a network call, and must not hold the transaction.
     error = invitations.send(Smtp.from_settings(herald.settings), new, company=company,
                              public_url=herald.settings.public_url)
     return NewInvitationOut.model_validate({
         **out, "url": invitations.invitation_url(herald.settings.public_url, new.token),
         "email_sent": error is None, "email_error": error})
-
-
-def _company(session: Session, row: Invitation) -> str:
-    return invitations.company_name(session, row)
 
 
 @router.delete("/{invitation_id}", status_code=204, responses=documented(404, 409))

@@ -49,7 +49,7 @@ def get_sso(herald: HeraldDep, ctx: ContextDep) -> SsoOut:
         return _out(herald, providers.described(providers.settings_of(session, ctx)))
 
 
-@router.put("")
+@router.put("", responses=documented(400, 413))
 def set_sso(data: SsoIn, herald: HeraldDep, ctx: ContextDep) -> SsoOut:
     """Set the provider; people sign in at /signin/sso?company=<id or name>."""
     with herald.unit_of_work() as session:

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from herald.app import create_app
 from herald.events.schemas import WebhookCreate
 from herald.runtime import Herald
-from herald.services import notifications, webhooks
+from herald.services import invitations, notifications, webhooks
 from herald.web import users
 from tests.helpers import add_account, add_posts
 
@@ -58,7 +58,9 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  "POST /api/v1/review-links",
                  # event names (as a webhook's); an address, or a URL apprise can use
                  "PUT /api/v1/members/{member_id}/notifications",
-                 "POST /api/v1/members/{member_id}/notifications/channels"}
+                 "POST /api/v1/members/{member_id}/notifications/channels",
+                 # an e-mail address; an issuer URL and a role map or default role
+                 "POST /api/v1/invitations", "PUT /api/v1/company/sso"}
 
 
 
@@ -96,6 +98,8 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
                                             cipher=herald.cipher)
         ids["channel_id"] = channel.id
         ids["comment_id"] = comments.add_comment(session, ctx, post_id, "Seeded").id
+        invited = invitations.invite(session, ctx, email=f"invited-{number}@example.com")
+        ids["invitation_id"] = invited.invitation.id
     return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
             "series_id": occurrence.series_id or "", **ids}
 

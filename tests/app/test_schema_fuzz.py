@@ -51,6 +51,8 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  # an address and a password of the member's; a reason not blank; a time
                  "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
                  "POST /api/v1/posts/{post_id}/approve",
+                 # the approval steps' order; a comment not blank
+                 "PATCH /api/v1/company", "POST /api/v1/posts/{post_id}/comments",
                  # a webhook's URL must be http(s) on a public address (its host resolved).
                  "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"}
 
@@ -60,8 +62,8 @@ _FUTURE = "2099-01-01T09:00:00Z"
 
 
 def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
-    """A fresh account, a pending post of it, a series, a webhook and a delivery of it,
-    for the routes' ids (a run may delete)."""
+    """A fresh account, a pending post of it with a comment, a series, a webhook and a
+    delivery of it, for the routes' ids (a run may delete)."""
     from herald import services
     from herald.schemas import PostCreate, RecurrenceIn
 
@@ -80,7 +82,8 @@ def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
         webhook, _ = webhooks.create_webhook(session, ctx, WebhookCreate(
             url="https://hooks.example.test/herald", events=["post.failed"]))
         delivery = webhooks.ping(session, ctx, webhook.id, max_attempts=3)
-        ids = {"webhook_id": webhook.id, "delivery_id": delivery.id}
+        comment = services.add_comment(session, ctx, post_id, "A comment to read")
+        ids = {"webhook_id": webhook.id, "delivery_id": delivery.id, "comment_id": comment.id}
     return {"account_id": account_id, "post_id": post_id, "member_id": member.id,
             "series_id": occurrence.series_id or "", **ids}
 

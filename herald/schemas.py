@@ -182,7 +182,14 @@ class CompanyPatch(Strict):
     #: The approval steps, in order: ["internal"] or ["internal", "client"].
     approval_steps: list[str] | None = Field(default=None, max_length=2)
     #: Days the audit log keeps an entry (1 to 36500); null: for good.
-    audit_retention_days: int | None = Field(default=None, ge=1, le=36500, strict=True)
+    audit_retention_days: int | None = Field(default=None, ge=1, le=36500)
+
+    @field_validator("audit_retention_days", mode="before")
+    @classmethod
+    def _days_not_a_flag(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("audit_retention_days is a number of days, not true or false")
+        return value
 
 
 class RecurrenceIn(Strict):

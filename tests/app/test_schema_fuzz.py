@@ -51,6 +51,8 @@ BEYOND_SCHEMA = {"POST /api/v1/accounts", "POST /api/v1/posts", "PATCH /api/v1/p
                  # an address and a password of the member's; a reason not blank; a time
                  "POST /api/v1/members", "POST /api/v1/posts/{post_id}/reject",
                  "POST /api/v1/posts/{post_id}/approve",
+                 # the approval steps' order; a comment not blank
+                 "PATCH /api/v1/company", "POST /api/v1/posts/{post_id}/comments",
                  # a webhook's URL must be http(s) on a public address (its host resolved).
                  "POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}",
                  # one scope of three (posts, a group, a range), real times, an expiry
@@ -68,8 +70,9 @@ _FUTURE = "2099-01-01T09:00:00Z"
 
 
 def _seed(herald: Herald, company_id: str, number: int) -> dict[str, str]:
-    """A fresh account, a pending post of it, a series, a webhook and a delivery of it, a
-    member and a notification channel of theirs, for the routes' ids (a run may delete)."""
+    """A fresh account, a pending post of it with a comment, a series, a webhook and a
+    delivery of it, a member and a notification channel of theirs, an invitation, for the
+    routes' ids (a run may delete)."""
     from herald import services
     from herald.schemas import PostCreate, RecurrenceIn
     from herald.services import comments, review_links

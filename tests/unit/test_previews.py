@@ -104,4 +104,5 @@ def test_the_first_comment_shows_where_the_platform_posts_it():
                           options=options)
     assert sky.first_comment == "Link in bio #more" and sky.comments
     assert [s.kind for s in sky.first_comment_segments] == ["text", "hashtag"]
-    assert ig.first_comment and not ig.comments  # said so under the preview
+    # Instagram posts first comments too (herald.first_comment), under the post.
+    assert ig.first_comment == "Link in bio #more" and ig.comments

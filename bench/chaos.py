@@ -368,7 +368,10 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         accounts = make_accounts(opts.accounts)
         image_url = fake.setup(accounts, opts.plan, seed=opts.seed)
 
-        url = fresh_database(opts.engine, f"herald_chaos_{opts.engine}", str(opts.out))
+        # One database per run: two runs on one server (helpers sharing a machine) would
+        # otherwise DROP ... WITH (FORCE) each other's database mid-run.
+        url = fresh_database(opts.engine, f"herald_chaos_{opts.engine}_{os.getpid()}",
+                             str(opts.out))
         company, _, account_ids = seed_at(
             url, [(a.platform, a.external_id, a.token) for a in accounts])
         max_attempts = opts.max_attempts or Settings.model_fields["max_attempts"].default
@@ -389,7 +392,7 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
         pooled = None
         if opts.pgbouncer:
             bouncer = PgBouncer(folder=opts.out / "pgbouncer").start()
-            pooled = bouncer.url(f"herald_chaos_{opts.engine}")
+            pooled = bouncer.url(url.rsplit("/", 1)[1])  # the run's own database
             events(f"workers through PgBouncer (transaction pooling) at {pooled}")
         pool = WorkerPool(size=opts.workers, env=worker_env(opts, url, fake, pooled),
                           log_dir=opts.out, cwd=opts.out, rng=rng)

@@ -215,8 +215,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         "pooling (HERALD_DATABASE_PGBOUNCER=1, LISTEN over "
                         "HERALD_LISTEN_DATABASE_URL); Debian's pgbouncer package")
     p.add_argument("--database", help="the database to drop and make anew (default "
-                                      "herald_chaos_ENGINE; give another when two runs "
-                                      "share a server)")
+                                      "herald_chaos_ENGINE_PID, one per run)")
     p.add_argument("--out", type=Path, help="directory for logs and result.json")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     a = p.parse_args(argv)
@@ -245,7 +244,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         platform_cap=a.platform_cap,
         out=a.out or Path(f"/tmp/herald-chaos-{a.engine}-{stamp}"), quiet=a.quiet,
         pgbouncer=a.pgbouncer, kill_after_finish=a.kill_after_finish,
-        database=a.database or f"herald_chaos_{a.engine}",
+        # One database per run by default: two runs on one server (helpers sharing a
+        # machine) would otherwise DROP ... WITH (FORCE) each other's database mid-run.
+        database=a.database or f"herald_chaos_{a.engine}_{os.getpid()}",
     )
 
 

@@ -72,7 +72,8 @@ def _prefs_add(event: str) -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_post_comments_post_created", table_name="post_comments")
+    # The table, with its indexes: MariaDB refuses to drop the index on its own, since the
+    # post_id foreign key needs it (1553).
     op.drop_table("post_comments")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_column("approval_step")

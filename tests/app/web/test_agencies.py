@@ -59,7 +59,7 @@ def test_migration_gives_every_existing_user_their_membership(herald, company):
     config = migrate.alembic_config()
     with herald.db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0016")
+        command.downgrade(config, "0018")  # the revision before memberships (0019)
     with herald.db.engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO users (id, company_id, email, name, password_hash, created_at, "

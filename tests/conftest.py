@@ -59,6 +59,7 @@ from herald.models import Base
 from herald.platforms import registry
 from herald.runtime import Herald
 from tests.helpers import RecordingPublisher
+from tests.smtp_server import Mailbox, smtp_server
 
 ENGINES = [e.strip() for e in os.environ.get(
     "HERALD_TEST_ENGINES", "sqlite,postgresql,mariadb").split(",") if e.strip()]
@@ -215,6 +216,24 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def mail_settings(database_url: str, tmp_path: Path, mailbox: Mailbox,
+                  **overrides: object) -> Settings:
+    """Settings whose mail goes to `mailbox`, a real SMTP server on loopback."""
+    values: dict[str, object] = dict(
+        media_dir=tmp_path / "media", public_url="https://herald.example.test",
+        smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none",
+        smtp_from="Herald <herald@example.test>", smtp_timeout_seconds=5)
+    values.update(overrides)
+    return make_settings(database_url, **values)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on loopback that keeps what it receives."""
+    with smtp_server() as box:
+        yield box
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, Table, func, or_, select, update
 
-from herald.models import Company, Post, new_id
+from herald.models import Company, Post, User, new_id
 from herald.notifications import messages
-from herald.notifications.fanout import channels_t, prefs_t, users_t
+from herald.notifications.fanout import channels_t, prefs_t
 from herald.queue import deliveries as dq
 from herald.statuses import PostStatus
 
+users_t = cast(Table, User.__table__)
 companies_t = cast(Table, Company.__table__)
 posts_t = cast(Table, Post.__table__)
 DAY = timedelta(hours=24)

@@ -11,14 +11,13 @@ from sqlalchemy import Connection, Table, select
 
 from herald.events.dispatcher import Dispatched
 from herald.events.types import EventType
-from herald.models import NotificationChannel, NotificationPref, User, new_id
+from herald.models import NotificationChannel, NotificationPref, new_id
 from herald.notifications import messages
 from herald.queue import deliveries as dq
 from herald.team_models import Membership
 
 channels_t = cast(Table, NotificationChannel.__table__)
 prefs_t = cast(Table, NotificationPref.__table__)
-users_t = cast(Table, User.__table__)
 # Memberships, not users.company_id: an agency's people hear from each of their companies.
 members_t = cast(Table, Membership.__table__)
 

@@ -5,7 +5,6 @@ their audit entries and events, and each bad input."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +22,17 @@ from herald.runtime import Herald
 from herald.services import comments
 from herald.services import notifications as prefs
 from herald.web import users
-from tests.conftest import make_settings
+from tests.conftest import mail_settings
 from tests.helpers import add_account, add_posts
-from tests.smtp_server import Mailbox, smtp_server
+from tests.smtp_server import Mailbox
 
 LATER = "2030-01-01T09:00:00Z"
 PASSWORD = "a-long-password"
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
 def settings(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Settings:
-    return make_settings(database_url, media_dir=tmp_path / "media",
-                         public_url="https://herald.example.test",
-                         smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none",
-                         smtp_from="Herald <herald@example.test>", smtp_timeout_seconds=5,
-                         outbox_poll_seconds=0.05)
+    return mail_settings(database_url, tmp_path, mailbox, outbox_poll_seconds=0.05)
 
 
 def _owner(company: tuple[str, str]) -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,26 +23,17 @@ from herald.platforms.base import PermanentError
 from herald.runtime import Herald
 from herald.services import notifications as service
 from herald.web import users
-from tests.conftest import make_settings
+from tests.conftest import mail_settings
 from tests.helpers import add_account, add_posts
 from tests.receivers import receiver
 from tests.smtp_server import Mailbox, dropping_server, smtp_server
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
 def settings(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Settings:
-    return make_settings(database_url, media_dir=tmp_path / "media",
-                         public_url="https://herald.example.test",
-                         smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none",
-                         smtp_from="Herald <herald@example.test>", smtp_timeout_seconds=5,
-                         allow_private_webhook_urls=True, webhook_retry_base_seconds=0.05,
-                         webhook_retry_max_seconds=0.2, outbox_poll_seconds=0.05)
+    return mail_settings(database_url, tmp_path, mailbox, allow_private_webhook_urls=True,
+                         webhook_retry_base_seconds=0.05, webhook_retry_max_seconds=0.2,
+                         outbox_poll_seconds=0.05)
 
 
 def _person(herald: Herald, company_id: str, email: str = "ada@example.test") -> str:

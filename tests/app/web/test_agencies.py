@@ -4,7 +4,6 @@ invitations by e-mail link, and removal that ends a signed-in member's sessions 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,22 +19,14 @@ from herald.services import memberships
 from herald.team_models import Invitation, Membership
 from herald.web import users
 from tests.app.web.conftest import PASSWORD, Browser, add_member, csrf_of, sign_in
-from tests.conftest import make_settings
-from tests.smtp_server import Mailbox, smtp_server
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
+from tests.conftest import mail_settings
+from tests.smtp_server import Mailbox
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Settings:
-    return make_settings(database_url, media_dir=tmp_path / "media",
-                         public_url="http://herald.example.test",
-                         smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none",
-                         smtp_from="Herald <herald@example.test>", smtp_timeout_seconds=5)
+    return mail_settings(database_url, tmp_path, mailbox,
+                         public_url="http://herald.example.test")
 
 
 def _second_company(herald, name: str = "Globex") -> tuple[str, str]:

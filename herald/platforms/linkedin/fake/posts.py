@@ -72,7 +72,7 @@ async def create_post(call: LiCall) -> Response:
                 state.data.li_first_post[(author, commentary)] = urn
             state.record_published(PublishedRecord(
                 platform=LINKEDIN, account=author, kind=kind, caption=commentary,
-                shown_caption=render_commentary(commentary),
+                shown_caption=render_commentary(commentary) + _poll_text(body),
                 media_urls=media_urls, external_id=urn, permalink=f"{call.fake_root()}/?id={urn}",
                 published_at=utc(now), dropped=call.info.dropping, media_ids=media_ids,
             ))
@@ -142,6 +142,16 @@ def _check_content(
         _check_poll(poll)
         return "poll", (), ()
     raise input_error("INVALID_VALUE", "Unsupported content type", "content")
+
+
+def _poll_text(body: dict[str, Any]) -> str:
+    """How the sandbox page shows a poll: its question and options after the commentary."""
+    content = body.get("content")
+    poll = content.get("poll") if isinstance(content, dict) else None
+    if not isinstance(poll, dict):
+        return ""
+    options = " / ".join(str(o.get("text")) for o in poll.get("options", []))
+    return f"\n[poll] {poll.get('question')} ({options})"
 
 
 def _check_poll(poll: dict[str, Any]) -> None:

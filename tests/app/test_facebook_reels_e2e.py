@@ -158,3 +158,24 @@ def _publish_reel_directly(fake: FakeServer) -> None:
         client.post(root, json={"upload_phase": "finish", "video_id": start["video_id"],
                                 "video_state": "PUBLISHED", "description": "direct"}
                     ).raise_for_status()
+
+
+async def test_a_first_comment_on_a_reel_goes_on_its_video(herald, fake, page, company):
+    from herald.platforms.graph.fake_comments import comments_on
+    from tests.app.test_first_comments_e2e import settled
+
+    [pid] = await asyncio.to_thread(create, herald, company[0], account_id=page,
+                                    post_type="reel", caption="reel with a comment",
+                                    media=media(fake, "reel.mp4"),
+                                    first_comment="More in the comments")
+    worker = build_worker(herald, worker_id="e2e", concurrency=2)
+    task = asyncio.create_task(worker.run())
+    try:
+        post = await settled(herald, company[0], pid, "published")
+    finally:
+        worker.stop()
+        await task
+        await herald.aclose()
+    assert post.status == "published"
+    assert [c["message"] for c in comments_on(fake.state, post.external_post_id)] == [
+        "More in the comments"]

@@ -15,6 +15,7 @@ finishes the same session: there is no second upload that could become a second 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,8 @@ from herald.platforms.http import (
     poll_delays,
     transport_error,
 )
+
+log = logging.getLogger(__name__)
 
 #: ✅ "Reels API is limited to 30 API-published posts within a 24-hour moving period";
 #: Meta asks apps to enforce it too, so Herald counts before it starts a session.
@@ -79,8 +82,15 @@ async def reels_room(g: GraphSession, page: str, now: datetime) -> None:
     The Page's reel list counts every reel, also those posted in Facebook's own apps
     (which Meta's limit does not): a stricter count that delays, never a refusal at finish.
     """
-    data = await g.get(f"{page}/video_reels", {"fields": "id,created_time",
-                                               "limit": REELS_PER_DAY + 1})
+    try:
+        data = await g.get(f"{page}/video_reels", {"fields": "id,created_time",
+                                                   "limit": REELS_PER_DAY + 1})
+    except PermanentError as exc:
+        if isinstance(exc, NeedsReauthError):
+            raise
+        # The count is Herald's own care; Meta's refusal at finish still guards the limit.
+        log.warning("facebook: cannot count the reels of Page %s (%s)", page, exc.code)
+        return
     since = now - DAY
     times = sorted(t for item in list_at(data, "data") if isinstance(item, dict)
                    if (t := parse_time(item.get("created_time"))) is not None and t > since)

@@ -93,6 +93,13 @@ async def test_a_page_with_thirty_reels_in_a_day_waits(api, make_job):
     assert api.sent("POST", f"{V}/55/video_reels") == [] and journal.phases == []
 
 
+async def test_a_reel_list_that_cannot_be_read_does_not_stop_the_reel(api, make_job):
+    reel_routes(api)
+    api.on("GET", f"{V}/55/video_reels", api.graph_error(100, message="(#100) Unsupported"))
+    job, _ = page_job(make_job, post_type="reel", media=[VID])
+    assert (await publisher(api).publish(job)).external_id == "777"
+
+
 async def test_metas_refusal_at_the_limit_is_a_retry_later(api, make_job):
     reel_routes(api)
     api.on("POST", f"{V}/55/video_reels", lambda r: {"video_id": "777", "upload_url": UPLOAD}

@@ -179,3 +179,38 @@ async def test_a_first_comment_on_a_reel_goes_on_its_video(herald, fake, page, c
     assert post.status == "published"
     assert [c["message"] for c in comments_on(fake.state, post.external_post_id)] == [
         "More in the comments"]
+
+
+async def test_a_sandbox_page_publishes_a_reel_and_a_sandbox_member_a_poll(herald, company):
+    """`herald run`'s sandbox serves reels (rupload under /sandbox) and polls too."""
+    import httpx
+
+    from bench.platform import free_port
+    from herald.app import create_app
+
+    port = free_port()
+    settings = herald.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    local = Herald.build(settings, db=herald.db, platforms=True, sandbox=True, quick=True)
+    assert local.media_store is not None
+    clip = local.media_store.save(mp4_bytes(seconds=12, data_bytes=100_000),
+                                  filename="reel.mp4").url
+    with FakeServer(app=create_app(local), port=port):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={
+                "Authorization": f"Bearer {company[1]}"}) as client:
+            made = {p: (await client.post("/api/v1/accounts", json={
+                "platform": p, "name": "Sandbox", "sandbox": True})).json()["id"]
+                for p in ("facebook", "linkedin")}
+            ids = await asyncio.to_thread(create, local, company[0],
+                                          account_id=made["facebook"], post_type="reel",
+                                          caption="Sandbox reel",
+                                          media=[{"url": clip, "type": "video"}])
+            ids += await asyncio.to_thread(
+                create, local, company[0], account_id=made["linkedin"], post_type="poll",
+                caption="Sandbox poll", options={"poll": {
+                    "question": "Tea or coffee?", "options": ["Tea", "Coffee"]}})
+            posts = await drain(local, ids)
+    assert {p.status for p in posts.values()} == {"published"}, {
+        p.post_type: p.error_message for p in posts.values()}
+    assert local.sandbox is not None
+    kinds = sorted(r.kind for r in local.sandbox.state.published())
+    assert kinds == ["poll", "reel"]

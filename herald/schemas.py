@@ -220,7 +220,14 @@ class PostCreate(Strict):
     post_type: PostType = "feed"
     caption: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict, description=(
+        "Per-platform extras: `link` (article posts), `title` (LinkedIn articles and "
+        "documents, Facebook videos and reels), `description` (LinkedIn articles), "
+        "`visibility` (LinkedIn), `first_comment`, "
+        "and for a LinkedIn `poll`: `poll` = {\"question\": text of up to 140 characters, "
+        "\"options\": 2 to 4 texts of up to 30, \"duration\": ONE_DAY, THREE_DAYS, "
+        "SEVEN_DAYS (default) or FOURTEEN_DAYS}. Facebook `reel` (one 9:16 video, 3-90 s) "
+        "and `story` (one photo or 9:16 video of 3-60 s, no caption) take none."))
     #: Posted as the first comment right after the post (kept as options.first_comment,
     #: which is accepted too).
     first_comment: str | None = Field(default=None, max_length=10_000)

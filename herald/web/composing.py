@@ -40,6 +40,10 @@ class ComposeForm:
     media: list[dict[str, str]] = field(default_factory=list)
     link: str = ""
     first_comment: str = ""
+    #: A poll's question, its options (one a line) and how long it runs (LinkedIn).
+    poll_question: str = ""
+    poll_options: str = ""
+    poll_duration: str = ""
     date: str = ""
     time: str = ""
     action: str = "schedule"
@@ -64,6 +68,8 @@ class ComposeForm:
                    post_type=text("post_type") or "feed", caption=text("caption"),
                    overrides=overrides, media=media, link=text("link").strip(),
                    first_comment=text("first_comment").strip(),
+                   poll_question=text("poll_question").strip(),
+                   poll_options=text("poll_options"), poll_duration=text("poll_duration"),
                    date=text("date").strip(), time=text("time").strip(),
                    action=action if action in ACTIONS else "schedule")
 
@@ -75,6 +81,13 @@ class ComposeForm:
         options: dict[str, Any] = {"link": self.link} if self.link else {}
         if self.first_comment:
             options["first_comment"] = self.first_comment
+        if self.post_type == "poll":
+            # Checked with the platform's rules like any options.poll from the API.
+            options["poll"] = {
+                "question": self.poll_question,
+                "options": [line.strip() for line in self.poll_options.splitlines()
+                            if line.strip()],
+                **({"duration": self.poll_duration} if self.poll_duration else {})}
         return options
 
     def groups(self) -> list[tuple[str, list[str]]]:

@@ -60,6 +60,9 @@ class Preview:
     length: int = 0
     limit: int | None = None
     media_first: bool = False
+    #: A poll's question and options (LinkedIn polls), drawn under the caption.
+    poll_question: str = ""
+    poll_options: tuple[str, ...] = ()
 
     @property
     def first_comment_segments(self) -> list[Segment]:
@@ -121,6 +124,9 @@ def preview(platform: str, *, account_name: str, post_type: str, caption: str,
     end = min(len(units), limit) if limit is not None else len(units)
     fold = min(_fold_at(units, spec), end)
     comment = (options or {}).get("first_comment")
+    poll = (options or {}).get("poll") if post_type == "poll" else None
+    poll = poll if isinstance(poll, dict) else {}
+    choices = poll.get("options")
     return Preview(
         platform=platform, display_name=found.display_name if found else platform,
         account_name=account_name, post_type=post_type,
@@ -132,7 +138,9 @@ def preview(platform: str, *, account_name: str, post_type: str, caption: str,
                for m in media if m.get("url")],
         first_comment=comment.strip() if isinstance(comment, str) else "",
         comments=bool(found and found.first_comments), links=spec.links,
-        length=len(units), limit=limit, media_first=spec.media_first)
+        length=len(units), limit=limit, media_first=spec.media_first,
+        poll_question=str(poll.get("question") or ""),
+        poll_options=tuple(str(c) for c in choices) if isinstance(choices, list) else ())
 
 
 def of_post(post: Post, account_name: str) -> Preview:

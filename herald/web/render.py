@@ -30,7 +30,7 @@ STATUS_LABELS = {
 POST_TYPE_LABELS = {
     "feed": "Feed post", "carousel": "Carousel", "reel": "Reel", "story": "Story",
     "feed_story": "Feed post + story (Instagram)", "video": "Video", "article": "Link (article)",
-    "text": "Text only",
+    "text": "Text only", "poll": "Poll (LinkedIn)",
 }
 # No inline script or style anywhere: everything comes from /static, media from anywhere
 # (S3 buckets and CDNs included).

@@ -106,3 +106,20 @@ def test_the_first_comment_shows_where_the_platform_posts_it():
     assert [s.kind for s in sky.first_comment_segments] == ["text", "hashtag"]
     # Instagram posts first comments too (herald.first_comment), under the post.
     assert ig.first_comment == "Link in bio #more" and ig.comments
+
+
+def test_facebook_reels_and_stories_fill_a_phones_screen_and_videos_stay_wide():
+    media = [{"url": "https://cdn.example.com/a.mp4", "type": "video"}]
+    frames = [previews.preview("facebook", account_name="P", post_type=t, caption="",
+                               media=media).frame for t in ("reel", "story", "video")]
+    assert frames == ["9x16", "9x16", "16x9"]
+
+
+def test_a_poll_preview_shows_its_question_and_options():
+    poll = {"question": "Which day?", "options": ["Monday", "Friday"]}
+    shown = previews.preview("linkedin", account_name="Org", post_type="poll",
+                             caption="Help us pick", options={"poll": poll})
+    assert (shown.poll_question, shown.poll_options) == ("Which day?", ("Monday", "Friday"))
+    feed = previews.preview("linkedin", account_name="Org", post_type="feed", caption="x",
+                            options={"poll": poll})
+    assert (feed.poll_question, feed.poll_options) == ("", ())

@@ -30,8 +30,12 @@ def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
                fetcher: SafeFetcher) -> Publisher:
     # Meta downloads the media itself: the fetcher is not needed.
     from herald.platforms.facebook.client import FacebookPublisher
+    from herald.platforms.facebook.sessions import Polls
 
-    return FacebookPublisher(client, base_url=endpoint.base_url, version=endpoint.version)
+    # The sandbox processes reels at once; Meta takes seconds to minutes.
+    polls = Polls(first=0.1, cap=0.5, max_wait=30.0) if endpoint.quick else None
+    return FacebookPublisher(client, base_url=endpoint.base_url, version=endpoint.version,
+                             polls=polls)
 
 
 def _api_version(settings: Settings) -> ApiVersion:
@@ -66,11 +70,14 @@ def _fake_mounts(state: FakeState) -> Mapping[str, list[BaseRoute]]:
         facebook_routes,
         graph_oauth_routes,
     )
+    from herald.platforms.facebook.fake.reels import RUPLOAD_MOUNT, rupload_routes
     from herald.platforms.graph.fake import GRAPH_MOUNT
 
-    # Facebook Login's dialog (www.facebook.com) and its token exchange on the Graph API.
+    # Facebook Login's dialog (www.facebook.com) and its token exchange on the Graph API;
+    # rupload.facebook.com, where reels' and video stories' bytes go.
     return {GRAPH_MOUNT: list(graph_oauth_routes(state)),
-            FACEBOOK_MOUNT: list(facebook_routes(state))}
+            FACEBOOK_MOUNT: list(facebook_routes(state)),
+            RUPLOAD_MOUNT: list(rupload_routes(state))}
 
 
 def _fake_user(state: FakeState, user_id: str, name: str, body: dict[str, Any]) -> None:
@@ -100,10 +107,13 @@ SPEC = PlatformSpec(
     compose_limits={"chars": rules.FACEBOOK_CAPTION_MAX},
     # Long posts fold after about 480 characters (five lines on a phone) behind "See more";
     # a link's card image is 1.91:1.
+    # Reels and stories fill a phone's screen (9:16).
     preview=PreviewSpec(fold=480, fold_lines=5, more="… See more", frame="4:5",
-                        frames={"article": "1.91:1", "video": "16:9"}),
+                        frames={"article": "1.91:1", "video": "16:9", "reel": "9:16",
+                                "story": "9:16"}),
     reconciles=True,
     first_comments=True,
+    comment_refusal=rules.comment_refusal,
     permissions="pages_manage_posts, pages_read_engagement and pages_show_list "
                 "(publish_video for videos)",
     connect=ConnectSpec(

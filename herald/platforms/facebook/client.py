@@ -1,13 +1,17 @@
-"""Facebook Pages through the Graph API: text/link posts, photos, several photos, video.
+"""Facebook Pages through the Graph API: text/link posts, photos, several photos, video,
+reels and stories.
 
-prepare: unpublished photos (`/photos?published=false`, invisible, safe to repeat);
-commit: `/feed`, published `/photos` or `/videos`. Facebook has no idempotency key, so an
-unknown outcome is settled by looking for the post among the Page's recent ones.
+prepare: unpublished photos (`/photos?published=false`, invisible, safe to repeat) and
+upload sessions (reels, video stories: sessions.py); commit: `/feed`, published `/photos`,
+`/videos`, a session's `finish` or `/photo_stories`. Facebook has no idempotency key, so an
+unknown outcome is settled by looking for the post among the Page's recent ones, or, for
+reels and stories, by the uploaded video's status and the Page's stories.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +28,9 @@ from herald.platforms.base import (
     PublishResult,
     TransientError,
 )
+from herald.platforms.facebook import sessions
 from herald.platforms.facebook.errors import facebook_error
+from herald.platforms.facebook.sessions import REEL, VIDEO_STORY, Polls, Session
 from herald.platforms.graph import GraphSession, attach_usage, comments, recent
 from herald.platforms.http import find_recent, utcnow
 
@@ -35,15 +41,22 @@ MAX_PAGES = 10  # pages read back at most
 
 
 def _plan(job: PublishJob) -> tuple[str, tuple[MediaItem, ...]]:
-    """feed (text/link), photo, photos or video; refuse what a Page post cannot carry."""
+    """feed (text/link), photo, photos, video, reel or a photo/video story; refuse what a
+    Page post cannot carry."""
     kind, media = job.post_type, job.media
-    if kind in ("story", "feed_story"):
-        raise PermanentError("Herald does not publish Facebook Page stories.",
+    if kind == "feed_story":
+        raise PermanentError("Herald publishes Facebook feed posts and stories separately.",
                              code="unsupported_post_type")
     if any(m.type not in ("image", "video") for m in media):
         raise PermanentError("Facebook Page posts take only images and videos.",
                              code="media_type")
     videos = [m for m in media if m.type == "video"]
+    if kind in ("reel", "story"):
+        if len(media) != 1 or (kind == "reel" and not videos):
+            raise PermanentError(f"A Facebook {kind} takes one "
+                                 f"{'video' if kind == 'reel' else 'photo or video'}.",
+                                 code="media_count")
+        return ("reel" if kind == "reel" else "video_story" if videos else "photo_story"), media
     if kind == "article" or not media:
         if not (job.caption or job.options.get("link")):
             raise PermanentError("A Facebook post needs a message or a link.", code="empty_post")
@@ -61,9 +74,10 @@ class FacebookPublisher:
     platform = "facebook"
 
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, version: str,
-                 now: Callable[[], datetime] = utcnow) -> None:
+                 now: Callable[[], datetime] = utcnow, polls: Polls | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._client, self._base_url, self._version = client, base_url, version
-        self._now = now
+        self._now, self._polls, self._clock = now, polls or Polls(), clock
 
     def _session(self, account: AccountRef) -> GraphSession:
         return GraphSession(self._client, base_url=self._base_url, version=self._version,
@@ -102,6 +116,8 @@ class FacebookPublisher:
             return None
         g = self._session(job.account)
         try:
+            if job.post_type in ("reel", "story"):
+                return await self._reconcile_session(job, g)
             return await self._reconcile(job, at, g)
         except PublishError as exc:
             attach_usage(exc, g.usage)
@@ -111,6 +127,8 @@ class FacebookPublisher:
                        g: GraphSession) -> PublishResult:
         page, caption = job.account.external_id, job.caption
         extra: dict[str, Any] = {}
+        if kind in ("reel", "video_story", "photo_story"):
+            return await self._publish_session(job, kind, g)
         if kind == "photos":
             photo_ids = await self._unpublished_photos(g, job, media)
             extra["photo_ids"] = photo_ids
@@ -162,6 +180,97 @@ class FacebookPublisher:
                                       "the post may be out.", code="no_post_id")
         await job.journal.committed(str(post_id))
         return str(post_id)
+
+    # --- reels and stories ---------------------------------------------------------------
+
+    async def _publish_session(self, job: PublishJob, kind: str,
+                               g: GraphSession) -> PublishResult:
+        page = job.account.external_id
+        extra: dict[str, Any] = {}
+        if kind == "photo_story":
+            [photo_id] = await self._unpublished_photos(g, job, job.media)
+            await job.journal.committing(at=self._now(), endpoint="photo_stories")
+            data = await g.post(f"{page}/photo_stories", {"photo_id": photo_id},
+                                step="commit")
+            post_id = self._story_id(data)
+            await job.journal.committed(post_id)
+            extra["photo_ids"] = [photo_id]
+        else:
+            edge = REEL if kind == "reel" else VIDEO_STORY
+            session = sessions.previous_session(job, edge)
+            if session is None:
+                if kind == "reel":
+                    await sessions.reels_room(g, page, self._now())
+                session = await sessions.start(self._client, g, job, edge,
+                                               job.account.access_token)
+            post_id = await self._finish(g, job, session)
+            extra.update(video_id=session.video_id)
+            if not await sessions.await_published(g, session.video_id, self._polls,
+                                                  self._clock):
+                # finish took PUBLISHED: Meta publishes it when processing ends.
+                log.info("facebook: %s %s still processing", kind, session.video_id)
+                extra["processing"] = True
+        permalink = await self._permalink(g, post_id)
+        log.info("facebook: %s %s published as %s", kind, job.post_id, post_id)
+        return PublishResult(post_id, permalink, extra={**extra, "usage": g.usage.as_dict()},
+                             pause=g.usage.pause())
+
+    async def _finish(self, g: GraphSession, job: PublishJob, session: Session) -> str:
+        """The session's commit; a reel is known by its video id, a story by its post id."""
+        await job.journal.committing(at=self._now(), endpoint=session.edge)
+        data = await g.post(f"{job.account.external_id}/{session.edge}",
+                            sessions.finish_body(job, session), step="commit")
+        if session.edge == REEL:
+            if data.get("success") is not True:
+                raise OutcomeUnknownError("Facebook answered the reel's finish without "
+                                          "success; the reel may be out.", code="no_success")
+            post_id = session.video_id
+        else:
+            post_id = self._story_id(data)
+        await job.journal.committed(post_id)
+        return post_id
+
+    @staticmethod
+    def _story_id(data: dict[str, Any]) -> str:
+        post_id = data.get("post_id")
+        if data.get("success") is not True or not post_id:
+            raise OutcomeUnknownError("Facebook accepted the story but sent no post id; the "
+                                      "story may be out.", code="no_post_id")
+        return str(post_id)
+
+    async def _reconcile_session(self, job: PublishJob,
+                                 g: GraphSession) -> PublishResult | None:
+        """A reel is out iff its session's publishing began; a story iff the Page lists it."""
+        page, ids = job.account.external_id, job.history.ids
+        video_id = str(ids.get("video_id") or "")
+        photo_ids = ids.get("photo_ids")
+        media_id = video_id or (str(photo_ids[0]) if isinstance(photo_ids, list)
+                                and photo_ids else "")
+        if not media_id:
+            return None  # nothing was uploaded, so nothing can have been published
+        post_id: str | None = None
+        if job.post_type == "story":
+            post_id, trusted = await sessions.find_story(g, page, media_id)
+            if post_id is None and not video_id:
+                if trusted:
+                    return None
+                raise OutcomeUnknownError(
+                    "Facebook lists no stories for this Page, so Herald cannot tell whether "
+                    "the story went out (the Page's story archive must be on for Meta to "
+                    "list them); check the Page before retrying.", code="stories_unlisted")
+        if post_id is None:
+            took = await sessions.finished(g, video_id)
+            if took is False:
+                return None  # finish never took: finishing the same session is safe
+            if took is None or job.post_type == "story":
+                raise OutcomeUnknownError(
+                    "Facebook took the video but Herald cannot read whether it was "
+                    "published; check the Page before retrying.", code="reconcile_session")
+            post_id = video_id
+        await job.journal.committed(post_id)
+        return PublishResult(post_id, await self._permalink(g, post_id),
+                             extra={"reconciled": True, "usage": g.usage.as_dict()},
+                             pause=g.usage.pause())
 
     async def _reconcile(self, job: PublishJob, at: datetime,
                          g: GraphSession) -> PublishResult | None:

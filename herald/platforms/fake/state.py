@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from herald.platforms.facebook.fake.models import FbPhoto, FbPost, FbUser, FbVideo
+from herald.platforms.facebook.fake.models import FbPhoto, FbPost, FbStory, FbUser, FbVideo
 from herald.platforms.fake.faults import FaultPlan, FaultRule
 from herald.platforms.fake.models import (
     FACEBOOK,
@@ -31,7 +31,7 @@ from herald.platforms.fake.models import (
 from herald.platforms.instagram.fake.models import Container, IgMedia
 from herald.platforms.linkedin.fake.models import LiAsset, LiMember, LiPost, LiRole
 
-GraphNode = Container | IgMedia | FbPost | FbPhoto | FbVideo
+GraphNode = Container | IgMedia | FbPost | FbPhoto | FbVideo | FbStory
 
 #: LinkedIn keeps each monthly version about a year. A fixed list rather than one computed
 #: from today's date keeps test runs reproducible; configure `li_active_versions` to move it.

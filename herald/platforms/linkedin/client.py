@@ -1,4 +1,5 @@
-"""LinkedIn Posts API for members and organizations: text, article, images, video, document.
+"""LinkedIn Posts API for members and organizations: text, article, images, video, document,
+poll.
 
 prepare: initializeUpload + PUT (+ finalizeUpload for video), then poll the video; commit:
 POST /rest/posts. LinkedIn has no idempotency key and member posts cannot be read back, so
@@ -281,8 +282,11 @@ def _check(job: PublishJob) -> None:
         "media_mix": (len(kinds) > 1 and set(kinds) != {"image"}, "LinkedIn takes several "
                       "images, or one video, or one document."),
         "too_many_images": (len(kinds) > 20, "LinkedIn takes at most 20 images."),
-        "empty_post": (not (kinds or job.caption.strip() or article), "A LinkedIn post needs "
-                       "text or media.")}
+        "poll": (job.post_type == "poll" and (bool(kinds) or not isinstance(
+                 job.options.get("poll"), dict)), "A LinkedIn poll needs options.poll and no "
+                 "media."),
+        "empty_post": (not (kinds or job.caption.strip() or article or job.post_type == "poll"),
+                       "A LinkedIn post needs text or media.")}
     for code, (wrong, message) in problems.items():
         if wrong:
             raise PermanentError(message, code=code)
@@ -296,7 +300,9 @@ def _post_body(job: PublishJob, urns: list[str]) -> dict[str, Any]:
                          "thirdPartyDistributionChannels": []},
         "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False}
     options, media = job.options, job.media
-    if job.post_type == "article":
+    if job.post_type == "poll":
+        body["content"] = {"poll": _poll(options["poll"])}
+    elif job.post_type == "article":
         body["content"] = {"article": {
             "source": str(options["link"]), "title": str(options.get("title") or options["link"]),
             **({"description": str(options["description"])} if options.get("description") else {}),
@@ -313,6 +319,15 @@ def _post_body(job: PublishJob, urns: list[str]) -> dict[str, Any]:
             {"id": u, **({"altText": m.alt_text} if m.alt_text else {})}
             for u, m in zip(urns, media, strict=True)]}}
     return body
+
+
+def _poll(poll: dict[str, Any]) -> dict[str, Any]:
+    """content.poll as the Poll API takes it: the question, 2 to 4 {"text"}, the duration."""
+    from herald.platforms.linkedin.rules import POLL_DEFAULT_DURATION
+
+    return {"question": str(poll["question"]),
+            "options": [{"text": str(text)} for text in poll["options"]],
+            "settings": {"duration": str(poll.get("duration") or POLL_DEFAULT_DURATION)}}
 
 
 def _previous_urns(job: PublishJob) -> list[str] | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from herald.validation import (
     MB,
     VIDEO,
@@ -26,7 +29,17 @@ LINKEDIN_DOCUMENT_MAX_BYTES = 100 * MB
 #: What Herald publishes here, in the order pickers show them. One composed post goes
 #: to several accounts with one post type, so a carousel is also accepted where it maps
 #: to a multi-image post.
-POST_TYPES = ("feed", "carousel", "video", "article", "text")
+POST_TYPES = ("feed", "carousel", "video", "article", "text", "poll")
+
+# The Poll API [LI-POLL]: "a minimum of 2 poll options and a maximum of 4", a duration of
+# ONE_DAY, THREE_DAYS, SEVEN_DAYS or FOURTEEN_DAYS; 140 characters for the question and 30
+# for an option are LinkedIn's composer limits, as clients (Zernio, Publer) document them ◐.
+POLL_OPTIONS = (2, 4)
+POLL_QUESTION_MAX = 140
+POLL_OPTION_MAX = 30
+POLL_DURATIONS = ("ONE_DAY", "THREE_DAYS", "SEVEN_DAYS", "FOURTEEN_DAYS")
+#: LinkedIn's composer offers a week first.
+POLL_DEFAULT_DURATION = "SEVEN_DAYS"
 
 
 _LINKEDIN_HINTS = {
@@ -46,7 +59,7 @@ def check(post: DraftPost) -> list[str]:
     problems += comment_length("LinkedIn", post.options, LINKEDIN_COMMENT_MAX)
     if post.post_type not in POST_TYPES:
         return problems + refuse_type("LinkedIn", post, _LINKEDIN_HINTS.get(
-            post.post_type, "use feed, text, carousel, video or article."))
+            post.post_type, "use feed, text, carousel, video, article or poll."))
     problems += link_problems("LinkedIn", post, required=post.post_type == "article")
     if post.post_type == "article":
         problems += _linkedin_article(post)
@@ -54,12 +67,53 @@ def check(post: DraftPost) -> list[str]:
         what = "A LinkedIn carousel (a multi-image post)"
         problems += count(what, 2, LINKEDIN_IMAGES_MAX, "image", len(post.media))
         problems += only(what, frozenset({"image"}), post)
+    elif post.post_type == "poll":
+        problems += poll_problems(post.options)
+        if post.media:
+            problems.append("A LinkedIn poll carries no media; remove the media or post it "
+                            "as a feed post.")
     elif post.post_type == "video":
         problems += count("A LinkedIn video post", 1, 1, "video", len(post.media))
         problems += only("A LinkedIn video post", VIDEO, post)
     else:
         problems += _linkedin_feed(post)
     return problems + [p for m in post.media for p in _linkedin_media(m)]
+
+
+def poll_problems(options: Mapping[str, Any]) -> list[str]:
+    """options.poll: {"question", "options": [2 to 4 texts], "duration"}, as LinkedIn takes it."""
+    poll = options.get("poll")
+    if not isinstance(poll, dict):
+        return ['A LinkedIn poll needs options.poll: {"question": "…", "options": ["…", "…"], '
+                '"duration": "THREE_DAYS"}.']
+    problems = []
+    question = poll.get("question")
+    if not isinstance(question, str) or not question.strip():
+        problems.append("A LinkedIn poll needs a question (options.poll.question).")
+    elif len(question) > POLL_QUESTION_MAX:
+        problems.append(f"LinkedIn poll questions are limited to {POLL_QUESTION_MAX} "
+                        f"characters; this one has {len(question)}.")
+    choices = poll.get("options")
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        problems.append("options.poll.options must be a list of the answers' texts.")
+        choices = []
+    low, high = POLL_OPTIONS
+    if isinstance(poll.get("options"), list) and not low <= len(choices) <= high:
+        problems += count("A LinkedIn poll", low, high, "option", len(choices))
+    for number, choice in enumerate(choices, start=1):
+        if not choice.strip():
+            problems.append(f"LinkedIn poll option {number} is empty.")
+        elif len(choice) > POLL_OPTION_MAX:
+            problems.append(f"LinkedIn poll options are limited to {POLL_OPTION_MAX} "
+                            f"characters; option {number} ({choice!r}) has {len(choice)}.")
+    if len({c.strip().casefold() for c in choices}) < len(choices):
+        problems.append("LinkedIn poll options must differ from each other.")
+    duration = poll.get("duration", POLL_DEFAULT_DURATION)
+    if duration not in POLL_DURATIONS:
+        problems.append(f"A LinkedIn poll lasts {', '.join(POLL_DURATIONS[:-1])} or "
+                        f"{POLL_DURATIONS[-1]} (options.poll.duration); {duration!r} is not "
+                        "one of them.")
+    return problems
 
 
 def _linkedin_feed(post: DraftPost) -> list[str]:

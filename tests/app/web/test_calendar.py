@@ -94,3 +94,25 @@ def test_another_companys_posts_are_not_on_the_calendar(signed_in, herald):
     page = signed_in.get("/calendar", params={"view": "week", "date": when.date().isoformat(),
                                               "account": theirs})
     assert 'class="chip ' not in page.text
+
+
+def test_reels_and_stories_say_so_on_their_chips(signed_in, herald, company):
+    fb = add_account(herald, company[0], "facebook", "1001")
+    when = datetime(2031, 5, 20, 9, tzinfo=UTC)
+    from tests.media_files import mp4_bytes
+
+    url = herald.media_store.save(mp4_bytes(seconds=12, data_bytes=100_000),
+                                  filename="r.mp4").url
+    clip = [{"url": url, "type": "video"}]
+    [reel] = add_posts(herald, company[0], fb, run_at=when, post_type="reel", media=clip)
+    [story] = add_posts(herald, company[0], fb, run_at=when, post_type="story", caption="",
+                        media=clip)
+    [feed] = add_posts(herald, company[0], fb, run_at=when, caption="Plain")
+    day = re.search(r'data-date="2031-05-20".*?</section>',
+                    signed_in.get("/calendar", params={"date": "2031-05-01"}).text,
+                    re.S).group(0)
+    chips = {pid: re.search(rf'href="/posts/{pid}".*?</a>', day, re.S).group(0)
+             for pid in (reel, story, feed)}
+    assert '<span class="tag tag-reel">Reel</span>' in chips[reel]
+    assert '<span class="tag tag-story">Story</span>' in chips[story]
+    assert "tag-" not in chips[feed]

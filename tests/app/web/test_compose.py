@@ -266,3 +266,26 @@ def test_a_first_comment_is_composed_with_the_post_and_refused_where_it_cannot_g
     assert "LinkedIn first comments are posted as an organization" in response.text
     assert "Not as a member</textarea>" in response.text  # kept, ready to fix
     assert len(_posts(herald, company[0])) == 1
+
+
+def test_the_picker_offers_reels_stories_and_polls_and_a_poll_is_composed(
+        signed_in, herald, company):
+    org = add_account(herald, company[0], "linkedin", "urn:li:organization:42")
+    page = signed_in.get("/compose")
+    for value, label in (("reel", "Reel"), ("story", "Story"), ("poll", "Poll (LinkedIn)")):
+        assert f'<option value="{value}">{label}</option>' in page.text
+    assert 'name="poll_question"' in page.text
+    response = signed_in.post("/compose", data={
+        "account_ids": org, "post_type": "poll", "caption": "Help us pick",
+        "poll_question": "Which day?", "poll_options": "Monday\r\nFriday\r\n\r\n",
+        "poll_duration": "THREE_DAYS", "action": "now"})
+    assert response.status_code == 303, response.text
+    [post] = _posts(herald, company[0])
+    assert (post.post_type, post.options["poll"]) == ("poll", {
+        "question": "Which day?", "options": ["Monday", "Friday"], "duration": "THREE_DAYS"})
+    response = signed_in.post("/compose", data={
+        "account_ids": org, "post_type": "poll", "poll_question": "Which day?",
+        "poll_options": "Monday\r\n" + "x" * 31, "action": "now"})
+    assert response.status_code == 422
+    assert "LinkedIn poll options are limited to 30 characters" in response.text
+    assert len(_posts(herald, company[0])) == 1

@@ -306,11 +306,46 @@ def test_facebook_video_post():
     ]
 
 
-@pytest.mark.parametrize("post_type", ["story", "reel", "feed_story"])
-def test_facebook_refuses_stories_and_reels(post_type):
-    [problem] = check("facebook", post_type, media=[item()], probes=[jpeg()])
-    assert problem.startswith(f"Facebook cannot publish '{post_type}' posts here;")
-    assert "Pages API" in problem
+def test_facebook_refuses_feed_stories_and_says_what_to_do():
+    [problem] = check("facebook", "feed_story", media=[item()], probes=[jpeg()])
+    assert problem.startswith("Facebook cannot publish 'feed_story' posts here;")
+    assert "schedule a feed post and a story" in problem
+
+
+def test_facebook_reels_are_vertical_videos_of_3_to_90_seconds():
+    reel = [item("r.mp4", "video")]
+    assert check("facebook", "reel", media=reel, probes=[mp4(seconds=90)]) == []
+    assert check("facebook", "reel", media=reel, probes=[mp4(720, 1280, seconds=3)]) == []
+    assert check("facebook", "reel", media=reel, probes=[mp4(seconds=2)]) == [
+        "Facebook reels must last 3 seconds to 90 seconds; item 1 (r.mp4) lasts 2 seconds."]
+    assert check("facebook", "reel", media=reel, probes=[mp4(1920, 1080)]) == [
+        "Facebook reels must be vertical 9:16 (e.g. 1080x1920); item 1 (r.mp4) is 1920x1080 "
+        "(16:9). Re-export or crop it to 9:16."]
+    assert check("facebook", "reel", media=reel, probes=[mp4(1080, 1350)]) == [
+        "Facebook reels must be vertical 9:16 (e.g. 1080x1920); item 1 (r.mp4) is 1080x1350 "
+        "(4:5). Re-export or crop it to 9:16."]
+    assert check("facebook", "reel", media=reel, probes=[mp4(360, 640)]) == [
+        "Facebook reels must be at least 540x960 pixels; item 1 (r.mp4) is 360x640."]
+    assert check("facebook", "reel", media=[item()], probes=[jpeg()]) == [
+        "A Facebook reel can only contain videos; item 1 (a.jpg) is an image."]
+    assert check("facebook", "reel") == ["A Facebook reel needs exactly one video; this one "
+                                         "has none."]
+
+
+def test_facebook_stories_are_one_photo_or_one_vertical_video_without_text():
+    tall, clip = [item("s.jpg")], [item("s.mp4", "video")]
+    assert check("facebook", "story", "", media=tall, probes=[jpeg(1080, 1920)]) == []
+    assert check("facebook", "story", "", media=clip, probes=[mp4(seconds=60)]) == []
+    assert check("facebook", "story", "", media=clip, probes=[mp4(seconds=61)]) == [
+        "Facebook story videos must last 3 seconds to 60 seconds; item 1 (s.mp4) lasts "
+        "61 seconds."]
+    assert check("facebook", "story", "", media=tall,
+                 probes=[jpeg(mime="image/webp")]) == [
+        "Facebook story photos must be JPEG, PNG, GIF, TIFF or BMP; item 1 (s.jpg) is WebP."]
+    [problem] = check("facebook", "story", "Hello", media=tall, probes=[jpeg()])
+    assert problem.startswith("Facebook stories carry no text")
+    assert check("facebook", "story", "", media=tall * 2, probes=[jpeg(), jpeg()]) == [
+        "A Facebook story needs exactly one image or video; this one has 2."]
 
 
 def test_carousel_maps_to_multi_image_posts_elsewhere():

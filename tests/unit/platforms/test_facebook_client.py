@@ -107,7 +107,8 @@ async def test_video_uses_file_url_and_makes_a_relative_permalink_absolute(api, 
 
 
 @pytest.mark.parametrize(("post_type", "media", "caption", "code"), [
-    ("story", [IMG1], "x", "unsupported_post_type"),
+    ("feed_story", [IMG1], "x", "unsupported_post_type"),
+    ("reel", [IMG1], "x", "media_count"),
     ("feed", [IMG1, VID], "x", "media_mix"),
     ("feed", [("https://cdn.test/a.pdf", "document")], "x", "media_type"),
     ("text", [], "", "empty_post"),

@@ -14,7 +14,7 @@ from herald.validation import validate_post
 def test_the_derived_lists_keep_their_values_and_order() -> None:
     assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "linkedin")
     assert models.POST_TYPES == ("feed", "carousel", "reel", "story", "feed_story", "video",
-                                 "article", "text")
+                                 "article", "text", "poll")
     assert schemas.Platform.__args__ == models.PLATFORMS
     assert schemas.PostType.__args__ == models.POST_TYPES
 

@@ -1,4 +1,4 @@
-"""The fake Facebook's objects: Login users, Page posts, photos and videos."""
+"""The fake Facebook's objects: Login users, Page posts, photos, videos, reels and stories."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ class FbPhoto:
 
 @dataclass
 class FbVideo:
-    """A Page video, processed over a few status reads."""
+    """A Page video, processed over a few status reads; also a reel or a video story,
+    which go through upload sessions (start, upload to rupload, finish)."""
 
     node_kind: ClassVar[str] = "fb_video"
 
@@ -68,3 +69,24 @@ class FbVideo:
     ready_polls: int = 0
     polls: int = 0
     failed: bool = False
+    #: "video" (/videos), "reel" (/video_reels) or "story" (/video_stories).
+    kind: str = "video"
+    #: Upload sessions: bytes arrived at rupload; `finish` was called (when, fake clock).
+    uploaded: bool = True
+    finished_at: float | None = None
+    #: Status reads since `finish`: publishing completes after `ready_polls` of them.
+    polls_since_finish: int = 0
+
+
+@dataclass
+class FbStory:
+    """A Page story: a photo (/photo_stories) or a video (/video_stories), 24 hours long."""
+
+    node_kind: ClassVar[str] = "fb_story"
+
+    id: str  # the story's post id
+    account_id: str
+    media_id: str
+    media_type: str  # "photo" | "video"
+    created_at: float
+    url: str | None = None

@@ -14,6 +14,7 @@ from herald.platforms.facebook.fake.checks import (
 )
 from herald.platforms.facebook.fake.models import FbPhoto, FbPost, FbVideo
 from herald.platforms.facebook.fake.oauth import linked_instagram, page_token
+from herald.platforms.facebook.fake.reels import REELS, reel_status
 from herald.platforms.fake.calls import as_bool, as_text
 from herald.platforms.fake.models import FACEBOOK, Account, PublishedRecord, utc
 from herald.platforms.graph import fake_errors as errors
@@ -142,14 +143,6 @@ async def create_post(call: GraphCall) -> dict[str, Any]:
     return {"id": post.id}
 
 
-
-
-
-
-
-
-
-
 def _store_post(
     call: GraphCall, post: FbPost, signature: tuple[Any, ...], kind: str, *,
     media_urls: tuple[str, ...], media_ids: tuple[str, ...] = (), external_id: str | None = None,
@@ -200,8 +193,6 @@ async def create_photo(call: GraphCall) -> dict[str, Any]:
             call.info.external_id = post.id
         state.data.nodes[photo.id] = photo
     return result
-
-
 
 
 @ROUTES.route("POST", "page", "videos", endpoint="commit")
@@ -309,8 +300,11 @@ async def get_video(call: GraphCall) -> dict[str, Any]:
     video = call.node
     assert isinstance(video, FbVideo)
     with call.state.lock:
-        status = _video_status(video)
+        # Reels and video stories go through upload sessions with phases of their own.
+        status = _video_status(video) if video.kind == "video" else reel_status(video)
         video.polls += 1
+        if video.finished_at is not None:
+            video.polls_since_finish += 1
     return call.select("Video", {
         "id": video.id, "status": status, "title": video.title or None,
         "description": video.description or None, "created_time": graph_time(video.created_at),
@@ -333,5 +327,9 @@ def _video_status(video: FbVideo) -> dict[str, Any]:
             "publishing_phase": {"status": "complete", "publish_status": "published"}}
 
 
-# First comments: the comments edge of what the Page published.
+# Reels and stories (fake/reels.py).
+ROUTES.include(REELS)
+
+# First comments: the comments edge of what the Page published (a reel is a video; the
+# Pages API gives stories no comments edge).
 add_comment_routes(ROUTES, ("fb_post", "fb_photo", "fb_video"), instagram=False)

@@ -25,6 +25,11 @@ MULTI_IMAGE_MIN, MULTI_IMAGE_MAX = 2, 20
 VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"})
 FEED_DISTRIBUTIONS = frozenset({"MAIN_FEED", "NONE"})
 LIFECYCLES = frozenset({"PUBLISHED", "DRAFT"})
+# The Poll API [LI-POLL]: 2 to 4 options and four durations ✅; the 140/30 character limits
+# are the composer's, as clients document them ◐ (LinkedIn's answer to more is ❓: a 422).
+POLL_OPTIONS_MIN, POLL_OPTIONS_MAX = 2, 4
+POLL_QUESTION_MAX, POLL_OPTION_MAX = 140, 30
+POLL_DURATIONS = frozenset({"ONE_DAY", "THREE_DAYS", "SEVEN_DAYS", "FOURTEEN_DAYS"})
 _FIRST_SHARE = 7_400_000_000_000_000_000
 
 
@@ -67,7 +72,7 @@ async def create_post(call: LiCall) -> Response:
                 state.data.li_first_post[(author, commentary)] = urn
             state.record_published(PublishedRecord(
                 platform=LINKEDIN, account=author, kind=kind, caption=commentary,
-                shown_caption=render_commentary(commentary),
+                shown_caption=render_commentary(commentary) + _poll_text(body),
                 media_urls=media_urls, external_id=urn, permalink=f"{call.fake_root()}/?id={urn}",
                 published_at=utc(now), dropped=call.info.dropping, media_ids=media_ids,
             ))
@@ -107,7 +112,7 @@ def _check_content(
         return "text", (), ()
     if not isinstance(content, dict) or len(content) != 1:
         raise input_error("INVALID_VALUE", "content must hold exactly one of media, "
-                          "multiImage or article", "content")
+                          "multiImage, article or poll", "content")
     if isinstance(media := content.get("media"), dict):
         urn = media.get("id")
         kind = _usable_asset(call, author, urn, "content/media/id", None)
@@ -133,7 +138,45 @@ def _check_content(
             _usable_asset(call, author, thumbnail, "content/article/thumbnail", "image")
             return "article", (source,), (str(thumbnail),)
         return "article", (source,), ()
+    if isinstance(poll := content.get("poll"), dict):
+        _check_poll(poll)
+        return "poll", (), ()
     raise input_error("INVALID_VALUE", "Unsupported content type", "content")
+
+
+def _poll_text(body: dict[str, Any]) -> str:
+    """How the sandbox page shows a poll: its question and options after the commentary."""
+    content = body.get("content")
+    poll = content.get("poll") if isinstance(content, dict) else None
+    if not isinstance(poll, dict):
+        return ""
+    options = " / ".join(str(o.get("text")) for o in poll.get("options", []))
+    return f"\n[poll] {poll.get('question')} ({options})"
+
+
+def _check_poll(poll: dict[str, Any]) -> None:
+    question = poll.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise input_error("MISSING_REQUIRED_FIELD", "Field /question is required",
+                          "content/poll/question")
+    if len(question) > POLL_QUESTION_MAX:
+        raise input_error("FIELD_VALUE_TOO_LONG", f"question is longer than "
+                          f"{POLL_QUESTION_MAX} characters", "content/poll/question")
+    options = poll.get("options")
+    if not isinstance(options, list) or not (
+            POLL_OPTIONS_MIN <= len(options) <= POLL_OPTIONS_MAX):
+        raise input_error("INVALID_VALUE", f"A poll needs {POLL_OPTIONS_MIN} to "
+                          f"{POLL_OPTIONS_MAX} options", "content/poll/options")
+    for index, option in enumerate(options):
+        text = option.get("text") if isinstance(option, dict) else None
+        if not isinstance(text, str) or not text.strip() or len(text) > POLL_OPTION_MAX:
+            raise input_error("INVALID_VALUE", f"option text must be 1 to {POLL_OPTION_MAX} "
+                              "characters", f"content/poll/options/{index}/text")
+    duration = (poll.get("settings") or {}).get("duration") \
+        if isinstance(poll.get("settings"), dict) else None
+    if duration not in POLL_DURATIONS:
+        raise input_error("INVALID_VALUE", f"settings.duration must be one of "
+                          f"{sorted(POLL_DURATIONS)}", "content/poll/settings/duration")
 
 
 def _usable_asset(call: LiCall, author: str, urn: Any, field: str, want: str | None) -> str:

@@ -98,16 +98,17 @@ def store(state: FakeState) -> InstanceStore:
     return found
 
 
-def add_account(state: FakeState, name: str, token: str, *, display_name: str | None = None,
+def add_account(state: FakeState, username: str, token: str, *, name: str | None = None,
                 **_: Any) -> MastoAccount:
-    """An account answering to `token`; `name` is its username (or its id, if all digits)."""
+    """An account answering to `token`: `username` (or its id, if all digits), `name` its
+    display name."""
     with state.lock:
         instance = store(state)
         number = str(109_000_000_000_000_000 + state.next_number())
-        account_id, username = (name, f"user{name[-6:]}") if name.isdigit() else \
-            (number, name.lower().removeprefix("@").split("@", 1)[0])
-        account = MastoAccount(id=account_id, username=username, token=token,
-                               display_name=display_name or username)
+        account_id, handle = (username, f"user{username[-6:]}") if username.isdigit() else \
+            (number, username.lower().removeprefix("@").split("@", 1)[0])
+        account = MastoAccount(id=account_id, username=handle, token=token,
+                               display_name=name or handle)
         instance.accounts[account_id] = account
         instance.tokens[token] = account_id
         return account

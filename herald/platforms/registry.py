@@ -51,6 +51,17 @@ COMPOSE_LIMITS: Mapping[str, Mapping[str, int]] = {
     spec.name: spec.compose_limits for spec in SPECS}
 
 
+def compose_limits_for(platform: str, server_url: str | None) -> Mapping[str, int]:
+    """What the compose page counts for an account: its server's own limits where the
+    platform's servers set them (a Mastodon instance), else the platform's."""
+    found = BY_NAME.get(platform)
+    if found is None:
+        return {}
+    if server_url and found.server_limits is not None:
+        return found.server_limits(server_url)
+    return found.compose_limits
+
+
 def find(platform: str) -> PlatformSpec | None:
     return BY_NAME.get(platform)
 

@@ -202,10 +202,11 @@ class PlatformSpec:
     #: Checks an account's credentials when it is added (its server, external id, token),
     #: raising a PublishError when the platform refuses them.
     check_account: Callable[[httpx.AsyncClient, str, str, str], Awaitable[None]] | None = None
-    #: Makes sure a server's own limits are known before its accounts' posts are checked
-    #: (a Mastodon instance's, which its rules read from a cache): the first time blocks
-    #: on the server, later calls refresh in the background. Gets the account's server URL.
-    server_limits: Callable[[str], None] | None = None
+    #: A server's own compose limits ({"chars": 5000}), for platforms whose servers set
+    #: their own (a Mastodon instance's): also makes sure its rules' cache holds them
+    #: before its accounts' posts are checked. The first call for a server blocks on it,
+    #: later ones refresh in the background. Gets the account's server URL.
+    server_limits: Callable[[str], Mapping[str, int]] | None = None
     #: The API version the settings pick and its sunset (herald.platforms.versions).
     api_version: Callable[[Settings], ApiVersion] | None = None
     #: Asks the platform whether an account's token is valid, when it expires and which

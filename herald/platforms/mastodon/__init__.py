@@ -81,10 +81,10 @@ async def _check_token(probe: TokenProbe) -> TokenStatus:
     return TokenStatus(True, scopes_checked=False)
 
 
-def _server_limits(server_url: str) -> None:
+def _server_limits(server_url: str) -> Mapping[str, int]:
     from herald.platforms.mastodon import instance
 
-    instance.ensure(server_url)
+    return {"chars": instance.ensure(server_url).max_characters}
 
 
 def _fake_mounts(state: FakeState) -> Mapping[str, list[BaseRoute]]:

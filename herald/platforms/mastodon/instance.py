@@ -165,19 +165,18 @@ def refresh_sync(server_url: str) -> InstanceLimits:
 _refreshing: set[str] = set()
 
 
-def ensure(server_url: str) -> None:
+def ensure(server_url: str) -> InstanceLimits:
     """Limits for `server_url` before a post is checked: read now (blocking, once per
     process and instance) when never read, refreshed in the background when stale."""
     key = _key(server_url)
     with _lock:
         entry = _cache.get(key)
         if entry is not None and (entry[0] > time.monotonic() or key in _refreshing):
-            return
+            return entry[1]
         if entry is not None:
             _refreshing.add(key)
     if entry is None:
-        refresh_sync(server_url)
-        return
+        return refresh_sync(server_url)
 
     def refresh() -> None:
         try:
@@ -187,3 +186,4 @@ def ensure(server_url: str) -> None:
                 _refreshing.discard(key)
 
     threading.Thread(target=refresh, name="mastodon-limits", daemon=True).start()
+    return entry[1]

@@ -266,3 +266,25 @@ def test_a_first_comment_is_composed_with_the_post_and_refused_where_it_cannot_g
     assert "LinkedIn first comments are posted as an organization" in response.text
     assert "Not as a member</textarea>" in response.text  # kept, ready to fix
     assert len(_posts(herald, company[0])) == 1
+
+
+def test_a_mastodon_accounts_counter_and_preview_use_its_instances_length(signed_in, herald,
+                                                                          company):
+    from herald.platforms.fake import FakeServer
+    from herald.platforms.mastodon import instance
+    from herald.platforms.mastodon.fake import store as masto
+
+    instance.forget()
+    with FakeServer() as fake:
+        masto.configure(fake.state, max_characters=1000)
+        toot = add_account(herald, company[0], "mastodon", "alice",
+                           server_url=f"{fake.url}/mastodon")
+        page = signed_in.get(f"/compose?account={toot}").text
+        assert "&#34;mastodon&#34;: {&#34;chars&#34;: 1000}" in page \
+            or '"mastodon": {"chars": 1000}' in page, page[:200]
+        fragment = signed_in.post("/compose/preview", data={
+            "account_ids": [toot], "post_type": "text", "caption": "x" * 1200}).text
+    instance.forget()
+    assert 'class="pv pv-mastodon"' in fragment
+    assert "Mastodon takes 1,000 characters" in fragment  # the instance's, not 500
+    assert f"<del>{'x' * 200}</del>" in fragment  # the 200 past 1,000 are struck out

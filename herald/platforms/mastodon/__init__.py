@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from herald.platforms.mastodon import rules
 from herald.platforms.spec import (
+    ConnectSpec,
     Endpoint,
     FakeSpec,
     PlatformSpec,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from herald.config import Settings
+    from herald.connect.base import Flow
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
@@ -87,6 +89,12 @@ def _server_limits(server_url: str) -> Mapping[str, int]:
     return {"chars": instance.ensure(server_url).max_characters}
 
 
+def _flow(settings: Settings) -> Flow | None:
+    from herald.platforms.mastodon.oauth import flow
+
+    return flow(settings)
+
+
 def _fake_mounts(state: FakeState) -> Mapping[str, list[BaseRoute]]:
     from herald.platforms.mastodon.fake.routes import MASTODON_MOUNT, mastodon_routes
 
@@ -122,6 +130,8 @@ SPEC = PlatformSpec(
     check_account=_check_account,
     check_token=_check_token,
     server_limits=_server_limits,
+    # Each instance registers Herald itself (oauth.py): nothing to set.
+    connect=ConnectSpec(settings_names="", bind=_flow),
     fake=FakeSpec(mounts=_fake_mounts, add_account=_fake_account),
 )
 

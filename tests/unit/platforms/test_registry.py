@@ -54,7 +54,7 @@ def test_display_names_and_connect_flows() -> None:
     assert registry.DISPLAY_NAMES == {"instagram": "Instagram", "facebook": "Facebook",
                                       "linkedin": "LinkedIn", "bluesky": "Bluesky",
                                       "mastodon": "Mastodon"}
-    assert [s.name for s in registry.connectable()] == ["facebook", "linkedin"]
+    assert [s.name for s in registry.connectable()] == ["facebook", "linkedin", "mastodon"]
     assert registry.by_display_name("Instagram") is registry.spec("instagram")
 
 

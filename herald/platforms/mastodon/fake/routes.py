@@ -31,6 +31,18 @@ Route by route, the documented behaviour each copies:
   /context (`ancestors`, `descendants`) (docs.joinmastodon.org/methods/statuses/);
 - GET /api/v1/accounts/:id/statuses: newest first, `limit` (at most 40),
   `exclude_replies`, `exclude_reblogs` (docs.joinmastodon.org/methods/accounts/#statuses);
+- POST /api/v1/apps: `client_name`, `redirect_uris`, `scopes` → `client_id`,
+  `client_secret` (docs.joinmastodon.org/methods/apps/#create); a missing name or redirect
+  URI is 422 "Validation failed: …";
+- GET /oauth/authorize: Doorkeeper's checks (docs.joinmastodon.org/methods/oauth/#authorize):
+  an unknown `client_id` or a `redirect_uri` the app did not register is an error page
+  (400), a scope beyond the app's is `error=invalid_scope` on the redirect; otherwise the
+  dialog consents at once, as the signed-in account (store.sign_in, else the first), and
+  redirects to `redirect_uri` with `code` and `state`;
+- POST /oauth/token (`grant_type=authorization_code`): a code used once, for its client and
+  redirect URI, else 400 `invalid_grant`; a wrong secret is 401 `invalid_client`; answers
+  `access_token`, `token_type: Bearer`, `scope`, `created_at`
+  (docs.joinmastodon.org/methods/oauth/#token);
 - faults: `throttle` answers 429 with X-RateLimit-Limit/Remaining/Reset (an ISO 8601
   time; docs.joinmastodon.org/api/rate-limits/), `error` a 503 `{"error": "There was a
   temporary problem serving your request, please try again"}` (Api::BaseController);
@@ -47,10 +59,11 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import regex
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from herald.platforms.fake.calls import (
@@ -158,6 +171,9 @@ def mastodon_routes(state: FakeState) -> list[BaseRoute]:
         api("/api/v1/statuses/{id}/source", status_source, "GET", "read"),
         api("/api/v1/statuses/{id}/context", status_context, "GET", "read"),
         api("/api/v1/accounts/{id}/statuses", account_statuses, "GET", "read"),
+        api("/api/v1/apps", create_app, "POST", "oauth", auth=False),
+        api("/oauth/authorize", authorize, "GET", "oauth", auth=False),
+        api("/oauth/token", issue_token, "POST", "oauth", auth=False),
     ]
 
 
@@ -429,3 +445,75 @@ async def account_statuses(state: FakeState, request: Request, call: Call) -> Re
 
 def new_token() -> str:
     return f"fake-mastodon-{secrets.token_urlsafe(18)}"
+
+
+async def create_app(state: FakeState, request: Request, call: Call) -> Response:
+    params = call.params
+    name, redirect = as_text(params.get("client_name")), as_text(params.get("redirect_uris"))
+    if not name or not redirect:
+        raise ApiError(422, "Validation failed: Application name can't be blank, Redirect "
+                       "URI can't be blank" if not name else
+                       "Validation failed: Redirect URI can't be blank")
+    app = masto.App(client_id=secrets.token_urlsafe(24), client_secret=secrets.token_urlsafe(32),
+                    name=name, redirect_uris=redirect.split(),
+                    scopes=as_text(params.get("scopes")) or "read")
+    with state.lock:
+        masto.store(state).apps[app.client_id] = app
+    return JSONResponse({"id": str(state.next_number()), "name": name, "website": None,
+                         "redirect_uri": redirect, "redirect_uris": app.redirect_uris,
+                         "client_id": app.client_id, "client_secret": app.client_secret,
+                         "scopes": app.scopes.split()})
+
+
+async def authorize(state: FakeState, request: Request, call: Call) -> Response:
+    params = call.params
+    redirect = as_text(params.get("redirect_uri"))
+    with state.lock:
+        store = masto.store(state)
+        app = store.apps.get(as_text(params.get("client_id")))
+        if app is None:
+            return HTMLResponse("<h1>Client authentication failed due to unknown client, no "
+                                "client authentication included, or unsupported "
+                                "authentication method.</h1>", status_code=400)
+        if redirect not in app.redirect_uris:
+            return HTMLResponse("<h1>The redirect uri included is not valid.</h1>",
+                                status_code=400)
+        wanted = set((as_text(params.get("scope")) or "read").split())
+        query = {"state": as_text(params.get("state"))}
+        if not wanted <= set(app.scopes.split()):
+            query["error"] = "invalid_scope"
+            query["error_description"] = ("The requested scope is invalid, unknown, or "
+                                          "malformed.")
+        else:
+            account_id = store.signed_in or next(iter(store.accounts), None)
+            if account_id is None:
+                return HTMLResponse("<h1>No account to sign in with.</h1>", status_code=400)
+            code = secrets.token_urlsafe(24)
+            store.codes[code] = (app.client_id, account_id, " ".join(sorted(wanted)))
+            query["code"] = code
+    joiner = "&" if "?" in redirect else "?"
+    return RedirectResponse(f"{redirect}{joiner}{urlencode(query)}", status_code=302)
+
+
+async def issue_token(state: FakeState, request: Request, call: Call) -> Response:
+    params = call.params
+    with state.lock:
+        store = masto.store(state)
+        app = store.apps.get(as_text(params.get("client_id")))
+        if app is None or app.client_secret != as_text(params.get("client_secret")):
+            return JSONResponse({"error": "invalid_client", "error_description": "Client "
+                                 "authentication failed due to unknown client, no client "
+                                 "authentication included, or unsupported authentication "
+                                 "method."}, status_code=401)
+        found = store.codes.pop(as_text(params.get("code")), None)  # a code is used once
+        if (found is None or found[0] != app.client_id
+                or as_text(params.get("redirect_uri")) not in app.redirect_uris):
+            return JSONResponse({"error": "invalid_grant", "error_description": "The "
+                                 "provided authorization grant is invalid, expired, revoked, "
+                                 "does not match the redirection URI used in the "
+                                 "authorization request, or was issued to another client."},
+                                status_code=400)
+        token = new_token()
+        store.tokens[token] = found[1]
+        return JSONResponse({"access_token": token, "token_type": "Bearer",
+                             "scope": found[2], "created_at": int(state.now())})

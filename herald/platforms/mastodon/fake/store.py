@@ -88,6 +88,8 @@ class InstanceStore:
     #: Authorization codes -> (client id, account id, scopes).
     codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     instance_reads: int = 0
+    #: Who consents in the OAuth dialog (an account id); None: the first account.
+    signed_in: str | None = None
 
 
 def store(state: FakeState) -> InstanceStore:
@@ -139,3 +141,17 @@ def account_by_name(state: FakeState, username: str) -> MastoAccount | None:
     with state.lock:
         return next((a for a in store(state).accounts.values() if a.username == username),
                     None)
+
+
+def sign_in(state: FakeState, username: str) -> None:
+    """Choose who consents in the fake's OAuth dialog."""
+    account = account_by_name(state, username)
+    if account is None:
+        raise KeyError(f"no Mastodon account {username!r}")
+    with state.lock:
+        store(state).signed_in = account.id
+
+
+def apps(state: FakeState) -> list[App]:
+    with state.lock:
+        return list(store(state).apps.values())

@@ -168,12 +168,39 @@ class MastodonPublisher:
 
     async def reconcile(self, job: PublishJob) -> PublishResult | None:
         """After an unknown outcome: the status if the account has it, None if provably not
-        (publishing then sends it again under the same Idempotency-Key)."""
+        (publishing then sends it again under the same Idempotency-Key).
+
+        When the account cannot be read (a 5xx, too many newer statuses) but the key still
+        holds, the status is sent again under it now: Mastodon answers the status the key
+        made if it is out, and makes it once if not. Never while a cut-off commit may still
+        be on the wire: Mastodon's key check and store are two steps, so two overlapping
+        posts under one key could both be made.
+        """
         since = job.history.committing_at or (self._now() - KEY_WINDOW)
-        found = await self._find_own(job, job.caption, since=since - LOOKUP_SLACK)
+        try:
+            found = await self._find_own(job, job.caption, since=since - LOOKUP_SLACK)
+        except (NeedsReauthError, RateLimitedError):
+            raise
+        except (TransientError, OutcomeUnknownError):
+            if not self._key_holds(job):
+                raise
+            log.info("mastodon: post %s: its statuses could not be read; resending under "
+                     "its Idempotency-Key", job.post_id)
+            return await self.publish(job)
         if found is None:
             return None
         return await self._done(job, found, idempotency_key(job), {"reconciled": True})
+
+    def _key_holds(self, job: PublishJob) -> bool:
+        """Whether a resend under the post's key is answered by Mastodon's memory of it."""
+        from herald.platforms.registry import REQUEST_TIMEOUT
+
+        at = job.history.committing_at
+        if at is None:
+            return False
+        age = self._now() - at
+        in_flight = job.history.commit_cut_off and age < timedelta(seconds=REQUEST_TIMEOUT)
+        return age < KEY_WINDOW and not in_flight
 
     async def _post_status(self, job: PublishJob, body: dict[str, Any],
                            key: str) -> dict[str, Any]:
@@ -204,11 +231,11 @@ class MastodonPublisher:
     async def _find_own(self, job: PublishJob, text: str, *, since: datetime,
                         in_reply_to: str | None = None) -> dict[str, Any] | None:
         """Our status with this text made since `since`, from the account's newest."""
-        me = await self._me(job)
         params: dict[str, Any] = {"limit": LOOKUP_LIMIT, "exclude_reblogs": "true"}
         if in_reply_to is None:
             params["exclude_replies"] = "true"
         try:
+            me = await self._me(job)
             _, listed = await self._call(job, "GET", f"/api/v1/accounts/{me['id']}/statuses",
                                          step="read", params=params)
         except (NeedsReauthError, RateLimitedError):

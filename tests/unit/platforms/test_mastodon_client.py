@@ -181,8 +181,9 @@ async def test_an_unfinished_commit_is_not_guessed_when_the_list_is_too_short(cl
     masto_pub = publisher(client, fake)
     for n in range(41):
         await masto_pub.publish(job(f"Filler {n}", post_id=f"f{n}"))
+    # Two hours on: Mastodon no longer remembers the key, so only the list could tell.
     post = job(history=History(unsettled_commit=True,
-                               committing_at=datetime.now(UTC) - timedelta(minutes=30)))
+                               committing_at=datetime.now(UTC) - timedelta(hours=2)))
     with pytest.raises(OutcomeUnknownError, match="more statuses"):
         await masto_pub.reconcile(post)
 
@@ -277,3 +278,25 @@ async def test_a_refused_first_comment_is_an_error_of_its_own(client, fake) -> N
     with pytest.raises(PermanentError, match="character limit"):
         await masto_pub.comment(post, first, "x" * 501)
     assert [s.text for s in alice(fake)] == ["Post"]
+
+
+async def test_an_unreadable_account_is_settled_by_resending_under_the_key(client,
+                                                                          fake) -> None:
+    masto_pub = publisher(client, fake)
+    sent = await masto_pub.publish(job())
+    history = History(ids={"idempotency_key": "herald-post-1"}, unsettled_commit=True,
+                      committing_at=datetime.now(UTC) - timedelta(minutes=2))
+    fake.state.add_fault("error", platform="mastodon", endpoint="read", count=1)
+    found = await masto_pub.reconcile(job(history=history))
+    assert found is not None and found.external_id == sent.external_id
+    assert len(alice(fake)) == 1
+
+
+async def test_a_cut_off_commit_is_not_resent_while_it_may_be_on_the_wire(client,
+                                                                         fake) -> None:
+    history = History(ids={"idempotency_key": "herald-post-1"}, unsettled_commit=True,
+                      commit_cut_off=True, committing_at=datetime.now(UTC))
+    fake.state.add_fault("error", platform="mastodon", endpoint="read", count=1)
+    with pytest.raises(OutcomeUnknownError):
+        await publisher(client, fake).reconcile(job(history=history))
+    assert alice(fake) == []

@@ -8,7 +8,7 @@ docs/adding-a-platform.md) and one line to SPECS; everything else asks here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import httpx
@@ -60,6 +60,15 @@ def compose_limits_for(platform: str, server_url: str | None) -> Mapping[str, in
     if server_url and found.server_limits is not None:
         return found.server_limits(server_url)
     return found.compose_limits
+
+
+def warm_server_limits(servers: Iterable[tuple[str, str]]) -> None:
+    """Start reading the own limits of these (platform, server URL)s in the background (the
+    API at start-up, so its first checks of their posts have them)."""
+    for platform, server_url in servers:
+        found = BY_NAME.get(platform)
+        if found is not None and found.server_limits is not None:
+            found.server_limits(server_url)
 
 
 def find(platform: str) -> PlatformSpec | None:

@@ -203,9 +203,10 @@ class PlatformSpec:
     #: raising a PublishError when the platform refuses them.
     check_account: Callable[[httpx.AsyncClient, str, str, str], Awaitable[None]] | None = None
     #: A server's own compose limits ({"chars": 5000}), for platforms whose servers set
-    #: their own (a Mastodon instance's): also makes sure its rules' cache holds them
-    #: before its accounts' posts are checked. The first call for a server blocks on it,
-    #: later ones refresh in the background. Gets the account's server URL.
+    #: their own (a Mastodon instance's), as known now: called before its accounts' posts
+    #: are checked, it never waits on the server (checks run inside a transaction) but
+    #: reads it in the background when its figures are missing or stale. Gets the
+    #: account's server URL.
     server_limits: Callable[[str], Mapping[str, int]] | None = None
     #: The API version the settings pick and its sunset (herald.platforms.versions).
     api_version: Callable[[Settings], ApiVersion] | None = None

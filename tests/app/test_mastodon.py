@@ -5,6 +5,7 @@ client to the fake instance over HTTP, once."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -115,11 +116,43 @@ def test_posts_are_checked_against_the_instances_own_limits(api, fake) -> None:
     assert bad.status_code == 422 and "visibility" in bad.text
 
 
-def test_the_limits_are_read_again_after_a_restart(api, fake) -> None:
+def test_the_limits_are_read_again_after_a_restart(herald, company, fake) -> None:
     masto.configure(fake.state, max_characters=1000)
+    with TestClient(create_app(herald)) as client:
+        client.headers["Authorization"] = f"Bearer {company[1]}"
+        made = account(client, fake)
+    server = f"{fake.url}/mastodon"
+    instance.forget()  # as a fresh API process starts
+    reads = fake_reads(fake)
+    with TestClient(create_app(herald)) as client:  # its start-up reads the instance
+        client.headers["Authorization"] = f"Bearer {company[1]}"
+        for _ in range(200):
+            if instance.fresh(server) is not None:
+                break
+            time.sleep(0.05)
+        assert fake_reads(fake) == reads + 1
+        ok = posted(client, made["id"], caption="a" * 900, post_type="text")
+        assert ok.status_code == 201, ok.text
+
+
+def test_a_check_never_waits_on_the_instance(api, fake) -> None:
     made = account(api, fake)
-    instance.forget()  # as a fresh API process would start
+    server = f"{fake.url}/mastodon"
+    instance.forget()
+    masto.configure(fake.state, max_characters=1000)
+    # Not known yet: checked against Mastodon's default now, the instance read meanwhile.
+    first = posted(api, made["id"], caption="a" * 900, post_type="text")
+    assert first.status_code == 422 and "Mastodon (by default) allows 500" in first.text
+    for _ in range(200):
+        if instance.fresh(server) is not None:
+            break
+        time.sleep(0.05)
     assert posted(api, made["id"], caption="a" * 900, post_type="text").status_code == 201
+
+
+def fake_reads(fake: FakeServer) -> int:
+    with fake.state.lock:
+        return masto.store(fake.state).instance_reads
 
 
 async def test_each_post_type_publishes_through_the_worker_once(herald, api, fake,

@@ -7,9 +7,11 @@ docs.joinmastodon.org/entities/Instance/) rather than hard-coding them, keeps th
 hour per server, and uses them when a post is scheduled (rules.py), on the compose page
 and when it publishes (client.py).
 
-The cache is per process: the API fills it when an account is added and before it
-validates a post of a Mastodon account (refresh_sync), the worker when it publishes. An
-instance never asked (or that did not answer) gets Mastodon's defaults, DEFAULT below.
+The cache is per process: the API fills it when an account is added (check_account), for
+every account's instance when it starts, and in the background when a post's check finds
+it missing or stale (ensure: never waiting, since checks run inside a transaction); the
+worker fills it when it publishes. An instance never asked (or that did not answer) gets
+Mastodon's defaults, DEFAULT below.
 """
 
 from __future__ import annotations
@@ -166,17 +168,20 @@ _refreshing: set[str] = set()
 
 
 def ensure(server_url: str) -> InstanceLimits:
-    """Limits for `server_url` before a post is checked: read now (blocking, once per
-    process and instance) when never read, refreshed in the background when stale."""
+    """The limits for `server_url` as known now, never waiting on the instance (this runs
+    while a post is validated, inside the API's transaction): an instance never read, or
+    read over an hour ago, is read in the background, and its last figures (or DEFAULT)
+    serve meanwhile. Adding an account reads them at once (check_account), and the API
+    reads every account's instance when it starts (registry.warm_server_limits)."""
     key = _key(server_url)
     with _lock:
         entry = _cache.get(key)
-        if entry is not None and (entry[0] > time.monotonic() or key in _refreshing):
+        if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        if entry is not None:
-            _refreshing.add(key)
-    if entry is None:
-        return refresh_sync(server_url)
+        known = entry[1] if entry is not None else DEFAULT
+        if key in _refreshing:
+            return known
+        _refreshing.add(key)
 
     def refresh() -> None:
         try:
@@ -186,4 +191,4 @@ def ensure(server_url: str) -> InstanceLimits:
                 _refreshing.discard(key)
 
     threading.Thread(target=refresh, name="mastodon-limits", daemon=True).start()
-    return entry[1]
+    return known

@@ -279,6 +279,7 @@ def test_a_mastodon_accounts_counter_and_preview_use_its_instances_length(signed
         masto.configure(fake.state, max_characters=1000)
         toot = add_account(herald, company[0], "mastodon", "alice",
                            server_url=f"{fake.url}/mastodon")
+        instance.refresh_sync(f"{fake.url}/mastodon")  # as adding it through the API does
         page = signed_in.get(f"/compose?account={toot}").text
         assert "&#34;mastodon&#34;: {&#34;chars&#34;: 1000}" in page \
             or '"mastodon": {"chars": 1000}' in page, page[:200]

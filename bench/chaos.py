@@ -265,6 +265,7 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms,
         "HERALD_RESCUE_INTERVAL": str(opts.rescue_interval),
         "HERALD_PLANNING_INTERVAL": "1",
         "HERALD_ALLOW_PRIVATE_MEDIA_URLS": "1",
+        "HERALD_ALLOW_PRIVATE_SERVER_URLS": "1",  # the fake Mastodon instance is loopback
         "HERALD_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     })
@@ -403,7 +404,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
 
         url = fresh_database(opts.engine, opts.database, str(opts.out))
         company, _, account_ids = seed_at(
-            url, [(a.platform, a.external_id, a.token) for a in accounts])
+            url, [(a.platform, a.external_id, a.token) for a in accounts],
+            servers=fake.servers)
         max_attempts = opts.max_attempts or Settings.model_fields["max_attempts"].default
         seeded = seed_posts(url, company, accounts, account_ids, count=opts.posts,
                             spread=opts.spread, max_attempts=max_attempts,

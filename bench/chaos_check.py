@@ -9,10 +9,10 @@ from typing import Any
 
 from bench.chaos_db import SeededPost, Snapshot
 
-PLATFORMS = ("instagram", "facebook", "linkedin")
+PLATFORMS = ("instagram", "facebook", "linkedin", "mastodon")
 #: Platforms whose unknown outcomes Herald can always settle (container status; LinkedIn's
 #: DUPLICATE_POST), so `unconfirmed` there is a bug.
-RECONCILABLE = ("instagram", "linkedin")
+RECONCILABLE = ("instagram", "linkedin", "mastodon")
 EXAMPLES = 5
 
 
@@ -174,7 +174,7 @@ def judge(found: PlatformResultMap, *, unexpected_exits: int, restart_planned: b
          total("id_mismatch") == 0, f"{total('id_mismatch')} ({per('id_mismatch')})"),
         ("no post Herald calls failed went out", total("failed_but_out") == 0,
          f"{total('failed_but_out')} ({per('failed_but_out')})"),
-        ("0 unconfirmed on Instagram and LinkedIn", sum(unconfirmed_bad.values()) == 0,
+        ("0 unconfirmed on Instagram, LinkedIn and Mastodon", sum(unconfirmed_bad.values()) == 0,
          ", ".join(f"{k} {v}" for k, v in unconfirmed_bad.items())),
         ("every post published (Facebook: or unconfirmed)", sum(failed.values()) == 0,
          "failed: " + ", ".join(f"{k} {v}" for k, v in failed.items())),

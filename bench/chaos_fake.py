@@ -18,6 +18,7 @@ from PIL import Image
 from bench.chaos_procs import free_port, spawn, stop_process, tail
 from herald.platforms.graph.fake import GRAPH_MOUNT
 from herald.platforms.linkedin.fake.api import LINKEDIN_MOUNT
+from herald.platforms.mastodon.fake.routes import MASTODON_MOUNT
 
 IMAGE_NAME = "chaos.jpg"
 
@@ -87,7 +88,8 @@ class FaultPlan:
 
 
 def make_accounts(per_platform: int) -> list[Account]:
-    """Instagram accounts, Facebook Pages, LinkedIn members and organizations."""
+    """Instagram accounts, Facebook Pages, LinkedIn members and organizations, Mastodon
+    accounts."""
     accounts: list[Account] = []
     for i in range(per_platform):
         accounts.append(Account("instagram", f"178414{i + 1:011d}", f"chaos-ig-token-{i + 1}"))
@@ -97,6 +99,9 @@ def make_accounts(per_platform: int) -> list[Account]:
         urn = (f"urn:li:person:chaosMember{i + 1}" if i % 2 == 0
                else f"urn:li:organization:{900000 + i + 1}")
         accounts.append(Account("linkedin", urn, f"chaos-li-token-{i + 1}"))
+    for i in range(per_platform):
+        # A Mastodon account lives on an instance: the fake's, seeded as its server_url.
+        accounts.append(Account("mastodon", f"chaos{i + 1}", f"chaos-ma-token-{i + 1}"))
     return accounts
 
 
@@ -129,6 +134,11 @@ class FakePlatforms:
     @property
     def linkedin_url(self) -> str:
         return self.base + LINKEDIN_MOUNT
+
+    @property
+    def servers(self) -> dict[str, str]:
+        """The server_url of accounts on platforms whose accounts name their server."""
+        return {"mastodon": self.base + MASTODON_MOUNT}
 
     def start(self, timeout: float = 30.0) -> None:
         self.port = self.port or free_port()
@@ -230,6 +240,8 @@ def access_counts(log: Path) -> dict[str, int]:
             family = "graph"
         elif path.startswith(LINKEDIN_MOUNT + "/"):
             family = "linkedin"
+        elif path.startswith(MASTODON_MOUNT + "/"):
+            family = "mastodon"
         else:
             continue  # the admin API and the hosted image
         counts[f"{family}_calls"] += 1

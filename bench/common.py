@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, text
@@ -87,8 +87,10 @@ def settings_for(url: str, **overrides: object) -> Settings:
 
 
 def seed_company(db: Database, cipher: TokenCipher,
-                 accounts: Sequence[tuple[str, str, str]]) -> tuple[str, str, list[str]]:
-    """A company, an API token and accounts (platform, external id, token)."""
+                 accounts: Sequence[tuple[str, str, str]],
+                 servers: Mapping[str, str] | None = None) -> tuple[str, str, list[str]]:
+    """A company, an API token and accounts (platform, external id, token); `servers`:
+    the server_url of accounts by platform (a Mastodon instance)."""
     company_id = new_id()
     token = new_api_token()
     now = utcnow()
@@ -101,7 +103,8 @@ def seed_company(db: Database, cipher: TokenCipher,
             prefix=token[:12], created_at=now)])
         conn.execute(SocialAccount.__table__.insert(), [dict(
             id=aid, company_id=company_id, platform=p, external_id=ext, name=f"{p} {ext}",
-            state="active", sandbox=False, created_at=now, updated_at=now)
+            state="active", sandbox=False, server_url=(servers or {}).get(p),
+            created_at=now, updated_at=now)
             for aid, (p, ext, _) in zip(ids, accounts, strict=True)])
         conn.execute(SocialToken.__table__.insert(), [dict(
             account_id=aid, access_token_enc=cipher.encrypt(tok), updated_at=now)
@@ -109,12 +112,12 @@ def seed_company(db: Database, cipher: TokenCipher,
     return company_id, token, ids
 
 
-def seed_at(url: str, accounts: Sequence[tuple[str, str, str]]
-            ) -> tuple[str, str, list[str]]:
+def seed_at(url: str, accounts: Sequence[tuple[str, str, str]],
+            servers: Mapping[str, str] | None = None) -> tuple[str, str, list[str]]:
     """seed_company in the database at `url`, with the benchmarks' secret key."""
     db = Database.from_settings(settings_for(url))
     try:
-        return seed_company(db, TokenCipher(SECRET), accounts)
+        return seed_company(db, TokenCipher(SECRET), accounts, servers)
     finally:
         db.dispose()
 

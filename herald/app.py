@@ -147,9 +147,12 @@ def _lifespan(herald: Herald, *, run_worker: bool, worker_id: str | None,
             task = asyncio.create_task(worker.run(), name="worker")
         if freeze_heap:
             freeze_startup_objects()
+        warming = asyncio.create_task(asyncio.to_thread(_warm_server_limits, herald),
+                                      name="server-limits")
         try:
             yield
         finally:
+            await warming  # a quick read; the instances are then asked in threads of their own
             if worker is not None and task is not None:
                 worker.stop()
                 await task
@@ -159,6 +162,22 @@ def _lifespan(herald: Herald, *, run_worker: bool, worker_id: str | None,
             herald.db.dispose()
 
     return lifespan
+
+
+def _warm_server_limits(herald: Herald) -> None:
+    """Read the own limits of the accounts' servers (Mastodon instances) in the background,
+    so the first checks of their posts after a restart use them."""
+    from herald.platforms.registry import warm_server_limits
+    from herald.services.accounts import servers_in_use
+
+    try:
+        with herald.db.session() as session:
+            servers = servers_in_use(session)
+    except Exception:  # a database not there yet: the first checks read them instead
+        log.warning("could not list the accounts' servers to read their limits",
+                    exc_info=True)
+        return
+    warm_server_limits(servers)
 
 
 def freeze_startup_objects() -> None:

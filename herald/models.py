@@ -236,6 +236,25 @@ class SocialToken(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class OAuthServerApp(Base):
+    """Herald's OAuth app on one server that registers apps itself (a Mastodon instance's
+    POST /api/v1/apps): registered once per server and redirect URI, its secret encrypted
+    like the tokens (herald/connect/server_apps.py)."""
+
+    __tablename__ = "oauth_server_apps"
+    __table_args__ = (UniqueConstraint("platform", "server_url",
+                                       name="uq_oauth_server_apps_server"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    platform: Mapped[str] = mapped_column(String(20))
+    server_url: Mapped[str] = mapped_column(String(255))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_enc: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Post(Base):
     """One post to one account (the seed's post_details)."""
 

@@ -85,6 +85,8 @@ class DraftPost:
     caption: str
     media: tuple[DraftMedia, ...]
     options: Mapping[str, Any]
+    #: The account's own server (a Mastodon instance), whose limits its rules read.
+    server_url: str | None = None
 
     def of_type(self, kind: str) -> list[DraftMedia]:
         return [m for m in self.media if m.type == kind]
@@ -102,11 +104,13 @@ def validate_post(
     options: Mapping[str, Any] | None = None,
     *,
     probes: Sequence[MediaFacts | None] | None = None,
+    server_url: str | None = None,
 ) -> list[str]:
     """Every reason ``platform`` would refuse this post; an empty list means it is fine.
 
     ``probes[i]`` describes ``media[i]``'s content; None (or no probes) skips the checks
-    that need the content, such as size and aspect ratio.
+    that need the content, such as size and aspect ratio. ``server_url`` is the account's
+    own server, for platforms whose limits are the server's (Mastodon).
     """
     items = [m if isinstance(m, MediaItem) else MediaItem.from_dict(dict(m)) for m in media]
     facts = list(probes) if probes is not None else [None] * len(items)
@@ -123,6 +127,7 @@ def validate_post(
         caption=caption or "",
         media=tuple(DraftMedia(i, item, f) for i, (item, f) in pairs),
         options=options or {},
+        server_url=server_url,
     )
     return _declared_types(post) + _first_comment(spec.display_name, spec.first_comments,
                                                   post) + spec.rules(post)

@@ -7,9 +7,12 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from herald.connect.server_apps import ServerApps
 
 
 class ConnectError(Exception):
@@ -32,6 +35,12 @@ class Flow:
     fetch: Callable[[httpx.AsyncClient, str, str], Awaitable[Offer]]
     #: Said under the pick list about the tokens this flow stores.
     token_note: str = ""
+    #: For platforms whose every server is its own OAuth provider (a Mastodon instance):
+    #: the person names the server first, and this returns the flow bound to it
+    #: (client, the registered apps, server URL, redirect URI), registering Herald's app
+    #: with the server the first time. `authorize` and `fetch` above are then unused.
+    per_server: Callable[[httpx.AsyncClient, ServerApps, str, str], Awaitable[Flow]] | None \
+        = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class Candidate:
     detail: str = ""
     #: A caveat shown beside it and after saving ("No Instagram account is linked").
     note: str = ""
+    #: The account's own server (a Mastodon instance), for platforms that have them.
+    server_url: str | None = None
 
     @property
     def key(self) -> str:

@@ -46,7 +46,8 @@ def save(session: Session, ctx: services.Context, picked: Sequence[Candidate]) -
                 name=candidate.name, access_token=candidate.access_token,
                 refresh_token=candidate.refresh_token,
                 token_expires_at=candidate.token_expires_at,
-                refresh_token_expires_at=candidate.refresh_token_expires_at))
+                refresh_token_expires_at=candidate.refresh_token_expires_at,
+                server_url=candidate.server_url))
             saved.append(Saved(account.id, candidate, reconnected=False))
             continue
         account = services.update_account_token(session, ctx, existing.id, AccountTokenUpdate(

@@ -109,8 +109,16 @@ class MediaInspector:
                 probes.append(info)
         if problems:
             return problems
+        server_url = getattr(account, "server_url", None)
+        if server_url and not getattr(account, "sandbox", False):
+            from herald.platforms.registry import find
+
+            spec = find(account.platform)
+            if spec is not None and spec.server_limits is not None:
+                spec.server_limits(server_url)
         return validate_post(account.platform, payload["post_type"], payload["caption"],
-                             list(media), payload["options"], probes=probes)
+                             list(media), payload["options"], probes=probes,
+                             server_url=server_url)
 
     def probe(self, url: str, fetched: bytes | None = None) -> MediaInfo:
         """What `url` holds (`fetched`: its bytes, already downloaded)."""

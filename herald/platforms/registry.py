@@ -8,7 +8,7 @@ docs/adding-a-platform.md) and one line to SPECS; everything else asks here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import httpx
@@ -16,7 +16,7 @@ import httpx
 from herald import metrics
 from herald.config import Settings
 from herald.media.fetch import SafeFetcher
-from herald.platforms import bluesky, facebook, instagram, linkedin
+from herald.platforms import bluesky, facebook, instagram, linkedin, mastodon
 from herald.platforms.base import (
     Commenter,
     Publisher,
@@ -34,6 +34,7 @@ SPECS: tuple[PlatformSpec, ...] = (
     facebook.SPEC,
     linkedin.SPEC,
     bluesky.SPEC,
+    mastodon.SPEC,
 )
 
 BY_NAME: Mapping[str, PlatformSpec] = {spec.name: spec for spec in SPECS}
@@ -48,6 +49,26 @@ SHORT_NAMES: Mapping[str, str] = {spec.name: spec.short_name for spec in SPECS}
 #: What the compose page counts while typing, per platform.
 COMPOSE_LIMITS: Mapping[str, Mapping[str, int]] = {
     spec.name: spec.compose_limits for spec in SPECS}
+
+
+def compose_limits_for(platform: str, server_url: str | None) -> Mapping[str, int]:
+    """What the compose page counts for an account: its server's own limits where the
+    platform's servers set them (a Mastodon instance), else the platform's."""
+    found = BY_NAME.get(platform)
+    if found is None:
+        return {}
+    if server_url and found.server_limits is not None:
+        return found.server_limits(server_url)
+    return found.compose_limits
+
+
+def warm_server_limits(servers: Iterable[tuple[str, str]]) -> None:
+    """Start reading the own limits of these (platform, server URL)s in the background (the
+    API at start-up, so its first checks of their posts have them)."""
+    for platform, server_url in servers:
+        found = BY_NAME.get(platform)
+        if found is not None and found.server_limits is not None:
+            found.server_limits(server_url)
 
 
 def find(platform: str) -> PlatformSpec | None:

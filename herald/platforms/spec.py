@@ -202,6 +202,12 @@ class PlatformSpec:
     #: Checks an account's credentials when it is added (its server, external id, token),
     #: raising a PublishError when the platform refuses them.
     check_account: Callable[[httpx.AsyncClient, str, str, str], Awaitable[None]] | None = None
+    #: A server's own compose limits ({"chars": 5000}), for platforms whose servers set
+    #: their own (a Mastodon instance's), as known now: called before its accounts' posts
+    #: are checked, it never waits on the server (checks run inside a transaction) but
+    #: reads it in the background when its figures are missing or stale. Gets the
+    #: account's server URL.
+    server_limits: Callable[[str], Mapping[str, int]] | None = None
     #: The API version the settings pick and its sunset (herald.platforms.versions).
     api_version: Callable[[Settings], ApiVersion] | None = None
     #: Asks the platform whether an account's token is valid, when it expires and which

@@ -189,3 +189,11 @@ def update_account_settings(session: Session, ctx: Context, account_id: str, *,
     audit.record(session, ctx, audit.Action.ACCOUNT_SETTINGS, account_id=account.id,
                  before=before, after={"requires_approval": account.requires_approval})
     return account
+
+
+def servers_in_use(session: Session) -> list[tuple[str, str]]:
+    """Every (platform, server URL) some non-sandbox account lives on."""
+    rows = session.execute(select(SocialAccount.platform, SocialAccount.server_url)
+                           .where(SocialAccount.server_url.is_not(None),
+                                  SocialAccount.sandbox.is_(False)).distinct())
+    return [(platform, url) for platform, url in rows if url]

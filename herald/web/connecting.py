@@ -32,6 +32,8 @@ from fastapi import Request
 from herald import connect
 from herald.config import Settings
 from herald.connect import Flow, Offer
+from herald.connect.server_apps import ServerApps
+from herald.runtime import Herald
 
 #: Minutes a person may spend in the platform's dialog.
 STATE_SECONDS = 15 * 60
@@ -56,6 +58,24 @@ def callback_url(request: Request, settings: Settings, flow: str) -> str:
     else:
         base = str(request.base_url).rstrip("/")
     return f"{base}/accounts/connect/{flow}/callback"
+
+
+_SERVERS = "connect_servers"
+
+
+def remember_server(session: Session, flow: str, server: str) -> None:
+    """The server a per-server flow's sign-in went to (its callback carries no name)."""
+    session[_SERVERS] = {**dict(session.get(_SERVERS) or {}), flow: server}
+
+
+def server_of(session: Session, flow: str) -> str | None:
+    found = (session.get(_SERVERS) or {}).get(flow)
+    return found if isinstance(found, str) else None
+
+
+def server_apps(herald: Herald) -> ServerApps:
+    """Herald's OAuth apps on servers that register apps themselves."""
+    return ServerApps(herald.db, herald.cipher)
 
 
 def http_client() -> httpx.AsyncClient:

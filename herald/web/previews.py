@@ -115,11 +115,13 @@ def frame_class(frame: str) -> str:
 
 def preview(platform: str, *, account_name: str, post_type: str, caption: str,
             media: Sequence[Mapping[str, Any]] = (),
-            options: Mapping[str, Any] | None = None) -> Preview:
-    """The post as `platform` will show it."""
+            options: Mapping[str, Any] | None = None,
+            server_url: str | None = None) -> Preview:
+    """The post as `platform` will show it (on the account's own server, if it has one:
+    a Mastodon instance sets its own length)."""
     found = registry.find(platform)
     spec = found.preview if found else PreviewSpec()
-    limit = found.compose_limits.get("chars") if found else None
+    limit = registry.compose_limits_for(platform, server_url).get("chars") if found else None
     units = _units(caption, spec.graphemes)
     end = min(len(units), limit) if limit is not None else len(units)
     fold = min(_fold_at(units, spec), end)

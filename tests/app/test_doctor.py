@@ -246,3 +246,23 @@ def test_doctor_on_the_command_line(herald, database_url, tmp_path):
     assert "FAIL  secret key" in broken.stdout and "1 problem(s) to fix" in broken.stdout
     unloadable = CliRunner().invoke(app, ["doctor"], env={**env, "HERALD_PORT": "many"})
     assert unloadable.exit_code == 1 and "FAIL  configuration" in unloadable.stdout
+
+
+def test_a_mastodon_token_is_asked_of_its_instance(herald, company, served, fake) -> None:
+    from herald.platforms.mastodon.fake import store as masto
+
+    c = company[0]
+    server = f"{fake.url}/mastodon"
+    add_account(herald, c, "mastodon", "alice", server_url=server)
+    masto.add_account(fake.state, "alice", "secret-token-alice")
+    add_account(herald, c, "mastodon", "bob", server_url=server)  # a token never issued
+    findings = doctor.diagnose(today=TODAY, fetch=served, settings=_asking(herald.settings,
+                                                                           fake))
+    said = [f for f in findings if f.check == "tokens"]
+    [bob] = [f for f in said if " bob'" in f.message]
+    assert bob.level == doctor.Level.FAIL
+    assert "Mastodon says its token is not valid" in bob.message
+    assert "access token is invalid" in bob.message
+    assert not [f for f in said if " alice'" in f.message]
+    assert findings[-1].message == ("1 of 2 account(s) have a usable token; 2 checked with "
+                                    "their platform")

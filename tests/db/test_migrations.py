@@ -83,3 +83,21 @@ def test_0018_tells_people_who_chose_before_of_mentions_and_goes_back_down(tmp_p
     assert "post_comments" not in inspect(db.engine).get_table_names()
     assert "approval_step" not in {c["name"] for c in inspect(db.engine).get_columns("posts")}
     db.dispose()
+
+
+def test_0023_makes_the_server_apps_table_and_goes_back_down(tmp_path):
+    from alembic import command
+
+    from herald.config import Settings
+
+    db = Database.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'apps.db'}"))
+    migrate.upgrade(db.engine)
+    columns = {c["name"] for c in inspect(db.engine).get_columns("oauth_server_apps")}
+    assert {"platform", "server_url", "redirect_uri", "client_id", "client_secret_enc",
+            "scopes"} <= columns
+    config = migrate.alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0021")
+    assert "oauth_server_apps" not in inspect(db.engine).get_table_names()
+    db.dispose()

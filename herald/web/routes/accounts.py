@@ -23,6 +23,7 @@ from herald.errors import AppError, Forbidden, NotFound
 from herald.models import PLATFORMS
 from herald.permissions import Permission
 from herald.platforms import registry
+from herald.platforms.servers import ServerURLError, check_server_url_async
 from herald.runtime import Herald
 from herald.schemas import AccountCreate, AccountTokenUpdate
 from herald.web import connecting, queries, sessions
@@ -54,8 +55,9 @@ def _page(request: Request, herald: Herald, user: WebUser, *, status_code: int =
         counts = queries.post_counts(session, user.company_id)
     configured = connecting.flows(herald.settings)
     oauth = {name: name in configured for name in FLOWS}
+    # A flow that registers itself with each server (Mastodon) has no URI to register.
     callbacks = {name: connecting.callback_url(request, herald.settings, name)
-                 for name in configured}
+                 for name, flow in configured.items() if flow.per_server is None}
     context: dict[str, Any] = {"values": {}, "errors": {}, "open": ""}
     context.update(values)
     return page(request, "accounts.html", user, title="Accounts", active="accounts",
@@ -200,17 +202,47 @@ def _sealer(request: Request, herald: Herald) -> connecting.Sealer:
 
 
 @router.get("/accounts/connect/{name}")
-def connect_start(request: Request, name: str, herald: HeraldDep, user: UserDep,
-                  ctx: ContextDep) -> Response:
-    """Off to the platform's dialog, with a fresh state bound to this session."""
+async def connect_start(request: Request, name: str, herald: HeraldDep, user: UserDep,
+                        ctx: ContextDep, server: str = "") -> Response:
+    """Off to the platform's dialog, with a fresh state bound to this session (for a
+    platform whose servers are each their own provider, once the person named theirs)."""
     # Refused before the dialog, not after it: saving would be refused anyway.
     ctx.require(Permission.MANAGE_ACCOUNTS)
     flow = _flow(herald, name)
     if flow is None:
         return _not_set_up(request, name)
+    if flow.per_server is not None:
+        if not server.strip():
+            return await run_in_threadpool(page, request, "connect_server.html", user,
+                                           title=f"Connect {flow.title}", active="accounts",
+                                           flow=flow, server="")
+        bound = await _bound(request, herald, flow, server)
+        if isinstance(bound, Response):
+            return bound
+        flow = bound
     state = connecting.begin(request.session, flow.name)
     target = flow.authorize(connecting.callback_url(request, herald.settings, flow.name), state)
     return RedirectResponse(target, status_code=303)
+
+
+async def _bound(request: Request, herald: Herald, flow: connect.Flow,
+                 server: str) -> connect.Flow | Response:
+    """The flow on the named server (Herald registered there), remembered in the session."""
+    assert flow.per_server is not None
+    try:
+        normal = await check_server_url_async(
+            server, allow_private=herald.settings.allow_private_server_urls)
+    except ServerURLError as exc:
+        return _back(request, f"{exc} Nothing was connected.")
+    try:
+        async with connecting.http_client() as client:
+            bound = await flow.per_server(client, connecting.server_apps(herald), normal,
+                                          connecting.callback_url(request, herald.settings,
+                                                                  flow.name))
+    except connect.ConnectError as exc:
+        return _back(request, exc.message)
+    connecting.remember_server(request.session, flow.name, normal)
+    return bound
 
 
 @router.get("/accounts/connect/{name}/callback")
@@ -232,6 +264,16 @@ async def connect_callback(request: Request, name: str, herald: HeraldDep, user:
     if problem is not None:
         return _back(request, problem)
     redirect_uri = connecting.callback_url(request, herald.settings, flow.name)
+    if flow.per_server is not None:
+        server = connecting.server_of(request.session, flow.name)
+        if server is None:
+            return _back(request, f"Herald lost which {flow.platform_label} server this "
+                                  "sign-in was for; nothing was connected. Start again with "
+                                  "the Connect button.")
+        bound = await _bound(request, herald, flow, server)
+        if isinstance(bound, Response):
+            return bound
+        flow = bound
     try:
         async with connecting.http_client() as client:
             offer = await flow.fetch(client, params["code"], redirect_uri)

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from herald import services
 from herald.errors import AppError
 from herald.models import POST_TYPES, SocialAccount
-from herald.platforms.registry import COMPOSE_LIMITS
+from herald.platforms.registry import COMPOSE_LIMITS, compose_limits_for
 from herald.runtime import Herald
 from herald.services import Context
 from herald.statuses import PostStatus
@@ -45,15 +45,36 @@ def _form_page(request: Request, user: WebUser, accounts: dict[str, SocialAccoun
                ) -> Response:
     return page(request, "compose.html", user, title="Compose", active="compose",
                 accounts=accounts, form=form, outcome=outcome or Outcome(),
-                post_types=POST_TYPES, limits=LIMITS, previews=_previews(accounts, form),
-                status_code=status_code)
+                post_types=POST_TYPES, limits=_limits(accounts),
+                previews=_previews(accounts, form), status_code=status_code)
+
+
+def _server(account: SocialAccount) -> str | None:
+    return None if account.sandbox else account.server_url
+
+
+def _limits(accounts: dict[str, SocialAccount]) -> dict[str, dict[str, int]]:
+    """The counters' limits per platform: where servers set their own (Mastodon
+    instances), the strictest of the company's accounts' servers."""
+    out = {platform: dict(limits) for platform, limits in LIMITS.items()}
+    own: dict[str, dict[str, int]] = {}
+    for account in accounts.values():
+        server = _server(account)
+        if server is None or account.platform not in out:
+            continue
+        found = compose_limits_for(account.platform, server)
+        mine = own.setdefault(account.platform, dict(found))
+        for key, value in found.items():
+            mine[key] = min(mine.get(key, value), value)
+    return {**out, **own}
 
 
 def _previews(accounts: dict[str, SocialAccount], form: ComposeForm) -> list[Preview]:
     """The post on each picked account, as its platform will show it."""
     return [previews.preview(accounts[a].platform, account_name=accounts[a].name,
                              post_type=form.post_type, caption=form.caption_for(a),
-                             media=form.media, options=form.options)
+                             media=form.media, options=form.options,
+                             server_url=_server(accounts[a]))
             for a in form.account_ids if a in accounts]
 
 

@@ -289,3 +289,26 @@ def test_the_picker_offers_reels_stories_and_polls_and_a_poll_is_composed(
     assert response.status_code == 422
     assert "LinkedIn poll options are limited to 30 characters" in response.text
     assert len(_posts(herald, company[0])) == 1
+
+
+def test_a_mastodon_accounts_counter_and_preview_use_its_instances_length(signed_in, herald,
+                                                                          company):
+    from herald.platforms.fake import FakeServer
+    from herald.platforms.mastodon import instance
+    from herald.platforms.mastodon.fake import store as masto
+
+    instance.forget()
+    with FakeServer() as fake:
+        masto.configure(fake.state, max_characters=1000)
+        toot = add_account(herald, company[0], "mastodon", "alice",
+                           server_url=f"{fake.url}/mastodon")
+        instance.refresh_sync(f"{fake.url}/mastodon")  # as adding it through the API does
+        page = signed_in.get(f"/compose?account={toot}").text
+        assert "&#34;mastodon&#34;: {&#34;chars&#34;: 1000}" in page \
+            or '"mastodon": {"chars": 1000}' in page, page[:200]
+        fragment = signed_in.post("/compose/preview", data={
+            "account_ids": [toot], "post_type": "text", "caption": "x" * 1200}).text
+    instance.forget()
+    assert 'class="pv pv-mastodon"' in fragment
+    assert "Mastodon takes 1,000 characters" in fragment  # the instance's, not 500
+    assert f"<del>{'x' * 200}</del>" in fragment  # the 200 past 1,000 are struck out

@@ -12,7 +12,7 @@ from herald.validation import validate_post
 
 
 def test_the_derived_lists_keep_their_values_and_order() -> None:
-    assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "linkedin")
+    assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "linkedin", "mastodon")
     assert models.POST_TYPES == ("feed", "carousel", "reel", "story", "feed_story", "video",
                                  "article", "text", "poll")
     assert schemas.Platform.__args__ == models.PLATFORMS
@@ -52,8 +52,9 @@ def test_sandbox_identities_look_like_the_platforms_ids() -> None:
 
 def test_display_names_and_connect_flows() -> None:
     assert registry.DISPLAY_NAMES == {"instagram": "Instagram", "facebook": "Facebook",
-                                      "linkedin": "LinkedIn", "bluesky": "Bluesky"}
-    assert [s.name for s in registry.connectable()] == ["facebook", "linkedin"]
+                                      "linkedin": "LinkedIn", "bluesky": "Bluesky",
+                                      "mastodon": "Mastodon"}
+    assert [s.name for s in registry.connectable()] == ["facebook", "linkedin", "mastodon"]
     assert registry.by_display_name("Instagram") is registry.spec("instagram")
 
 

@@ -1,0 +1,2 @@
+"""The fake Mastodon instance: accounts, media, statuses and Idempotency-Keys, for tests
+and the sandbox."""

@@ -225,7 +225,7 @@ def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,
         db.engine, cipher, http, token_url=settings.linkedin_token_url,
         client_id=settings.linkedin_client_id,
         client_secret=secret.get_secret_value() if secret else None,
-        ahead=timedelta(seconds=settings.token_refresh_ahead_seconds))
+        ahead=timedelta(seconds=settings.token_refresh_ahead_seconds), settings=settings)
     return {"http": http, "fetcher": fetcher, "sandbox": in_app, "refresher": refresher,
             "registry": build_registry(settings, http, fetcher=fetcher, sandbox=sandbox,
                                        quick=quick)}

@@ -1,5 +1,5 @@
-"""Keeping platform tokens fresh: a platform whose spec says how (today LinkedIn) has its
-access tokens refreshed before they expire.
+"""Keeping platform tokens fresh: a platform whose spec says how (LinkedIn, Instagram
+Login) has its access tokens refreshed before they expire.
 
 Several workers may notice the same expiring token at once. Exactly one refreshes it: the
 one whose conditional UPDATE takes `refresh_lock_until` (the same "whoever's UPDATE
@@ -17,6 +17,7 @@ from typing import cast
 import httpx
 from sqlalchemy import Engine, Table, or_, select, update
 
+from herald.config import Settings
 from herald.crypto import TokenCipher
 from herald.models import SocialToken, utcnow
 from herald.platforms.base import NeedsReauthError, PublishError, PublishJob
@@ -36,12 +37,14 @@ WAIT_SECONDS = 15.0
 class TokenRefresher:
     """Refreshes tokens close to expiry, one refresh per account at a time.
 
-    The app credentials are those of the one platform that refreshes today (LinkedIn's).
+    The app credentials are LinkedIn's, the one platform whose refresh needs an app; a
+    self-refreshing token (Instagram Login's) needs none and goes to its spec's token_url,
+    read from `settings`.
     """
 
     def __init__(self, engine: Engine, cipher: TokenCipher, client: httpx.AsyncClient, *,
                  token_url: str, client_id: str | None, client_secret: str | None,
-                 ahead: timedelta) -> None:
+                 ahead: timedelta, settings: Settings | None = None) -> None:
         self.engine = engine
         self.cipher = cipher
         self.client = client
@@ -49,19 +52,23 @@ class TokenRefresher:
         self.client_id = client_id
         self.client_secret = client_secret
         self.ahead = ahead
+        self.settings = settings
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def due(self, token: StoredToken, now: datetime) -> bool:
-        return (token.refresh_token is not None and token.expires_at is not None
+    def due(self, token: StoredToken, now: datetime, *, own: bool = False) -> bool:
+        """Close to expiry and refreshable: with a refresh token, or `own` (the access
+        token refreshes itself)."""
+        return ((own or token.refresh_token is not None) and token.expires_at is not None
                 and token.expires_at - self.ahead <= now)
 
     async def fresh(self, job: PublishJob) -> PublishJob:
         """The job with a token good for a while, refreshing it if it is close to expiry."""
         spec = find(job.platform)
         how = spec.refresh if spec else None
-        if spec is None or how is None or not self.due(StoredToken.of(job), utcnow()):
+        if spec is None or how is None or not self.due(StoredToken.of(job), utcnow(),
+                                                       own=how.self_refreshing):
             return job
-        if not (self.client_id and self.client_secret):
+        if not how.self_refreshing and not (self.client_id and self.client_secret):
             log.warning("the %s token of %s expires at %s and cannot be refreshed: set %s",
                         spec.display_name, job.account.name, job.account.token_expires_at,
                         how.settings_names)
@@ -73,16 +80,20 @@ class TokenRefresher:
     async def _refresh(self, job: PublishJob, how: TokenRefresh, label: str) -> PublishJob:
         account_id = job.account.id
         stored = await asyncio.to_thread(self._read, account_id)
-        if stored is not None and not self.due(stored, utcnow()):
+        if stored is not None and not self.due(stored, utcnow(), own=how.self_refreshing):
             return stored.apply(job)  # someone refreshed it meanwhile
         if not await asyncio.to_thread(self._take_lock, account_id):
-            return await self._wait_for_other(job)
+            return await self._wait_for_other(job, own=how.self_refreshing)
         try:
-            refresh = (stored or StoredToken.of(job)).refresh_token
-            assert refresh is not None and self.client_id and self.client_secret
+            current = stored or StoredToken.of(job)
+            # A self-refreshing token is exchanged for itself: no refresh token, no app.
+            refresh = current.access_token if how.self_refreshing else current.refresh_token
+            token_url = how.token_url(self.settings) if how.token_url is not None and \
+                self.settings is not None else self.token_url
+            assert refresh is not None
             token_set = await how.refresh(
-                self.client, token_url=self.token_url, client_id=self.client_id,
-                client_secret=self.client_secret, refresh_token=refresh)
+                self.client, token_url=token_url, client_id=self.client_id or "",
+                client_secret=self.client_secret or "", refresh_token=refresh)
         except PublishError as exc:
             await asyncio.to_thread(self._release, account_id)
             expires = job.account.token_expires_at
@@ -100,12 +111,12 @@ class TokenRefresher:
                           token_expires_at=token_set.expires_at)
         return replace(job, account=account)
 
-    async def _wait_for_other(self, job: PublishJob) -> PublishJob:
+    async def _wait_for_other(self, job: PublishJob, *, own: bool = False) -> PublishJob:
         deadline = utcnow() + timedelta(seconds=WAIT_SECONDS)
         while utcnow() < deadline:
             await asyncio.sleep(0.5)
             stored = await asyncio.to_thread(self._read, job.account.id)
-            if stored is not None and not self.due(stored, utcnow()):
+            if stored is not None and not self.due(stored, utcnow(), own=own):
                 return stored.apply(job)
         return job
 

@@ -76,6 +76,14 @@ class FakeServer:
         return self.url + _mounts()[1]
 
     @property
+    def instagram_url(self) -> str:
+        """What HERALD_INSTAGRAM_API_URL should be (graph.instagram.com; its dialog is at
+        <this>/oauth/authorize and its code exchange at <this>/oauth/access_token)."""
+        from herald.platforms.instagram_login.fake.oauth import INSTAGRAM_MOUNT
+
+        return self.url + INSTAGRAM_MOUNT
+
+    @property
     def linkedin_url(self) -> str:
         """What HERALD_LINKEDIN_API_URL should be."""
         return self.url + _mounts()[2]

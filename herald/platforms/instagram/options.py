@@ -114,16 +114,14 @@ def _user_tags(value: Any, post_type: str, media_types: Sequence[str]) -> list[s
 
 
 def _position(where: str, tag: Mapping[str, Any]) -> list[str]:
-    found = []
-    for axis in ("x", "y"):
-        value = tag.get(axis)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            found.append(f"{where} needs {axis}, where the tag sits across the image "
-                         "(0 is the left or top edge, 1 the right or bottom).")
-        elif not 0 <= value <= 1:
-            found.append(f"{where}: {axis} must be between 0 and 1 (a fraction of the "
-                         f"image's {'width' if axis == 'x' else 'height'}); it is {value:g}.")
-    return found
+    missing = [a for a in ("x", "y") if isinstance(tag.get(a), bool)
+               or not isinstance(tag.get(a), int | float)]
+    if missing:
+        return [f"{where} needs {' and '.join(missing)}, where the tag sits on the image "
+                "(0 is the left or top edge, 1 the right or bottom)."]
+    return [f"{where}: {axis} must be between 0 and 1 (a fraction of the image's "
+            f"{'width' if axis == 'x' else 'height'}); it is {tag[axis]:g}."
+            for axis in ("x", "y") if not 0 <= tag[axis] <= 1]
 
 
 def _carousel_item(where: str, item: Any, media_types: Sequence[str]) -> list[str]:

@@ -220,7 +220,12 @@ class PostCreate(Strict):
     post_type: PostType = "feed"
     caption: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict, description=(
+        "Per-platform settings, checked when scheduled: link, title, description (links); "
+        "Instagram (either login): collaborators (up to 5 usernames), user_tags "
+        "([{username, x, y, media}], x and y 0-1), location_id, trial_params "
+        '({"graduation_strategy": "MANUAL" | "SS_PERFORMANCE"}, reels), share_to_feed, '
+        "thumb_offset, cover_url (reels)."))
     #: Posted as the first comment right after the post (kept as options.first_comment,
     #: which is accepted too).
     first_comment: str | None = Field(default=None, max_length=10_000)

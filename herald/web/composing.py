@@ -40,6 +40,13 @@ class ComposeForm:
     media: list[dict[str, str]] = field(default_factory=list)
     link: str = ""
     first_comment: str = ""
+    #: Instagram's options as typed (herald.platforms.instagram.options): usernames
+    #: separated by commas or spaces; one tag a line, "username x y [item]"; a Page id;
+    #: a trial reel's graduation strategy.
+    collaborators: str = ""
+    user_tags: str = ""
+    location_id: str = ""
+    trial_reel: str = ""
     date: str = ""
     time: str = ""
     action: str = "schedule"
@@ -64,6 +71,10 @@ class ComposeForm:
                    post_type=text("post_type") or "feed", caption=text("caption"),
                    overrides=overrides, media=media, link=text("link").strip(),
                    first_comment=text("first_comment").strip(),
+                   collaborators=text("collaborators").strip(),
+                   user_tags=text("user_tags").strip(),
+                   location_id=text("location_id").strip(),
+                   trial_reel=text("trial_reel").strip(),
                    date=text("date").strip(), time=text("time").strip(),
                    action=action if action in ACTIONS else "schedule")
 
@@ -75,6 +86,15 @@ class ComposeForm:
         options: dict[str, Any] = {"link": self.link} if self.link else {}
         if self.first_comment:
             options["first_comment"] = self.first_comment
+        if self.collaborators:
+            options["collaborators"] = self.collaborators.replace(",", " ").split()
+        if self.user_tags:
+            options["user_tags"] = [_tag(line.split()) for line in self.user_tags.splitlines()
+                                    if line.strip()]
+        if self.location_id:
+            options["location_id"] = self.location_id
+        if self.trial_reel:
+            options["trial_params"] = {"graduation_strategy": self.trial_reel}
         return options
 
     def groups(self) -> list[tuple[str, list[str]]]:
@@ -83,6 +103,26 @@ class ComposeForm:
         for account_id in self.account_ids:
             grouped.setdefault(self.caption_for(account_id), []).append(account_id)
         return list(grouped.items())
+
+
+def _tag(words: list[str]) -> dict[str, Any]:
+    """"jane.doe 0.5 0.25 [2]" as a user tag; what is not a number is passed on as typed,
+    so the scheduling checks name it."""
+    def number(word: str) -> float | str:
+        try:
+            return float(word)
+        except ValueError:
+            return word
+
+    tag: dict[str, Any] = {"username": words[0]}
+    if len(words) >= 3:
+        tag["x"], tag["y"] = number(words[1]), number(words[2])
+    elif len(words) == 2:
+        tag["x"] = number(words[1])
+    if len(words) >= 4:
+        item = number(words[3])
+        tag["media"] = int(item) if isinstance(item, float) and item.is_integer() else item
+    return tag
 
 
 @dataclass

@@ -185,3 +185,33 @@ def test_bad_options_are_refused_when_scheduled(client, herald, company, auth, i
     story = _problems(client, auth, account, post_type="story", media=image, options={
         "collaborators": ["jane.doe"]})
     assert "not on story posts" in story
+
+
+async def test_a_sandbox_instagram_login_account_publishes_to_the_sandbox(herald, company):
+    import httpx
+
+    from bench.platform import free_port
+    from herald.app import create_app
+
+    port = free_port()
+    settings = herald.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    local = Herald.build(settings, db=herald.db, platforms=True, sandbox=True, quick=True)
+    assert local.media_store is not None
+    image_url = local.media_store.save(image_bytes(size=(1080, 1080)),
+                                       filename="square.jpg").url
+    with FakeServer(app=create_app(local), port=port):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={
+                "Authorization": f"Bearer {company[1]}"}) as client:
+            made = (await client.post("/api/v1/accounts", json={
+                "platform": "instagram_login", "name": "Sandbox IG", "sandbox": True})).json()
+            assert made["external_id"].startswith("17841")
+            ids = await asyncio.to_thread(
+                create, local, company[0], account_id=made["id"], post_type="feed",
+                caption="Hello sandbox", media=[{"url": image_url, "type": "image"}],
+                options={"collaborators": ["jane.doe"]})
+            posts = await drain(local, ids)
+    [post] = posts.values()
+    assert post.status == "published", post.error_message
+    assert local.sandbox is not None
+    [record] = local.sandbox.state.published(platform="instagram_login")
+    assert record.caption == "Hello sandbox" and "/sandbox/" in (post.permalink or "")

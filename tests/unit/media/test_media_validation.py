@@ -417,7 +417,8 @@ def test_linkedin_has_no_stories():
 
 def test_unknown_platform():
     assert check("myspace", "feed") == [
-        "Herald cannot publish to 'myspace'; choose instagram, instagram_login, facebook, linkedin or bluesky."
+        "Herald cannot publish to 'myspace'; choose instagram, instagram_login, facebook, "
+        "linkedin or bluesky."
     ]
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from bench.chaos_db import SeededPost, Snapshot
 
-PLATFORMS = ("instagram", "facebook", "linkedin")
-#: Platforms whose unknown outcomes Herald can always settle (container status; LinkedIn's
-#: DUPLICATE_POST), so `unconfirmed` there is a bug.
-RECONCILABLE = ("instagram", "linkedin")
+PLATFORMS = ("instagram", "instagram_login", "facebook", "linkedin")
+#: Platforms whose unknown outcomes Herald can always settle (container status on either
+#: Instagram API; LinkedIn's DUPLICATE_POST), so `unconfirmed` there is a bug.
+RECONCILABLE = ("instagram", "instagram_login", "linkedin")
 EXAMPLES = 5
 
 

@@ -440,6 +440,8 @@ class FakeState:
         with self.lock:
             users: set[str] = set(self.data.fb_users if platform == FACEBOOK
                                   else self.data.li_members if platform == LINKEDIN else ())
+            if platform == INSTAGRAM_LOGIN:  # its people are the accounts themselves
+                users = {a.id for a in self.data.accounts.values() if a.platform == platform}
             user_id = user_id.removeprefix(_PERSON)
             if user_id not in users:
                 raise KeyError(f"no {platform} user {user_id!r}")

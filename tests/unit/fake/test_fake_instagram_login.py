@@ -125,3 +125,20 @@ async def test_facebook_login_tokens_do_not_open_graph_instagram_com(server, sta
         answer = await client.get(f"{server.instagram_url}/v25.0/{IG_USER}",
                                   headers={"Authorization": f"Bearer {IG_TOKEN}"})
     assert answer.status_code == 400 and answer.json()["error"]["code"] == 190
+
+
+def test_the_admin_api_registers_the_app_and_who_signs_in(server, state):
+    admin = httpx.Client(base_url=f"{server.url}/_fake")
+    for body in ({"platform": "instagram_login", "id": "17841455500000002", "name": "First",
+                  "username": "first.one"},
+                 {"platform": "instagram_login", "id": "17841455500000003", "name": "Second",
+                  "username": "second.one"}):
+        assert admin.post("/oauth/users", json=body).status_code == 201
+    assert admin.post("/oauth/apps", json={
+        "platform": "instagram_login", "client_id": APP_ID, "client_secret": SECRET,
+        "redirect_uris": [REDIRECT]}).status_code == 201
+    assert state.logged_in("instagram_login") == "17841455500000002"
+    assert admin.post("/oauth/login", json={"platform": "instagram_login",
+                                            "user": "17841455500000003"}).json() == {"ok": True}
+    assert state.logged_in("instagram_login") == "17841455500000003"
+    assert state.account("17841455500000003").username == "second.one"

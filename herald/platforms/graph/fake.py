@@ -337,7 +337,7 @@ def _app_usage(state: FakeState) -> str:
 def _buc_usage(account: Account) -> str:
     percent = account.usage_percent
     # The header names Instagram's use case after the platform, and Pages' "pages".
-    kind = "instagram" if account.platform in INSTAGRAMS else "pages"
+    kind = INSTAGRAM if account.platform in INSTAGRAMS else "pages"
     usage = {account.id: [{
         "type": kind, "call_count": percent, "total_cputime": percent, "total_time": percent,
         "estimated_time_to_regain_access": account.regain_minutes,

@@ -1,7 +1,8 @@
-"""Instagram professional accounts, through the Graph API.
+"""Instagram professional accounts, through the Graph API with Facebook Login.
 
 No connect flow of its own: its accounts come with their Facebook Pages through Facebook
-Login (herald.platforms.facebook.oauth).
+Login (herald.platforms.facebook.oauth). Accounts without a Page use Instagram Login, the
+`instagram_login` entry, which publishes with this folder's client, rules and options.
 """
 
 from __future__ import annotations

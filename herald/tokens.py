@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import cast
@@ -19,9 +20,9 @@ from sqlalchemy import Engine, Table, or_, select, update
 
 from herald.config import Settings
 from herald.crypto import TokenCipher
-from herald.models import SocialToken, utcnow
-from herald.platforms.base import NeedsReauthError, PublishError, PublishJob
-from herald.platforms.registry import find
+from herald.models import SocialAccount, SocialToken, utcnow
+from herald.platforms.base import AccountRef, NeedsReauthError, PublishError, PublishJob
+from herald.platforms.registry import SPECS, find
 from herald.platforms.spec import RefreshedToken, TokenRefresh
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ tokens = cast(Table, SocialToken.__table__)
 LOCK_SECONDS = 60.0
 #: How long a worker waits for another's refresh before using what it has.
 WAIT_SECONDS = 15.0
+#: How often a worker looks for tokens to refresh whose accounts are not posting.
+SWEEP_SECONDS = 3600.0
 
 
 class TokenRefresher:
@@ -120,6 +123,50 @@ class TokenRefresher:
                 return stored.apply(job)
         return job
 
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Refresh every due token of an active, refreshable account, posting or not: an
+        account that posts nothing for weeks must not let its token lapse (Instagram
+        Login's die after 60 days and cannot be revived). How many were refreshed."""
+        now = now or utcnow()
+        refreshed = 0
+        for job in await asyncio.to_thread(self._due_accounts, now):
+            try:
+                fresh = await self.fresh(job)
+            except PublishError as exc:
+                log.warning("could not refresh the token of %s: %s", job.account.name,
+                            exc.message)
+                continue
+            refreshed += fresh.account.access_token != job.account.access_token
+        return refreshed
+
+    def _due_accounts(self, now: datetime) -> list[PublishJob]:
+        refreshing = [s.name for s in SPECS if s.refresh is not None]
+        accounts = cast(Table, SocialAccount.__table__)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(accounts.c.id, accounts.c.platform, accounts.c.external_id,
+                       accounts.c.name, tokens.c.access_token_enc, tokens.c.refresh_token_enc,
+                       tokens.c.expires_at)
+                .join(tokens, tokens.c.account_id == accounts.c.id)
+                .where(accounts.c.platform.in_(refreshing), accounts.c.state == "active",
+                       accounts.c.sandbox.is_(False), tokens.c.expires_at.is_not(None),
+                       tokens.c.expires_at <= now + self.ahead)).all()
+        jobs = []
+        for row in rows:
+            try:
+                access = self.cipher.decrypt(row.access_token_enc)
+                refresh = (self.cipher.decrypt(row.refresh_token_enc)
+                           if row.refresh_token_enc else None)
+            except ValueError:
+                continue  # `herald doctor` names a token the key cannot read
+            account = AccountRef(id=row.id, platform=row.platform, external_id=row.external_id,
+                                 name=row.name, access_token=access, refresh_token=refresh,
+                                 token_expires_at=row.expires_at)
+            jobs.append(PublishJob(post_id="", attempt=0, platform=row.platform,
+                                   post_type="", caption="", media=(), account=account,
+                                   run_at=now))
+        return jobs
+
     # --- SQL -----------------------------------------------------------------------------
 
     def _read(self, account_id: str) -> StoredToken | None:
@@ -160,6 +207,27 @@ class TokenRefresher:
         with self.engine.begin() as conn:
             conn.execute(update(tokens).where(tokens.c.account_id == account_id)
                          .values(**values))
+
+
+class TokenSweep:
+    """A worker's sidecar: TokenRefresher.sweep every SWEEP_SECONDS (and once in cron mode)."""
+
+    def __init__(self, refresher: TokenRefresher, interval: float = SWEEP_SECONDS) -> None:
+        self.refresher, self.interval = refresher, interval
+
+    async def run(self, live: Callable[[], bool]) -> None:
+        while True:
+            try:
+                await self.refresher.sweep()
+            except Exception:  # a database blip: the next sweep tries again
+                log.exception("the token sweep failed; it runs again in %gs", self.interval)
+            await asyncio.sleep(self.interval)
+
+    def wake(self) -> None:
+        return None
+
+    async def drain(self) -> None:
+        await self.refresher.sweep()
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,10 @@ class PlatformSpec:
     #: reason they cannot, or None. An Instagram story takes none; LinkedIn comments only
     #: as an organization.
     comment_refusal: Callable[[str, str], str | None] | None = None
+    #: The options one part of a split post keeps (post type, options) -> options: a
+    #: feed_story's story goes without Instagram's collaborators and tags. Parts are
+    #: checked with what they keep; a post of that type alone is checked with all.
+    part_options: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
     #: Accounts live on a server of their own choosing (a PDS, an instance): the default
     #: server_url. None: the platform has one API and accounts take no server_url.
     server_url_default: str | None = None

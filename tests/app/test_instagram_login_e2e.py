@@ -215,3 +215,41 @@ async def test_a_sandbox_instagram_login_account_publishes_to_the_sandbox(herald
     assert local.sandbox is not None
     [record] = local.sandbox.state.published(platform="instagram_login")
     assert record.caption == "Hello sandbox" and "/sandbox/" in (post.permalink or "")
+
+
+async def test_the_sweep_refreshes_a_token_whose_account_posts_nothing(herald, fake, company):
+    from herald.tokens import TokenSweep
+
+    fake.state.add_account("instagram_login", IG, TOKEN, token_expires_in=3 * 86400)
+    fake.state.advance(2 * 86400)
+    quiet = add_account(herald, company[0], "instagram_login", IG,
+                        token_expires_at=utcnow() + timedelta(days=3))
+    later = add_account(herald, company[0], "instagram_login", "17841000078",
+                        token_expires_at=utcnow() + timedelta(days=30))
+    assert herald.refresher is not None
+    assert await herald.refresher.sweep() == 1
+    await TokenSweep(herald.refresher).drain()  # nothing is due any more: no second refresh
+    with herald.db.session() as s:
+        tokens = {a: herald.cipher.decrypt(s.get(SocialToken, a).access_token_enc)
+                  for a in (quiet, later)}
+    assert tokens[quiet].startswith("IGAA") and fake.state.token("instagram_login",
+                                                                 tokens[quiet]) is not None
+    assert tokens[later] == "secret-token-17841000078"  # 30 days left: not yet
+    assert len([t for t in fake.state.data.api_tokens["instagram_login"]
+                if t.startswith("IGAA")]) == 1
+    await herald.aclose()
+
+
+def test_a_feed_storys_story_goes_without_the_options_its_feed_post_takes(herald, company,
+                                                                         image_url):
+    from herald.models import Post
+
+    account = add_account(herald, company[0], "instagram_login", IG)
+    ids = create(herald, company[0], account_id=account, post_type="feed_story",
+                 caption="Both", media=[{"url": image_url, "type": "image"}],
+                 options={"collaborators": ["jane.doe"], "location_id": "123",
+                          "first_comment": "Hi"})
+    with herald.db.session() as s:
+        kept = {p.post_type: p.options for p in (s.get(Post, i) for i in ids)}
+    assert kept == {"feed": {"collaborators": ["jane.doe"], "location_id": "123",
+                             "first_comment": "Hi"}, "story": {}}

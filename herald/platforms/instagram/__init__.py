@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from herald.platforms.instagram import rules
+from herald.platforms.instagram import options, rules
 from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec, PreviewSpec
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ SPEC = PlatformSpec(
     # A feed_story is two posts, the feed post and the story, tracked separately.
     splits={"feed_story": ("feed", "story")},
     reconciles=True,
+    part_options=options.part_options,
     first_comments=True,
     comment_refusal=lambda post_type, _account: (
         "Instagram stories take no comments" if post_type == "story" else None),

@@ -155,6 +155,13 @@ _CHECKS = {"collaborators": _collaborators, "user_tags": _user_tags,
            "location_id": _location, "trial_params": _trial}
 
 
+def part_options(post_type: str, options: dict[str, Any]) -> dict[str, Any]:
+    """What one part of a split post keeps: a feed_story's story goes without these."""
+    if post_type != "story":
+        return options
+    return {k: v for k, v in options.items() if k not in NAMES}
+
+
 # --- what the containers carry -------------------------------------------------------------
 
 

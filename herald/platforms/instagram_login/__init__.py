@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from herald.platforms.instagram import rules
+from herald.platforms.instagram import options, rules
 from herald.platforms.spec import (
     ConnectSpec,
     Endpoint,
@@ -134,6 +134,7 @@ SPEC = PlatformSpec(
                         frames={"reel": "9:16", "story": "9:16", "video": "9:16"}),
     splits={"feed_story": ("feed", "story")},
     reconciles=True,
+    part_options=options.part_options,
     first_comments=True,
     comment_refusal=lambda post_type, _account: (
         "Instagram stories take no comments" if post_type == "story" else None),

@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     graph_mount, facebook_mount, linkedin_mount = _mounts()
     print(f"HERALD_GRAPH_API_URL=    {base}{graph_mount}")
     print(f"HERALD_LINKEDIN_API_URL= {base}{linkedin_mount}")
+    print(f"HERALD_INSTAGRAM_API_URL={base}/instagram  (its dialog: …/oauth/authorize)")
     print(f"Facebook Login dialog:   {base}{facebook_mount}/dialog/oauth")
     print(f"LinkedIn authorization:  {base}{linkedin_mount}/oauth/v2/authorization")
     print(f"Admin API:               {base}/_fake/")

@@ -260,6 +260,7 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms,
         "HERALD_DATABASE_URL": pooled or url,
         "HERALD_SECRET_KEY": SECRET,
         "HERALD_GRAPH_API_URL": fake.graph_url,
+        "HERALD_INSTAGRAM_API_URL": fake.instagram_url,
         "HERALD_LINKEDIN_API_URL": fake.linkedin_url,
         "HERALD_LEASE_SECONDS": str(opts.lease),
         "HERALD_RESCUE_INTERVAL": str(opts.rescue_interval),
@@ -277,7 +278,8 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms,
             env[name] = str(value)
     if opts.platform_cap:
         env["HERALD_PLATFORM_CONCURRENCY"] = json.dumps(
-            dict.fromkeys(("instagram", "facebook", "linkedin"), opts.platform_cap))
+            dict.fromkeys(("instagram", "instagram_login", "facebook", "linkedin"),
+                          opts.platform_cap))
     return env
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from bench.chaos_db import SeededPost, Snapshot
 
-PLATFORMS = ("instagram", "facebook", "linkedin", "mastodon")
-#: Platforms whose unknown outcomes Herald can always settle (container status; LinkedIn's
-#: DUPLICATE_POST), so `unconfirmed` there is a bug.
-RECONCILABLE = ("instagram", "linkedin", "mastodon")
+PLATFORMS = ("instagram", "instagram_login", "facebook", "linkedin", "mastodon")
+#: Platforms whose unknown outcomes Herald can always settle (container status on either
+#: Instagram API; LinkedIn's DUPLICATE_POST), so `unconfirmed` there is a bug.
+RECONCILABLE = ("instagram", "instagram_login", "linkedin", "mastodon")
 EXAMPLES = 5
 
 
@@ -207,7 +207,7 @@ def table(verdict: Verdict) -> str:
     ]
     names = list(verdict.platforms)
     width = 34
-    lines = [f"{'':<{width}}" + "".join(f"{n:>11}" for n in names) + f"{'total':>11}"]
+    lines = [f"{'':<{width}}" + "".join(f"{n:>16}" for n in names) + f"{'total':>16}"]
     for label, key in rows:
         values: list[float] = []
         for name in names:
@@ -216,10 +216,10 @@ def table(verdict: Verdict) -> str:
             all_claims = [c for x in verdict.platforms.values() for c in x.claims]
             total: float = (sum(all_claims) / len(all_claims) if all_claims else 0.0) \
                 if key.startswith("m:") else float(max(all_claims, default=0))
-            cells = "".join(f"{v:>11.2f}" if key.startswith("m:") else f"{int(v):>11d}"
+            cells = "".join(f"{v:>16.2f}" if key.startswith("m:") else f"{int(v):>16d}"
                             for v in [*values, total])
         else:
-            cells = "".join(f"{int(v):>11d}" for v in [*values, sum(values)])
+            cells = "".join(f"{int(v):>16d}" for v in [*values, sum(values)])
         lines.append(f"{label:<{width}}{cells}")
     return "\n".join(lines)
 

@@ -71,7 +71,8 @@ def seed_posts(url: str, company_id: str, accounts: Sequence[Account], account_i
         account, account_id = choices[(i // len(platforms)) % len(choices)]
         caption = caption_for(tag, i, platform, account)
         run_at = now + timedelta(seconds=rng.uniform(0.0, spread))
-        media = [{"url": image_url, "type": "image"}] if platform == "instagram" else []
+        media = [{"url": image_url, "type": "image"}] if platform.startswith("instagram") \
+            else []
         post_id = new_id()
         rows.append(dict(
             id=post_id, company_id=company_id, group_id=group, account_id=account_id,

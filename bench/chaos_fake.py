@@ -17,6 +17,7 @@ from PIL import Image
 
 from bench.chaos_procs import free_port, spawn, stop_process, tail
 from herald.platforms.graph.fake import GRAPH_MOUNT
+from herald.platforms.instagram_login.fake.oauth import INSTAGRAM_MOUNT
 from herald.platforms.linkedin.fake.api import LINKEDIN_MOUNT
 from herald.platforms.mastodon.fake.routes import MASTODON_MOUNT
 
@@ -57,7 +58,8 @@ class FaultPlan:
             # Graph only, and only a few: the accounts are configured to regain access
             # after a minute. (LinkedIn's throttle is a DAY limit: Herald rightly holds the
             # account until midnight UTC, which no short test can wait for.)
-            for platform, code in (("instagram", 80002), ("facebook", 80001)):
+            for platform, code in (("instagram", 80002), ("instagram_login", 80002),
+                                   ("facebook", 80001)):
                 rules.append({"kind": "throttle", "platform": platform, "code": code,
                               "probability": self.throttle_rate,
                               "count": max(1, self.throttles // 2)})
@@ -88,11 +90,14 @@ class FaultPlan:
 
 
 def make_accounts(per_platform: int) -> list[Account]:
-    """Instagram accounts, Facebook Pages, LinkedIn members and organizations, Mastodon
-    accounts."""
+    """Instagram accounts (through either login), Facebook Pages, LinkedIn members and
+    organizations, Mastodon accounts."""
     accounts: list[Account] = []
     for i in range(per_platform):
         accounts.append(Account("instagram", f"178414{i + 1:011d}", f"chaos-ig-token-{i + 1}"))
+    for i in range(per_platform):
+        accounts.append(Account("instagram_login", f"178415{i + 1:011d}",
+                                f"chaos-igl-token-{i + 1}"))
     for i in range(per_platform):
         accounts.append(Account("facebook", f"10{i + 1:013d}", f"chaos-fb-token-{i + 1}"))
     for i in range(per_platform):
@@ -130,6 +135,10 @@ class FakePlatforms:
     @property
     def graph_url(self) -> str:
         return self.base + GRAPH_MOUNT
+
+    @property
+    def instagram_url(self) -> str:
+        return self.base + INSTAGRAM_MOUNT
 
     @property
     def linkedin_url(self) -> str:
@@ -183,7 +192,8 @@ class FakePlatforms:
             self._call("POST", "/_fake/accounts", json={
                 "platform": account.platform, "id": account.external_id,
                 "token": account.token})
-            if account.platform in ("instagram", "facebook") and plan.throttles:
+            if account.platform in ("instagram", "instagram_login", "facebook") and \
+                    plan.throttles:
                 # A throttled Graph account regains access after a minute (the business
                 # use case header's estimate), so Herald holds it that long, not 15 min.
                 self._call("POST", "/_fake/usage", json={

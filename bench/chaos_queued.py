@@ -78,8 +78,8 @@ def seed_queued(url: str, company_id: str, accounts: Sequence[Account],
         for i in range(count):
             account, account_id = pairs[i % len(pairs)]
             caption = caption_for(tag, i, account)
-            media = ([MediaIn(url=image_url, type="image")] if account.platform == "instagram"
-                     else [])
+            instagram = account.platform.startswith("instagram")
+            media = [MediaIn(url=image_url, type="image")] if instagram else []
             with herald.unit_of_work() as session:
                 [post] = services.create_posts(session, ctx, PostCreate(
                     account_id=account_id, caption=caption, run_at="next_slot",

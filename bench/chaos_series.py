@@ -56,7 +56,7 @@ def seed_series(url: str, company_id: str, accounts: Sequence[Account],
         caption = caption_for(tag, i, account.platform, account)
         starts = (now + timedelta(seconds=LEAD_SECONDS + rng.uniform(0.0, spread))
                   ).replace(microsecond=0)
-        media = ([{"url": image_url, "type": "image"}] if account.platform == "instagram"
+        media = ([{"url": image_url, "type": "image"}] if account.platform.startswith("instagram")
                  else [])
         series_id = new_id()
         rows.append(dict(

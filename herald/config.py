@@ -108,6 +108,9 @@ class Settings(BaseSettings):
 
     graph_api_url: str = "https://graph.facebook.com"
     graph_api_version: str = "v25.0"
+    #: The Instagram API with Instagram Login (accounts without a Facebook Page); it takes
+    #: the Graph API's version (HERALD_GRAPH_API_VERSION).
+    instagram_api_url: str = "https://graph.instagram.com"
     linkedin_api_url: str = "https://api.linkedin.com"
     linkedin_version: str = "202609"
     allow_private_media_urls: bool = False
@@ -120,6 +123,15 @@ class Settings(BaseSettings):
     linkedin_client_id: str | None = None
     linkedin_client_secret: SecretStr | None = None
     linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
+    #: Instagram Login's app (the Instagram app id and secret of the Meta app's "API setup
+    #: with Instagram login", not the Facebook app's): connecting accounts. Refreshing their
+    #: tokens needs no app.
+    instagram_app_id: str | None = None
+    instagram_app_secret: SecretStr | None = None
+    #: Instagram Login's dialog and its code exchange (api.instagram.com); point both at the
+    #: fake (<fake>/instagram/oauth/authorize, <fake>/instagram/oauth/access_token) to try it.
+    instagram_auth_url: str = "https://www.instagram.com/oauth/authorize"
+    instagram_token_url: str = "https://api.instagram.com/oauth/access_token"
     #: Where "Connect" sends the browser: Facebook Login's dialog is at
     #: {facebook_dialog_url}/{graph_api_version}/dialog/oauth; LinkedIn's is this URL itself.
     #: Point both at the platform fake (<fake>/facebook, <fake>/linkedin/oauth/v2/authorization)
@@ -294,7 +306,7 @@ class Settings(BaseSettings):
                              "or 'Herald <herald@example.com>')")
         return value
 
-    @field_validator("public_url", "graph_api_url", "linkedin_api_url")
+    @field_validator("public_url", "graph_api_url", "linkedin_api_url", "instagram_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -43,7 +43,7 @@ from herald.platforms.registry import spec as registry_spec
 from herald.queue import Queue, health
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, audit, unit_of_work
-from herald.tokens import TokenRefresher
+from herald.tokens import TokenRefresher, TokenSweep
 from herald.worker import Wakeup, Worker, default_worker_id
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,8 @@ class Herald:
             options["listen"] = False
         options.update(overrides)
         worker_id = worker_id or default_worker_id()
-        options.setdefault("sidecars", [self.event_runner(worker_id)])
+        sweep = [TokenSweep(self.refresher)] if self.refresher is not None else []
+        options.setdefault("sidecars", [self.event_runner(worker_id), *sweep])
         return Worker(db=self.db, queue=self.queue(), registry=self.registry,
                       cipher=self.cipher, worker_id=worker_id, wakeup=wakeup,
                       refresher=self.refresher, **options)
@@ -225,7 +226,7 @@ def _platform_parts(settings: Settings, db: Database, cipher: TokenCipher, *,
         db.engine, cipher, http, token_url=settings.linkedin_token_url,
         client_id=settings.linkedin_client_id,
         client_secret=secret.get_secret_value() if secret else None,
-        ahead=timedelta(seconds=settings.token_refresh_ahead_seconds))
+        ahead=timedelta(seconds=settings.token_refresh_ahead_seconds), settings=settings)
     return {"http": http, "fetcher": fetcher, "sandbox": in_app, "refresher": refresher,
             "registry": build_registry(settings, http, fetcher=fetcher, sandbox=sandbox,
                                        quick=quick)}

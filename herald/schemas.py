@@ -221,10 +221,14 @@ class PostCreate(Strict):
     caption: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     options: dict[str, Any] = Field(default_factory=dict, description=(
-        "Per-platform extras: `link` (article posts), `title` (LinkedIn articles and "
-        "documents, Facebook videos and reels), `description` (LinkedIn articles), "
-        "`visibility` (LinkedIn), `first_comment`, "
-        "and for a LinkedIn `poll`: `poll` = {\"question\": text of up to 140 characters, "
+        "Per-platform settings, checked when scheduled: `link` (article posts), `title` "
+        "(LinkedIn articles and documents, Facebook videos and reels), `description` "
+        "(LinkedIn articles), `visibility` (LinkedIn), `first_comment`; "
+        "Instagram (either login): collaborators (up to 5 usernames), user_tags "
+        "([{username, x, y, media}], x and y 0-1), location_id, trial_params "
+        '({"graduation_strategy": "MANUAL" | "SS_PERFORMANCE"}, reels), share_to_feed, '
+        "thumb_offset, cover_url (reels); "
+        "a LinkedIn `poll`: `poll` = {\"question\": text of up to 140 characters, "
         "\"options\": 2 to 4 texts of up to 30, \"duration\": ONE_DAY, THREE_DAYS, "
         "SEVEN_DAYS (default) or FOURTEEN_DAYS}. Facebook `reel` (one 9:16 video, 3-90 s) "
         "and `story` (one photo or 9:16 video of 3-60 s, no caption) take none."))

@@ -193,14 +193,18 @@ def comment_problems(platform: str, post_types: Sequence[str], external_id: str,
 
 def options_for(platform: str, post_type: str, external_id: str,
                 options: Mapping[str, Any]) -> dict[str, Any]:
-    """A post's options, less a first comment its type cannot take (a feed_story's story)."""
+    """A post's options, less a first comment its type cannot take (a feed_story's story)
+    and less what the platform's `part_options` says that type goes without."""
     from herald.platforms.registry import find
 
     spec = find(platform)
     refusal = spec.comment_refusal if spec is not None else None
-    if _has_comment(options) and refusal is not None and refusal(post_type, external_id):
-        return {k: v for k, v in options.items() if k != "first_comment"}
-    return dict(options)
+    kept = dict(options)
+    if spec is not None and spec.part_options is not None:
+        kept = spec.part_options(post_type, kept)
+    if _has_comment(kept) and refusal is not None and refusal(post_type, external_id):
+        return {k: v for k, v in kept.items() if k != "first_comment"}
+    return kept
 
 
 def _has_comment(options: Mapping[str, Any] | None) -> bool:

@@ -16,7 +16,7 @@ import httpx
 from herald import metrics
 from herald.config import Settings
 from herald.media.fetch import SafeFetcher
-from herald.platforms import bluesky, facebook, instagram, linkedin, mastodon
+from herald.platforms import bluesky, facebook, instagram, instagram_login, linkedin, mastodon
 from herald.platforms.base import (
     Commenter,
     Publisher,
@@ -31,6 +31,7 @@ from herald.platforms.transport import PlatformTransport
 #: Every platform Herald publishes to, one line each, in the order people read them.
 SPECS: tuple[PlatformSpec, ...] = (
     instagram.SPEC,
+    instagram_login.SPEC,
     facebook.SPEC,
     linkedin.SPEC,
     bluesky.SPEC,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
-    from herald.platforms.graph.fake import GraphRouter
+    from herald.platforms.graph.fake import GraphHost, GraphRouter
     from herald.platforms.versions import ApiVersion
     from herald.validation import DraftPost
 
@@ -71,6 +71,11 @@ class TokenRefresh:
     refresh: RefreshFn
     #: The settings an operator sets so Herald may refresh, named in the warning.
     settings_names: str
+    #: The access token refreshes itself (Instagram Login's long-lived token): no refresh
+    #: token and no app credentials; `refresh` gets the access token as `refresh_token`.
+    self_refreshing: bool = False
+    #: Where its refreshes go, from settings; None: the refresher's own (LinkedIn's).
+    token_url: Callable[[Settings], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ class FakeSpec:
     mounts: Callable[[FakeState], Mapping[str, list[BaseRoute]]]
     #: Its object handlers on the shared Graph API fake, for platforms on the Graph API.
     graph: Callable[[], GraphRouter] | None = None
+    #: A Graph API host of its own (graph.instagram.com): the host and its handlers, served
+    #: by the same pipeline as graph.facebook.com's under the host's mount.
+    graph_host: Callable[[], tuple[GraphHost, GraphRouter]] | None = None
     #: Registers a person who may sign in to its OAuth dialog, from the admin API's
     #: POST /_fake/oauth/users body (user id, name, the platform's own fields).
     add_user: Callable[[FakeState, str, str, dict[str, Any]], None] | None = None
@@ -196,6 +204,10 @@ class PlatformSpec:
     #: reason they cannot, or None. An Instagram story takes none; LinkedIn comments only
     #: as an organization.
     comment_refusal: Callable[[str, str], str | None] | None = None
+    #: The options one part of a split post keeps (post type, options) -> options: a
+    #: feed_story's story goes without Instagram's collaborators and tags. Parts are
+    #: checked with what they keep; a post of that type alone is checked with all.
+    part_options: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
     #: Accounts live on a server of their own choosing (a PDS, an instance): the default
     #: server_url. None: the platform has one API and accounts take no server_url.
     server_url_default: str | None = None

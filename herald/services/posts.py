@@ -169,7 +169,11 @@ def plan_posts(ctx: Context, data: PostCreate, found: Mapping[str, Row[Any]],
             problems += _sandbox_problem(ctx, account)
         parts = split_post_type(account.platform, data.post_type)
         for post_type in parts:
-            problems += _check(ctx, account, post_type, data.caption, media, data.options,
+            # A part of a split post is checked with the options it keeps; a post alone
+            # with all it was given (a story with collaborators is refused).
+            options = data.options if len(parts) == 1 else options_for(
+                account.platform, post_type, account.external_id, data.options)
+            problems += _check(ctx, account, post_type, data.caption, media, options,
                                inspected)
         problems += comment_problems(account.platform, parts, account.external_id,
                                      data.options)

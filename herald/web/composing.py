@@ -44,6 +44,13 @@ class ComposeForm:
     poll_question: str = ""
     poll_options: str = ""
     poll_duration: str = ""
+    #: Instagram's options as typed (herald.platforms.instagram.options): usernames
+    #: separated by commas or spaces; one tag a line, "username x y [item]"; a Page id;
+    #: a trial reel's graduation strategy.
+    collaborators: str = ""
+    user_tags: str = ""
+    location_id: str = ""
+    trial_reel: str = ""
     date: str = ""
     time: str = ""
     action: str = "schedule"
@@ -70,6 +77,10 @@ class ComposeForm:
                    first_comment=text("first_comment").strip(),
                    poll_question=text("poll_question").strip(),
                    poll_options=text("poll_options"), poll_duration=text("poll_duration"),
+                   collaborators=text("collaborators").strip(),
+                   user_tags=text("user_tags").strip(),
+                   location_id=text("location_id").strip(),
+                   trial_reel=text("trial_reel").strip(),
                    date=text("date").strip(), time=text("time").strip(),
                    action=action if action in ACTIONS else "schedule")
 
@@ -88,6 +99,15 @@ class ComposeForm:
                 "options": [line.strip() for line in self.poll_options.splitlines()
                             if line.strip()],
                 **({"duration": self.poll_duration} if self.poll_duration else {})}
+        if self.collaborators:
+            options["collaborators"] = self.collaborators.replace(",", " ").split()
+        if self.user_tags:
+            options["user_tags"] = [_tag(line.split()) for line in self.user_tags.splitlines()
+                                    if line.strip()]
+        if self.location_id:
+            options["location_id"] = self.location_id
+        if self.trial_reel:
+            options["trial_params"] = {"graduation_strategy": self.trial_reel}
         return options
 
     def groups(self) -> list[tuple[str, list[str]]]:
@@ -96,6 +116,26 @@ class ComposeForm:
         for account_id in self.account_ids:
             grouped.setdefault(self.caption_for(account_id), []).append(account_id)
         return list(grouped.items())
+
+
+def _tag(words: list[str]) -> dict[str, Any]:
+    """"jane.doe 0.5 0.25 [2]" as a user tag; what is not a number is passed on as typed,
+    so the scheduling checks name it."""
+    def number(word: str) -> float | str:
+        try:
+            return float(word)
+        except ValueError:
+            return word
+
+    tag: dict[str, Any] = {"username": words[0]}
+    if len(words) >= 3:
+        tag["x"], tag["y"] = number(words[1]), number(words[2])
+    elif len(words) == 2:
+        tag["x"] = number(words[1])
+    if len(words) >= 4:
+        item = number(words[3])
+        tag["media"] = int(item) if isinstance(item, float) and item.is_integer() else item
+    return tag
 
 
 @dataclass

@@ -266,3 +266,26 @@ def test_a_mastodon_token_is_asked_of_its_instance(herald, company, served, fake
     assert not [f for f in said if " alice'" in f.message]
     assert findings[-1].message == ("1 of 2 account(s) have a usable token; 2 checked with "
                                     "their platform")
+def test_instagram_login_tokens_are_asked_of_graph_instagram_com(herald, company, served,
+                                                                  fake):
+    c = company[0]
+    add_account(herald, c, "instagram_login", "6001")
+    fake.state.add_account("instagram_login", "6001", "secret-token-6001")
+    add_account(herald, c, "instagram_login", "6002")
+    fake.state.add_account("instagram_login", "6002", "secret-token-6002")
+    fake.state.expire_token("secret-token-6002")
+    # A Facebook Login token for the same kind of account means nothing on this host.
+    add_account(herald, c, "instagram_login", "6003")
+    fake.state.add_instagram_account("6003", "secret-token-6003")
+    findings = doctor.diagnose(today=TODAY, fetch=served, settings=_asking(
+        herald.settings, fake, instagram_api_url=fake.instagram_url))
+    said = [f for f in findings if f.check == "tokens"]
+
+    def about(external_id):
+        [found] = [f for f in said if f" {external_id}'" in f.message]
+        return found
+
+    assert not any("6001" in f.message for f in said)
+    assert about("6002").level == doctor.Level.FAIL and "code 190" in about("6002").message
+    assert about("6003").level == doctor.Level.FAIL
+    assert "Instagram (Instagram Login) says its token is not valid" in about("6003").message

@@ -94,3 +94,21 @@ def test_a_used_up_publishing_limit_waits_for_a_slot_and_carries_the_reading():
     assert exc.message == ("Instagram's publishing limit is used up (50 of 50 posts in 24 h); "
                            "a slot frees in about 4 h (code 9/2207042).")
     assert exc.quota == {"usage": 50, "total": 50, "window_seconds": 86400}  # type: ignore[attr-defined]
+
+
+def test_instagram_login_names_its_own_permissions_and_no_page():
+    from herald.platforms.instagram_login.errors import login_error
+
+    missing = login_error({"code": 10, "message": "no"}, step="read")
+    assert type(missing) is PermanentError
+    assert missing.message == (
+        "Instagram refused the call: the app lacks a permission (no). Reconnect the account "
+        "and grant instagram_business_basic, instagram_business_content_publish and "
+        "instagram_business_manage_comments (code 10).")
+    personal = login_error({"message": "(#10) The user is not an Instagram Business",
+                            "code": 10}, step="commit")
+    assert "Facebook Page" not in personal.message
+    assert "switch it to a Business or Creator account (Settings, Account type and tools), "\
+           "then retry" in personal.message
+    assert type(login_error({"code": 190, "error_subcode": 463}, step="commit")) is \
+        NeedsReauthError

@@ -1,4 +1,5 @@
-"""A faithful fake of the Graph API (Instagram via Facebook Login, Facebook Pages) and of
+"""A faithful fake of the Graph API (Instagram via Facebook Login, Facebook Pages), of
+graph.instagram.com (Instagram via Instagram Login) and of
 LinkedIn's REST API, for the tests, the benchmarks and Herald's built-in sandbox.
 
 One ASGI app (`create_fake_app`) serves everything; it works mounted under any prefix
@@ -14,6 +15,12 @@ One ASGI app (`create_fake_app`) serves everything; it works mounted under any p
              long-lived); /me/accounts with a user token answers each Page's own token
         GET debug_token (input_token; access_token: an app's id|secret or a valid token)
     /facebook/[vNN.0/]dialog/oauth           Facebook Login dialog (www.facebook.com)
+    /instagram/{vNN.0}/{object-id}[/{edge}]  graph.instagram.com (Instagram Login) →
+                                             HERALD_INSTAGRAM_API_URL=<base>/instagram
+        the Instagram routes above with its own tokens; GET me (user_id, username)
+        GET access_token (ig_exchange_token), refresh_access_token (ig_refresh_token)
+    /instagram/oauth/authorize               Instagram Login dialog (www.instagram.com)
+    /instagram/oauth/access_token            POST: the code exchange (api.instagram.com)
     /linkedin/rest/...                       LinkedIn     → HERALD_LINKEDIN_API_URL=<base>/linkedin
         POST|GET posts, GET posts/{urn}; POST images|documents?action=initializeUpload;
         POST videos?action=initializeUpload|finalizeUpload; GET images|videos|documents/{urn};

@@ -68,6 +68,10 @@ def _mounts(state: FakeState, fetcher: MediaFetcher) -> dict[str, list[BaseRoute
             router.include(spec.fake.graph())
         for path, routes in spec.fake.mounts(state).items():
             mounts.setdefault(path, []).extend(routes)
+        if spec.fake.graph_host is not None:
+            # After the spec's own routes on that mount (its token endpoints), as below.
+            host, own = spec.fake.graph_host()
+            mounts.setdefault(host.mount, []).extend(graph_routes(state, fetcher, own, host))
     # Last: the generic /{version}/{object}/{edge} route would take oauth/access_token.
     mounts.setdefault(GRAPH_MOUNT, []).extend(graph_routes(state, fetcher, router))
     return mounts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from herald.platforms.fake.models import FACEBOOK, INSTAGRAM, LINKEDIN
+from herald.platforms.fake.models import FACEBOOK, INSTAGRAM, INSTAGRAM_LOGIN, LINKEDIN
 from herald.platforms.fake.state import FakeState
 
 DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
@@ -12,6 +12,9 @@ DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
      "name": "Sandbox Page"},
     {"platform": INSTAGRAM, "id": "17841400000000001", "token": "sandbox-instagram-token",
      "name": "Sandbox Instagram", "username": "herald_sandbox", "page_id": "100000000000001"},
+    {"platform": INSTAGRAM_LOGIN, "id": "17841400000000002",
+     "token": "sandbox-instagram-login-token", "name": "Sandbox Instagram (Instagram Login)",
+     "username": "herald_sandbox_ig"},
     {"platform": LINKEDIN, "id": "urn:li:person:sandbox", "token": "sandbox-linkedin-token",
      "name": "Sandbox Member"},
     {"platform": LINKEDIN, "id": "urn:li:organization:1000001",

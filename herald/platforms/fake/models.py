@@ -9,14 +9,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from herald.platforms import facebook, instagram, linkedin
+from herald.platforms import facebook, instagram, instagram_login, linkedin
 
 INSTAGRAM = instagram.NAME
+INSTAGRAM_LOGIN = instagram_login.NAME
 FACEBOOK = facebook.NAME
 LINKEDIN = linkedin.NAME
+#: Instagram accounts on either API: graph.facebook.com's and graph.instagram.com's.
+INSTAGRAMS = frozenset({INSTAGRAM, INSTAGRAM_LOGIN})
 
-#: Which token namespace each platform uses: Instagram and Facebook share Graph tokens.
-TOKEN_API = {INSTAGRAM: "graph", FACEBOOK: "graph", LINKEDIN: LINKEDIN}
+#: Which token namespace each platform uses: Instagram and Facebook share Graph tokens;
+#: graph.instagram.com takes only its own (Instagram Login's).
+TOKEN_API = {INSTAGRAM: "graph", FACEBOOK: "graph", LINKEDIN: LINKEDIN,
+             INSTAGRAM_LOGIN: INSTAGRAM_LOGIN}
 
 DAY = 86_400.0
 
@@ -46,7 +51,7 @@ class Account:
 
     @property
     def node_kind(self) -> str:
-        return "ig_user" if self.platform == INSTAGRAM else "page"
+        return "ig_user" if self.platform in INSTAGRAMS else "page"
 
 
 @dataclass

@@ -76,6 +76,14 @@ class FakeServer:
         return self.url + _mounts()[1]
 
     @property
+    def instagram_url(self) -> str:
+        """What HERALD_INSTAGRAM_API_URL should be (graph.instagram.com; its dialog is at
+        <this>/oauth/authorize and its code exchange at <this>/oauth/access_token)."""
+        from herald.platforms.instagram_login.fake.oauth import INSTAGRAM_MOUNT
+
+        return self.url + INSTAGRAM_MOUNT
+
+    @property
     def linkedin_url(self) -> str:
         """What HERALD_LINKEDIN_API_URL should be."""
         return self.url + _mounts()[2]
@@ -147,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     graph_mount, facebook_mount, linkedin_mount = _mounts()
     print(f"HERALD_GRAPH_API_URL=    {base}{graph_mount}")
     print(f"HERALD_LINKEDIN_API_URL= {base}{linkedin_mount}")
+    print(f"HERALD_INSTAGRAM_API_URL={base}/instagram  (its dialog: …/oauth/authorize)")
     print(f"Facebook Login dialog:   {base}{facebook_mount}/dialog/oauth")
     print(f"LinkedIn authorization:  {base}{linkedin_mount}/oauth/v2/authorization")
     print(f"Admin API:               {base}/_fake/")

@@ -19,6 +19,7 @@ from herald.platforms.fake.faults import FaultPlan, FaultRule
 from herald.platforms.fake.models import (
     FACEBOOK,
     INSTAGRAM,
+    INSTAGRAM_LOGIN,
     LINKEDIN,
     TOKEN_API,
     Account,
@@ -117,6 +118,8 @@ class _Stores:
     oauth_codes: dict[str, AuthCode] = field(default_factory=dict)
     li_refresh_tokens: dict[str, Token] = field(default_factory=dict)
     page_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Tokens of APIs with a namespace of their own (graph.instagram.com's), by TOKEN_API.
+    api_tokens: dict[str, dict[str, Token]] = field(default_factory=dict)
     #: Stores of platforms that keep their objects in their own folder (by platform name),
     #: such as Bluesky's repositories (herald/platforms/bluesky/fake/store.py).
     platforms: dict[str, Any] = field(default_factory=dict)
@@ -279,8 +282,8 @@ class FakeState:
         spec.fake.add_account(self, account_id, token, dict(options))
         account = Account(platform, account_id, str(options.get("name") or account_id))
         with self.lock:
-            self.data.accounts[account.id] = account
-        return account
+            # Keep the account the platform's own add_account registered (with its username).
+            return self.data.accounts.setdefault(account.id, account)
 
     def _add(self, account: Account, token: str | None, expires_in: float | None) -> Account:
         api = TOKEN_API[account.platform]
@@ -297,7 +300,11 @@ class FakeState:
             return account
 
     def _tokens(self, api: str) -> dict[str, Token]:
-        return self.data.graph_tokens if api == "graph" else self.data.linkedin_tokens
+        if api == "graph":
+            return self.data.graph_tokens
+        if api == LINKEDIN:
+            return self.data.linkedin_tokens
+        return self.data.api_tokens.setdefault(api, {})
 
     def account(self, account_id: str) -> Account | None:
         with self.lock:
@@ -336,7 +343,9 @@ class FakeState:
     def _find_tokens(self, token: str) -> list[Token]:
         data = self.data
         found = [t for t in (data.graph_tokens.get(token), data.linkedin_tokens.get(token),
-                             data.li_refresh_tokens.get(token)) if t is not None]
+                             data.li_refresh_tokens.get(token),
+                             *(api.get(token) for api in data.api_tokens.values()))
+                 if t is not None]
         if not found:
             raise KeyError(f"unknown token {token[:6]}…")
         return found
@@ -358,8 +367,9 @@ class FakeState:
         (`refresh_tokens=False`: an app without programmatic refresh tokens)."""
         if platform == INSTAGRAM:
             raise ValueError("Instagram accounts connect through Facebook Login: "
-                             f"register a {FACEBOOK!r} app")
-        if platform not in (FACEBOOK, LINKEDIN):
+                             f"register a {FACEBOOK!r} app (or an {INSTAGRAM_LOGIN!r} one "
+                             "for Instagram Login)")
+        if platform not in (FACEBOOK, LINKEDIN, INSTAGRAM_LOGIN):
             raise ValueError(f"unknown platform {platform!r}")
         uris = tuple(redirect_uris)
         if not uris:
@@ -430,6 +440,8 @@ class FakeState:
         with self.lock:
             users: set[str] = set(self.data.fb_users if platform == FACEBOOK
                                   else self.data.li_members if platform == LINKEDIN else ())
+            if platform == INSTAGRAM_LOGIN:  # its people are the accounts themselves
+                users = {a.id for a in self.data.accounts.values() if a.platform == platform}
             user_id = user_id.removeprefix(_PERSON)
             if user_id not in users:
                 raise KeyError(f"no {platform} user {user_id!r}")

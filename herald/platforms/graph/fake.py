@@ -1,4 +1,5 @@
-"""The fake Graph API (Instagram via Facebook Login, and Facebook Pages).
+"""The fake Graph API (Instagram via Facebook Login, and Facebook Pages), and the same
+pipeline for graph.instagram.com (Instagram via Instagram Login, see `GraphHost`).
 
 Requests arrive as ``/{version}/{object-id}[/{edge}]``. Every call goes through the same
 steps as on graph.facebook.com: version, token, object lookup and ownership, usage
@@ -31,10 +32,10 @@ from herald.platforms.fake.calls import (
 )
 from herald.platforms.fake.faults import FaultRule
 from herald.platforms.fake.media_check import MediaFetcher
-from herald.platforms.fake.models import FACEBOOK, INSTAGRAM, Account, Token, utc
+from herald.platforms.fake.models import FACEBOOK, INSTAGRAM, INSTAGRAMS, Account, Token, utc
 from herald.platforms.fake.state import FakeState, GraphNode
 from herald.platforms.graph import fake_errors as errors
-from herald.platforms.instagram.fake.models import Container, IgMedia
+from herald.platforms.instagram.fake.models import Container
 
 #: Where create_fake_app mounts the Graph API; HERALD_GRAPH_API_URL = <fake>/graph.
 GRAPH_MOUNT = "/graph"
@@ -43,6 +44,20 @@ GRAPH_VERSION = re.compile(r"v\d+\.0")
 _COMPACT = (",", ":")
 
 GraphHandler = Callable[["GraphCall"], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class GraphHost:
+    """Which Graph API host a pipeline stands for: where it is mounted, the token namespace
+    it takes (state.token), the platforms whose objects it serves, and whose /me it is."""
+
+    mount: str = GRAPH_MOUNT
+    tokens: str = "graph"
+    platforms: frozenset[str] = frozenset({INSTAGRAM, FACEBOOK})
+    me: str = FACEBOOK
+
+
+GRAPH_FACEBOOK = GraphHost()
 EndpointKind = str | Callable[[dict[str, Any]], str]
 
 
@@ -85,6 +100,7 @@ class GraphCall:
     object_id: str
     node: Account | GraphNode | None  # None for /me
     info: CallInfo
+    host: GraphHost = GRAPH_FACEBOOK
 
     @property
     def account(self) -> Account:
@@ -98,7 +114,7 @@ class GraphCall:
         return account
 
     def fake_root(self) -> str:
-        return fake_root_url(self.request, GRAPH_MOUNT)
+        return fake_root_url(self.request, self.host.mount)
 
     def permalink(self, external_id: str) -> str:
         # Real permalinks point at instagram.com/facebook.com; the fake's point at its own
@@ -175,9 +191,10 @@ def graph_time(ts: float) -> str:
 # --- the pipeline ------------------------------------------------------------------------
 
 
-def graph_routes(state: FakeState, fetcher: MediaFetcher, router: GraphRouter) -> list[Route]:
+def graph_routes(state: FakeState, fetcher: MediaFetcher, router: GraphRouter,
+                 host: GraphHost = GRAPH_FACEBOOK) -> list[Route]:
     async def endpoint(request: Request) -> Response:
-        return await _handle(state, fetcher, router, request)
+        return await _handle(state, fetcher, router, request, host)
 
     methods = ["GET", "POST", "DELETE"]
     return [
@@ -187,7 +204,8 @@ def graph_routes(state: FakeState, fetcher: MediaFetcher, router: GraphRouter) -
 
 
 async def _handle(
-    state: FakeState, fetcher: MediaFetcher, router: GraphRouter, request: Request
+    state: FakeState, fetcher: MediaFetcher, router: GraphRouter, request: Request,
+    host: GraphHost,
 ) -> Response:
     await pause(state)
     headers = {"X-App-Usage": _app_usage(state)}
@@ -201,8 +219,8 @@ async def _handle(
             params, files = await read_params(request)
         except BadRequestBody as exc:
             raise errors.invalid_param(str(exc)) from None
-        token = _authenticate(state, request, params)
-        node, kind, platform = _resolve(state, method, object_id, token)
+        token = _authenticate(state, request, params, host.tokens)
+        node, kind, platform = _resolve(state, method, object_id, token, host)
         route = router.routes.get((method, kind, edge))
         if route is None:
             raise errors.unsupported(method, object_id if not edge else f"{object_id}/{edge}")
@@ -212,7 +230,8 @@ async def _handle(
     endpoint_kind = route.endpoint if isinstance(route.endpoint, str) else route.endpoint(params)
     info = CallInfo(platform=platform, endpoint=endpoint_kind, name=route.name,
                     caption=_caption_hint(state, params))
-    call = GraphCall(state, fetcher, request, params, files, token, object_id, node, info)
+    call = GraphCall(state, fetcher, request, params, files, token, object_id, node, info,
+                     host)
     account = call.account if node is not None else None
     if account is not None:
         info.account = account.id
@@ -221,7 +240,7 @@ async def _handle(
     async def handle() -> Response:
         try:
             if account is not None and account.usage_percent >= 100:
-                code = 80002 if account.platform == INSTAGRAM else 80001
+                code = 80002 if account.platform in INSTAGRAMS else 80001
                 raise errors.throttled(code)
             body = await route.handler(call)
         except errors.GraphError as exc:
@@ -264,7 +283,8 @@ def _error_response(exc: errors.GraphError, headers: dict[str, str]) -> JSONResp
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
-def _authenticate(state: FakeState, request: Request, params: dict[str, Any]) -> Token:
+def _authenticate(state: FakeState, request: Request, params: dict[str, Any],
+                  tokens: str) -> Token:
     value = params.pop("access_token", None)
     if not value:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
@@ -272,7 +292,7 @@ def _authenticate(state: FakeState, request: Request, params: dict[str, Any]) ->
             value = credentials.strip()
     if not value:
         raise errors.missing_token()
-    token = state.token("graph", str(value))
+    token = state.token(tokens, str(value))
     if token is None:
         raise errors.invalid_token()
     if token.revoked_subcode is not None:
@@ -284,25 +304,24 @@ def _authenticate(state: FakeState, request: Request, params: dict[str, Any]) ->
 
 
 def _resolve(
-    state: FakeState, method: str, object_id: str, token: Token
+    state: FakeState, method: str, object_id: str, token: Token, host: GraphHost
 ) -> tuple[Account | GraphNode | None, str, str]:
     """The object called, its kind and platform; checks the token may use it."""
     if object_id == "me":
-        return None, "me", FACEBOOK
+        return None, "me", host.me
     with state.lock:
         account = state.data.accounts.get(object_id)
         node: Account | GraphNode | None = (
-            account if account is not None and account.platform in (INSTAGRAM, FACEBOOK)
+            account if account is not None and account.platform in host.platforms
             else state.data.nodes.get(object_id)
         )
-    if node is None:
+        owner = state.data.accounts.get(node.account_id) if node is not None else None
+    # An object of another host's accounts does not exist on this one.
+    if node is None or owner is None or owner.platform not in host.platforms:
         raise errors.unsupported(method, object_id)
-    if isinstance(node, Account):
-        platform = node.platform
-    else:
-        platform = INSTAGRAM if isinstance(node, Container | IgMedia) else FACEBOOK
+    platform = owner.platform
     if node.account_id not in token.accounts:
-        if platform == INSTAGRAM:
+        if platform in INSTAGRAMS:
             raise errors.permission_denied(10, "Application does not have permission for "
                                                "this action")
         raise errors.permission_denied(200, "Permissions error")
@@ -318,7 +337,7 @@ def _app_usage(state: FakeState) -> str:
 def _buc_usage(account: Account) -> str:
     percent = account.usage_percent
     # The header names Instagram's use case after the platform, and Pages' "pages".
-    kind = INSTAGRAM if account.platform == INSTAGRAM else "pages"
+    kind = INSTAGRAM if account.platform in INSTAGRAMS else "pages"
     usage = {account.id: [{
         "type": kind, "call_count": percent, "total_cputime": percent, "total_time": percent,
         "estimated_time_to_regain_access": account.regain_minutes,

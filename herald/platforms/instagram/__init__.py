@@ -1,14 +1,15 @@
-"""Instagram professional accounts, through the Graph API.
+"""Instagram professional accounts, through the Graph API with Facebook Login.
 
 No connect flow of its own: its accounts come with their Facebook Pages through Facebook
-Login (herald.platforms.facebook.oauth).
+Login (herald.platforms.facebook.oauth). Accounts without a Page use Instagram Login, the
+`instagram_login` entry, which publishes with this folder's client, rules and options.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from herald.platforms.instagram import rules
+from herald.platforms.instagram import options, rules
 from herald.platforms.spec import Endpoint, FakeSpec, PlatformSpec, PreviewSpec
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ SPEC = PlatformSpec(
     # A feed_story is two posts, the feed post and the story, tracked separately.
     splits={"feed_story": ("feed", "story")},
     reconciles=True,
+    part_options=options.part_options,
     first_comments=True,
     comment_refusal=lambda post_type, _account: (
         "Instagram stories take no comments" if post_type == "story" else None),

@@ -1,4 +1,9 @@
-"""Instagram (professional accounts, Facebook Login) through the Graph API.
+"""Instagram professional accounts through either of Meta's Instagram APIs.
+
+One code path for both: the Instagram API with Facebook Login (graph.facebook.com, a Page
+token) and with Instagram Login (graph.instagram.com, an Instagram user token) take the
+same containers, status walk, media_publish, publishing limit and comments; an `IgApi`
+says which host's name, platform and error mapping a publisher speaks for.
 
 prepare: create the media container(s); wait: poll `status_code`; commit: `media_publish`.
 The container id is journaled before the commit so that a later attempt reuses it: a
@@ -30,6 +35,7 @@ from herald.platforms.base import (
 )
 from herald.platforms.graph import (
     ContainerNotReady,
+    GraphErrors,
     GraphSession,
     NeedsNewContainer,
     attach_usage,
@@ -38,6 +44,7 @@ from herald.platforms.graph import (
 )
 from herald.platforms.http import dict_at, find_recent, list_at, poll_delays, utcnow
 from herald.platforms.instagram.errors import container_failure, instagram_error, quota_used_up
+from herald.platforms.instagram.options import child_options, container_options
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,17 @@ class QuotaReading:
 
     def as_dict(self) -> dict[str, int]:
         return {"usage": self.usage, "total": self.total, "window_seconds": self.window_seconds}
+
+
+@dataclass(frozen=True)
+class IgApi:
+    """Which Instagram API a publisher speaks: its platform name and error mapping."""
+
+    platform: str = "instagram"
+    errors: GraphErrors = instagram_error
+
+
+FACEBOOK_LOGIN = IgApi()
 
 
 @dataclass(frozen=True)
@@ -100,8 +118,9 @@ class InstagramPublisher:
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, version: str,
                  poll_interval: float = 3.0, poll_backoff: float = 2.0,
                  max_poll_interval: float = 30.0, max_wait: float = 300.0,
-                 now: Callable[[], datetime] = utcnow) -> None:
+                 now: Callable[[], datetime] = utcnow, api: IgApi = FACEBOOK_LOGIN) -> None:
         self._client, self._base_url, self._version = client, base_url, version
+        self.platform, self._api = api.platform, api
         self._poll = (poll_interval, poll_backoff, max_poll_interval)
         self._max_wait, self._now = max_wait, now
         #: Instagram account id -> (quota reading, when it was read, monotonic seconds).
@@ -110,7 +129,7 @@ class InstagramPublisher:
     def _session(self, account: AccountRef) -> GraphSession:
         return GraphSession(self._client, base_url=self._base_url, version=self._version,
                             token=account.access_token, platform="Instagram",
-                            errors=instagram_error)
+                            errors=self._api.errors)
 
     async def publish(self, job: PublishJob) -> PublishResult:
         plan = _plan(job)
@@ -188,7 +207,7 @@ class InstagramPublisher:
                 not_ready_left = 0
         assert quota is not None  # read before every commit
         permalink = await self._permalink(g, media_id)
-        log.info("instagram: post %s published as media %s", job.post_id, media_id)
+        log.info("%s: post %s published as media %s", self.platform, job.post_id, media_id)
         return PublishResult(media_id, permalink, extra={
             "container_id": container, "quota": quota.as_dict(), "usage": g.usage.as_dict()},
             pause=g.usage.pause())
@@ -197,8 +216,9 @@ class InstagramPublisher:
         ig, caption = job.account.external_id, job.caption
         children: list[str] = []
         if plan.kind == "carousel":
-            for item in plan.media:
-                child = await self._container(g, ig, _child_body(item))
+            for index, item in enumerate(plan.media, start=1):
+                child = await self._container(
+                    g, ig, {**_child_body(item), **child_options(index, job.options)})
                 children.append(child)
                 if item.type == "video":  # video children must finish before the parent
                     await self._wait(g, child)
@@ -207,6 +227,7 @@ class InstagramPublisher:
             body = _single_body(plan, job)
         if caption and plan.kind != "stories":  # the caption goes on the parent only
             body["caption"] = caption
+        body.update(container_options(plan.kind, job.options))
         container = await self._container(g, ig, body)
         await job.journal.prepared(container_id=container, children=children)
         return container
@@ -315,7 +336,8 @@ class InstagramPublisher:
                                  "usage": g.usage.as_dict()}
         if item is None:
             # It is out for sure; only the media id is missing. Keep the container id.
-            log.warning("instagram: post %s is out but its media id was not found", job.post_id)
+            log.warning("%s: post %s is out but its media id was not found", self.platform,
+                        job.post_id)
             extra["media_id_unknown"] = True
             await job.journal.committed(container, container_id=container)
             return PublishResult(container, None, extra=extra, pause=g.usage.pause())

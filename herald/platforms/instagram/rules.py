@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from herald.platforms.instagram import options
 from herald.validation import (
     MB,
     VIDEO,
@@ -67,6 +68,7 @@ def check(post: DraftPost) -> list[str]:
     if shape is None:
         return problems + refuse_type("Instagram", post, _INSTAGRAM_HINTS.get(
             post.post_type, "use feed, carousel, reel, video, story or feed_story."))
+    problems += options.problems(post.post_type, [m.type for m in post.media], post.options)
     what, low, high, kinds = shape
     noun = "video" if kinds == VIDEO else "image or video"
     problems += count(what, low, high, noun, len(post.media))

@@ -312,3 +312,26 @@ def test_a_mastodon_accounts_counter_and_preview_use_its_instances_length(signed
     assert 'class="pv pv-mastodon"' in fragment
     assert "Mastodon takes 1,000 characters" in fragment  # the instance's, not 500
     assert f"<del>{'x' * 200}</del>" in fragment  # the 200 past 1,000 are struck out
+def test_instagram_options_are_composed_and_checked_like_the_apis(signed_in, herald,
+                                                                  company, image_url):
+    ig = add_account(herald, company[0], "instagram_login", "17841")
+    page = signed_in.get("/compose").text
+    assert 'name="collaborators"' in page and 'name="trial_reel"' in page
+    response = signed_in.post("/compose", data={
+        "account_ids": ig, "post_type": "feed", "caption": "Tagged",
+        "media": f"image {image_url}", "collaborators": "jane.doe, @bob_b",
+        "user_tags": "jane.doe 0.5 0.25\r\n", "location_id": "110843418940484",
+        "action": "now"})
+    assert response.status_code == 303, response.text
+    [post] = _posts(herald, company[0])
+    assert post.options == {"collaborators": ["jane.doe", "@bob_b"],
+                            "user_tags": [{"username": "jane.doe", "x": 0.5, "y": 0.25}],
+                            "location_id": "110843418940484"}
+    response = signed_in.post("/compose", data={
+        "account_ids": ig, "post_type": "feed", "caption": "Off the image",
+        "media": f"image {image_url}", "user_tags": "jane.doe 1.5 0.2",
+        "trial_reel": "MANUAL", "action": "now"})
+    assert response.status_code == 422
+    assert "x must be between 0 and 1" in response.text and "reels only" in response.text
+    assert "jane.doe 1.5 0.2</textarea>" in response.text  # kept, ready to fix
+    assert len(_posts(herald, company[0])) == 1

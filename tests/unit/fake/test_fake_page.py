@@ -60,11 +60,14 @@ def test_runs_standalone_with_demo_accounts():
                 time.sleep(0.1)
         assert summary["config"]["latency"] == 0.01
         assert {a["platform"] for a in summary["accounts"]} == {"facebook", "instagram",
-                                                                 "linkedin"}
+                                                                 "instagram_login", "linkedin"}
         response = httpx.get(f"{base}/graph/v25.0/me/accounts",
                              params={"access_token": "sandbox-facebook-token"})
         assert response.json()["data"][0]["id"] == "100000000000001"
+        response = httpx.get(f"{base}/instagram/v25.0/me", params={
+            "fields": "user_id,username", "access_token": "sandbox-instagram-login-token"})
+        assert response.json()["user_id"] == "17841400000000002"
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)
-    assert "HERALD_GRAPH_API_URL=" in output
+    assert "HERALD_GRAPH_API_URL=" in output and "HERALD_INSTAGRAM_API_URL=" in output

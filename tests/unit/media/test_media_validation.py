@@ -452,8 +452,8 @@ def test_linkedin_has_no_stories():
 
 def test_unknown_platform():
     assert check("myspace", "feed") == [
-        "Herald cannot publish to 'myspace'; choose instagram, facebook, linkedin, bluesky "
-        "or mastodon."
+        "Herald cannot publish to 'myspace'; choose instagram, instagram_login, facebook, "
+        "linkedin, bluesky or mastodon."
     ]
 
 

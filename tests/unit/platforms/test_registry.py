@@ -12,7 +12,8 @@ from herald.validation import validate_post
 
 
 def test_the_derived_lists_keep_their_values_and_order() -> None:
-    assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "linkedin", "mastodon")
+    assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "instagram_login",
+                                "linkedin", "mastodon")
     assert models.POST_TYPES == ("feed", "carousel", "reel", "story", "feed_story", "video",
                                  "article", "text", "poll")
     assert schemas.Platform.__args__ == models.PLATFORMS
@@ -21,9 +22,9 @@ def test_the_derived_lists_keep_their_values_and_order() -> None:
 
 @pytest.mark.parametrize("platform", registry.NAMES)
 @pytest.mark.parametrize("post_type", models.POST_TYPES)
-def test_only_instagrams_feed_story_splits(platform: str, post_type: str) -> None:
-    expected = (("feed", "story") if (platform, post_type) == ("instagram", "feed_story")
-                else (post_type,))
+def test_only_instagrams_feed_story_splits_on_either_login(platform: str, post_type: str) -> None:
+    expected = (("feed", "story") if platform in ("instagram", "instagram_login")
+                and post_type == "feed_story" else (post_type,))
     assert registry.split_post_type(platform, post_type) == expected
 
 
@@ -51,10 +52,13 @@ def test_sandbox_identities_look_like_the_platforms_ids() -> None:
 
 
 def test_display_names_and_connect_flows() -> None:
-    assert registry.DISPLAY_NAMES == {"instagram": "Instagram", "facebook": "Facebook",
+    assert registry.DISPLAY_NAMES == {"instagram": "Instagram",
+                                      "instagram_login": "Instagram (Instagram Login)",
+                                      "facebook": "Facebook",
                                       "linkedin": "LinkedIn", "bluesky": "Bluesky",
                                       "mastodon": "Mastodon"}
-    assert [s.name for s in registry.connectable()] == ["facebook", "linkedin", "mastodon"]
+    assert [s.name for s in registry.connectable()] == ["instagram_login", "facebook",
+                                                        "linkedin", "mastodon"]
     assert registry.by_display_name("Instagram") is registry.spec("instagram")
 
 

@@ -68,6 +68,62 @@ def check_media_params(
         raise errors.invalid_param("alt_text is only supported for image media.")
 
 
+COLLABORATORS_MAX = 5
+GRADUATION_STRATEGIES = frozenset({"MANUAL", "SS_PERFORMANCE"})
+
+
+def _json_list(params: dict[str, Any], name: str) -> list[Any] | None:
+    """A list parameter, sent as a JSON array in a JSON body or as JSON text in a form."""
+    value = params.get(name)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise errors.invalid_param(f"{name} must be a JSON array.") from None
+    if value is not None and not isinstance(value, list):
+        raise errors.invalid_param(f"{name} must be a JSON array.")
+    return value
+
+
+def check_options(media_type: str, is_item: bool, params: dict[str, Any]) -> None:
+    """collaborators, user_tags, location_id and trial_params as IG User Media documents
+    them ✅[IG-MEDIA]; the error texts are the fake's own ❓ (Meta's are not documented)."""
+    collaborators = _json_list(params, "collaborators")
+    if collaborators is not None:
+        if media_type == "STORIES" or is_item:
+            raise errors.invalid_param("Collaborators are supported on feed images, reels "
+                                       "and carousels only.")
+        if len(collaborators) > COLLABORATORS_MAX:
+            raise errors.invalid_param(f"At most {COLLABORATORS_MAX} collaborators may be "
+                                       "added.")
+    tags = _json_list(params, "user_tags")
+    for tag in tags or ():
+        if not isinstance(tag, dict) or not isinstance(tag.get("username"), str):
+            raise errors.invalid_param("Each user_tags entry needs a username.")
+        if media_type in ("IMAGE", "CAROUSEL") or (is_item and media_type != "VIDEO"):
+            for axis in ("x", "y"):
+                value = tag.get(axis)
+                if not isinstance(value, int | float) or not 0 <= value <= 1:
+                    raise errors.invalid_param(f"user_tags {axis} must be between 0 and 1.")
+    if tags and media_type == "CAROUSEL":
+        raise errors.invalid_param("Tag people on the carousel's items, not on the carousel.")
+    if params.get("location_id") is not None and (media_type == "STORIES" or is_item):
+        raise errors.invalid_param("location_id is not supported on this media.")
+    trial = params.get("trial_params")
+    if isinstance(trial, str):
+        try:
+            trial = json.loads(trial)
+        except ValueError:
+            raise errors.invalid_param("trial_params must be a JSON object.") from None
+    if trial is not None:
+        if media_type != "REELS":
+            raise errors.invalid_param("trial_params is only supported for reels.")
+        if not isinstance(trial, dict) or \
+                trial.get("graduation_strategy") not in GRADUATION_STRATEGIES:
+            raise errors.invalid_param("trial_params graduation_strategy must be MANUAL or "
+                                       "SS_PERFORMANCE.")
+
+
 def check_caption(caption: str, params: dict[str, Any]) -> None:
     if len(caption) > CAPTION_MAX:
         raise errors.instagram(36004, 2207010)

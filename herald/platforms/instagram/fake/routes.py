@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import bisect
+import json
 import string
+import zlib
 from typing import Any
 
 from herald.platforms.fake.calls import as_bool, as_text
-from herald.platforms.fake.models import DAY, INSTAGRAM, PublishedRecord, utc
+from herald.platforms.fake.models import DAY, PublishedRecord, utc
 from herald.platforms.graph import fake_errors as errors
 from herald.platforms.graph.fake import GraphCall, GraphRouter, graph_time, new_id
 from herald.platforms.graph.fake_comments import add_comment_routes
@@ -16,6 +18,7 @@ from herald.platforms.instagram.fake.checks import (
     check_children,
     check_image,
     check_media_params,
+    check_options,
     container_status,
 )
 from herald.platforms.instagram.fake.models import Container, IgMedia
@@ -121,6 +124,7 @@ async def create_container(call: GraphCall) -> dict[str, Any]:
     call.info.caption = caption
 
     check_media_params(media_type, image_url, video_url, is_item, params)
+    check_options(media_type, is_item, params)
     if not is_item:
         # Captions on carousel children are ignored by Instagram ◐, so only check the rest.
         check_caption(caption, params)
@@ -219,7 +223,7 @@ async def publish(call: GraphCall) -> dict[str, Any]:
         bisect.insort(publishes, now)
         state.data.ig_media.setdefault(account.id, []).append(media.id)
         state.record_published(PublishedRecord(
-            platform=INSTAGRAM, account=account.id, kind=_record_kind(container),
+            platform=account.platform, account=account.id, kind=_record_kind(container),
             caption=container.caption, media_urls=_media_urls(call, container),
             external_id=media.id, permalink=media.permalink, published_at=utc(now),
             dropped=call.info.dropping, media_ids=(container.id, *container.children),
@@ -292,6 +296,20 @@ async def get_media(call: GraphCall) -> dict[str, Any]:
     node = call.node
     assert isinstance(node, IgMedia)
     return call.select("IGMedia", _media_fields(node))
+
+
+@ROUTES.route("GET", "ig_media", "collaborators")
+async def get_collaborators(call: GraphCall) -> dict[str, Any]:
+    """✅[IG-COLLAB] Who was invited to collaborate; the fake's invitations stay Pending."""
+    node = call.node
+    assert isinstance(node, IgMedia)
+    with call.state.lock:
+        container = call.state.data.nodes.get(node.container_id)
+    names = container.options.get("collaborators") if isinstance(container, Container) else None
+    if isinstance(names, str):
+        names = json.loads(names)
+    return {"data": [{"id": f"1784{zlib.crc32(n.encode()):011d}", "username": n,
+                      "invite_status": "Pending"} for n in names or ()]}
 
 
 # First comments: the comments edge of what media_publish made.

@@ -16,7 +16,7 @@ import httpx
 from herald import metrics
 from herald.config import Settings
 from herald.media.fetch import SafeFetcher
-from herald.platforms import bluesky, facebook, instagram, linkedin
+from herald.platforms import bluesky, facebook, instagram, linkedin, threads
 from herald.platforms.base import (
     Commenter,
     Publisher,
@@ -34,6 +34,7 @@ SPECS: tuple[PlatformSpec, ...] = (
     facebook.SPEC,
     linkedin.SPEC,
     bluesky.SPEC,
+    threads.SPEC,
 )
 
 BY_NAME: Mapping[str, PlatformSpec] = {spec.name: spec for spec in SPECS}

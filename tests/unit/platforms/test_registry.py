@@ -12,7 +12,7 @@ from herald.validation import validate_post
 
 
 def test_the_derived_lists_keep_their_values_and_order() -> None:
-    assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "linkedin")
+    assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "linkedin", "threads")
     assert models.POST_TYPES == ("feed", "carousel", "reel", "story", "feed_story", "video",
                                  "article", "text")
     assert schemas.Platform.__args__ == models.PLATFORMS
@@ -48,12 +48,15 @@ def test_sandbox_identities_look_like_the_platforms_ids() -> None:
     assert li.startswith("urn:li:person:sandbox") and token.startswith("sandbox-")
     bs, _ = sandbox_identity("bluesky")
     assert bs.startswith("sandbox") and bs.endswith(".bsky.social")
+    th, _ = sandbox_identity("threads")
+    assert th.isdigit() and len(th) == 12  # numeric, like Threads user ids
 
 
 def test_display_names_and_connect_flows() -> None:
     assert registry.DISPLAY_NAMES == {"instagram": "Instagram", "facebook": "Facebook",
-                                      "linkedin": "LinkedIn", "bluesky": "Bluesky"}
-    assert [s.name for s in registry.connectable()] == ["facebook", "linkedin"]
+                                      "linkedin": "LinkedIn", "bluesky": "Bluesky",
+                                      "threads": "Threads"}
+    assert [s.name for s in registry.connectable()] == ["facebook", "linkedin", "threads"]
     assert registry.by_display_name("Instagram") is registry.spec("instagram")
 
 

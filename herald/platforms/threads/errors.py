@@ -77,7 +77,13 @@ def quota_used_up(reading: QuotaReading, wait: float) -> RateLimitedError:
     """The 250-posts-per-24-hours limit is reached; a slot frees in `wait` seconds."""
     exc = RateLimitedError(
         f"Threads' publishing limit is used up ({reading.usage} of {reading.total} posts "
-        f"in {reading.window_seconds // 3600} h); a slot frees in about "
-        f"{max(wait / 3600, 0.1):.1g} h.", code="quota", retry_after=wait)
+        f"in {reading.window_seconds // 3600} h); a slot frees in about {_span(wait)}.",
+        code="quota", retry_after=wait)
     setattr(exc, "quota", reading.as_dict())  # noqa: B010 - read like Instagram's
     return exc
+
+
+def _span(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    return f"{round(seconds / 3600, 1):g} h"

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.chaos_db import SeededPost, Snapshot
+from bench.chaos_fake import PLATFORMS as TABLE
 
-PLATFORMS = ("instagram", "facebook", "linkedin")
+PLATFORMS = tuple(p.name for p in TABLE)
 #: Platforms whose unknown outcomes Herald can always settle (container status; LinkedIn's
-#: DUPLICATE_POST), so `unconfirmed` there is a bug.
-RECONCILABLE = ("instagram", "linkedin")
+#: DUPLICATE_POST; Bluesky's record key), so `unconfirmed` there is a bug.
+RECONCILABLE = tuple(p.name for p in TABLE if p.reconcilable)
 EXAMPLES = 5
 
 

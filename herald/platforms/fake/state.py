@@ -359,7 +359,9 @@ class FakeState:
         if platform == INSTAGRAM:
             raise ValueError("Instagram accounts connect through Facebook Login: "
                              f"register a {FACEBOOK!r} app")
-        if platform not in (FACEBOOK, LINKEDIN):
+        from herald.platforms.registry import connectable
+
+        if platform not in (FACEBOOK, LINKEDIN, *(s.name for s in connectable())):
             raise ValueError(f"unknown platform {platform!r}")
         uris = tuple(redirect_uris)
         if not uris:

@@ -53,9 +53,11 @@ def _flow(settings: Settings) -> Flow | None:
 
 
 def _fake_mounts(state: FakeState) -> Mapping[str, list[BaseRoute]]:
+    from herald.platforms.threads.fake.oauth import threads_oauth_routes
     from herald.platforms.threads.fake.routes import THREADS_MOUNT, threads_routes
 
-    return {THREADS_MOUNT: threads_routes(state)}
+    # The sign-in's routes first: the API's /{version}/{object} would take oauth/….
+    return {THREADS_MOUNT: [*threads_oauth_routes(state), *threads_routes(state)]}
 
 
 def _fake_account(state: FakeState, account_id: str, token: str,

@@ -57,6 +57,11 @@ from herald.platforms.threads.errors import (
     # Content blocked: it is usually the post.
     ({"code": 368, "message": "The action attempted has been deemed abusive"}, "commit",
      PermanentError, "change the post and retry"),
+    # Threads' own readings of Graph subcodes (what Postiz met on graph.threads.net).
+    ({"code": 4, "error_subcode": 2207051}, "commit", PermanentError,
+     "restricts this activity to protect its community"),
+    ({"code": 10, "error_subcode": 4279013}, "prepare", PermanentError,
+     "says this profile is restricted"),
 ])
 def test_each_code_maps_to_its_class(error, step, cls, words):
     mapped = threads_error(error, step=step)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from herald.platforms.base import PermanentError, PublishError, RateLimitedError
 from herald.platforms.graph.errors import NeedsNewContainer, graph_error
-from herald.platforms.http import Step
+from herald.platforms.http import Step, to_int
 from herald.platforms.threads import PERMISSIONS
 
 if TYPE_CHECKING:
@@ -40,10 +40,25 @@ CONTAINER_ERRORS: dict[str, tuple[bool, str]] = {
 }
 
 
+#: Subcodes whose Graph-wide wording (written for Instagram) would mislead on Threads; seen
+#: from graph.threads.net by Postiz (threads.provider.ts handleErrors).
+_OWN_SUBCODES = {
+    2207051: "restricts this activity to protect its community (its spam and abuse checks "
+             "flagged the post or the profile). Check the profile in the Threads app, change "
+             "the post, and retry later",
+    4279013: "says this profile is restricted. Check it in the Threads app; Herald cannot "
+             "publish for it until Threads lifts the restriction",
+}
+
+
 def threads_error(error: Mapping[str, Any], *, step: Step, status: int = 400,
                   usage: Usage | None = None,
                   retry_after: float | None = None) -> PublishError:
     """Map one Graph-style error envelope of a Threads call to Herald's hierarchy."""
+    sub = to_int(error.get("error_subcode"))
+    if sub in _OWN_SUBCODES:
+        label = f"{to_int(error.get('code'))}/{sub}"
+        return PermanentError(f"Threads {_OWN_SUBCODES[sub]} (code {label}).", code=label)
     return graph_error(error, platform=PLATFORM, step=step, status=status, usage=usage,
                        retry_after=retry_after, permissions=PERMISSIONS)
 

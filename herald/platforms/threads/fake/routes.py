@@ -341,16 +341,15 @@ def _publish(call: _Call) -> dict[str, Any]:
         now = state.now()
         container = threads.containers.get(creation_id)
         if container is None or container.user_id != call.user:
-            raise errors.GraphError(24, f"The media with id {creation_id} cannot be found.",
-                                    subcode=4279009)
+            raise errors.GraphError(24, f"The media with id {creation_id} cannot be found.")
         if container.is_carousel_item:
             raise errors.invalid_param("Publish the CAROUSEL container, not its items.")
         status = _status(state, container)
         if status == "PUBLISHED":
             raise errors.invalid_param("The media has already been published.")
         if status != "FINISHED":
-            raise errors.GraphError(24, f"The media with id {creation_id} cannot be "
-                                        f"published: its status is {status}.", subcode=4279009)
+            # Meta documents no code for this on Threads: Instagram's "not ready" is assumed.
+            raise errors.GraphError(9007, "Media ID is not available", subcode=2207027)
         reply = container.reply_to_id is not None
         times = threads.publishes.setdefault(call.user, [])
         del times[:bisect.bisect_right(times, now - DAY)]  # out of the window

@@ -190,3 +190,20 @@ async def test_a_sandbox_account_publishes_to_the_sandbox(herald, company) -> No
     assert local.sandbox is not None
     [record] = local.sandbox.state.published(platform="threads")
     assert record.caption == "Hello sandbox" and "/sandbox/" in (post.permalink or "")
+
+
+async def test_the_doctor_asks_threads_whether_a_token_works(herald, fake) -> None:
+    from herald.platforms.registry import spec
+    from herald.platforms.spec import TokenProbe
+
+    threads = spec("threads")
+    assert threads.check_token is not None
+    async with httpx.AsyncClient() as client:
+        def probe(token: str) -> TokenProbe:
+            return TokenProbe(client, threads.endpoint(herald.settings), herald.settings,
+                              USER, token)
+
+        good = await threads.check_token(probe("secret-token-" + USER))
+        bad = await threads.check_token(probe("revoked-or-wrong"))
+    assert good.valid and not good.scopes_checked
+    assert not bad.valid and "code 190" in bad.problem and "revoked" not in bad.problem

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
+    from herald.platforms.spec import TokenProbe, TokenStatus
 
 NAME = "threads"
 SETTINGS_NAMES = "HERALD_THREADS_APP_ID and HERALD_THREADS_APP_SECRET"
@@ -44,6 +45,12 @@ def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
 
 def _endpoint(settings: Settings) -> Endpoint:
     return Endpoint(settings.threads_api_url, settings.threads_api_version)
+
+
+async def _check_token(probe: TokenProbe) -> TokenStatus:
+    from herald.platforms.threads.tokens import check_token
+
+    return await check_token(probe)
 
 
 def _flow(settings: Settings) -> Flow | None:
@@ -81,6 +88,7 @@ SPEC = PlatformSpec(
     rules=rules.check,
     publisher=_publisher,
     endpoint=_endpoint,
+    check_token=_check_token,
     # Threads user ids are numeric, like Graph ids.
     sandbox_id=lambda digits: f"26{digits}",
     sandbox_mount="/threads",

@@ -207,3 +207,20 @@ async def test_the_doctor_asks_threads_whether_a_token_works(herald, fake) -> No
         bad = await threads.check_token(probe("revoked-or-wrong"))
     assert good.valid and not good.scopes_checked
     assert not bad.valid and "code 190" in bad.problem and "revoked" not in bad.problem
+
+
+async def test_a_failed_reply_leaves_the_post_published(herald, fake, company, account) -> None:
+    from tests.app.test_first_comments_e2e import detail
+
+    fake.state.add_fault("error", platform="threads", endpoint="comment")
+    [pid] = await asyncio.to_thread(create, herald, company[0], account_id=account,
+                                    post_type="text", caption="Reply refused",
+                                    options={"first_comment": "Never shown"})
+    posts = await drain(herald, [pid])
+    assert posts[pid].status == "published"
+    found = await asyncio.to_thread(detail, herald, company[0], pid)
+    state = found.first_comment_state
+    assert state is not None and state.status == "failed", state
+    assert "Threads" in (state.error or "")
+    [thread] = store.posts(fake.state, USER)
+    assert store.replies_to(fake.state, thread.id) == []

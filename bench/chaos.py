@@ -6,17 +6,18 @@
     .venv/bin/python -m bench.chaos --engine postgresql --quick    # 60 posts, ~30 s
     .venv/bin/python -m bench.chaos --engine postgresql --pgbouncer  # workers through PgBouncer
 
-It starts the platform fake as its own process, registers Instagram accounts, Facebook
-Pages and LinkedIn members and organizations, seeds the same accounts and N posts with
-distinct captions into a fresh database (with recurring series for the workers' planning
-passes to expand, and posts added to the queue of accounts with a posting schedule:
-bench.chaos_series, bench.chaos_queued), and makes the fake misbehave (transient 5xx,
-stalls, dropped and reset connections, a few throttles, and commits applied by the
-platform whose answer is lost). Then W `herald worker` processes publish while the
-harness SIGKILLs one every couple of seconds (starting a replacement) and restarts the
-database server once. When no post is pending or processing it checks, from the fake's
-own record, that every post went out exactly once and that Herald's statuses and ids
-agree, prints a table and exits 1 if an invariant failed (2 on a harness error).
+It starts the platform fake as its own process, registers accounts of every platform in
+bench.chaos_fake.PLATFORMS (Instagram accounts, Facebook Pages, LinkedIn members and
+organizations, Threads profiles, Bluesky accounts on the fake PDS), seeds the same
+accounts and N posts with distinct captions into a fresh database (with recurring series
+for the workers' planning passes to expand, and posts added to the queue of accounts with
+a posting schedule: bench.chaos_series, bench.chaos_queued), and makes the fake misbehave
+(transient 5xx, stalls, dropped and reset connections, a few throttles, and commits
+applied by the platform whose answer is lost). Then W `herald worker` processes publish
+while the harness SIGKILLs one every couple of seconds (starting a replacement) and
+restarts the database server once. When no post is pending or processing it checks, from
+the fake's own record, that every post went out exactly once and that Herald's statuses
+and ids agree, prints a table and exits 1 if an invariant failed (2 on a harness error).
 
 Logs (each worker's, the fake's, the restart's) and result.json go to --out (default
 /tmp/herald-chaos-ENGINE-TIME). See docs/reliability.md.
@@ -52,6 +53,7 @@ from bench.chaos_db import (
     queue_counts,
     reader,
     seed_posts,
+    set_server_urls,
     snapshot,
     working_workers,
 )
@@ -62,7 +64,13 @@ from bench.chaos_diagnose import (
     format_journal,
     still_open,
 )
-from bench.chaos_fake import FakePlatforms, FaultPlan, access_counts, make_accounts
+from bench.chaos_fake import (
+    PLATFORMS,
+    FakePlatforms,
+    FaultPlan,
+    access_counts,
+    make_accounts,
+)
 from bench.chaos_procs import WorkerPool
 from bench.chaos_queued import LEAD_SECONDS as QUEUED_LEAD
 from bench.chaos_queued import ZONE as QUEUED_ZONE
@@ -259,14 +267,13 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms,
     env.update({
         "HERALD_DATABASE_URL": pooled or url,
         "HERALD_SECRET_KEY": SECRET,
-        "HERALD_GRAPH_API_URL": fake.graph_url,
-        "HERALD_INSTAGRAM_API_URL": fake.instagram_url,
-        "HERALD_LINKEDIN_API_URL": fake.linkedin_url,
+        **fake.settings(),
+        # Bluesky accounts' PDS is the fake on loopback.
+        "HERALD_ALLOW_PRIVATE_SERVER_URLS": "1",
         "HERALD_LEASE_SECONDS": str(opts.lease),
         "HERALD_RESCUE_INTERVAL": str(opts.rescue_interval),
         "HERALD_PLANNING_INTERVAL": "1",
         "HERALD_ALLOW_PRIVATE_MEDIA_URLS": "1",
-        "HERALD_ALLOW_PRIVATE_SERVER_URLS": "1",  # the fake Mastodon instance is loopback
         "HERALD_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     })
@@ -278,8 +285,7 @@ def worker_env(opts: Options, url: str, fake: FakePlatforms,
             env[name] = str(value)
     if opts.platform_cap:
         env["HERALD_PLATFORM_CONCURRENCY"] = json.dumps(
-            dict.fromkeys(("instagram", "instagram_login", "facebook", "linkedin"),
-                          opts.platform_cap))
+            dict.fromkeys((p.name for p in PLATFORMS), opts.platform_cap))
     return env
 
 
@@ -406,8 +412,8 @@ def run(opts: Options) -> tuple[int, dict[str, Any]]:
 
         url = fresh_database(opts.engine, opts.database, str(opts.out))
         company, _, account_ids = seed_at(
-            url, [(a.platform, a.external_id, a.token) for a in accounts],
-            servers=fake.servers)
+            url, [(a.platform, a.external_id, a.token) for a in accounts])
+        set_server_urls(url, fake.server_urls())
         max_attempts = opts.max_attempts or Settings.model_fields["max_attempts"].default
         seeded = seed_posts(url, company, accounts, account_ids, count=opts.posts,
                             spread=opts.spread, max_attempts=max_attempts,

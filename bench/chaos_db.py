@@ -20,15 +20,16 @@ from sqlalchemy import Engine, Table, create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from bench.chaos_fake import Account
+from bench.chaos_fake import Account, post_shape
 from bench.common import MARIADB_SERVER, PG_SERVER, settings_for
 from herald.config import normalize_database_url
 from herald.db import Database, make_engine
-from herald.models import Post, PostSchedule, PublishAttempt, new_id, utcnow
+from herald.models import Post, PostSchedule, PublishAttempt, SocialAccount, new_id, utcnow
 
 posts_t = cast(Table, Post.__table__)
 schedule_t = cast(Table, PostSchedule.__table__)
 attempts_t = cast(Table, PublishAttempt.__table__)
+accounts_t = cast(Table, SocialAccount.__table__)
 
 OPEN_STATUSES = ("pending", "processing")
 
@@ -71,12 +72,11 @@ def seed_posts(url: str, company_id: str, accounts: Sequence[Account], account_i
         account, account_id = choices[(i // len(platforms)) % len(choices)]
         caption = caption_for(tag, i, platform, account)
         run_at = now + timedelta(seconds=rng.uniform(0.0, spread))
-        media = [{"url": image_url, "type": "image"}] if platform.startswith("instagram") \
-            else []
+        post_type, media = post_shape(platform, image_url)
         post_id = new_id()
         rows.append(dict(
             id=post_id, company_id=company_id, group_id=group, account_id=account_id,
-            platform=platform, post_type="feed", caption=caption, media=media, options={},
+            platform=platform, post_type=post_type, caption=caption, media=media, options={},
             status="pending", scheduled_at=run_at, attempts=0, created_at=now,
             updated_at=now))
         queue.append(dict(
@@ -92,6 +92,20 @@ def seed_posts(url: str, company_id: str, accounts: Sequence[Account], account_i
     finally:
         db.dispose()
     return seeded
+
+
+def set_server_urls(url: str, by_platform: dict[str, str]) -> None:
+    """Give the accounts of platforms on servers of their own (Bluesky) their server_url."""
+    if not by_platform:
+        return
+    db = Database.from_settings(settings_for(url))
+    try:
+        with db.engine.begin() as conn:
+            for platform, server_url in by_platform.items():
+                conn.execute(accounts_t.update().where(accounts_t.c.platform == platform)
+                             .values(server_url=server_url))
+    finally:
+        db.dispose()
 
 
 def reader(url: str) -> Engine:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,70 @@ import httpx
 from PIL import Image
 
 from bench.chaos_procs import free_port, spawn, stop_process, tail
+from herald.platforms.bluesky.fake.routes import BLUESKY_MOUNT
 from herald.platforms.graph.fake import GRAPH_MOUNT
 from herald.platforms.instagram_login.fake.oauth import INSTAGRAM_MOUNT
 from herald.platforms.linkedin.fake.api import LINKEDIN_MOUNT
 from herald.platforms.mastodon.fake.routes import MASTODON_MOUNT
+from herald.platforms.threads.fake.routes import THREADS_MOUNT
 
 IMAGE_NAME = "chaos.jpg"
+
+
+@dataclass(frozen=True)
+class ChaosPlatform:
+    """One platform in the chaos run: its accounts, its posts and where its fake lives."""
+
+    name: str
+    #: The i-th account's (external id, token), i from 0.
+    account: Callable[[int], tuple[str, str]]
+    #: Where its API is under the fake, and the setting that points Herald there (None:
+    #: the accounts carry it as their server_url instead, as Bluesky's PDS).
+    mount: str
+    setting: str | None
+    post_type: str = "feed"
+    #: Its posts carry the hosted JPEG.
+    image: bool = False
+    #: Herald can always settle its unknown outcomes, so `unconfirmed` there is a bug.
+    reconcilable: bool = True
+    #: A Graph throttling code, injected a few times (see FaultPlan.rules).
+    throttle_code: int | None = None
+
+
+def _linkedin(i: int) -> tuple[str, str]:
+    urn = (f"urn:li:person:chaosMember{i + 1}" if i % 2 == 0
+           else f"urn:li:organization:{900000 + i + 1}")
+    return urn, f"chaos-li-token-{i + 1}"
+
+
+#: Every platform the chaos run publishes to, one line each.
+PLATFORMS: tuple[ChaosPlatform, ...] = (
+    ChaosPlatform("instagram", lambda i: (f"178414{i + 1:011d}", f"chaos-ig-token-{i + 1}"),
+                  GRAPH_MOUNT, "HERALD_GRAPH_API_URL", image=True, throttle_code=80002),
+    ChaosPlatform("instagram_login",
+                  lambda i: (f"178415{i + 1:011d}", f"chaos-igl-token-{i + 1}"),
+                  INSTAGRAM_MOUNT, "HERALD_INSTAGRAM_API_URL", image=True,
+                  throttle_code=80002),
+    # Facebook cannot always tell after the fact whether a post went out.
+    ChaosPlatform("facebook", lambda i: (f"10{i + 1:013d}", f"chaos-fb-token-{i + 1}"),
+                  GRAPH_MOUNT, "HERALD_GRAPH_API_URL", reconcilable=False,
+                  throttle_code=80001),
+    ChaosPlatform("linkedin", _linkedin, LINKEDIN_MOUNT, "HERALD_LINKEDIN_API_URL"),
+    ChaosPlatform("threads", lambda i: (f"2600{i + 1:08d}", f"chaos-th-token-{i + 1}"),
+                  THREADS_MOUNT, "HERALD_THREADS_API_URL", post_type="text"),
+    ChaosPlatform("bluesky", lambda i: (f"chaos{i + 1}.bsky.test", f"chaos-bs-pass-{i + 1}"),
+                  BLUESKY_MOUNT, None, post_type="text"),
+    # A Mastodon account lives on an instance: the fake's, seeded as its server_url.
+    ChaosPlatform("mastodon", lambda i: (f"chaos{i + 1}", f"chaos-ma-token-{i + 1}"),
+                  MASTODON_MOUNT, None, post_type="text"),
+)
+BY_NAME = {p.name: p for p in PLATFORMS}
+
+
+def post_shape(platform: str, image_url: str) -> tuple[str, list[dict[str, str]]]:
+    """The post type and media of the platform's chaos posts."""
+    found = BY_NAME[platform]
+    return found.post_type, [{"url": image_url, "type": "image"}] if found.image else []
 
 
 @dataclass(frozen=True)
@@ -58,8 +117,8 @@ class FaultPlan:
             # Graph only, and only a few: the accounts are configured to regain access
             # after a minute. (LinkedIn's throttle is a DAY limit: Herald rightly holds the
             # account until midnight UTC, which no short test can wait for.)
-            for platform, code in (("instagram", 80002), ("instagram_login", 80002),
-                                   ("facebook", 80001)):
+            for platform, code in ((p.name, p.throttle_code) for p in PLATFORMS
+                                   if p.throttle_code):
                 rules.append({"kind": "throttle", "platform": platform, "code": code,
                               "probability": self.throttle_rate,
                               "count": max(1, self.throttles // 2)})
@@ -90,24 +149,8 @@ class FaultPlan:
 
 
 def make_accounts(per_platform: int) -> list[Account]:
-    """Instagram accounts (through either login), Facebook Pages, LinkedIn members and
-    organizations, Mastodon accounts."""
-    accounts: list[Account] = []
-    for i in range(per_platform):
-        accounts.append(Account("instagram", f"178414{i + 1:011d}", f"chaos-ig-token-{i + 1}"))
-    for i in range(per_platform):
-        accounts.append(Account("instagram_login", f"178415{i + 1:011d}",
-                                f"chaos-igl-token-{i + 1}"))
-    for i in range(per_platform):
-        accounts.append(Account("facebook", f"10{i + 1:013d}", f"chaos-fb-token-{i + 1}"))
-    for i in range(per_platform):
-        urn = (f"urn:li:person:chaosMember{i + 1}" if i % 2 == 0
-               else f"urn:li:organization:{900000 + i + 1}")
-        accounts.append(Account("linkedin", urn, f"chaos-li-token-{i + 1}"))
-    for i in range(per_platform):
-        # A Mastodon account lives on an instance: the fake's, seeded as its server_url.
-        accounts.append(Account("mastodon", f"chaos{i + 1}", f"chaos-ma-token-{i + 1}"))
-    return accounts
+    """`per_platform` accounts of every platform in PLATFORMS."""
+    return [Account(p.name, *p.account(i)) for p in PLATFORMS for i in range(per_platform)]
 
 
 def jpeg_bytes() -> bytes:
@@ -137,17 +180,16 @@ class FakePlatforms:
         return self.base + GRAPH_MOUNT
 
     @property
-    def instagram_url(self) -> str:
-        return self.base + INSTAGRAM_MOUNT
-
-    @property
     def linkedin_url(self) -> str:
         return self.base + LINKEDIN_MOUNT
 
-    @property
-    def servers(self) -> dict[str, str]:
-        """The server_url of accounts on platforms whose accounts name their server."""
-        return {"mastodon": self.base + MASTODON_MOUNT}
+    def settings(self) -> dict[str, str]:
+        """The settings that point Herald's clients at the fake, per PLATFORMS."""
+        return {p.setting: self.base + p.mount for p in PLATFORMS if p.setting}
+
+    def server_urls(self) -> dict[str, str]:
+        """The server_url of the accounts of platforms that take one (Bluesky's PDS)."""
+        return {p.name: self.base + p.mount for p in PLATFORMS if p.setting is None}
 
     def start(self, timeout: float = 30.0) -> None:
         self.port = self.port or free_port()
@@ -192,8 +234,7 @@ class FakePlatforms:
             self._call("POST", "/_fake/accounts", json={
                 "platform": account.platform, "id": account.external_id,
                 "token": account.token})
-            if account.platform in ("instagram", "instagram_login", "facebook") and \
-                    plan.throttles:
+            if BY_NAME[account.platform].throttle_code and plan.throttles:
                 # A throttled Graph account regains access after a minute (the business
                 # use case header's estimate), so Herald holds it that long, not 15 min.
                 self._call("POST", "/_fake/usage", json={
@@ -224,6 +265,7 @@ class FakePlatforms:
         return data
 
 
+_MOUNTS = tuple(dict.fromkeys(p.mount for p in PLATFORMS))
 _ACCESS = re.compile(r'"(GET|POST|PUT|DELETE) (/\S*) HTTP/[\d.]+" (\d{3})')
 
 
@@ -246,13 +288,8 @@ def access_counts(log: Path) -> dict[str, int]:
         if match is None:
             continue
         path, status = match.group(2), int(match.group(3))
-        if path.startswith(GRAPH_MOUNT + "/"):
-            family = "graph"
-        elif path.startswith(LINKEDIN_MOUNT + "/"):
-            family = "linkedin"
-        elif path.startswith(MASTODON_MOUNT + "/"):
-            family = "mastodon"
-        else:
+        family = next((m.strip("/") for m in _MOUNTS if path.startswith(m + "/")), None)
+        if family is None:
             continue  # the admin API and the hosted image
         counts[f"{family}_calls"] += 1
         if status >= 500:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, Table, select
 
 from bench.chaos_db import SeededPost
-from bench.chaos_fake import Account
+from bench.chaos_fake import Account, post_shape
 from bench.common import settings_for
 from herald import services
 from herald.models import Post, PostSchedule, utcnow
@@ -78,12 +78,11 @@ def seed_queued(url: str, company_id: str, accounts: Sequence[Account],
         for i in range(count):
             account, account_id = pairs[i % len(pairs)]
             caption = caption_for(tag, i, account)
-            instagram = account.platform.startswith("instagram")
-            media = [MediaIn(url=image_url, type="image")] if instagram else []
+            post_type, media = post_shape(account.platform, image_url)
             with herald.unit_of_work() as session:
                 [post] = services.create_posts(session, ctx, PostCreate(
                     account_id=account_id, caption=caption, run_at="next_slot",
-                    media=media, post_type="feed"))
+                    media=[MediaIn(**m) for m in media], post_type=post_type))
             seeded.append(SeededPost(post.id, account.platform, account.external_id,
                                      caption))
         return seeded

@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, select
 
 from bench.chaos_db import SeededPost
-from bench.chaos_fake import Account
+from bench.chaos_fake import Account, post_shape
 from bench.common import settings_for
 from herald.db import Database
 from herald.models import Post, PostSeries, new_id, utcnow
@@ -56,12 +56,11 @@ def seed_series(url: str, company_id: str, accounts: Sequence[Account],
         caption = caption_for(tag, i, account.platform, account)
         starts = (now + timedelta(seconds=LEAD_SECONDS + rng.uniform(0.0, spread))
                   ).replace(microsecond=0)
-        media = ([{"url": image_url, "type": "image"}] if account.platform.startswith("instagram")
-                 else [])
+        post_type, media = post_shape(account.platform, image_url)
         series_id = new_id()
         rows.append(dict(
             id=series_id, company_id=company_id, kind="recurring", account_ids=[account_id],
-            post_type="feed", caption=caption, media=media, options={}, rule=RULE,
+            post_type=post_type, caption=caption, media=media, options={}, rule=RULE,
             timezone="UTC", starts_at=starts, expanded_until=None, categories=[],
             stopped_at=None, created_by="chaos", created_at=now, updated_at=now))
         made[series_id] = (account, caption)

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     instagram_api_url: str = "https://graph.instagram.com"
     linkedin_api_url: str = "https://api.linkedin.com"
     linkedin_version: str = "202609"
+    #: Meta's Threads API (graph.threads.net), versioned like the Graph API.
+    threads_api_url: str = "https://graph.threads.net"
+    threads_api_version: str = "v1.0"
     allow_private_media_urls: bool = False
     #: Accounts' own servers (a Bluesky PDS) may be http and on private addresses.
     allow_private_server_urls: bool = False
@@ -122,6 +125,11 @@ class Settings(BaseSettings):
     facebook_app_secret: SecretStr | None = None
     linkedin_client_id: str | None = None
     linkedin_client_secret: SecretStr | None = None
+    #: The Threads app (Meta's "Threads use case"): connecting and refreshing Threads tokens.
+    threads_app_id: str | None = None
+    threads_app_secret: SecretStr | None = None
+    #: Where "Connect Threads" sends the browser (the fake's: <fake>/threads/oauth/authorize).
+    threads_auth_url: str = "https://threads.net/oauth/authorize"
     linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
     #: Instagram Login's app (the Instagram app id and secret of the Meta app's "API setup
     #: with Instagram login", not the Facebook app's): connecting accounts. Refreshing their
@@ -306,7 +314,8 @@ class Settings(BaseSettings):
                              "or 'Herald <herald@example.com>')")
         return value
 
-    @field_validator("public_url", "graph_api_url", "linkedin_api_url", "instagram_api_url")
+    @field_validator("public_url", "graph_api_url", "linkedin_api_url", "instagram_api_url",
+                     "threads_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -16,7 +16,7 @@ import httpx
 from herald import metrics
 from herald.config import Settings
 from herald.media.fetch import SafeFetcher
-from herald.platforms import bluesky, facebook, instagram, instagram_login, linkedin, mastodon
+from herald.platforms import bluesky, facebook, instagram, instagram_login, linkedin, mastodon, threads
 from herald.platforms.base import (
     Commenter,
     Publisher,
@@ -35,6 +35,7 @@ SPECS: tuple[PlatformSpec, ...] = (
     facebook.SPEC,
     linkedin.SPEC,
     bluesky.SPEC,
+    threads.SPEC,
     mastodon.SPEC,
 )
 

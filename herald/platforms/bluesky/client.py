@@ -29,6 +29,7 @@ from herald.platforms.base import (
     PublishJob,
     PublishResult,
     RateLimitedError,
+    TransientError,
 )
 from herald.platforms.bluesky import NAME, facets, rules, tid
 from herald.platforms.bluesky.errors import NotFound, SessionExpired, bluesky_error
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 POST = "app.bsky.feed.post"
 #: Bluesky's default PDS (its entryway): an account without a server URL lives there.
 DEFAULT_SERVER = "https://bsky.social"
+#: Pauses before a read, sign-in or upload is sent again within one attempt after a plain
+#: transient error (a 5xx, a dropped connection), as the Graph toolkit does for Meta.
+QUICK_RETRIES = (0.2, 1.0)
 
 
 @dataclass
@@ -99,6 +103,27 @@ class BlueskyPublisher:
     async def _call(self, method: str, url: str, *, step: Step, token: str | None = None,
                     signing_in: bool = False, secrets: tuple[str, ...] = (),
                     **kwargs: Any) -> dict[str, Any]:
+        """One XRPC call, a passing blip on a read or upload sent again at once."""
+        delays = iter(QUICK_RETRIES if step != "commit" else ())
+        while True:
+            try:
+                return await self._call_once(method, url, step=step, token=token,
+                                             signing_in=signing_in, secrets=secrets,
+                                             **kwargs)
+            except TransientError as exc:
+                # Only a plain 5xx or dropped connection; never the commit (its error may
+                # come after the record was written: the record key settles that), never
+                # a throttle or an ended session. Reading the key back after an unknown
+                # outcome must survive one blip, or a post that went out is unconfirmed.
+                delay = next(delays, None) if type(exc) is TransientError \
+                    and exc.retry_after is None else None
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+
+    async def _call_once(self, method: str, url: str, *, step: Step,
+                         token: str | None = None, signing_in: bool = False,
+                         secrets: tuple[str, ...] = (), **kwargs: Any) -> dict[str, Any]:
         """One XRPC call; every error is mapped here."""
         headers = dict(kwargs.pop("headers", None) or {})
         if token:

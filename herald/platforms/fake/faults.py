@@ -3,13 +3,13 @@
 A rule matches calls by platform (a registry name, or "*" for any) and by
 endpoint kind:
 
-- ``container``: Instagram ``POST /{ig-user-id}/media``;
+- ``container``: Instagram ``POST /{ig-user-id}/media``, Threads ``POST /{user}/threads``;
 - ``upload``: idempotent media steps (unpublished FB photos, LinkedIn initialize/PUT/finalize);
-- ``status``: processing polls (IG container, FB video, LinkedIn video);
+- ``status``: processing polls (IG and Threads containers, FB video, LinkedIn video);
 - ``commit``: the non-idempotent call (``media_publish``, ``/feed``, published ``/photos``,
-  ``/videos``, ``/rest/posts``);
+  ``/videos``, ``/rest/posts``, Threads ``threads_publish``, Bluesky ``createRecord``);
 - ``comment``: a first comment (Graph ``POST /{object}/comments``, LinkedIn
-  ``POST /rest/socialActions/{urn}/comments``);
+  ``POST /rest/socialActions/{urn}/comments``, Threads ``threads_publish`` of a reply);
 - ``oauth``: the token endpoints (Graph ``oauth/access_token``, LinkedIn ``accessToken``);
 - ``read``: every other GET; ``*``: anything.
 

@@ -369,7 +369,10 @@ class FakeState:
             raise ValueError("Instagram accounts connect through Facebook Login: "
                              f"register a {FACEBOOK!r} app (or an {INSTAGRAM_LOGIN!r} one "
                              "for Instagram Login)")
-        if platform not in (FACEBOOK, LINKEDIN, INSTAGRAM_LOGIN):
+        from herald.platforms.registry import connectable
+
+        if platform not in (FACEBOOK, LINKEDIN, INSTAGRAM_LOGIN,
+                            *(s.name for s in connectable())):
             raise ValueError(f"unknown platform {platform!r}")
         uris = tuple(redirect_uris)
         if not uris:

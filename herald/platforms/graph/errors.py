@@ -115,7 +115,7 @@ _REAUTH_REASONS = {
     459: "the user must pass a security checkpoint on Facebook", 467: "the token is invalid",
     463: "the token has expired", 464: "the user has not confirmed the account",
     492: "the user no longer has a role on the Page"}
-_PERMISSION_NAME = re.compile(r"\b(?:pages|instagram|publish|business)_[a-z_]+\b")
+_PERMISSION_NAME = re.compile(r"\b(?:pages|instagram|publish|business|threads)_[a-z_]+\b")
 #: Meta's own prefix ("(#100) ") and its closing pointer to the documentation: noise.
 _NOISE = (re.compile(r"^\(#\d+\)\s*"),
           re.compile(r"\s*Please read the Graph API documentation at \S+\s*$"))

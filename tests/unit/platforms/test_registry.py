@@ -13,7 +13,7 @@ from herald.validation import validate_post
 
 def test_the_derived_lists_keep_their_values_and_order() -> None:
     assert models.PLATFORMS == ("bluesky", "facebook", "instagram", "instagram_login",
-                                "linkedin", "mastodon")
+                                "linkedin", "mastodon", "threads")
     assert models.POST_TYPES == ("feed", "carousel", "reel", "story", "feed_story", "video",
                                  "article", "text", "poll")
     assert schemas.Platform.__args__ == models.PLATFORMS
@@ -49,6 +49,8 @@ def test_sandbox_identities_look_like_the_platforms_ids() -> None:
     assert li.startswith("urn:li:person:sandbox") and token.startswith("sandbox-")
     bs, _ = sandbox_identity("bluesky")
     assert bs.startswith("sandbox") and bs.endswith(".bsky.social")
+    th, _ = sandbox_identity("threads")
+    assert th.isdigit() and len(th) == 12  # numeric, like Threads user ids
 
 
 def test_display_names_and_connect_flows() -> None:
@@ -56,9 +58,9 @@ def test_display_names_and_connect_flows() -> None:
                                       "instagram_login": "Instagram (Instagram Login)",
                                       "facebook": "Facebook",
                                       "linkedin": "LinkedIn", "bluesky": "Bluesky",
-                                      "mastodon": "Mastodon"}
+                                      "threads": "Threads", "mastodon": "Mastodon"}
     assert [s.name for s in registry.connectable()] == ["instagram_login", "facebook",
-                                                        "linkedin", "mastodon"]
+                                                        "linkedin", "threads", "mastodon"]
     assert registry.by_display_name("Instagram") is registry.spec("instagram")
 
 

@@ -16,7 +16,15 @@ import httpx
 from herald import metrics
 from herald.config import Settings
 from herald.media.fetch import SafeFetcher
-from herald.platforms import bluesky, facebook, instagram, instagram_login, linkedin, mastodon, threads
+from herald.platforms import (
+    bluesky,
+    facebook,
+    instagram,
+    instagram_login,
+    linkedin,
+    mastodon,
+    threads,
+)
 from herald.platforms.base import (
     Commenter,
     Publisher,

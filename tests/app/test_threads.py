@@ -224,3 +224,30 @@ async def test_a_failed_reply_leaves_the_post_published(herald, fake, company, a
     assert "Threads" in (state.error or "")
     [thread] = store.posts(fake.state, USER)
     assert store.replies_to(fake.state, thread.id) == []
+
+
+async def test_a_token_close_to_expiry_is_renewed_before_it_posts(herald, fake, company):
+    from datetime import timedelta
+
+    from herald.models import SocialToken, utcnow
+
+    # Connected 55 days ago: 5 days left of the 60, inside the refresher's window.
+    account = add_account(herald, company[0], "threads", USER,
+                          token_expires_at=utcnow() + timedelta(days=5))
+    ids = await asyncio.to_thread(create, herald, company[0], account_id=account,
+                                  post_type="text", caption="after a renewal")
+    posts = await drain(herald, ids)
+    assert [p.status for p in posts.values()] == ["published"]
+    with herald.db.session() as s:
+        row = s.get(SocialToken, account)
+        assert row is not None
+        fresh = herald.cipher.decrypt(row.access_token_enc)
+        assert row.refresh_token_enc is None  # the token renews itself
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(
+            tzinfo=utcnow().tzinfo)
+    assert fresh != "secret-token-" + USER
+    assert expires > utcnow() + timedelta(days=50)
+    with fake.state.lock:
+        assert store.store(fake.state).tokens[fresh] == USER
+    [thread] = store.posts(fake.state, USER)
+    assert thread.text == "after a renewal"

@@ -7,9 +7,17 @@ See client.py and docs/platforms/threads.md.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from herald.platforms.spec import ConnectSpec, Endpoint, FakeSpec, PlatformSpec, PreviewSpec
+from herald.platforms.spec import (
+    ConnectSpec,
+    Endpoint,
+    FakeSpec,
+    PlatformSpec,
+    PreviewSpec,
+    TokenRefresh,
+)
 from herald.platforms.threads import rules
 
 if TYPE_CHECKING:
@@ -23,13 +31,28 @@ if TYPE_CHECKING:
     from herald.media.fetch import SafeFetcher
     from herald.platforms.base import Publisher
     from herald.platforms.fake.state import FakeState
-    from herald.platforms.spec import TokenProbe, TokenStatus
+    from herald.platforms.spec import RefreshedToken, TokenProbe, TokenStatus
 
 NAME = "threads"
 SETTINGS_NAMES = "HERALD_THREADS_APP_ID and HERALD_THREADS_APP_SECRET"
 #: What publishing (and replying, for first comments) needs the token to carry.
 PERMISSIONS = "threads_basic, threads_content_publish and threads_manage_replies"
 
+
+
+async def _refresh(client: httpx.AsyncClient, *, token_url: str, client_id: str,
+                   client_secret: str, refresh_token: str) -> RefreshedToken:
+    # A long-lived Threads token renews itself (th_refresh_token): no app credentials and
+    # no refresh token of its own, so the refresher hands it the access token.
+    from herald.platforms.threads.oauth import refresh_long_lived
+
+    renewed = await refresh_long_lived(client, api_url=token_url, token=refresh_token)
+    return replace(renewed, refresh_token=None)  # nothing to keep beside the token itself
+
+
+def _refresh_url(settings: Settings) -> str:
+    # refresh_long_lived adds /refresh_access_token (graph.threads.net, unversioned).
+    return settings.threads_api_url
 
 def _publisher(client: httpx.AsyncClient, endpoint: Endpoint,
                fetcher: SafeFetcher) -> Publisher:
@@ -101,6 +124,9 @@ SPEC = PlatformSpec(
     # A first comment is a reply (a container with reply_to_id); every post can take one.
     first_comments=True,
     connect=ConnectSpec(settings_names=SETTINGS_NAMES, bind=_flow),
+    # Renewed within the refresh window (60-day tokens), at least a day after issue.
+    refresh=TokenRefresh(refresh=_refresh, settings_names=SETTINGS_NAMES,
+                         self_refreshing=True, token_url=_refresh_url),
     fake=FakeSpec(mounts=_fake_mounts, add_user=_fake_user, add_account=_fake_account),
 )
 

@@ -280,7 +280,21 @@ def measure(engine: str, url: str, posts: int, idle_seconds: float) -> dict[str,
     if engine == "postgresql":
         result["db"] = scale_http.database_ms(url, tenants[0])
     result["sizes"] = sizes(url)
+    result["kept_rows"] = kept_rows(url)
     return result
+
+
+def kept_rows(url: str) -> int:
+    """Rows of the kept counts (post_counts and queue_counts) after the run: what a count
+    sums, bounded by keys and the changes since the last fold, not by the posts."""
+    db = Database.from_settings(settings_for(url))
+    try:
+        with db.engine.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT (SELECT count(*) FROM post_counts) "
+                "+ (SELECT count(*) FROM queue_counts)")).scalar_one())
+    finally:
+        db.dispose()
 
 
 def main() -> None:
@@ -354,6 +368,8 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
         out[name] = figure["ms"] if isinstance(figure, dict) and "ms" in figure else figure
     for name, figure in row.get("db", {}).items():
         out[f"{name}_db_ms"] = figure["db_ms"]
+    if "kept_rows" in row:
+        out["kept_rows"] = row["kept_rows"]
     for table, size in row["sizes"].items():
         out[f"{table}_mb"] = round(size["table_mb"] + size["indexes_mb"], 1)
         out[f"{table}_index_mb"] = size["indexes_mb"]

@@ -36,6 +36,7 @@ ROWS = [
     ("api_page_50", "GET page 50: round trip ms"),
     ("api_create_p50", "POST /api/v1/posts, 8 clients: p50 ms"),
     ("api_create_p99", "POST /api/v1/posts, 8 clients: p99 ms"),
+    ("kept_rows", "kept counts: rows summed (post_counts + queue_counts, after the run)"),
     ("page_calendar_month_db_ms", "calendar month page: database ms"),
     ("page_posts_db_ms", "posts list page: database ms"),
     ("page_dashboard_db_ms", "dashboard: database ms"),

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -353,6 +354,42 @@ class PostSchedule(Base):
     retry_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+#: The kept counts' row ids: 64-bit (every status change appends rows), and SQLite's
+#: rowid, which only INTEGER PRIMARY KEY names.
+CountId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class PostCount(Base):
+    """Posts by company, account and status, kept by database triggers on posts (migration
+    0022): each insert, delete or change of status appends a row (+1/-1, or a statement's
+    sum), never updates one, so no counter row is a lock every worker's completion waits
+    on. The housekeeping folds each key's rows into one (herald/queue/counts.py); a count
+    is the sum of its key's few rows. Nothing else writes it."""
+
+    __tablename__ = "post_counts"
+    __table_args__ = (Index("ix_post_counts_key", "company_id", "account_id", "status", "n"),)
+
+    id: Mapped[int] = mapped_column(CountId, primary_key=True, autoincrement=True)
+    # No foreign keys: a trigger's row for a post deleted with its account (a cascade)
+    # would refer to the account being deleted.
+    company_id: Mapped[str] = mapped_column(String(36))
+    account_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class QueueCount(Base):
+    """Queue rows (post_schedule) by status, kept like PostCount: `herald status` and
+    /metrics read the pending count without scanning the queue."""
+
+    __tablename__ = "queue_counts"
+    __table_args__ = (Index("ix_queue_counts_key", "status", "n"),)
+
+    id: Mapped[int] = mapped_column(CountId, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class PlatformHealth(Base):

@@ -40,7 +40,7 @@ from herald.platforms import versions
 from herald.platforms.base import PublisherRegistry
 from herald.platforms.registry import build_registry, fetch_client, http_client
 from herald.platforms.registry import spec as registry_spec
-from herald.queue import Queue, health
+from herald.queue import Queue, counts, health
 from herald.sandbox import Sandbox
 from herald.services import Context, PostChecks, QueueSignal, audit, unit_of_work
 from herald.tokens import TokenRefresher, TokenSweep
@@ -180,11 +180,14 @@ class Herald:
         digests = functools.partial(make_digests, self.db.engine, public_url=s.public_url,
                                     max_attempts=NOTIFY_MAX_ATTEMPTS)
         purge_audit = audit.Housekeeping(self.db.engine)
+        fold_counts = counts.Compaction(self.db.engine)
 
         def chores(now: datetime) -> int:
-            # The audit log's retention rides the digests' minute check (hourly inside);
-            # only the digests' count tells the runner it did something.
+            # The audit log's retention (hourly inside) and the kept counts' fold (every
+            # minute: a count's read sums the rows appended since) ride the digests'
+            # minute check; only the digests' count tells the runner it did something.
             purge_audit(now)
+            fold_counts(now)
             return digests(now=now)
 
         return EventRunner(self.db.engine, self.cipher, worker_id=worker_id,

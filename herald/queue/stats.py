@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from herald.queue import counts
 from herald.queue.tables import posts, schedule
 from herald.statuses import PostStatus, QueueStatus
 
@@ -24,17 +25,17 @@ class Depth:
 def depth(conn: Connection, *, now: datetime) -> Depth:
     """Due now, pending and processing, leases run out (for /metrics and `herald status`).
 
-    Finished rows are not counted: they grow without end, and a scrape every few seconds
-    must stay a range scan of the (status, …) indexes.
+    Pending and processing are the kept counts; due and run-out leases are range scans of
+    the (status, …) indexes, bounded by what is due or in flight.
     """
     due = conn.execute(
         select(func.count()).where(schedule.c.status == QueueStatus.PENDING,
                                    schedule.c.run_at <= now)
     ).scalar_one()
-    counted = (select(schedule.c.status, func.count())
-               .where(schedule.c.status.in_((QueueStatus.PENDING, QueueStatus.PROCESSING)))
-               .group_by(schedule.c.status))
-    by_status: dict[str, int] = {str(k): v for k, v in conn.execute(counted).all()}
+    # Kept counts (herald/queue/counts.py): a COUNT of the pending rows read every row of
+    # the queue, a year of future posts included (101-381 ms at 1M posts).
+    kept = counts.queue_by_status(conn)
+    by_status = {str(s): kept.get(s, 0) for s in (QueueStatus.PENDING, QueueStatus.PROCESSING)}
     expired = conn.execute(
         select(func.count()).where(schedule.c.status == QueueStatus.PROCESSING,
                                    schedule.c.lease_expires_at < now)

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from herald.models import ApiToken, Post, SocialAccount, SocialToken
+from herald.queue import counts
 from herald.services.companies import company_api_tokens
 
 NEEDS_A_PERSON = ("failed", "unconfirmed")
@@ -121,9 +122,8 @@ def dashboard(session: Session, company_id: str, now: datetime, *, limit: int = 
     board.attention = list(session.scalars(
         select(Post).where(Post.company_id == company_id, Post.status.in_(NEEDS_A_PERSON))
         .order_by(Post.updated_at.desc(), Post.id).limit(limit)))
-    board.counts = Counter(dict(session.execute(
-        select(Post.status, func.count()).where(Post.company_id == company_id)
-        .group_by(Post.status)).all()))
+    # Kept counts: a COUNT by status read every post of the company (7x at 1M posts).
+    board.counts = Counter(counts.posts_by_status(session.connection(), company_id))
     for account, token in session.execute(
         select(SocialAccount, SocialToken)
         .join(SocialToken, SocialToken.account_id == SocialAccount.id, isouter=True)
@@ -145,16 +145,9 @@ def group_posts(session: Session, company_id: str, group_id: str) -> list[Post]:
 
 
 def post_counts(session: Session, company_id: str) -> dict[str, int]:
-    """Posts per account, to say what removing an account takes with it.
-
-    Counted by the company's accounts, not by the posts' company: each account's count is
-    then a range of an index that starts with account_id, read without the table. A
-    post's account is always of the post's company, so the counts are the same.
-    """
-    accounts = select(SocialAccount.id).where(SocialAccount.company_id == company_id)
-    return dict(session.execute(
-        select(Post.account_id, func.count()).where(Post.account_id.in_(accounts))
-        .group_by(Post.account_id)).all())
+    """Posts per account, to say what removing an account takes with it: the kept counts
+    (a COUNT read every post of the company's accounts, 4x at 1M posts)."""
+    return counts.posts_by_account(session.connection(), company_id)
 
 
 def company_tokens(session: Session, company_id: str) -> list[ApiToken]:

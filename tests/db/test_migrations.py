@@ -98,6 +98,6 @@ def test_0023_makes_the_server_apps_table_and_goes_back_down(tmp_path):
     config = migrate.alembic_config()
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0021")
+        command.downgrade(config, "0022")
     assert "oauth_server_apps" not in inspect(db.engine).get_table_names()
     db.dispose()

@@ -93,6 +93,7 @@ def test_the_scale_benchmark_runs_at_a_small_size(tmp_path):
     assert row["http"]["api_create_errors"] == 0
     figures = scale.summary(row)
     assert figures["page_calendar_month"] > 0 and figures["api_page_50"] > 0
+    assert figures["kept_rows"] > 0
     from bench import scale_report
 
     both = scale.combined([figures, figures])

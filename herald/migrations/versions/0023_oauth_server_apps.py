@@ -2,7 +2,7 @@
 Mastodon instance's POST /api/v1/apps), so a server is registered with once
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-06 21:05:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from herald.models import UTCDateTime
 
 revision: str = "0023"
-down_revision: str | None = "0021"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -38,7 +38,7 @@ from bench.platform import (
     worker_env,
 )
 from herald.db import Database
-from herald.models import Post, utcnow
+from herald.models import Post, PublishAttempt, utcnow
 from herald.runtime import Herald
 from tests.media_files import image_bytes
 
@@ -111,6 +111,12 @@ def run(engine: str, posts: int, workers: int, latency: float, concurrency: int 
         with db.engine.connect() as conn:
             statuses = dict(conn.execute(select(Post.status, func.count())
                                          .group_by(Post.status)).all())  # type: ignore[arg-type]
+            # Attempts beyond one a post, by why the earlier one ended (a retry's wait is
+            # in the drain time: HERALD_RETRY_BASE_SECONDS, 30 s).
+            retried = {str(code): n for code, n in conn.execute(
+                select(PublishAttempt.error_code, func.count())
+                .where(PublishAttempt.outcome != "published")
+                .group_by(PublishAttempt.error_code)).all()}
         db.dispose()
         records = [r for r in fake.published() if not r.get("dropped")]
     drop_database(engine, url)
@@ -127,7 +133,7 @@ def run(engine: str, posts: int, workers: int, latency: float, concurrency: int 
         "drain_by_platform_s": by_platform,
         "concurrency_per_worker": concurrency if concurrency is not None else "default",
         "published": statuses.get("published", 0),
-        "statuses": statuses,
+        "statuses": statuses, "retried": retried,
         "drain_s": round(max(lateness), 2) if lateness else None,
         "lateness_p50_s": round(percentile(lateness, 50), 2) if lateness else None,
         "lateness_p99_s": round(percentile(lateness, 99), 2) if lateness else None,

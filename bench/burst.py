@@ -9,7 +9,9 @@ measured image-post time).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import tempfile
 import time
 from datetime import timedelta
@@ -17,10 +19,26 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.common import fresh_database, percentile, seed_company, seed_posts, settings_for
-from bench.platform import Fake, running_fake, running_workers, worker_env
+from bench.common import (
+    drop_database,
+    fresh_database,
+    percentile,
+    seed_company,
+    seed_posts,
+    settings_for,
+)
+from bench.platform import (
+    Fake,
+    cpu_seconds,
+    database_backends,
+    machine_busy,
+    peak_rss_mb,
+    running_fake,
+    running_workers,
+    worker_env,
+)
 from herald.db import Database
-from herald.models import Post, utcnow
+from herald.models import Post, PublishAttempt, utcnow
 from herald.runtime import Herald
 from tests.media_files import image_bytes
 
@@ -34,7 +52,8 @@ def _external(platform: str, n: int) -> str:
 
 def setup(engine: str, fake: Fake, posts: int, accounts_per_platform: int, tmpdir: str,
           lead: float) -> tuple[str, Any]:
-    url = fresh_database(engine, f"herald_bench_burst_{engine}", tmpdir)
+    # One database per run: another benchmark (bench.peers) may run a burst meanwhile.
+    url = fresh_database(engine, f"herald_bench_burst_{engine}_{os.getpid()}", tmpdir)
     herald = Herald.from_settings(settings_for(url))
     # Generous platform limits: the benchmark measures Herald, not Instagram's 50 a day.
     fake.configure(ig_quota_total=1_000_000, li_daily_limit=1_000_000)
@@ -61,15 +80,24 @@ def setup(engine: str, fake: Fake, posts: int, accounts_per_platform: int, tmpdi
     return url, run_at
 
 
-def run(engine: str, posts: int, workers: int, latency: float, concurrency: int,
+def run(engine: str, posts: int, workers: int, latency: float, concurrency: int | None,
         accounts: int, lead: float, timeout: float) -> dict[str, Any]:
+    """One burst; `concurrency` None runs the workers at Herald's default settings."""
     with tempfile.TemporaryDirectory() as tmpdir, running_fake(latency=latency) as fake:
         url, run_at = setup(engine, fake, posts, accounts, tmpdir, lead)
-        env = worker_env(url, fake, worker_concurrency=concurrency,
-                         worker_batch_size=min(concurrency, 200), lease_seconds=120)
+        knobs: dict[str, Any] = {"lease_seconds": 120}
+        if concurrency is not None:
+            knobs.update(worker_concurrency=concurrency,
+                         worker_batch_size=min(concurrency, 200))
+        env = worker_env(url, fake, **knobs)
         db = Database.from_settings(settings_for(url))
-        with running_workers(workers, env, tmpdir):
-            deadline = time.monotonic() + lead + timeout
+        with running_workers(workers, env, tmpdir) as procs:
+            # CPU from the due time on: the workers' start-up is not the burst's.
+            time.sleep(max(0.0, run_at.timestamp() - time.time()))
+            pids = [p.pid for p in procs]
+            database = url.rsplit("/", 1)[1]
+            before = _cpu(pids, fake.pid, database)
+            deadline = time.monotonic() + timeout
             done = 0
             while time.monotonic() < deadline:
                 with db.engine.connect() as conn:
@@ -77,28 +105,56 @@ def run(engine: str, posts: int, workers: int, latency: float, concurrency: int,
                         Post.status.in_(("published", "failed", "unconfirmed")))).scalar_one()
                 if done >= posts:
                     break
-                time.sleep(0.5)
+                time.sleep(0.25)
+            after = _cpu(pids, fake.pid, database)
+            peak_rss = [round(peak_rss_mb(pid), 1) for pid in pids]
         with db.engine.connect() as conn:
             statuses = dict(conn.execute(select(Post.status, func.count())
                                          .group_by(Post.status)).all())  # type: ignore[arg-type]
+            # Attempts beyond one a post, by why the earlier one ended (a retry's wait is
+            # in the drain time: HERALD_RETRY_BASE_SECONDS, 30 s).
+            retried = {str(code): n for code, n in conn.execute(
+                select(PublishAttempt.error_code, func.count())
+                .where(PublishAttempt.outcome != "published")
+                .group_by(PublishAttempt.error_code)).all()}
         db.dispose()
         records = [r for r in fake.published() if not r.get("dropped")]
+    drop_database(engine, url)
     times = sorted(_ts(r["published_at"]) for r in records)
     lateness = [t - run_at.timestamp() for t in times]
     by_platform: dict[str, float] = {}
     for r in records:
         late = _ts(r["published_at"]) - run_at.timestamp()
         by_platform[r["platform"]] = round(max(late, by_platform.get(r["platform"], 0.0)), 2)
+    cpu = {k: round(after[k] - before[k], 2) for k in after}
+    wall = cpu.pop("wall_s")
     return {
         "engine": engine, "workers": workers, "posts": posts, "latency_s": latency,
         "drain_by_platform_s": by_platform,
-        "concurrency_per_worker": concurrency, "published": statuses.get("published", 0),
-        "statuses": statuses,
+        "concurrency_per_worker": concurrency if concurrency is not None else "default",
+        "published": statuses.get("published", 0),
+        "statuses": statuses, "retried": retried,
         "drain_s": round(max(lateness), 2) if lateness else None,
         "lateness_p50_s": round(percentile(lateness, 50), 2) if lateness else None,
         "lateness_p99_s": round(percentile(lateness, 99), 2) if lateness else None,
         "lateness_max_s": round(max(lateness), 2) if lateness else None,
+        # CPU seconds from the due time until the queue drained: the workers', the fake's,
+        # PostgreSQL's for this database (its connections' processes), and the whole
+        # machine's (whatever else runs on it too), of `wall_s` seconds on `cores` cores.
+        "cpu_s": cpu, "wall_s": round(wall, 2), "cores": os.cpu_count(),
+        "worker_peak_rss_mb": max(peak_rss) if peak_rss else None,
+        "worker_peak_rss_each_mb": peak_rss,
     }
+
+
+def _cpu(workers: list[int], fake: int, database: str) -> dict[str, float]:
+    busy, _ = machine_busy()
+    server = 0.0
+    for pid in database_backends(database):  # PostgreSQL: a process per connection
+        with contextlib.suppress(OSError):  # one that closed meanwhile
+            server += cpu_seconds(pid)
+    return {"workers": sum(cpu_seconds(pid) for pid in workers), "fake": cpu_seconds(fake),
+            "database": server, "machine": busy, "wall_s": time.monotonic()}
 
 
 def _ts(value: Any) -> float:
@@ -116,8 +172,9 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=5000)
     parser.add_argument("--workers", default="1,4")
     parser.add_argument("--latency", type=float, default=1.2)
-    parser.add_argument("--concurrency", type=int, default=300,
-                        help="HERALD_WORKER_CONCURRENCY of each worker")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="HERALD_WORKER_CONCURRENCY of each worker (and the batch size, "
+                             "up to 200); left out, the workers run at Herald's defaults")
     parser.add_argument("--accounts", type=int, default=50, help="accounts per platform")
     parser.add_argument("--lead", type=float, default=8.0,
                         help="seconds between seeding and the burst's due time")
@@ -134,7 +191,8 @@ def main() -> None:
                   f"published={r['published']} drained in {r['drain_s']}s; lateness "
                   f"p50={r['lateness_p50_s']}s p99={r['lateness_p99_s']}s "
                   f"max={r['lateness_max_s']}s; drained by platform "
-                  f"{r['drain_by_platform_s']}")
+                  f"{r['drain_by_platform_s']}; CPU s {r['cpu_s']} in {r['wall_s']} s; "
+                  f"worker peak RSS {r['worker_peak_rss_mb']} MB")
 
 
 if __name__ == "__main__":

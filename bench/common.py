@@ -79,6 +79,22 @@ def fresh_database(engine: str, name: str, tmpdir: str) -> str:
     return url
 
 
+def drop_database(engine: str, url: str) -> None:
+    """Drop a database fresh_database made (an SQLite file goes with its folder)."""
+    name = url.rsplit("/", 1)[1]
+    if engine == "postgresql":
+        admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://")
+                              + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    elif engine == "mariadb":
+        admin = create_engine(MARIADB_SERVER.replace("mysql://", "mysql+pymysql://") + "/")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
 def settings_for(url: str, **overrides: object) -> Settings:
     values: dict[str, object] = dict(database_url=url, secret_key=SECRET,
                                      allow_private_media_urls=True)

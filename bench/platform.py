@@ -22,11 +22,55 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Fake:
-    """A running fake: its base URL and an admin client."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, url: str) -> None:
+
+def peak_rss_mb(pid: int) -> float:
+    """The most resident memory a live process has had (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def database_backends(name: str) -> list[int]:
+    """PostgreSQL's (or MariaDB's: none, one process) server processes serving database
+    `name`, by their process titles ("postgres: user name host state")."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {name} " in title:
+            found.append(int(entry))
+    return found
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # without guest time, already counted in user
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
+
+
+class Fake:
+    """A running fake: its base URL, an admin client and its process id."""
+
+    def __init__(self, url: str, pid: int = 0) -> None:
         self.url = url
+        self.pid = pid
         self.admin = httpx.Client(base_url=url + "/_fake", timeout=60)
 
     def add_account(self, platform: str, account_id: str, token: str) -> None:
@@ -67,7 +111,7 @@ def running_fake(*, latency: float = 0.0, fetch_media: bool = False) -> Iterator
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("the platform fake did not start") from None
                 time.sleep(0.1)
-        fake = Fake(url)
+        fake = Fake(url, proc.pid)
         # Latency applies to platform calls; the admin API answers at once.
         yield fake
     finally:

@@ -233,6 +233,9 @@ def worker(
     if concurrency:
         overrides["concurrency"] = concurrency
     w = herald.build_worker(worker_id=worker_id, **overrides)
+    from herald.worker import open_files_for
+
+    open_files_for(w.concurrency)
     port = metrics_port if metrics_port is not None else herald.settings.worker_metrics_port
     server = _worker_metrics(herald, port) if port is not None else None
 

@@ -183,10 +183,17 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_acl: str | None = None
 
-    # Worker knobs. The seed published 5 posts a minute, one at a time; these defaults
-    # publish 50 at once and claim a batch ahead so slots never sit empty.
-    worker_concurrency: int = Field(default=50, ge=1)
-    worker_batch_size: int = Field(default=50, ge=1)
+    # Worker knobs. The seed published 5 posts a minute, one at a time. A post in flight
+    # mostly waits on its platform's answers, and that wait costs a coroutine (and a
+    # connection), not a thread: the database calls go through a few threads whatever
+    # this is (herald.worker.DB_THREADS). So the default lets a worker take what a burst
+    # brings (a 9:00 burst of 5,000 posts across 4 workers is all in flight at once),
+    # bounded by HERALD_PLATFORM_CONCURRENCY and each account's own platform limits (the
+    # Instagram quota, Meta's usage headers), not by a small fixed number: at 50, 4
+    # workers took 5,000 posts 200 at a time (docs/benchmarks.md, "Burst").
+    worker_concurrency: int = Field(default=1000, ge=1)
+    #: Posts claimed per query, ahead of free slots; one claim is one short transaction.
+    worker_batch_size: int = Field(default=200, ge=1)
     lease_seconds: float = Field(default=60.0, gt=0)
     #: A retried post gives up only once it has had this many attempts that reached the
     #: platform AND its time budget (from its first retry) is spent.

@@ -43,6 +43,35 @@ DB_THREADS = 10
 LISTEN_BACKSTOP = 300.0
 
 
+#: Files a worker keeps open besides its platform connections: database connections,
+#: the LISTEN connection, logs, media downloads' temporary files.
+SPARE_FILES = 256
+
+
+def open_files_for(concurrency: int) -> int:
+    """Raise this process's open-files limit to what `concurrency` posts in flight need.
+
+    Each post in flight holds a platform connection (a file descriptor), and the soft
+    limit many systems start processes with is 1,024: a worker at the default concurrency
+    would fail its connects ("too many open files") in a burst. The soft limit may be
+    raised up to the hard one without privileges. Returns the soft limit now in force.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * concurrency + SPARE_FILES  # the platform pool's bound (registry.http_client)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if new > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        if soft < wanted:
+            log.warning("this process may open %d files (the hard limit); %d posts in "
+                        "flight may need %d: raise the limit (ulimit -n, LimitNOFILE=) or "
+                        "lower HERALD_WORKER_CONCURRENCY", soft, concurrency, wanted)
+    return int(soft)
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 

@@ -57,8 +57,10 @@ def dispatch(engine: Engine, *, now: datetime, max_attempts: int, limit: int = 2
         if not rows:
             return 0
         with Session(bind=conn) as session:
+            loaded = payloads.prefetch(session, [(r.type, r.subject_id) for r in rows])
             described = {r.seq: payloads.describe(session, r.type, r.subject_id)
                          for r in rows}
+            del loaded
         events = [Dispatched(r, *d) for r in rows if (d := described[r.seq]) is not None]
         dq.enqueue(conn, dq.deliveries_t, _deliveries(conn, events, now, max_attempts))
         for fan_out in fan_outs:

@@ -34,7 +34,7 @@ from herald.platforms.base import (
     Reconciler,
 )
 from herald.platforms.spec import Endpoint, PlatformSpec
-from herald.platforms.transport import PlatformTransport
+from herald.platforms.transport import PlatformClient, PlatformTransport
 
 #: Every platform Herald publishes to, one line each, in the order people read them.
 SPECS: tuple[PlatformSpec, ...] = (
@@ -134,11 +134,11 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
     hooks = metrics.platform_call_hooks()
     if _proxied():
         # httpx applies HTTP(S)_PROXY / ALL_PROXY only with its own transports.
-        return httpx.AsyncClient(timeout=timeout, event_hooks=hooks, limits=httpx.Limits(
+        return PlatformClient(timeout=timeout, event_hooks=hooks, limits=httpx.Limits(
             max_connections=connections, max_keepalive_connections=connections,
             keepalive_expiry=KEEPALIVE_EXPIRY))
-    return httpx.AsyncClient(timeout=timeout, event_hooks=hooks,
-                             transport=PlatformTransport(connections, KEEPALIVE_EXPIRY))
+    return PlatformClient(timeout=timeout, event_hooks=hooks,
+                          transport=PlatformTransport(connections, KEEPALIVE_EXPIRY))
 
 
 def fetch_client() -> httpx.AsyncClient:

@@ -87,6 +87,44 @@ def _until_answer(timeout: dict[str, float | None]) -> float | None:
     return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing: see PlatformClient."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+class PlatformClient(httpx.AsyncClient):
+    """httpx's client without its cookie jar, for platform calls.
+
+    One client serves every account of every company, so a cookie one account's answer
+    set would ride on the next account's calls; the platforms' APIs authenticate by token
+    and need none. Skipping the jar also skips its bookkeeping on every answer (parsing
+    the request into a urllib Request to look for Set-Cookie): 5 % of a worker's CPU in
+    the 5,000-post burst (docs/benchmarks.md).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        if options.get("cookies"):
+            raise ValueError("platform calls carry no cookies")
+        super().__init__(**options)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        if cookies:
+            raise ValueError("platform calls carry no cookies")
+
+
+_NO_COOKIES = _NoCookies()
+
+
 class PlatformTransport(httpx.AsyncBaseTransport):
     """httpx requests sent through one aiohttp session (made on first use in a loop)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -67,6 +68,45 @@ async def test_one_quota_reading_serves_an_accounts_next_posts(api, make_job):
     # (and Instagram's own count, 48 here, is what decides).
     job, _ = make_job(media=[IMG])
     await ig.publish(job)
+    assert len(api.sent("GET", f"{V}/1784/content_publishing_limit")) == 2
+
+
+async def test_posts_of_one_account_starting_together_share_one_quota_read(api, make_job):
+    """A burst starts hundreds of an account's posts at once: one read serves them all."""
+    routes(api)
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)  # every post is waiting on its calls at once
+        return api.handle(request)
+
+    ig = InstagramPublisher(httpx.AsyncClient(transport=httpx.MockTransport(slow)),
+                            base_url="https://graph.test", version="v25.0",
+                            now=lambda: NOW + timedelta(minutes=1))
+    jobs = [make_job(media=[IMG])[0] for _ in range(5)]
+    results = await asyncio.gather(*(ig.publish(job) for job in jobs))
+    assert [r.external_id for r in results] == ["M1"] * 5
+    assert len(api.sent("GET", f"{V}/1784/content_publishing_limit")) == 1
+    assert all(r.extra["quota"]["total"] == 50 for r in results)
+
+
+async def test_a_failed_shared_quota_read_is_retried_by_each_waiting_post(api, make_job):
+    routes(api)
+    api.on("GET", f"{V}/1784/content_publishing_limit",
+           api.graph_error(10, message="Permission denied"), quota())
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)
+        return api.handle(request)
+
+    ig = InstagramPublisher(httpx.AsyncClient(transport=httpx.MockTransport(slow)),
+                            base_url="https://graph.test", version="v25.0",
+                            now=lambda: NOW + timedelta(minutes=1))
+    jobs = [make_job(media=[IMG])[0] for _ in range(3)]
+    results = await asyncio.gather(*(ig.publish(job) for job in jobs),
+                                   return_exceptions=True)
+    # The first reader gets its refusal; the others read again (one read, then cached).
+    assert isinstance(results[0], PermanentError)
+    assert [r.external_id for r in results[1:]] == ["M1", "M1"]  # type: ignore[union-attr]
     assert len(api.sent("GET", f"{V}/1784/content_publishing_limit")) == 2
 
 

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
+from herald.config import Settings
 from herald.platforms.base import OutcomeUnknownError, TransientError
 from herald.platforms.http import transport_error
-from herald.platforms.transport import PlatformTransport
+from herald.platforms.registry import http_client
+from herald.platforms.transport import PlatformClient, PlatformTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -219,3 +221,25 @@ async def test_headers_go_out_once_and_a_streamed_body_is_chunked_by_aiohttp():
     assert head.count(b"transfer-encoding: chunked") == 1
     assert b"content-length" not in head
     assert b"abc" in seen[0] and b"def" in seen[0]
+
+
+async def test_platform_calls_keep_no_cookies_from_one_account_to_the_next():
+    # One client serves every account: a cookie one account's answer sets must not ride
+    # on another's calls.
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, json={}, headers={"set-cookie": "session=account-a; Path=/"})
+
+    async with PlatformClient(transport=httpx.MockTransport(handler)) as client:
+        await client.get("https://graph.test/v25.0/me")
+        await client.get("https://graph.test/v25.0/me")
+        assert not client.cookies
+    assert seen == [None, None]
+    with pytest.raises(ValueError, match="no cookies"):
+        PlatformClient(cookies={"a": "b"})
+
+
+def test_the_platform_client_is_the_cookieless_one():
+    assert isinstance(http_client(Settings(secret_key="x" * 32)), PlatformClient)

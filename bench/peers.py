@@ -248,7 +248,8 @@ def engine_figure(system: str, posts: int, workers: int, concurrency: int, tmpdi
                   ) -> dict[str, Any]:
     if system == "herald":
         row = herald_engine.run("postgresql", posts, workers, tmpdir,
-                                batch=min(concurrency, 200))
+                                batch=min(concurrency, 200),
+                                database="herald_bench_peers_engine_herald")
         return {"system": system, "posts": posts, "done": row["published"],
                 "seconds": row["seconds"], "per_second": row["per_second"]}
     env = _peer_env(None, concurrency)

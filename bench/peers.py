@@ -1,7 +1,7 @@
 """Herald against what a user would pick instead, in the same run: Procrastinate (a
 PostgreSQL job queue) and Celery on Redis with ETA tasks.
 
-    python -m bench.peers --posts 20000 --burst 5000 --latency 1.2 --workers 4
+    python -m bench.peers --posts 10000 --burst 5000 --latency 1.2 --workers 4
 
 Three figures, each for the three side by side, with the same number of worker
 processes and the same concurrency in each:
@@ -154,14 +154,14 @@ async def _procrastinate_defer(dsn: str, task: str, kwargs: list[dict[str, Any]]
             await deferrer.batch_defer_async(*kwargs[start:start + 1000])
 
 
-def _procrastinate_done(dsn: str) -> Any:
+def _procrastinate_done(dsn: str, statuses: str = "'succeeded', 'failed'") -> Any:
     engine = create_engine(dsn.replace("postgresql://", "postgresql+psycopg://"))
 
     def done() -> int:
         with engine.connect() as conn:
             return int(conn.execute(text(
                 "SELECT count(*) FROM procrastinate_jobs "
-                "WHERE status IN ('succeeded', 'failed')")).scalar_one())
+                f"WHERE status IN ({statuses})")).scalar_one())
 
     done.dispose = engine.dispose  # type: ignore[attr-defined]
     return done
@@ -294,32 +294,26 @@ def burst_figure(system: str, posts: int, workers: int, concurrency: int, latenc
         pages = _accounts(fake, accounts, f"1{SYSTEMS.index(system)}")
         captions = [f"{system} post {n}" for n in range(posts)]
         if system == "herald":
-            run_at = _herald_burst(fake, pages, posts, workers, concurrency, lead, tmpdir,
-                                   captions, settle)
+            run_at, failed = _herald_burst(fake, pages, posts, workers, concurrency, lead,
+                                           tmpdir, captions, settle)
         elif system == "procrastinate":
-            run_at = _procrastinate_burst(fake, pages, posts, workers, concurrency, lead,
-                                          tmpdir, captions, settle)
+            run_at, failed = _procrastinate_burst(fake, pages, posts, workers, concurrency,
+                                                  lead, tmpdir, captions, settle)
         else:
-            run_at = _celery_burst(fake, pages, posts, workers, concurrency, lead, tmpdir,
-                                   captions, visibility, settle)
+            run_at, failed = _celery_burst(fake, pages, posts, workers, concurrency, lead,
+                                           tmpdir, captions, visibility, settle)
         row = {"system": system, "posts": posts, "workers": workers,
                "concurrency": concurrency, "latency_s": latency, **_lateness(fake, run_at),
-               "calls": _duplicates(_calls_by_caption(fake), captions)}
+               "failed": failed, "calls": _duplicates(_calls_by_caption(fake), captions)}
     return row
 
 
 def _herald_burst(fake: Fake, pages: list[tuple[str, str, str]], posts: int, workers: int,
                   concurrency: int, lead: float, tmpdir: str, captions: list[str],
-                  settle: float) -> datetime:
+                  settle: float) -> tuple[datetime, int]:
     url = fresh_database("postgresql", "herald_bench_peers_burst", tmpdir)
     herald = Herald.from_settings(herald_settings(url))
     company, _, ids = seed_company(herald.db, herald.cipher, pages)
-    run_at = utcnow() + timedelta(seconds=lead)
-    post_ids = seed_posts(herald.db, company, ids, ["facebook"], posts, run_at,
-                          caption="herald post")
-    herald.db.dispose()
-    # seed_posts numbers its captions "<caption> <i>", as `captions` names them.
-    assert len(post_ids) == len(captions)
     env = worker_env(url, fake, worker_concurrency=concurrency,
                      worker_batch_size=min(concurrency, 200))
     db = Database.from_settings(herald_settings(url))
@@ -330,48 +324,77 @@ def _herald_burst(fake: Fake, pages: list[tuple[str, str, str]], posts: int, wor
                 Post.status.in_(("published", "failed", "unconfirmed")))).scalar_one())
 
     with running_workers(workers, env, tmpdir):
+        # As for the peers, the workers are up before the posts are queued: each worker
+        # LISTENs, and the queue's insert trigger wakes them.
+        _wait(lambda: _listening(db, "herald_bench_peers_burst"), workers, 120)
+        run_at = utcnow() + timedelta(seconds=lead)
+        seed_posts(herald.db, company, ids, ["facebook"], posts, run_at,
+                   caption="herald post")  # captions "herald post <i>", as `captions`
+        herald.db.dispose()
         _wait(done, posts, lead + 900, poll=0.5)
         time.sleep(settle)
+    with db.engine.connect() as conn:
+        failed = int(conn.execute(select(func.count()).where(
+            Post.status.in_(("failed", "unconfirmed")))).scalar_one())
     db.dispose()
-    return run_at
+    return run_at, failed
+
+
+def _listening(db: Database, name: str) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
+            "AND query LIKE 'LISTEN%'"), {"db": name}).scalar_one())
 
 
 def _procrastinate_burst(fake: Fake, pages: list[tuple[str, str, str]], posts: int,
                          workers: int, concurrency: int, lead: float, tmpdir: str,
-                         captions: list[str], settle: float) -> datetime:
+                         captions: list[str], settle: float) -> tuple[datetime, int]:
     dsn = _pg_database("herald_bench_peers_burst_procrastinate")
-    run_at = datetime.now(UTC) + timedelta(seconds=lead)
-    kwargs = [{"page": pages[n % len(pages)][1], "token": pages[n % len(pages)][2],
-               "caption": captions[n]} for n in range(posts)]
-    asyncio.run(_procrastinate_defer(dsn, "peers.publish", kwargs, run_at, schema=True))
+    asyncio.run(_procrastinate_defer(dsn, "peers.publish", [], None, schema=True))
     done = _procrastinate_done(dsn)
+    failed = _procrastinate_done(dsn, "'failed'")
     procs = _procrastinate_workers(dsn, _peer_env(fake, concurrency), workers, concurrency,
                                    tmpdir)
+    engine = create_engine(dsn.replace("postgresql://", "postgresql+psycopg://"))
     try:
+        def up() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text(
+                    "SELECT count(*) FROM procrastinate_workers")).scalar_one())
+
+        _wait(up, workers, 120)  # each worker registers itself when it starts
+        run_at = datetime.now(UTC) + timedelta(seconds=lead)
+        kwargs = [{"page": pages[n % len(pages)][1], "token": pages[n % len(pages)][2],
+                   "caption": captions[n]} for n in range(posts)]
+        asyncio.run(_procrastinate_defer(dsn, "peers.publish", kwargs, run_at, schema=False))
         _wait(done, posts, lead + 900, poll=0.5)
         time.sleep(settle)
+        count = failed()
     finally:
         _stop(procs)
         done.dispose()
-    return run_at
+        failed.dispose()
+        engine.dispose()
+    return run_at, count
 
 
 def _celery_burst(fake: Fake, pages: list[tuple[str, str, str]], posts: int, workers: int,
                   concurrency: int, lead: float, tmpdir: str, captions: list[str],
-                  visibility: float | None, settle: float) -> datetime:
+                  visibility: float | None, settle: float) -> tuple[datetime, int]:
     r = _celery_reset()
     extra = {"PEERS_VISIBILITY_TIMEOUT": str(visibility)} if visibility else {}
     env = _peer_env(fake, concurrency, **extra)
     with _celery_workers(env, workers, concurrency, tmpdir):
-        # The ETA counts from after the workers are up, as Herald's and Procrastinate's
-        # due time counts from before theirs start: each has LEAD seconds of head start.
+        # As for Herald and Procrastinate: the workers are up, then the posts are queued,
+        # due LEAD seconds later.
         run_at = datetime.now(UTC) + timedelta(seconds=lead)
         args = [(pages[n % len(pages)][1], pages[n % len(pages)][2], captions[n])
                 for n in range(posts)]
         _celery_send("peers.publish", args, run_at, env)
         _wait(lambda: int(r.get("peers:done") or 0), posts, lead + 900, poll=0.5)
         time.sleep(settle)
-    return run_at
+    return run_at, int(r.get("peers:failed") or 0)
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -422,7 +445,8 @@ def render(out: dict[str, Any]) -> str:
     for r in out["burst"]:
         lines.append(f"burst   {r['system']:<13} {r['published']}/{r['posts']} drained in "
                      f"{r['drain_s']} s, lateness p50 {r['lateness_p50_s']} s p99 "
-                     f"{r['lateness_p99_s']} s, more than once {r['calls']['more_than_once']}")
+                     f"{r['lateness_p99_s']} s, failed {r['failed']}, more than once "
+                     f"{r['calls']['more_than_once']}")
     for r in out["duplicates"]:
         c = r["calls"]
         lines.append(f"dup     {r['system']:<13} {c['ran']}/{c['posts']} ran, "
@@ -436,7 +460,7 @@ def render(out: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=int, default=20000, help="engine: jobs due at once")
+    parser.add_argument("--posts", type=int, default=10000, help="engine: jobs due at once")
     parser.add_argument("--burst", type=int, default=5000, help="burst: posts due at once")
     parser.add_argument("--workers", type=int, default=4, help="worker processes of each")
     parser.add_argument("--concurrency", type=int, default=300,

@@ -23,7 +23,7 @@ from celery.signals import worker_ready
 from bench.peers_tasks import client_limits, publish_sync
 
 REDIS_URL = os.environ.get("PEERS_REDIS_URL", "redis://127.0.0.1:6379/9")
-DONE, LAST, READY = "peers:done", "peers:last", "peers:ready"
+DONE, FAILED, LAST, READY = "peers:done", "peers:failed", "peers:last", "peers:ready"
 
 app = Celery("peers", broker=REDIS_URL)
 app.conf.update(
@@ -54,9 +54,11 @@ def _client() -> httpx.Client:
         return _shared["client"]
 
 
-def _finished() -> None:
+def _finished(failed: bool = False) -> None:
     pipe = _redis.pipeline()
     pipe.incr(DONE)
+    if failed:
+        pipe.incr(FAILED)
     pipe.set(LAST, repr(time.time()))
     pipe.execute()
 
@@ -68,7 +70,13 @@ def noop(n: int) -> None:
 
 @app.task(name="peers.publish")
 def publish(page: str, token: str, caption: str) -> None:
-    publish_sync(_client(), page, token, caption)
+    # A failed task counts too (and as failed): no retry is configured, as none is by
+    # default, so the benchmark must not wait for it.
+    try:
+        publish_sync(_client(), page, token, caption)
+    except Exception:
+        _finished(failed=True)
+        raise
     _finished()
 
 

@@ -102,9 +102,9 @@ def run(accounts: int, days: int, clients: int, baseline: float, planning: float
         herald.db.dispose()
         env = worker_env(url, None, series_window_days=days, planning_interval=planning)
         port = free_port()
+        log = open(f"{tmpdir}/serve.log", "wb")  # noqa: SIM115
         server = subprocess.Popen([sys.executable, "-m", "herald", "serve", "--port",
-                                   str(port)], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+                                   str(port)], env=env, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
 
@@ -114,7 +114,13 @@ def run(accounts: int, days: int, clients: int, baseline: float, planning: float
                                         .where(Post.series_id.is_not(None))).scalar_one())
 
         try:
-            _wait_up(base)
+            try:
+                _wait_up(base, timeout=180)  # a loaded 2-core machine starts slowly
+            except RuntimeError:
+                log.close()
+                with open(f"{tmpdir}/serve.log") as f:
+                    sys.stderr.write(f.read())
+                raise
             with running_workers(1, env, tmpdir):
                 creates = [Creates(base, token, ids, n) for n in range(clients)]
                 for c in creates:

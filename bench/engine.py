@@ -45,9 +45,9 @@ def _worker_process(url: str, index: int, start_at: float, results: Any, batch: 
     results.put((index, published, elapsed))
 
 
-def run(engine: str, posts: int, workers: int, tmpdir: str, batch: int = 200
-        ) -> dict[str, Any]:
-    url = fresh_database(engine, f"herald_bench_engine_{engine}", tmpdir)
+def run(engine: str, posts: int, workers: int, tmpdir: str, batch: int = 200,
+        database: str | None = None) -> dict[str, Any]:
+    url = fresh_database(engine, database or f"herald_bench_engine_{engine}", tmpdir)
     herald = Herald.from_settings(settings_for(url))
     company, _, accounts = seed_company(herald.db, herald.cipher,
                                         [("facebook", "page-1", "token-1")])

@@ -89,7 +89,7 @@ def run(uploads: int, width: int, height: int, decodes: int | None = None) -> di
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_up(base)
+            _wait_up(base, timeout=180)  # a loaded 2-core machine starts slowly
             idle_mb = round(_tree_rss_mb(server.pid), 1)
             sampler = PeakSampler(server.pid)
             sampler.start()

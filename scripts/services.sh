@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start PostgreSQL and MariaDB for the test suite if they are not running.
+# Start PostgreSQL and MariaDB for the test suite if they are not running, and Redis for
+# bench/peers.py's Celery (its smoke test is in tests/process/test_bench_smoke.py).
 # Installs them from Debian's packages when they are missing and we are root.
 set -uo pipefail
 
@@ -24,6 +25,7 @@ wait_for() { # name, check command…
 }
 
 postgres_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping; }
 mariadb_up() { mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot ping; }
 
 if ! command -v pg_isready >/dev/null; then install_pkgs postgresql; fi
@@ -42,5 +44,13 @@ if ! mariadb_up; then
   wait_for MariaDB mariadb_up
 else
   log "MariaDB is up"
+fi
+if ! command -v redis-server >/dev/null; then install_pkgs redis-server; fi
+if ! redis_up; then
+  log "starting Redis"
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no || true
+  wait_for Redis redis_up
+else
+  log "Redis is up"
 fi
 exit 0

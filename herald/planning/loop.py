@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from herald.db import Database
 from herald.models import PostSeries, utcnow
 from herald.planning import evergreen
-from herald.planning.series import RECURRING, expand
+from herald.planning.series import BATCH_ROWS, RECURRING, expand
 from herald.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -68,21 +68,29 @@ class Planner:
                     PostSeries.expanded_until < now + self.window))))
 
     def _expand(self, series_id: str, now: datetime) -> int:
-        try:
-            with self.db.session() as session:
-                series = session.scalars(
-                    select(PostSeries).where(PostSeries.id == series_id,
-                                             PostSeries.stopped_at.is_(None))
-                    .with_for_update(skip_locked=True)).first()
-                if series is None:
-                    return 0  # another planner holds it, or it was stopped
-                return len(expand(session, self.context(series.company_id), series, now=now,
-                                  until=now + self.window))
-        except IntegrityError:
-            # Only reachable if a lock was lost (it cannot be on one engine): the unique
-            # occurrence refused a second copy, and the next pass sees the first.
-            log.warning("series %s: an occurrence existed already; skipped", series_id)
-            return 0
+        """The series' window moved on, BATCH_ROWS posts a transaction: each batch holds
+        the series' and its accounts' rows for as long as it takes, not the whole year."""
+        made, until = 0, now + self.window
+        while True:
+            try:
+                with self.db.session() as session:
+                    series = session.scalars(
+                        select(PostSeries).where(PostSeries.id == series_id,
+                                                 PostSeries.stopped_at.is_(None))
+                        .with_for_update(skip_locked=True)).first()
+                    if series is None:
+                        return made  # another planner holds it, or it was stopped
+                    before = series.expanded_until
+                    made += len(expand(session, self.context(series.company_id), series,
+                                       now=now, until=until, max_rows=BATCH_ROWS))
+                    reached = series.expanded_until
+            except IntegrityError:
+                # Only reachable if a lock was lost (it cannot be on one engine): the unique
+                # occurrence refused a second copy, and the next pass sees the first.
+                log.warning("series %s: an occurrence existed already; skipped", series_id)
+                return made
+            if reached is None or reached >= until or reached == before:
+                return made
 
     def _refill(self, account_id: str, company_id: str, now: datetime) -> int:
         try:

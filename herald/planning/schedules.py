@@ -111,11 +111,16 @@ def lock_accounts(conn: Connection, account_ids: Sequence[str]) -> dict[str, dat
 
     Returns each account's queue_paused_at as the locking read saw it: the latest
     committed value (MariaDB's plain reads would still see the transaction's snapshot).
+
+    On PostgreSQL the lock is FOR NO KEY UPDATE: it still excludes every other
+    lock_accounts, but not the KEY SHARE lock that inserting a post (its foreign key to
+    the account) takes, so a series' batch of occurrences does not hold up the single
+    creates for its accounts meanwhile. MariaDB has only FOR UPDATE.
     """
     return {r.id: r.queue_paused_at for r in conn.execute(
         select(SocialAccount.id, SocialAccount.queue_paused_at)
         .where(SocialAccount.id.in_(sorted(account_ids)))
-        .order_by(SocialAccount.id).with_for_update())}
+        .order_by(SocialAccount.id).with_for_update(key_share=True))}
 
 
 def next_slots(session: Session, ctx: Context, account_ids: Sequence[str], *,

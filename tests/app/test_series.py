@@ -235,3 +235,72 @@ async def test_workers_publish_an_occurrence_once_while_planning_runs(herald, co
     calls = herald.registry.get("facebook").published_ids()
     assert calls == [occurrence.id]
     assert _count(herald) == 2
+
+
+def test_a_large_series_is_made_in_batches_the_request_first_then_the_planner(
+        herald, company, monkeypatch):
+    from herald.planning import loop
+
+    monkeypatch.setattr(series_service, "BATCH_ROWS", 10)
+    monkeypatch.setattr(loop, "BATCH_ROWS", 10)
+    accounts = [add_account(herald, company[0], external_id=f"page-{n}") for n in range(3)]
+    ctx = herald.context(company[0])
+    with herald.unit_of_work() as session:
+        made, posts = series_service.create_series(session, ctx, PostCreate(
+            account_ids=accounts, caption="d", run_at=_start(),
+            recurrence=RecurrenceIn(rule="FREQ=DAILY", timezone="Europe/Berlin",
+                                    count=30)), window_days=35)
+        first_batch = sorted({p.occurrence_at for p in posts})
+        expanded_until = made.expanded_until
+    # Three occurrences of three accounts: the most that fit in 10 rows.
+    assert len(posts) == 9 and len(first_batch) == 3
+    assert expanded_until == first_batch[-1]
+    planned = _planner(herald).run_once()
+    assert planned.occurrences == 81  # the other 27 days, in batches of nine
+    with herald.db.session() as s:
+        rows = s.execute(select(Post.occurrence_at, Post.account_id).where(
+            Post.series_id == made.id)).all()
+        assert s.get(PostSeries, made.id).expanded_until > first_batch[-1]
+    assert len(rows) == len(set(rows)) == 90
+    assert _planner(herald).run_once().occurrences == 0
+
+
+def test_a_batch_larger_than_one_occurrence_still_makes_that_occurrence(herald, company,
+                                                                        monkeypatch):
+    monkeypatch.setattr(series_service, "BATCH_ROWS", 2)
+    accounts = [add_account(herald, company[0], external_id=f"page-{n}") for n in range(3)]
+    with herald.unit_of_work() as session:
+        _, posts = series_service.create_series(session, herald.context(company[0]),
+                                                PostCreate(
+            account_ids=accounts, caption="d", run_at=_start(),
+            recurrence=RecurrenceIn(rule="FREQ=DAILY", timezone="Europe/Berlin",
+                                    count=5)), window_days=35)
+    assert len(posts) == 3 and len({p.occurrence_at for p in posts}) == 1
+
+
+@pytest.mark.all_engines
+def test_a_series_batch_holding_its_accounts_does_not_hold_up_a_create_for_them(
+        herald, company, account):
+    """lock_accounts on PostgreSQL is FOR NO KEY UPDATE: a post's foreign key check (KEY
+    SHARE) passes it, another lock_accounts still waits."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from herald.planning.schedules import lock_accounts
+
+    if herald.db.engine.dialect.name != "postgresql":
+        pytest.skip("MariaDB has no weaker row lock than FOR UPDATE; SQLite locks the file")
+    ctx = herald.context(company[0])
+    with herald.db.engine.connect() as holder, holder.begin():
+        lock_accounts(holder, [account])
+        with herald.unit_of_work() as session:
+            # Were the insert to wait for the holder, this fails instead of hanging.
+            session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            [post] = services.create_posts(session, ctx, PostCreate(
+                account_id=account, caption="meanwhile", run_at=_start()))
+        with herald.db.engine.connect() as other, other.begin():
+            other.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                lock_accounts(other, [account])
+    with herald.db.session() as s:
+        assert s.get(Post, post.id) is not None

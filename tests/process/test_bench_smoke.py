@@ -102,3 +102,26 @@ def test_the_scale_benchmark_runs_at_a_small_size(tmp_path):
     [drained] = [line for line in table.splitlines() if "drained" in line]
     assert drained.endswith("| 2.00 |")
     assert table.splitlines()[-1].count("|") == 5
+
+
+@pytest.mark.skipif("postgresql" not in os.environ.get("HERALD_TEST_ENGINES", "postgresql"),
+                    reason="Procrastinate and Herald's side of bench.peers use PostgreSQL")
+def test_the_peers_benchmark_runs_herald_procrastinate_and_celery_at_a_small_size():
+    from bench import peers
+
+    out = peers.run(posts=60, burst=30, workers=2, concurrency=10, latency=0.05, accounts=3,
+                    lead=4, dup_posts=6, dup_ahead=7, visibility=2, dup_settle=3)
+    by = {key: {r["system"]: r for r in out[key]} for key in ("engine", "burst", "duplicates")}
+    for system in peers.SYSTEMS:
+        assert by["engine"][system]["done"] == 60
+        assert by["burst"][system]["published"] >= 30
+        assert by["burst"][system]["calls"]["ran"] == 30
+        assert by["duplicates"][system]["calls"]["never"] == 0
+    # Herald and Procrastinate lock the job in the database: one call a post. Celery's
+    # count is what the benchmark reports (its ETA outlived the visibility timeout).
+    assert by["burst"]["herald"]["calls"]["more_than_once"] == 0
+    assert by["duplicates"]["herald"]["calls"]["more_than_once"] == 0
+    assert by["duplicates"]["procrastinate"]["calls"]["more_than_once"] == 0
+    assert set(out["ratios"]) == {"engine herald/procrastinate", "burst drain procrastinate/herald",
+                                  "engine herald/celery", "burst drain celery/herald"}
+    assert "dup     celery" in peers.render(out)

@@ -209,7 +209,7 @@ def table(verdict: Verdict) -> str:
     ]
     names = list(verdict.platforms)
     width = 34
-    lines = [f"{'':<{width}}" + "".join(f"{n:>11}" for n in names) + f"{'total':>11}"]
+    lines = [f"{'':<{width}}" + "".join(f"{n:>16}" for n in names) + f"{'total':>16}"]
     for label, key in rows:
         values: list[float] = []
         for name in names:
@@ -218,10 +218,10 @@ def table(verdict: Verdict) -> str:
             all_claims = [c for x in verdict.platforms.values() for c in x.claims]
             total: float = (sum(all_claims) / len(all_claims) if all_claims else 0.0) \
                 if key.startswith("m:") else float(max(all_claims, default=0))
-            cells = "".join(f"{v:>11.2f}" if key.startswith("m:") else f"{int(v):>11d}"
+            cells = "".join(f"{v:>16.2f}" if key.startswith("m:") else f"{int(v):>16d}"
                             for v in [*values, total])
         else:
-            cells = "".join(f"{int(v):>11d}" for v in [*values, sum(values)])
+            cells = "".join(f"{int(v):>16d}" for v in [*values, sum(values)])
         lines.append(f"{label:<{width}}{cells}")
     return "\n".join(lines)
 

@@ -37,8 +37,16 @@ import httpx
 from sqlalchemy import text
 
 from bench.chaos_check import judge, table, verify
-from bench.chaos_db import OPEN_STATUSES, SeededPost, caption_for, queue_counts, reader, snapshot
-from bench.chaos_fake import FakePlatforms, FaultPlan, make_accounts
+from bench.chaos_db import (
+    OPEN_STATUSES,
+    SeededPost,
+    caption_for,
+    queue_counts,
+    reader,
+    set_server_urls,
+    snapshot,
+)
+from bench.chaos_fake import FakePlatforms, FaultPlan, make_accounts, post_shape
 from bench.chaos_procs import free_port, spawn, stop_process, tail
 from bench.common import SECRET, fresh_database, process_tree, seed_at
 from herald.models import utcnow
@@ -128,12 +136,15 @@ def run(opts: Options) -> tuple[bool, dict[str, Any]]:
         url = fresh_database(opts.engine, f"herald_soak_{opts.engine}", str(opts.out))
         _, token, account_ids = seed_at(
             url, [(a.platform, a.external_id, a.token) for a in accounts])
+        # Every platform of the chaos table: Bluesky's and Mastodon's accounts name the
+        # fake's loopback server, the others' clients are pointed at it by settings.
+        set_server_urls(url, fake.server_urls())
         fake.inject(opts.faults)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
         env.update({"HERALD_DATABASE_URL": url, "HERALD_SECRET_KEY": SECRET,
-                    "HERALD_GRAPH_API_URL": fake.graph_url,
-                    "HERALD_LINKEDIN_API_URL": fake.linkedin_url,
+                    **fake.settings(),
                     "HERALD_ALLOW_PRIVATE_MEDIA_URLS": "1",
+                    "HERALD_ALLOW_PRIVATE_SERVER_URLS": "1",
                     "HERALD_MEDIA_DIR": str(opts.out / "media"),
                     "HERALD_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
         env.update(opts.env)
@@ -227,11 +238,12 @@ def _traffic(opts: Options, client: httpx.Client, db: Any, procs: dict[str, Any]
                 + f" fds {s['fds']} db connections {s['db_connections']}")
         account, account_id = next(pairs)
         caption = caption_for(tag, i, account.platform, account)
+        post_type, media = post_shape(account.platform, image_url)
         body: dict[str, Any] = {
-            "account_id": account_id, "caption": caption, "post_type": "feed",
+            "account_id": account_id, "caption": caption, "post_type": post_type,
             "run_at": (utcnow() + timedelta(seconds=LEAD)).isoformat()}
-        if account.platform == "instagram":
-            body["media"] = [{"url": image_url, "type": "image"}]
+        if media:
+            body["media"] = media
         try:
             resp = client.post("/api/v1/posts", json=body)
             if resp.status_code == 201 or resp.status_code == 200:
